@@ -1,0 +1,617 @@
+//! Pipeline definitions: the TOML files in `pipelines/`, parsed and validated in two phases.
+//!
+//! Phase one reads the TOML into loose raw structs (every field optional) and checks every key
+//! against the keys harvester knows, so a typo is reported instead of silently ignored. Phase
+//! two compiles the raw structs into a [`Pipeline`]: locations parsed, cron expression checked,
+//! contracts looked up, numbers range-checked. Every problem from both phases is collected and
+//! reported at once, each with the file and the key (`sources[2].contract`). The keys are
+//! documented in `pipelines/README.md`.
+
+use crate::contracts::fiscal::{Calendar, FinancialYear, YearLabel};
+use crate::contracts::numbers::Unit;
+use crate::contracts::{span_hint, Catalog};
+use crate::sources::location::Location;
+use crate::sources::readers::Format;
+use regex::Regex;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::LazyLock;
+
+/// One problem in a pipeline file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    /// The pipeline file.
+    pub file: String,
+    /// The key, e.g. `sources[1].contract`.
+    pub key: String,
+    /// What was expected and what was found.
+    pub message: String,
+}
+
+impl std::fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}: {}", self.file, self.key, self.message)
+    }
+}
+
+/// Every problem found in one or more pipeline files.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigError(pub Vec<Diagnostic>);
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.0.len();
+        writeln!(f, "{n} problem{} in pipeline configuration:", if n == 1 { "" } else { "s" })?;
+        for d in &self.0 {
+            writeln!(f, "  - {d}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Names that are safe as path segments and object-key prefixes.
+static NAME: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[a-z0-9][a-z0-9_-]{0,63}$").unwrap());
+
+/// Whether `name` is a valid pipeline or source name (no path traversal possible).
+pub fn valid_name(name: &str) -> bool {
+    NAME.is_match(name)
+}
+
+const TOP_KEYS: &[&str] = &[
+    "name",
+    "description",
+    "schedule",
+    "timezone",
+    "catch_up",
+    "contracts_dir",
+    "publish",
+    "reconcile",
+    "sources",
+];
+const PUBLISH_KEYS: &[&str] = &["location"];
+const RECONCILE_KEYS: &[&str] = &[
+    "financial_years",
+    "name_match_threshold",
+    "variance_abs_tolerance_rand",
+    "variance_rel_tolerance",
+];
+const SOURCE_KEYS: &[&str] = &[
+    "name",
+    "location",
+    "format",
+    "contract",
+    "unit",
+    "sheets",
+    "financial_year",
+    "max_reject_ratio",
+];
+
+#[derive(Debug, Deserialize, Default)]
+struct RawPipeline {
+    name: Option<String>,
+    description: Option<String>,
+    schedule: Option<String>,
+    timezone: Option<String>,
+    catch_up: Option<bool>,
+    contracts_dir: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+struct RawPublish {
+    location: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+struct RawReconcile {
+    financial_years: Option<Vec<String>>,
+    name_match_threshold: Option<f64>,
+    variance_abs_tolerance_rand: Option<f64>,
+    variance_rel_tolerance: Option<f64>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+struct RawSource {
+    name: Option<String>,
+    location: Option<String>,
+    format: Option<String>,
+    contract: Option<String>,
+    unit: Option<String>,
+    sheets: Option<String>,
+    financial_year: Option<String>,
+    max_reject_ratio: Option<f64>,
+}
+
+/// Reconciliation settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReconcileSettings {
+    /// Municipal financial years to report on; empty means every year found.
+    pub financial_years: Vec<FinancialYear>,
+    /// Name similarity (0–1) from which two records in one municipality are linked. Default 0.75.
+    pub name_match_threshold: f64,
+    /// Absolute variance tolerance in Rand. Default R1,000,000.
+    pub variance_abs_tolerance_rand: f64,
+    /// Relative variance tolerance (0.10 = 10%). Default 0.10.
+    pub variance_rel_tolerance: f64,
+}
+
+impl Default for ReconcileSettings {
+    fn default() -> Self {
+        Self {
+            financial_years: Vec::new(),
+            name_match_threshold: default_name_match_threshold(),
+            variance_abs_tolerance_rand: 1_000_000.0,
+            variance_rel_tolerance: 0.10,
+        }
+    }
+}
+
+fn default_name_match_threshold() -> f64 {
+    0.75
+}
+
+/// Default share of rejected rows past which a source fails the run.
+pub const DEFAULT_MAX_REJECT_RATIO: f64 = 0.25;
+
+/// One source of a pipeline, validated.
+#[derive(Debug, Clone)]
+pub struct SourceSpec {
+    /// Source name, unique in the pipeline.
+    pub name: String,
+    /// Where to read it.
+    pub location: Location,
+    /// File format; `None` means "from the file extension".
+    pub format: Option<Format>,
+    /// Contract name.
+    pub contract: String,
+    /// Unit of its amounts (the source's own, else the contract's).
+    pub unit: Unit,
+    /// Only sheets whose names match this pattern are read (all when `None`).
+    pub sheets: Option<Regex>,
+    /// Financial year of sources whose files do not state it.
+    pub financial_year: Option<FinancialYear>,
+    /// Share of rejected rows (0–1) past which the run fails before publishing.
+    pub max_reject_ratio: f64,
+}
+
+/// A validated pipeline.
+#[derive(Debug, Clone)]
+pub struct Pipeline {
+    /// Pipeline name (lowercase letters, digits, `-`, `_`).
+    pub name: String,
+    /// What it is for.
+    pub description: String,
+    /// The file it was read from.
+    pub file: PathBuf,
+    /// Cron schedule (seconds field first), if scheduled.
+    pub schedule: Option<cron::Schedule>,
+    /// Time zone of the schedule. Default Africa/Johannesburg.
+    pub timezone: chrono_tz::Tz,
+    /// Whether a schedule missed while the service was down runs once at start-up.
+    pub catch_up: bool,
+    /// The contracts available to this pipeline.
+    pub catalog: Catalog,
+    /// Where outputs are published. Default `./out`.
+    pub publish: Location,
+    /// Reconciliation settings.
+    pub reconcile: ReconcileSettings,
+    /// Sources, in file order.
+    pub sources: Vec<SourceSpec>,
+}
+
+/// Parses a cron expression; five fields get a leading `0` seconds field.
+pub fn parse_schedule(text: &str) -> Result<cron::Schedule, String> {
+    let fields = text.split_whitespace().count();
+    let full = if fields == 5 { format!("0 {text}") } else { text.to_string() };
+    cron::Schedule::from_str(&full).map_err(|e| e.to_string())
+}
+
+impl Pipeline {
+    /// Reads and validates a pipeline file. `cwd` resolves the default publish location.
+    pub fn load(path: &Path, cwd: &Path) -> Result<Pipeline, ConfigError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigError(vec![Diagnostic {
+                file: file.clone(),
+                key: "(file)".into(),
+                message: format!("cannot read the pipeline file: {e}"),
+            }])
+        })?;
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let base = if base.as_os_str().is_empty() { cwd.to_path_buf() } else { cwd.join(base) };
+        Self::parse(&text, &file, &base, cwd)
+    }
+
+    /// Parses pipeline text; `base` resolves relative source paths, `cwd` the default output.
+    pub fn parse(text: &str, file: &str, base: &Path, cwd: &Path) -> Result<Pipeline, ConfigError> {
+        let mut diags = Vec::new();
+        let mut diag = |key: &str, message: String| {
+            diags.push(Diagnostic {
+                file: file.to_string(),
+                key: key.to_string(),
+                message,
+            });
+        };
+        let table: toml::Table = match toml::from_str(text) {
+            Ok(t) => t,
+            Err(e) => {
+                diag("(syntax)", format!("not valid TOML: {}{}", e.message(), span_hint(text, e.span())));
+                return Err(ConfigError(diags));
+            }
+        };
+        // Phase one: unknown keys and types, section by section.
+        check_keys(&table, TOP_KEYS, "", &mut diag);
+        let raw: RawPipeline = section(&toml::Value::Table(top_scalars(&table)), "", &mut diag);
+        let publish: RawPublish = match table.get("publish") {
+            Some(v) => {
+                if let Some(t) = v.as_table() {
+                    check_keys(t, PUBLISH_KEYS, "publish.", &mut diag);
+                }
+                section(v, "publish", &mut diag)
+            }
+            None => RawPublish::default(),
+        };
+        let reconcile: RawReconcile = match table.get("reconcile") {
+            Some(v) => {
+                if let Some(t) = v.as_table() {
+                    check_keys(t, RECONCILE_KEYS, "reconcile.", &mut diag);
+                }
+                section(v, "reconcile", &mut diag)
+            }
+            None => RawReconcile::default(),
+        };
+        let mut raw_sources = Vec::new();
+        match table.get("sources") {
+            Some(toml::Value::Array(items)) => {
+                for (i, item) in items.iter().enumerate() {
+                    if let Some(t) = item.as_table() {
+                        check_keys(t, SOURCE_KEYS, &format!("sources[{i}]."), &mut diag);
+                    }
+                    raw_sources.push(section::<RawSource>(item, &format!("sources[{i}]"), &mut diag));
+                }
+            }
+            Some(_) => diag("sources", "expected an array of tables ([[sources]])".into()),
+            None => diag("sources", "missing: a pipeline needs at least one [[sources]] entry".into()),
+        }
+
+        // Phase two: compile.
+        let name = raw.name.clone().unwrap_or_default();
+        if raw.name.is_none() {
+            diag("name", "missing: expected a pipeline name such as `sample`".into());
+        } else if !valid_name(&name) {
+            diag("name", format!("expected lowercase letters, digits, `-` or `_` (at most 64), found `{name}`"));
+        }
+        let schedule = match raw.schedule.as_deref() {
+            Some(s) => match parse_schedule(s) {
+                Ok(sch) => Some(sch),
+                Err(e) => {
+                    diag("schedule", format!("expected a cron expression such as `0 2 * * *`, found `{s}`: {e}"));
+                    None
+                }
+            },
+            None => None,
+        };
+        let timezone = match raw.timezone.as_deref() {
+            None => chrono_tz::Africa::Johannesburg,
+            Some(tz) => tz.parse().unwrap_or_else(|_| {
+                diag("timezone", format!("expected an IANA time zone such as `Africa/Johannesburg`, found `{tz}`"));
+                chrono_tz::Africa::Johannesburg
+            }),
+        };
+        let contracts_dir = raw.contracts_dir.as_ref().map(|d| base.join(d));
+        let catalog = match Catalog::load(contracts_dir.as_deref()) {
+            Ok(c) => c,
+            Err(errs) => {
+                for e in errs {
+                    diag("contracts_dir", e.to_string());
+                }
+                Catalog::load(None).unwrap_or_default()
+            }
+        };
+        let publish_location = match publish.location.as_deref() {
+            None => Location::Local(cwd.join("out")),
+            Some(l) => Location::parse(l, cwd).unwrap_or_else(|e| {
+                diag("publish.location", e.to_string());
+                Location::Local(cwd.join("out"))
+            }),
+        };
+        let mut years = Vec::new();
+        for (i, y) in reconcile.financial_years.clone().unwrap_or_default().iter().enumerate() {
+            match FinancialYear::parse(y, Calendar::Municipal, YearLabel::Start) {
+                Ok(fy) => years.push(fy),
+                Err(e) => diag(&format!("reconcile.financial_years[{i}]"), e.to_string()),
+            }
+        }
+        let mut settings = ReconcileSettings {
+            financial_years: years,
+            ..ReconcileSettings::default()
+        };
+        if let Some(t) = reconcile.name_match_threshold {
+            if (0.0..=1.0).contains(&t) {
+                settings.name_match_threshold = t;
+            } else {
+                diag("reconcile.name_match_threshold", format!("expected a number between 0 and 1, found {t}"));
+            }
+        }
+        if let Some(t) = reconcile.variance_abs_tolerance_rand {
+            if t >= 0.0 {
+                settings.variance_abs_tolerance_rand = t;
+            } else {
+                diag("reconcile.variance_abs_tolerance_rand", format!("expected an amount in Rand of 0 or more, found {t}"));
+            }
+        }
+        if let Some(t) = reconcile.variance_rel_tolerance {
+            if t >= 0.0 {
+                settings.variance_rel_tolerance = t;
+            } else {
+                diag("reconcile.variance_rel_tolerance", format!("expected a ratio of 0 or more, found {t}"));
+            }
+        }
+        let mut sources: Vec<SourceSpec> = Vec::new();
+        for (i, s) in raw_sources.into_iter().enumerate() {
+            let key = |k: &str| format!("sources[{i}].{k}");
+            let sname = s.name.clone().unwrap_or_default();
+            if s.name.is_none() {
+                diag(&key("name"), "missing: every source needs a name".into());
+            } else if !valid_name(&sname) {
+                diag(&key("name"), format!("expected lowercase letters, digits, `-` or `_`, found `{sname}`"));
+            } else if sources.iter().any(|o| o.name == sname) {
+                diag(&key("name"), format!("`{sname}` is used by another source"));
+            }
+            let location = match s.location.as_deref() {
+                None => {
+                    diag(&key("location"), "missing: expected a path or URL".into());
+                    None
+                }
+                Some(l) => match Location::parse(l, base) {
+                    Ok(loc) => Some(loc),
+                    Err(e) => {
+                        diag(&key("location"), e.to_string());
+                        None
+                    }
+                },
+            };
+            let format = match s.format.as_deref() {
+                None => None,
+                Some(f) => match Format::parse(f) {
+                    Some(f) => Some(f),
+                    None => {
+                        diag(&key("format"), format!("expected `csv`, `tsv`, `xlsx` or `xls`, found `{f}`"));
+                        None
+                    }
+                },
+            };
+            let contract = match s.contract.as_deref() {
+                None => {
+                    diag(&key("contract"), format!("missing: expected one of {}", catalog.names().join(", ")));
+                    None
+                }
+                Some(c) => match catalog.get(c) {
+                    Some(ct) => Some(ct.clone()),
+                    None => {
+                        diag(&key("contract"), format!("unknown contract `{c}`; expected one of {}", catalog.names().join(", ")));
+                        None
+                    }
+                },
+            };
+            let unit = match s.unit.as_deref() {
+                None => contract.as_ref().map_or(Unit::Rand, |c| c.unit),
+                Some(u) => Unit::parse(u).unwrap_or_else(|| {
+                    diag(&key("unit"), format!("expected `rand`, `thousand` or `million`, found `{u}`"));
+                    Unit::Rand
+                }),
+            };
+            let sheets = match s.sheets.as_deref() {
+                None | Some("*") => None,
+                Some(p) => match Regex::new(p) {
+                    Ok(r) => Some(r),
+                    Err(e) => {
+                        diag(&key("sheets"), format!("invalid regular expression `{p}`: {e}"));
+                        None
+                    }
+                },
+            };
+            let calendar = contract.as_ref().map_or(Calendar::Municipal, |c| c.calendar);
+            let financial_year = match s.financial_year.as_deref() {
+                None => None,
+                Some(y) => match FinancialYear::parse(y, calendar, YearLabel::Start) {
+                    Ok(fy) => Some(fy),
+                    Err(e) => {
+                        diag(&key("financial_year"), e.to_string());
+                        None
+                    }
+                },
+            };
+            let max_reject_ratio = s.max_reject_ratio.unwrap_or(DEFAULT_MAX_REJECT_RATIO);
+            if !(0.0..=1.0).contains(&max_reject_ratio) {
+                diag(&key("max_reject_ratio"), format!("expected a share between 0 and 1, found {max_reject_ratio}"));
+            }
+            if let (Some(location), Some(contract)) = (location, contract) {
+                sources.push(SourceSpec {
+                    name: sname,
+                    location,
+                    format,
+                    contract: contract.name,
+                    unit,
+                    sheets,
+                    financial_year,
+                    max_reject_ratio,
+                });
+            }
+        }
+        if !diags.is_empty() {
+            return Err(ConfigError(diags));
+        }
+        Ok(Pipeline {
+            name,
+            description: raw.description.unwrap_or_default(),
+            file: PathBuf::from(file),
+            schedule,
+            timezone,
+            catch_up: raw.catch_up.unwrap_or(false),
+            catalog,
+            publish: publish_location,
+            reconcile: settings,
+            sources,
+        })
+    }
+
+    /// Replaces one source's location (`--source NAME=URL`), relative to `cwd`.
+    pub fn override_source(&mut self, spec: &str, cwd: &Path) -> Result<(), String> {
+        let (name, url) = spec
+            .split_once('=')
+            .ok_or_else(|| format!("--source `{spec}`: expected NAME=URL"))?;
+        let names: Vec<String> = self.sources.iter().map(|s| s.name.clone()).collect();
+        let src = self
+            .sources
+            .iter_mut()
+            .find(|s| s.name == name)
+            .ok_or_else(|| format!("--source `{spec}`: pipeline `{}` has no source `{name}`; its sources are {}", self.name, names.join(", ")))?;
+        src.location = Location::parse(url, cwd).map_err(|e| format!("--source `{spec}`: {e}"))?;
+        Ok(())
+    }
+
+    /// Replaces the publish location (`--out URL`), relative to `cwd`.
+    pub fn override_publish(&mut self, url: &str, cwd: &Path) -> Result<(), String> {
+        self.publish = Location::parse(url, cwd).map_err(|e| format!("--out `{url}`: {e}"))?;
+        Ok(())
+    }
+}
+
+fn top_scalars(table: &toml::Table) -> toml::Table {
+    table
+        .iter()
+        .filter(|(k, _)| !matches!(k.as_str(), "publish" | "reconcile" | "sources"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+fn check_keys(table: &toml::Table, known: &[&str], prefix: &str, diag: &mut impl FnMut(&str, String)) {
+    for k in table.keys() {
+        if !known.contains(&k.as_str()) {
+            let hint = known
+                .iter()
+                .map(|c| (strsim::jaro_winkler(c, k), c))
+                .filter(|(s, _)| *s > 0.8)
+                .max_by(|a, b| a.0.total_cmp(&b.0))
+                .map(|(_, c)| format!(" (did you mean `{c}`?)"))
+                .unwrap_or_default();
+            diag(
+                &format!("{prefix}{k}"),
+                format!("unknown key{hint}; expected one of {}", known.join(", ")),
+            );
+        }
+    }
+}
+
+fn section<T: for<'de> Deserialize<'de> + Default>(
+    value: &toml::Value,
+    key: &str,
+    diag: &mut impl FnMut(&str, String),
+) -> T {
+    // Deserialise field by field so one wrong type does not hide the others.
+    let Some(table) = value.as_table() else {
+        diag(key, "expected a table".into());
+        return T::default();
+    };
+    let mut good = toml::Table::new();
+    for (k, v) in table {
+        let mut single = toml::Table::new();
+        single.insert(k.clone(), v.clone());
+        match T::deserialize(toml::Value::Table(single)) {
+            Ok(_) => {
+                good.insert(k.clone(), v.clone());
+            }
+            Err(e) => {
+                let full = if key.is_empty() { k.clone() } else { format!("{key}.{k}") };
+                let found = match v {
+                    toml::Value::String(s) => format!("the string \"{s}\""),
+                    toml::Value::Integer(i) => format!("the integer {i}"),
+                    toml::Value::Float(f) => format!("the number {f}"),
+                    toml::Value::Boolean(b) => format!("{b}"),
+                    toml::Value::Array(_) => "an array".into(),
+                    toml::Value::Table(_) => "a table".into(),
+                    toml::Value::Datetime(d) => format!("the date {d}"),
+                };
+                let expected = e.message().split(", expected ").nth(1).unwrap_or("another type").to_string();
+                diag(&full, format!("expected {expected}, found {found}"));
+            }
+        }
+    }
+    T::deserialize(toml::Value::Table(good)).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+name = "t"
+schedule = "0 2 * * *"
+[[sources]]
+name = "budget"
+location = "sample/budget.xlsx"
+contract = "sa36_capital_budget"
+"#;
+
+    #[test]
+    fn a_good_pipeline_compiles_with_defaults() {
+        let p = Pipeline::parse(GOOD, "t.toml", Path::new("/repo/pipelines"), Path::new("/work")).unwrap();
+        assert_eq!(p.name, "t");
+        assert_eq!(p.publish, Location::Local(PathBuf::from("/work/out")));
+        assert_eq!(p.sources[0].location, Location::Local(PathBuf::from("/repo/pipelines/sample/budget.xlsx")));
+        assert_eq!(p.timezone, chrono_tz::Africa::Johannesburg);
+        assert!(p.schedule.is_some());
+        assert_eq!(p.sources[0].max_reject_ratio, DEFAULT_MAX_REJECT_RATIO);
+    }
+
+    #[test]
+    fn every_mistake_is_named_with_its_key() {
+        let text = r#"
+name = "Bad Name"
+schedule = "every night"
+[reconcile]
+name_match_treshold = 0.5
+[[sources]]
+name = "budget"
+location = "x.xlsx"
+contract = "sa36"
+max_reject_ratio = "lots"
+"#;
+        let e = Pipeline::parse(text, "bad.toml", Path::new("/"), Path::new("/")).unwrap_err();
+        let keys: Vec<&str> = e.0.iter().map(|d| d.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "reconcile.name_match_treshold",
+                "sources[0].max_reject_ratio",
+                "name",
+                "schedule",
+                "sources[0].contract"
+            ],
+            "{e}"
+        );
+        let text = e.to_string();
+        assert!(text.starts_with("5 problems in pipeline configuration:"), "{text}");
+        assert!(text.contains("did you mean `name_match_threshold`?"), "{text}");
+        assert!(text.contains("unknown contract `sa36`"), "{text}");
+        assert!(text.contains("found the string \"lots\""), "{text}");
+    }
+
+    #[test]
+    fn names_cannot_traverse_paths() {
+        assert!(valid_name("sample"));
+        assert!(!valid_name("../etc"));
+        assert!(!valid_name("a/b"));
+        assert!(!valid_name(""));
+    }
+
+    #[test]
+    fn overrides_name_unknown_sources() {
+        let mut p = Pipeline::parse(GOOD, "t.toml", Path::new("/r"), Path::new("/w")).unwrap();
+        p.override_source("budget=/data/b.xlsx", Path::new("/w")).unwrap();
+        assert_eq!(p.sources[0].location, Location::Local(PathBuf::from("/data/b.xlsx")));
+        let e = p.override_source("idp=x.csv", Path::new("/w")).unwrap_err();
+        assert!(e.contains("has no source `idp`"), "{e}");
+    }
+}

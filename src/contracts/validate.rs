@@ -1,0 +1,560 @@
+//! Applying a contract to the rows a reader produced.
+//!
+//! For each sheet: find the header row by content (the row with the most known headers among
+//! the first few), map header cells to canonical columns and per-year amount columns, read data
+//! rows until the first blank row (SA36 footnotes follow it), and check every cell against its
+//! column's rules. A row with any rejected cell goes to the quarantine with one entry per broken
+//! rule (all of them, not only the first); warnings null the cell and keep the row. Problems
+//! that make a whole sheet unreadable (no header row, missing required columns) are returned
+//! separately, naming the file, the sheet and what was expected and found.
+
+use crate::contracts::fiscal::FinancialYear;
+use crate::contracts::numbers::{parse_amount, Unit};
+use crate::contracts::reference::Reference;
+use crate::contracts::{normalise_header, ColumnKind, Contract, OnInvalid};
+use crate::sources::readers::{format_number, Cell, RawSheet};
+use std::collections::BTreeMap;
+
+/// Per-source settings the contract needs.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The unit the source's amounts are in.
+    pub unit: Unit,
+    /// The financial year of sources whose files do not say it (IRM exports).
+    pub financial_year: Option<FinancialYear>,
+    /// The file name, for messages.
+    pub file: String,
+}
+
+/// A parsed cell value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// Trimmed text.
+    Text(String),
+    /// A number (amounts already in Rand).
+    Number(f64),
+    /// A financial year.
+    Year(FinancialYear),
+}
+
+impl Value {
+    /// The value as text, if it is text.
+    pub fn text(&self) -> Option<&str> {
+        match self {
+            Value::Text(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// The value as a number, if it is one.
+    pub fn number(&self) -> Option<f64> {
+        match self {
+            Value::Number(n) => Some(*n),
+            _ => None,
+        }
+    }
+}
+
+/// One amount of a row: a year, a budget phase and Rand.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AmountValue {
+    /// The financial year the amount belongs to.
+    pub year: FinancialYear,
+    /// Budget phase (`budget`, `audited`, `forecast`, `planned`, ...).
+    pub phase: String,
+    /// Amount in Rand.
+    pub rand: f64,
+}
+
+/// A row that met its contract.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidRow {
+    /// Sheet name, for workbooks.
+    pub sheet: Option<String>,
+    /// Row number as a person would quote it.
+    pub row: u32,
+    /// Canonical column → value; empty cells are absent.
+    pub values: BTreeMap<String, Value>,
+    /// Amounts by year and phase.
+    pub amounts: Vec<AmountValue>,
+    /// The row's current demarcation code, when the contract has one.
+    pub demarcation_code: Option<String>,
+}
+
+impl ValidRow {
+    /// The text in a canonical column, if present.
+    pub fn text(&self, column: &str) -> Option<&str> {
+        self.values.get(column).and_then(Value::text)
+    }
+
+    /// The number in a canonical column, if present.
+    pub fn number(&self, column: &str) -> Option<f64> {
+        self.values.get(column).and_then(Value::number)
+    }
+}
+
+/// How serious a quarantine entry is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    /// The row was rejected.
+    Error,
+    /// The cell was nulled; the row was kept.
+    Warning,
+}
+
+impl Severity {
+    /// The name written to outputs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        }
+    }
+}
+
+/// One broken rule in one cell (or row).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rejection {
+    /// Sheet name, for workbooks.
+    pub sheet: Option<String>,
+    /// Row number as a person would quote it.
+    pub row: u32,
+    /// Canonical column (or the header as found, or `(sheet name)`).
+    pub column: String,
+    /// Rule name: `required`, `number`, `pattern`, `allowed_values`, `range`,
+    /// `financial_year`, `demarcation_code`, `require_any`.
+    pub rule: String,
+    /// The raw cell text.
+    pub raw: String,
+    /// Error (row rejected) or warning (cell nulled).
+    pub severity: Severity,
+    /// What was expected and what was found.
+    pub message: String,
+}
+
+/// A problem that makes a whole sheet unusable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SheetError {
+    /// No row looked like the header.
+    #[error("{file}{sheet}: no header row found in the first {searched} rows: expected at least {min} of the headers {expected}; the best row ({best_row}) had {best}")]
+    NoHeader {
+        /// File name.
+        file: String,
+        /// ` sheet `X`` or empty.
+        sheet: String,
+        /// Rows searched.
+        searched: usize,
+        /// Headers needed.
+        min: usize,
+        /// A few expected headers.
+        expected: String,
+        /// Best candidate row number.
+        best_row: u32,
+        /// How many it matched.
+        best: usize,
+    },
+    /// The header row lacks required columns.
+    #[error("{file}{sheet}: header row {row} lacks required column(s) {missing}; found headers {found}")]
+    MissingColumns {
+        /// File name.
+        file: String,
+        /// ` sheet `X`` or empty.
+        sheet: String,
+        /// Header row number.
+        row: u32,
+        /// The missing canonical columns with their aliases.
+        missing: String,
+        /// The headers that were there.
+        found: String,
+    },
+    /// Amount columns without a year in their header, and no year set for the source.
+    #[error("{file}{sheet}: amount column `{header}` names no financial year; set `financial_year` on the source")]
+    NoYear {
+        /// File name.
+        file: String,
+        /// ` sheet `X`` or empty.
+        sheet: String,
+        /// The header.
+        header: String,
+    },
+}
+
+/// Everything validation found in one file.
+#[derive(Debug, Clone, Default)]
+pub struct Outcome {
+    /// Data rows read (blank and header rows excluded).
+    pub rows_read: usize,
+    /// Rows that met the contract.
+    pub rows: Vec<ValidRow>,
+    /// Data rows rejected (rows with at least one error).
+    pub rows_rejected: usize,
+    /// Every quarantine entry, errors and warnings.
+    pub rejections: Vec<Rejection>,
+    /// Sheets that could not be read at all.
+    pub problems: Vec<SheetError>,
+}
+
+enum Target {
+    Column(usize),
+    Amount { phase: String, year: Option<FinancialYear> },
+}
+
+/// Applies `contract` to every sheet of a file.
+pub fn validate(contract: &Contract, sheets: &[RawSheet], opts: &Options) -> Outcome {
+    let mut out = Outcome::default();
+    let reference = Reference::bundled();
+    for sheet in sheets {
+        validate_sheet(contract, sheet, opts, reference, &mut out);
+    }
+    out
+}
+
+fn sheet_label(sheet: &RawSheet) -> String {
+    sheet
+        .name
+        .as_ref()
+        .map(|n| format!(" sheet `{n}`"))
+        .unwrap_or_default()
+}
+
+fn header_target(contract: &Contract, header: &str, opts: &Options) -> Option<Target> {
+    if header.is_empty() {
+        return None;
+    }
+    if let Some(i) = contract
+        .columns
+        .iter()
+        .position(|c| c.aliases.iter().any(|a| a == header))
+    {
+        return Some(Target::Column(i));
+    }
+    for a in &contract.amounts {
+        if let Some(c) = a.header_pattern.captures(header) {
+            let year = match c.get(1) {
+                Some(m) => FinancialYear::parse(m.as_str(), contract.calendar, contract.year_label).ok(),
+                None => opts.financial_year,
+            };
+            return Some(Target::Amount {
+                phase: a.phase.clone(),
+                year,
+            });
+        }
+    }
+    None
+}
+
+fn validate_sheet(
+    contract: &Contract,
+    sheet: &RawSheet,
+    opts: &Options,
+    reference: &Reference,
+    out: &mut Outcome,
+) {
+    if sheet.rows.iter().all(|r| r.is_blank()) {
+        return;
+    }
+    // 1. The header row is the one with the most known headers.
+    let mut best: Option<(usize, usize)> = None;
+    for (i, row) in sheet.rows.iter().take(contract.header_search_rows).enumerate() {
+        let n = row
+            .cells
+            .iter()
+            .filter(|c| header_target(contract, &normalise_header(&c.raw()), opts).is_some())
+            .count();
+        if best.is_none_or(|(_, b)| n > b) {
+            best = Some((i, n));
+        }
+    }
+    let (header_idx, matched) = best.unwrap_or((0, 0));
+    if matched < contract.min_header_matches {
+        let expected: Vec<String> = contract
+            .columns
+            .iter()
+            .take(6)
+            .map(|c| format!("`{}`", c.aliases.first().cloned().unwrap_or_default()))
+            .collect();
+        out.problems.push(SheetError::NoHeader {
+            file: opts.file.clone(),
+            sheet: sheet_label(sheet),
+            searched: contract.header_search_rows.min(sheet.rows.len()),
+            min: contract.min_header_matches,
+            expected: expected.join(", "),
+            best_row: sheet.rows.get(header_idx).map_or(0, |r| r.number),
+            best: matched,
+        });
+        return;
+    }
+    let header_row = &sheet.rows[header_idx];
+    let mut targets: Vec<Option<Target>> = Vec::new();
+    let mut found_cols = vec![false; contract.columns.len()];
+    for cell in &header_row.cells {
+        let h = normalise_header(&cell.raw());
+        let t = match header_target(contract, &h, opts) {
+            // Repeated headers (IRM's `Project Contractor`) keep only the first.
+            Some(Target::Column(i)) if found_cols[i] => None,
+            Some(Target::Column(i)) => {
+                found_cols[i] = true;
+                Some(Target::Column(i))
+            }
+            Some(Target::Amount { year: None, .. }) => {
+                out.problems.push(SheetError::NoYear {
+                    file: opts.file.clone(),
+                    sheet: sheet_label(sheet),
+                    header: cell.raw().replace('\n', " "),
+                });
+                return;
+            }
+            other => other,
+        };
+        targets.push(t);
+    }
+    let missing: Vec<String> = contract
+        .columns
+        .iter()
+        .zip(&found_cols)
+        .filter(|(c, found)| c.required && !**found)
+        .map(|(c, _)| format!("`{}` (headers: {})", c.name, c.aliases.join(" | ")))
+        .collect();
+    if !missing.is_empty() {
+        let found: Vec<String> = header_row
+            .cells
+            .iter()
+            .map(|c| normalise_header(&c.raw()))
+            .filter(|h| !h.is_empty())
+            .map(|h| format!("`{h}`"))
+            .collect();
+        out.problems.push(SheetError::MissingColumns {
+            file: opts.file.clone(),
+            sheet: sheet_label(sheet),
+            row: header_row.number,
+            missing: missing.join(", "),
+            found: found.join(", "),
+        });
+        return;
+    }
+    // 2. The sheet name may carry the municipality (SA36).
+    let sheet_code = if contract.demarcation_from_sheet {
+        let name = sheet.name.clone().unwrap_or_default();
+        Some(reference.resolve_code(&name).map(|r| r.code).map_err(|e| (name, e)))
+    } else {
+        None
+    };
+    // 3. Data rows.
+    for row in &sheet.rows[header_idx + 1..] {
+        if row.is_blank() {
+            if contract.stop_at_blank_row {
+                break;
+            }
+            continue;
+        }
+        out.rows_read += 1;
+        let mut errs: Vec<Rejection> = Vec::new();
+        let mut warns: Vec<Rejection> = Vec::new();
+        let mut values = BTreeMap::new();
+        let mut amounts = Vec::new();
+        let mut demarcation_code = None;
+        let reject = |column: &str, rule: &str, raw: String, message: String| Rejection {
+            sheet: sheet.name.clone(),
+            row: row.number,
+            column: column.to_string(),
+            rule: rule.to_string(),
+            raw,
+            severity: Severity::Error,
+            message,
+        };
+        match &sheet_code {
+            Some(Ok(code)) => demarcation_code = Some(code.clone()),
+            Some(Err((name, e))) => errs.push(reject(
+                "(sheet name)",
+                "demarcation_code",
+                name.clone(),
+                format!("sheet `{name}` of {} should be named by the municipality's demarcation code: {e}", opts.file),
+            )),
+            None => {}
+        }
+        let mut present = vec![false; contract.columns.len()];
+        for (j, target) in targets.iter().enumerate() {
+            let Some(target) = target else { continue };
+            let cell = row.cells.get(j).unwrap_or(&Cell::Empty);
+            match target {
+                Target::Amount { phase, year } => {
+                    if cell.is_empty() {
+                        continue;
+                    }
+                    let header = normalise_header(&header_row.cells[j].raw());
+                    match cell_number(cell) {
+                        Ok(Some(v)) => amounts.push(AmountValue {
+                            year: year.unwrap_or(FinancialYear::new(contract.calendar, 0)),
+                            phase: phase.clone(),
+                            rand: v * opts.unit.to_rand_factor(),
+                        }),
+                        Ok(None) => {}
+                        Err(raw) => errs.push(reject(
+                            &header,
+                            "number",
+                            raw.clone(),
+                            format!("`{raw}` in `{header}` is not an amount"),
+                        )),
+                    }
+                }
+                Target::Column(ci) => {
+                    let col = &contract.columns[*ci];
+                    if cell.is_empty() || col.null_values.contains(&cell.raw().trim().to_lowercase()) {
+                        continue;
+                    }
+                    present[*ci] = true;
+                    let raw = cell.raw();
+                    let text = raw.trim().to_string();
+                    let checked: Result<Value, (String, String)> = match col.kind {
+                        ColumnKind::Text => check_text(col, &text).map(|()| Value::Text(text.clone())),
+                        ColumnKind::Amount | ColumnKind::Number => match cell_number(cell) {
+                            Ok(Some(v)) => {
+                                let v = if col.kind == ColumnKind::Amount {
+                                    v * opts.unit.to_rand_factor()
+                                } else {
+                                    v
+                                };
+                                check_range(col, v).map(|()| Value::Number(v))
+                            }
+                            Ok(None) => {
+                                continue;
+                            }
+                            Err(raw) => Err((
+                                "number".to_string(),
+                                format!("`{raw}` in `{}` is not a number", col.name),
+                            )),
+                        },
+                        ColumnKind::FinancialYear => {
+                            FinancialYear::parse(&text, contract.calendar, contract.year_label)
+                                .map(Value::Year)
+                                .map_err(|e| ("financial_year".to_string(), e.to_string()))
+                        }
+                        ColumnKind::Demarcation => match reference.resolve(&text) {
+                            Ok(r) => {
+                                demarcation_code = Some(r.code.clone());
+                                Ok(Value::Text(r.code))
+                            }
+                            Err(e) => Err(("demarcation_code".to_string(), e.to_string())),
+                        },
+                    };
+                    match checked {
+                        Ok(v) => {
+                            values.insert(col.name.clone(), v);
+                        }
+                        Err((rule, message)) => {
+                            let mut r = reject(&col.name, &rule, raw, message);
+                            if col.on_invalid == OnInvalid::Warn && !col.required {
+                                r.severity = Severity::Warning;
+                                warns.push(r);
+                            } else {
+                                errs.push(r);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        for (ci, col) in contract.columns.iter().enumerate() {
+            if col.required && !present[ci] && found_cols[ci] {
+                errs.push(reject(
+                    &col.name,
+                    "required",
+                    String::new(),
+                    format!("`{}` is required but empty", col.name),
+                ));
+            }
+        }
+        for group in &contract.require_any {
+            if !group.iter().any(|c| values.contains_key(c)) {
+                errs.push(reject(
+                    &group.join("|"),
+                    "require_any",
+                    String::new(),
+                    format!("at least one of {} must be filled", group.join(", ")),
+                ));
+            }
+        }
+        // Long form: one amount per row with its own year.
+        if let Some(Value::Number(v)) = values.get("amount") {
+            let year = match values.get("financial_year") {
+                Some(Value::Year(y)) => Some(*y),
+                _ => opts.financial_year,
+            };
+            match year {
+                Some(year) => amounts.push(AmountValue {
+                    year,
+                    phase: values
+                        .get("budget_phase")
+                        .and_then(Value::text)
+                        .map(|p| p.to_lowercase())
+                        .unwrap_or_else(|| contract.default_phase.clone()),
+                    rand: *v,
+                }),
+                None => errs.push(reject(
+                    "financial_year",
+                    "required",
+                    String::new(),
+                    "an amount needs a financial year: fill `financial_year` or set it on the source".into(),
+                )),
+            }
+        }
+        let rejected = !errs.is_empty();
+        out.rejections.append(&mut errs);
+        out.rejections.append(&mut warns);
+        if rejected {
+            out.rows_rejected += 1;
+        } else {
+            out.rows.push(ValidRow {
+                sheet: sheet.name.clone(),
+                row: row.number,
+                values,
+                amounts,
+                demarcation_code,
+            });
+        }
+    }
+}
+
+fn cell_number(cell: &Cell) -> Result<Option<f64>, String> {
+    match cell {
+        Cell::Empty => Ok(None),
+        Cell::Number(n) => Ok(Some(*n)),
+        Cell::Text(t) => parse_amount(t).map_err(|e| e.raw),
+    }
+}
+
+fn check_text(col: &crate::contracts::Column, text: &str) -> Result<(), (String, String)> {
+    if let Some(p) = &col.pattern {
+        if !p.is_match(text) {
+            return Err((
+                "pattern".into(),
+                format!("`{text}` in `{}` does not match `{}`", col.name, p.as_str()),
+            ));
+        }
+    }
+    if !col.allowed.is_empty() && !col.allowed.contains(&text.to_lowercase()) {
+        return Err((
+            "allowed_values".into(),
+            format!("`{text}` in `{}` is not one of {}", col.name, col.allowed.join(", ")),
+        ));
+    }
+    Ok(())
+}
+
+fn check_range(col: &crate::contracts::Column, v: f64) -> Result<(), (String, String)> {
+    let low = col.min.is_some_and(|m| v < m);
+    let high = col.max.is_some_and(|m| v > m);
+    if low || high {
+        return Err((
+            "range".into(),
+            format!(
+                "{} in `{}` is outside {}..{}",
+                format_number(v),
+                col.name,
+                col.min.map_or("".into(), format_number),
+                col.max.map_or("".into(), format_number)
+            ),
+        ));
+    }
+    Ok(())
+}

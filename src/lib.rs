@@ -1,0 +1,28 @@
+//! harvester: budget-to-plan reconciliation pipelines for South African public finance.
+//!
+//! Data flows one way through the modules, and each module only uses those before it:
+//!
+//! 1. [`config`] — pipeline definitions (TOML), validated with every problem reported at once;
+//! 2. [`sources`] — fetching bytes ([`storage`], HTTP) and reading rows (CSV, Excel);
+//! 3. [`contracts`] — dataset contracts, normalisers (amounts, years, demarcation) and the
+//!    validation that splits rows into accepted records and the quarantine;
+//! 4. [`records`] — the canonical project record;
+//! 5. [`reconcile`] — links across datasets and year-by-year variances;
+//! 6. [`metrics`] — alignment metrics and the exceptions register;
+//! 7. [`publish`] — Parquet tables and the manifest, the commit point;
+//! 8. [`run`] — one run of a pipeline, end to end; [`summary`] prints it.
+//!
+//! [`synth`] generates the bundled sample data; [`cli`] is the command line.
+
+pub mod cli;
+pub mod config;
+pub mod contracts;
+pub mod metrics;
+pub mod publish;
+pub mod reconcile;
+pub mod records;
+pub mod run;
+pub mod sources;
+pub mod storage;
+pub mod summary;
+pub mod synth;

@@ -1,0 +1,297 @@
+//! Alignment metrics and the exceptions register.
+//!
+//! Each metric is a share: a numerator and a denominator per municipality and municipal
+//! financial year, defined in `docs/metrics.md`. The per-record facts (what counts, what weight,
+//! whether it is aligned) are derived from records and links here; the aggregation to municipality
+//! × year runs on polars' lazy engine so it scales to national volumes. Exceptions are the
+//! individual findings behind the metrics, each with an id that stays the same across runs on
+//! the same inputs.
+
+use crate::contracts::fiscal::{Calendar, FinancialYear};
+use crate::contracts::Dataset;
+use crate::reconcile::{Link, LinkType, Variance};
+use crate::records::{is_placeholder_objective, Record};
+use polars::prelude::*;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The metrics this module produces, with their unit; the catalogue documents each.
+pub const METRICS: &[(&str, &str)] = &[
+    ("budget_linked_to_idp_share", "share_by_value"),
+    ("idp_projects_funded_share", "share_by_count"),
+    ("bepp_projects_in_idp_share", "share_by_count"),
+    ("departmental_projects_in_idp_share", "share_by_count"),
+];
+
+struct Facts {
+    metric: Vec<&'static str>,
+    muni: Vec<String>,
+    year: Vec<i32>,
+    weight: Vec<f64>,
+    hit: Vec<bool>,
+}
+
+impl Facts {
+    fn push(&mut self, metric: &'static str, muni: &str, year: FinancialYear, weight: f64, hit: bool) {
+        self.metric.push(metric);
+        self.muni.push(muni.to_string());
+        self.year.push(year.start_year);
+        self.weight.push(weight);
+        self.hit.push(hit);
+    }
+}
+
+/// Years of a record, aligned to the municipal calendar, with its amount in each.
+fn municipal_years(r: &Record) -> Vec<(FinancialYear, f64)> {
+    let mut ys: Vec<FinancialYear> = r.amounts.iter().map(|a| a.year).collect();
+    if ys.is_empty() {
+        ys.extend(r.financial_year);
+    }
+    ys.sort();
+    ys.dedup();
+    ys.into_iter()
+        .map(|y| (y.dominant_in(Calendar::Municipal), r.amount_in(y).unwrap_or(0.0)))
+        .collect()
+}
+
+fn linked_lefts(links: &[Link], lt: LinkType) -> BTreeSet<&str> {
+    links.iter().filter(|l| l.link_type == lt).map(|l| l.left_record_id.as_str()).collect()
+}
+
+/// Computes the alignment metrics table, sorted by municipality, year and metric.
+/// `years` limits the output to those municipal years (all when empty).
+pub fn alignment_metrics(records: &[Record], links: &[Link], years: &[FinancialYear]) -> PolarsResult<DataFrame> {
+    let by_id: BTreeMap<&str, &Record> = records.iter().map(|r| (r.record_id.as_str(), r)).collect();
+    let budget_linked = linked_lefts(links, LinkType::BudgetIdp);
+    let bepp_linked = linked_lefts(links, LinkType::BeppIdp);
+    let dept_linked = linked_lefts(links, LinkType::DepartmentalIdp);
+    // IDP record → municipal years in which a linked budget line has money.
+    let mut funded: BTreeSet<(&str, FinancialYear)> = BTreeSet::new();
+    for l in links.iter().filter(|l| l.link_type == LinkType::BudgetIdp) {
+        if let Some(b) = by_id.get(l.left_record_id.as_str()) {
+            for a in b.amounts.iter().filter(|a| a.phase == "budget" && a.rand > 0.0) {
+                funded.insert((l.right_record_id.as_str(), a.year));
+            }
+        }
+    }
+    let mut f = Facts {
+        metric: vec![],
+        muni: vec![],
+        year: vec![],
+        weight: vec![],
+        hit: vec![],
+    };
+    for r in records {
+        let Some(muni) = r.demarcation_code.as_deref() else { continue };
+        let id = r.record_id.as_str();
+        match r.dataset {
+            Dataset::Budget => {
+                for a in r.amounts.iter().filter(|a| a.phase == "budget") {
+                    f.push("budget_linked_to_idp_share", muni, a.year, a.rand, budget_linked.contains(id));
+                }
+            }
+            Dataset::Idp => {
+                for (y, _) in municipal_years(r) {
+                    f.push("idp_projects_funded_share", muni, y, 1.0, funded.contains(&(id, y)));
+                }
+            }
+            Dataset::Bepp => {
+                for (y, _) in municipal_years(r) {
+                    f.push("bepp_projects_in_idp_share", muni, y, 1.0, bepp_linked.contains(id));
+                }
+            }
+            Dataset::Departmental => {
+                for (y, _) in municipal_years(r) {
+                    f.push("departmental_projects_in_idp_share", muni, y, 1.0, dept_linked.contains(id));
+                }
+            }
+            Dataset::Reference => {}
+        }
+    }
+    let n = f.metric.len();
+    let df = DataFrame::new(
+        n,
+        vec![
+            Column::new("metric".into(), f.metric),
+            Column::new("demarcation_code".into(), f.muni),
+            Column::new("financial_year".into(), f.year),
+            Column::new("weight".into(), f.weight),
+            Column::new("hit".into(), f.hit),
+        ],
+    )?;
+    let units = DataFrame::new(
+        METRICS.len(),
+        vec![
+            Column::new("metric".into(), METRICS.iter().map(|m| m.0).collect::<Vec<_>>()),
+            Column::new("unit".into(), METRICS.iter().map(|m| m.1).collect::<Vec<_>>()),
+        ],
+    )?;
+    let mut lf = df.lazy();
+    if !years.is_empty() {
+        let wanted: Vec<i32> = years.iter().map(|y| y.start_year).collect();
+        let mut pred = lit(false);
+        for y in wanted {
+            pred = pred.or(col("financial_year").eq(lit(y)));
+        }
+        lf = lf.filter(pred);
+    }
+    lf.group_by([col("demarcation_code"), col("financial_year"), col("metric")])
+        .agg([
+            when(col("hit")).then(col("weight")).otherwise(lit(0.0)).sum().alias("numerator"),
+            col("weight").sum().alias("denominator"),
+        ])
+        .with_columns([
+            when(col("denominator").gt(lit(0.0)))
+                .then(col("numerator") / col("denominator"))
+                .otherwise(lit(NULL).cast(DataType::Float64))
+                .alias("value"),
+            lit(Calendar::Municipal.as_str()).alias("calendar"),
+        ])
+        .left_join(units.lazy(), col("metric"), col("metric"))
+        .select([
+            col("demarcation_code"),
+            col("financial_year"),
+            col("calendar"),
+            col("metric"),
+            col("value"),
+            col("numerator"),
+            col("denominator"),
+            col("unit"),
+        ])
+        .sort(
+            ["demarcation_code", "financial_year", "metric"],
+            SortMultipleOptions::default().with_maintain_order(true),
+        )
+        .collect()
+}
+
+/// One finding for an analyst to act on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Exception {
+    /// Stable id: a hash of the type, the records' natural keys and the year.
+    pub exception_id: String,
+    /// Finding type (DOMAIN.md §5).
+    pub exception_type: &'static str,
+    /// `high`, `medium` or `low`.
+    pub severity: &'static str,
+    /// Municipality.
+    pub demarcation_code: String,
+    /// Municipal financial year, where the finding has one.
+    pub financial_year: Option<FinancialYear>,
+    /// The sphere that would fix it.
+    pub sphere_responsible: &'static str,
+    /// Rand at stake.
+    pub amount_at_stake: f64,
+    /// Records involved, `;`-separated.
+    pub record_ids: String,
+    /// One-line description for a person.
+    pub detail: String,
+}
+
+/// A key for a record that survives row insertions: source, municipality and its own reference
+/// (or its normalised name), falling back to the row.
+fn natural_key(r: &Record) -> String {
+    let ident = r
+        .project_ref
+        .clone()
+        .or_else(|| r.match_name().map(|n| crate::reconcile::names::tokens(n).join(" ")))
+        .unwrap_or_else(|| r.record_id.clone());
+    format!("{}|{}|{}", r.source, r.demarcation_code.as_deref().unwrap_or(""), ident)
+}
+
+fn exception_id(kind: &str, keys: &[String], year: Option<FinancialYear>) -> String {
+    let text = format!("{kind}|{}|{}", keys.join("|"), year.map(|y| y.start_year).unwrap_or(0));
+    crate::sources::sha256_hex(text.as_bytes())[..16].to_string()
+}
+
+/// Builds the exceptions register, sorted by amount at stake (largest first), then id.
+pub fn exceptions(records: &[Record], links: &[Link], variances: &[Variance]) -> Vec<Exception> {
+    let by_id: BTreeMap<&str, &Record> = records.iter().map(|r| (r.record_id.as_str(), r)).collect();
+    let budget_linked = linked_lefts(links, LinkType::BudgetIdp);
+    let bepp_linked = linked_lefts(links, LinkType::BeppIdp);
+    let dept_linked = linked_lefts(links, LinkType::DepartmentalIdp);
+    let idp_with_budget: BTreeSet<&str> = links
+        .iter()
+        .filter(|l| l.link_type == LinkType::BudgetIdp)
+        .map(|l| l.right_record_id.as_str())
+        .collect();
+    let mut out = Vec::new();
+    let mut add = |kind: &'static str, severity, sphere, r: &Record, year: Option<FinancialYear>, amount: f64, detail: String| {
+        out.push(Exception {
+            exception_id: exception_id(kind, &[natural_key(r)], year),
+            exception_type: kind,
+            severity,
+            demarcation_code: r.demarcation_code.clone().unwrap_or_default(),
+            financial_year: year,
+            sphere_responsible: sphere,
+            amount_at_stake: amount,
+            record_ids: r.record_id.clone(),
+            detail,
+        });
+    };
+    let name = |r: &Record| r.match_name().unwrap_or("(no name)").to_string();
+    for r in records.iter().filter(|r| r.demarcation_code.is_some()) {
+        let id = r.record_id.as_str();
+        match r.dataset {
+            Dataset::Budget => {
+                let amount = r.amount_rand.unwrap_or(0.0);
+                if !budget_linked.contains(id) && amount > 0.0 {
+                    add("budget_without_idp_basis", if amount >= 10_000_000.0 { "high" } else { "medium" }, "municipal", r, r.financial_year, amount,
+                        format!("budget line `{}` has no IDP project", name(r)));
+                }
+                if r.strategic_objective.as_deref().is_none_or(is_placeholder_objective) {
+                    add("placeholder_strategic_objective", "low", "municipal", r, r.financial_year, amount,
+                        format!("budget line `{}` has strategic objective `{}`", name(r), r.strategic_objective.as_deref().unwrap_or("")));
+                }
+            }
+            Dataset::Idp => {
+                if !idp_with_budget.contains(id) {
+                    let amount = r.amount_rand.unwrap_or(0.0);
+                    add("unfunded_idp_project", "medium", "municipal", r, r.financial_year, amount,
+                        format!("IDP project `{}` has no budget line", name(r)));
+                }
+            }
+            Dataset::Bepp => {
+                if !bepp_linked.contains(id) {
+                    add("bepp_project_missing_from_idp", "high", "municipal", r, r.financial_year, r.amount_rand.unwrap_or(0.0),
+                        format!("BEPP project `{}` is not in the IDP", name(r)));
+                }
+            }
+            Dataset::Departmental => {
+                if !dept_linked.contains(id) {
+                    add("sector_project_missing_from_idp", "medium", "provincial", r,
+                        r.financial_year.map(|y| y.dominant_in(Calendar::Municipal)), r.amount_rand.unwrap_or(0.0),
+                        format!("departmental project `{}` is not in the municipality's IDP", name(r)));
+                }
+            }
+            Dataset::Reference => {}
+        }
+    }
+    for v in variances.iter().filter(|v| v.over_tolerance) {
+        let (Some(a), Some(b)) = (by_id.get(v.left_record_id.as_str()), by_id.get(v.right_record_id.as_str())) else {
+            continue;
+        };
+        out.push(Exception {
+            exception_id: exception_id("variance_over_tolerance", &[natural_key(a), natural_key(b)], Some(v.financial_year)),
+            exception_type: "variance_over_tolerance",
+            severity: "medium",
+            demarcation_code: v.demarcation_code.clone(),
+            financial_year: Some(v.financial_year),
+            sphere_responsible: "municipal",
+            amount_at_stake: v.difference.abs(),
+            record_ids: format!("{};{}", v.left_record_id, v.right_record_id),
+            detail: format!(
+                "{} {}: R{:.0} against R{:.0} in {}",
+                v.link_type.as_str(),
+                name(a),
+                v.left_amount,
+                v.right_amount,
+                v.financial_year.label()
+            ),
+        });
+    }
+    out.sort_by(|a, b| b.amount_at_stake.total_cmp(&a.amount_at_stake).then_with(|| a.exception_id.cmp(&b.exception_id)));
+    // The same finding reached through two records (long-form rows) is one exception.
+    let mut seen = BTreeSet::new();
+    out.retain(|e| seen.insert(e.exception_id.clone()));
+    out
+}

@@ -1,0 +1,190 @@
+//! Publishing: Parquet tables and `manifest.json` through `object_store`.
+//!
+//! A run writes every table under its own prefix, `runs/<run_id>/<table>/...`, partitioned by
+//! `financial_year=<start year>` where the table has a year. Only when every file is written is
+//! `manifest.json` at the root of the publish location replaced: it is the commit point, so a
+//! reader who follows the manifest never sees a half-written run, and a run that fails before
+//! that point leaves the previous run's manifest and files untouched.
+
+pub mod tables;
+
+use crate::storage::Store;
+use object_store::{ObjectStoreExt, PutPayload};
+use polars::prelude::*;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Name of the commit-point file at the root of the publish location.
+pub const MANIFEST: &str = "manifest.json";
+
+/// Why publishing failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    /// Building or encoding a table failed.
+    #[error("cannot encode table `{table}`: {source}")]
+    Encode {
+        /// Table name.
+        table: String,
+        /// What polars reported.
+        source: PolarsError,
+    },
+    /// Writing an object failed.
+    #[error("cannot write {path} to {location}: {source}")]
+    Write {
+        /// Object path.
+        path: String,
+        /// Publish location.
+        location: String,
+        /// What object_store reported.
+        source: object_store::Error,
+    },
+    /// The manifest could not be serialised.
+    #[error("cannot serialise the manifest: {0}")]
+    Manifest(#[from] serde_json::Error),
+}
+
+/// A table ready to publish.
+pub struct Table {
+    /// Table name (folder name).
+    pub name: &'static str,
+    /// The rows.
+    pub df: DataFrame,
+    /// Whether to split files by `financial_year`.
+    pub partition_by_year: bool,
+}
+
+/// One input of the run, as recorded in the manifest.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct InputEntry {
+    /// Pipeline source name.
+    pub source: String,
+    /// Where it was read (credentials removed).
+    pub location: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Hex sha256 of the bytes.
+    pub sha256: String,
+}
+
+/// One table in the manifest.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct TableEntry {
+    /// Files, relative to the publish location.
+    pub files: Vec<String>,
+    /// Total rows over all files.
+    pub rows: usize,
+    /// The partition column, if any.
+    pub partitioned_by: Option<String>,
+}
+
+/// The manifest: what a run read and wrote.
+#[derive(Debug, Clone, Serialize)]
+pub struct Manifest {
+    /// Manifest layout version.
+    pub format_version: u32,
+    /// Pipeline name.
+    pub pipeline: String,
+    /// Run id.
+    pub run_id: String,
+    /// When the run started (UTC, RFC 3339).
+    pub started_at: String,
+    /// When publishing finished (UTC, RFC 3339).
+    pub finished_at: String,
+    /// harvester version that wrote it.
+    pub harvester_version: String,
+    /// Inputs read.
+    pub inputs: Vec<InputEntry>,
+    /// Tables written.
+    pub tables: BTreeMap<String, TableEntry>,
+    /// Rows read, accepted and rejected per source.
+    pub data_quality: Vec<tables::SourceQuality>,
+}
+
+/// Encodes a DataFrame as Parquet bytes (zstd, statistics on).
+pub fn to_parquet(df: &mut DataFrame) -> PolarsResult<Vec<u8>> {
+    let mut buf = Vec::new();
+    ParquetWriter::new(&mut buf)
+        .with_compression(ParquetCompression::Zstd(None))
+        .finish(df)?;
+    Ok(buf)
+}
+
+/// Splits a table into (partition folder, rows) pairs, years ascending, nulls last.
+fn partitions(table: &Table) -> PolarsResult<Vec<(Option<String>, DataFrame)>> {
+    if !table.partition_by_year {
+        return Ok(vec![(None, table.df.clone())]);
+    }
+    let years = table.df.column("financial_year")?.i32()?;
+    let mut distinct: Vec<Option<i32>> = (0..years.len()).map(|i| years.get(i)).collect();
+    distinct.sort_by_key(|y| (y.is_none(), *y));
+    distinct.dedup();
+    if distinct.is_empty() {
+        return Ok(vec![]);
+    }
+    let mut out = Vec::new();
+    for y in distinct {
+        let (folder, pred) = match y {
+            Some(y) => (format!("financial_year={y}"), col("financial_year").eq(lit(y))),
+            None => ("financial_year=__HIVE_DEFAULT_PARTITION__".to_string(), col("financial_year").is_null()),
+        };
+        let part = table.df.clone().lazy().filter(pred).collect()?;
+        out.push((Some(folder), part));
+    }
+    Ok(out)
+}
+
+/// Writes one object.
+pub async fn put(store: &Store, relative: &str, bytes: Vec<u8>) -> Result<(), PublishError> {
+    let path = store.path(relative);
+    store
+        .store
+        .put(&path, PutPayload::from(bytes))
+        .await
+        .map(|_| ())
+        .map_err(|source| PublishError::Write {
+            path: relative.to_string(),
+            location: store.display.clone(),
+            source,
+        })
+}
+
+/// Writes every table under `runs/<run_id>/` and returns their manifest entries.
+pub async fn write_tables(store: &Store, run_id: &str, tables: Vec<Table>) -> Result<BTreeMap<String, TableEntry>, PublishError> {
+    let mut entries = BTreeMap::new();
+    for table in tables {
+        let enc = |source| PublishError::Encode {
+            table: table.name.to_string(),
+            source,
+        };
+        let mut files = Vec::new();
+        let rows = table.df.height();
+        let parts = partitions(&table).map_err(enc)?;
+        // An empty partitioned table still gets one (empty) file so its schema is readable.
+        let parts = if parts.is_empty() { vec![(None, table.df.clone())] } else { parts };
+        for (folder, mut df) in parts {
+            let rel = match folder {
+                Some(f) => format!("runs/{run_id}/{}/{f}/part-00000.parquet", table.name),
+                None => format!("runs/{run_id}/{}/part-00000.parquet", table.name),
+            };
+            let bytes = to_parquet(&mut df).map_err(enc)?;
+            put(store, &rel, bytes).await?;
+            files.push(rel);
+        }
+        entries.insert(
+            table.name.to_string(),
+            TableEntry {
+                files,
+                rows,
+                partitioned_by: table.partition_by_year.then(|| "financial_year".to_string()),
+            },
+        );
+    }
+    Ok(entries)
+}
+
+/// Writes the run's own manifest copy, then replaces the root `manifest.json`: the commit point.
+pub async fn commit(store: &Store, manifest: &Manifest) -> Result<(), PublishError> {
+    let bytes = serde_json::to_vec_pretty(manifest)?;
+    put(store, &format!("runs/{}/{MANIFEST}", manifest.run_id), bytes.clone()).await?;
+    put(store, MANIFEST, bytes).await
+}

@@ -1,0 +1,230 @@
+//! The published tables as polars DataFrames, one builder per table.
+//!
+//! Column names, types and order here are the public contract with analysts' BI tools and are
+//! documented in README.md: amounts are Float64 in Rand, financial years Int32 (the calendar
+//! year the financial year starts in) with the calendar in its own column and the start and end
+//! dates as Date, codes are strings. Every builder sorts its rows so reruns on the same inputs
+//! give byte-identical files.
+
+use crate::contracts::fiscal::FinancialYear;
+use crate::metrics::Exception;
+use crate::reconcile::{Link, Variance};
+use crate::records::{is_placeholder_objective, Record};
+use chrono::NaiveDate;
+use polars::prelude::*;
+
+/// Days since 1970-01-01, the physical value of a polars Date.
+fn days(d: NaiveDate) -> i32 {
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
+    i32::try_from((d - epoch).num_days()).unwrap_or(0)
+}
+
+fn date_column(name: &str, values: Vec<Option<i32>>) -> PolarsResult<Column> {
+    Column::new(name.into(), values).cast(&DataType::Date)
+}
+
+/// Year, calendar, start and end columns for optional financial years.
+fn year_columns(years: &[Option<FinancialYear>]) -> PolarsResult<Vec<Column>> {
+    Ok(vec![
+        Column::new("financial_year".into(), years.iter().map(|y| y.map(|y| y.start_year)).collect::<Vec<_>>()),
+        Column::new(
+            "financial_year_label".into(),
+            years.iter().map(|y| y.map(FinancialYear::label)).collect::<Vec<_>>(),
+        ),
+        Column::new("calendar".into(), years.iter().map(|y| y.map(|y| y.calendar.as_str())).collect::<Vec<_>>()),
+        date_column("period_start", years.iter().map(|y| y.map(|y| days(y.start_date()))).collect())?,
+        date_column("period_end", years.iter().map(|y| y.map(|y| days(y.end_date()))).collect())?,
+    ])
+}
+
+fn frame(columns: Vec<Column>) -> PolarsResult<DataFrame> {
+    let height = columns.first().map_or(0, Column::len);
+    DataFrame::new(height, columns)
+}
+
+/// `projects`: one row per accepted source record, with lineage.
+pub fn projects(records: &[Record]) -> PolarsResult<DataFrame> {
+    let s = |f: fn(&Record) -> Option<String>| records.iter().map(f).collect::<Vec<_>>();
+    let mut cols = vec![
+        Column::new("record_id".into(), records.iter().map(|r| r.record_id.clone()).collect::<Vec<_>>()),
+        Column::new("source".into(), records.iter().map(|r| r.source.clone()).collect::<Vec<_>>()),
+        Column::new("dataset".into(), records.iter().map(|r| r.dataset.as_str()).collect::<Vec<_>>()),
+        Column::new("source_file".into(), records.iter().map(|r| r.source_file.clone()).collect::<Vec<_>>()),
+        Column::new("source_sheet".into(), s(|r| r.source_sheet.clone())),
+        Column::new("source_row".into(), records.iter().map(|r| r.source_row).collect::<Vec<_>>()),
+        Column::new("demarcation_code".into(), s(|r| r.demarcation_code.clone())),
+        Column::new("project_ref".into(), s(|r| r.project_ref.clone())),
+        Column::new("mscoa_project_number".into(), s(|r| r.mscoa_project_number.clone())),
+        Column::new("idp_project_ref".into(), s(|r| r.idp_project_ref.clone())),
+        Column::new("project_name".into(), s(|r| r.project_name.clone())),
+        Column::new("description".into(), s(|r| r.description.clone())),
+        Column::new("wards".into(), s(|r| r.wards.clone())),
+        Column::new("strategic_objective".into(), s(|r| r.strategic_objective.clone())),
+        Column::new(
+            "placeholder_strategic_objective".into(),
+            records
+                .iter()
+                .map(|r| r.strategic_objective.as_deref().map(is_placeholder_objective))
+                .collect::<Vec<_>>(),
+        ),
+        Column::new("asset_class".into(), s(|r| r.asset_class.clone())),
+        Column::new("function".into(), s(|r| r.function.clone())),
+        Column::new("department".into(), s(|r| r.department.clone())),
+        Column::new("latitude".into(), records.iter().map(|r| r.latitude).collect::<Vec<_>>()),
+        Column::new("longitude".into(), records.iter().map(|r| r.longitude).collect::<Vec<_>>()),
+    ];
+    cols.extend(year_columns(&records.iter().map(|r| r.financial_year).collect::<Vec<_>>())?);
+    cols.push(Column::new("amount_rand".into(), records.iter().map(|r| r.amount_rand).collect::<Vec<_>>()));
+    frame(cols)
+}
+
+/// `project_amounts`: every amount of every record, one row per year and phase.
+pub fn project_amounts(records: &[Record]) -> PolarsResult<DataFrame> {
+    let mut ids = Vec::new();
+    let mut datasets = Vec::new();
+    let mut munis = Vec::new();
+    let mut years = Vec::new();
+    let mut phases = Vec::new();
+    let mut amounts = Vec::new();
+    for r in records {
+        for a in &r.amounts {
+            ids.push(r.record_id.clone());
+            datasets.push(r.dataset.as_str());
+            munis.push(r.demarcation_code.clone());
+            years.push(Some(a.year));
+            phases.push(a.phase.clone());
+            amounts.push(a.rand);
+        }
+    }
+    let mut cols = vec![
+        Column::new("record_id".into(), ids),
+        Column::new("dataset".into(), datasets),
+        Column::new("demarcation_code".into(), munis),
+    ];
+    cols.extend(year_columns(&years)?);
+    cols.push(Column::new("phase".into(), phases));
+    cols.push(Column::new("amount_rand".into(), amounts));
+    frame(cols)
+}
+
+/// `links`: one row per link with its evidence.
+pub fn links(links: &[Link]) -> PolarsResult<DataFrame> {
+    frame(vec![
+        Column::new("left_record_id".into(), links.iter().map(|l| l.left_record_id.clone()).collect::<Vec<_>>()),
+        Column::new("right_record_id".into(), links.iter().map(|l| l.right_record_id.clone()).collect::<Vec<_>>()),
+        Column::new("link_type".into(), links.iter().map(|l| l.link_type.as_str()).collect::<Vec<_>>()),
+        Column::new("method".into(), links.iter().map(|l| l.method).collect::<Vec<_>>()),
+        Column::new("score".into(), links.iter().map(|l| l.score).collect::<Vec<_>>()),
+        Column::new("demarcation_code".into(), links.iter().map(|l| l.demarcation_code.clone()).collect::<Vec<_>>()),
+        Column::new("matched_on".into(), links.iter().map(|l| l.matched_on.clone()).collect::<Vec<_>>()),
+        Column::new("matched_value".into(), links.iter().map(|l| l.matched_value.clone()).collect::<Vec<_>>()),
+        Column::new("name_similarity".into(), links.iter().map(|l| l.name_similarity).collect::<Vec<_>>()),
+        Column::new("left_name".into(), links.iter().map(|l| l.left_name.clone()).collect::<Vec<_>>()),
+        Column::new("right_name".into(), links.iter().map(|l| l.right_name.clone()).collect::<Vec<_>>()),
+    ])
+}
+
+/// `variances`: both sides of each link per municipal year.
+pub fn variances(v: &[Variance]) -> PolarsResult<DataFrame> {
+    let mut cols = vec![
+        Column::new("left_record_id".into(), v.iter().map(|x| x.left_record_id.clone()).collect::<Vec<_>>()),
+        Column::new("right_record_id".into(), v.iter().map(|x| x.right_record_id.clone()).collect::<Vec<_>>()),
+        Column::new("link_type".into(), v.iter().map(|x| x.link_type.as_str()).collect::<Vec<_>>()),
+        Column::new("demarcation_code".into(), v.iter().map(|x| x.demarcation_code.clone()).collect::<Vec<_>>()),
+    ];
+    cols.extend(year_columns(&v.iter().map(|x| Some(x.financial_year)).collect::<Vec<_>>())?);
+    cols.extend([
+        Column::new("left_amount_rand".into(), v.iter().map(|x| x.left_amount).collect::<Vec<_>>()),
+        Column::new("right_amount_rand".into(), v.iter().map(|x| x.right_amount).collect::<Vec<_>>()),
+        Column::new("difference_rand".into(), v.iter().map(|x| x.difference).collect::<Vec<_>>()),
+        Column::new("relative_difference".into(), v.iter().map(|x| x.relative_difference).collect::<Vec<_>>()),
+        Column::new("over_tolerance".into(), v.iter().map(|x| x.over_tolerance).collect::<Vec<_>>()),
+    ]);
+    frame(cols)
+}
+
+/// `exceptions`: the register, one row per finding.
+pub fn exceptions(e: &[Exception]) -> PolarsResult<DataFrame> {
+    let mut cols = vec![
+        Column::new("exception_id".into(), e.iter().map(|x| x.exception_id.clone()).collect::<Vec<_>>()),
+        Column::new("exception_type".into(), e.iter().map(|x| x.exception_type).collect::<Vec<_>>()),
+        Column::new("severity".into(), e.iter().map(|x| x.severity).collect::<Vec<_>>()),
+        Column::new("demarcation_code".into(), e.iter().map(|x| x.demarcation_code.clone()).collect::<Vec<_>>()),
+    ];
+    cols.extend(year_columns(&e.iter().map(|x| x.financial_year).collect::<Vec<_>>())?);
+    cols.extend([
+        Column::new("sphere_responsible".into(), e.iter().map(|x| x.sphere_responsible).collect::<Vec<_>>()),
+        Column::new("amount_at_stake_rand".into(), e.iter().map(|x| x.amount_at_stake).collect::<Vec<_>>()),
+        Column::new("record_ids".into(), e.iter().map(|x| x.record_ids.clone()).collect::<Vec<_>>()),
+        Column::new("detail".into(), e.iter().map(|x| x.detail.clone()).collect::<Vec<_>>()),
+    ]);
+    frame(cols)
+}
+
+/// One quarantine row: a rejected cell or row with everything needed to find it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QuarantineRow {
+    /// Pipeline source name.
+    pub source: String,
+    /// File name.
+    pub source_file: String,
+    /// Sheet, for workbooks.
+    pub source_sheet: Option<String>,
+    /// Row number (null for whole-sheet problems).
+    pub source_row: Option<u32>,
+    /// Column (canonical name or header).
+    pub column: String,
+    /// Rule broken.
+    pub rule: String,
+    /// Raw cell text.
+    pub raw_value: String,
+    /// `error` (row rejected) or `warning` (cell nulled).
+    pub severity: String,
+    /// What was expected and found.
+    pub message: String,
+}
+
+/// `quarantine`: every rejected row or cell.
+pub fn quarantine(q: &[QuarantineRow]) -> PolarsResult<DataFrame> {
+    frame(vec![
+        Column::new("source".into(), q.iter().map(|x| x.source.clone()).collect::<Vec<_>>()),
+        Column::new("source_file".into(), q.iter().map(|x| x.source_file.clone()).collect::<Vec<_>>()),
+        Column::new("source_sheet".into(), q.iter().map(|x| x.source_sheet.clone()).collect::<Vec<_>>()),
+        Column::new("source_row".into(), q.iter().map(|x| x.source_row).collect::<Vec<_>>()),
+        Column::new("column".into(), q.iter().map(|x| x.column.clone()).collect::<Vec<_>>()),
+        Column::new("rule".into(), q.iter().map(|x| x.rule.clone()).collect::<Vec<_>>()),
+        Column::new("raw_value".into(), q.iter().map(|x| x.raw_value.clone()).collect::<Vec<_>>()),
+        Column::new("severity".into(), q.iter().map(|x| x.severity.clone()).collect::<Vec<_>>()),
+        Column::new("message".into(), q.iter().map(|x| x.message.clone()).collect::<Vec<_>>()),
+    ])
+}
+
+/// Rows read, accepted and rejected for one source.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SourceQuality {
+    /// Pipeline source name.
+    pub source: String,
+    /// Contract used.
+    pub contract: String,
+    /// Data rows read.
+    pub rows_read: usize,
+    /// Rows accepted.
+    pub rows_accepted: usize,
+    /// Rows rejected (quarantined with severity `error`).
+    pub rows_rejected: usize,
+    /// Cells quarantined as warnings on accepted rows.
+    pub warnings: usize,
+}
+
+/// `data_quality`: one row per source.
+pub fn data_quality(q: &[SourceQuality]) -> PolarsResult<DataFrame> {
+    let n = |f: fn(&SourceQuality) -> usize| q.iter().map(|x| f(x) as u64).collect::<Vec<_>>();
+    frame(vec![
+        Column::new("source".into(), q.iter().map(|x| x.source.clone()).collect::<Vec<_>>()),
+        Column::new("contract".into(), q.iter().map(|x| x.contract.clone()).collect::<Vec<_>>()),
+        Column::new("rows_read".into(), n(|x| x.rows_read)),
+        Column::new("rows_accepted".into(), n(|x| x.rows_accepted)),
+        Column::new("rows_rejected".into(), n(|x| x.rows_rejected)),
+        Column::new("warnings".into(), n(|x| x.warnings)),
+    ])
+}

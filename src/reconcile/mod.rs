@@ -1,0 +1,275 @@
+//! Reconciliation v0: linking the same project across datasets, then comparing amounts.
+//!
+//! Links are made within a municipality (the block), in two stages per link type: first exact
+//! links on shared identifiers (the mSCOA project number in the IDP or BEPP, the IDP reference in
+//! the BEPP), then, for records still unlinked, the most similar project name above the
+//! pipeline's threshold. A long-form source has one record per project per year, so a link goes
+//! to every record of the matched project. Each link carries its evidence: the identifier that
+//! matched or the name similarity. Variances compare the two sides of each link year by year.
+
+pub mod names;
+
+use crate::config::ReconcileSettings;
+use crate::contracts::fiscal::{Calendar, FinancialYear};
+use crate::contracts::Dataset;
+use crate::records::Record;
+use std::collections::BTreeMap;
+
+/// Which two datasets a link joins (left ↔ right).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum LinkType {
+    /// Budget line ↔ IDP project.
+    BudgetIdp,
+    /// BEPP project ↔ IDP project.
+    BeppIdp,
+    /// BEPP project ↔ budget line.
+    BeppBudget,
+    /// Departmental project ↔ IDP project.
+    DepartmentalIdp,
+    /// Departmental project ↔ budget line.
+    DepartmentalBudget,
+}
+
+impl LinkType {
+    /// Every link type, in output order.
+    pub const ALL: [LinkType; 5] = [
+        LinkType::BudgetIdp,
+        LinkType::BeppIdp,
+        LinkType::BeppBudget,
+        LinkType::DepartmentalIdp,
+        LinkType::DepartmentalBudget,
+    ];
+
+    /// The name used in outputs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LinkType::BudgetIdp => "budget_idp",
+            LinkType::BeppIdp => "bepp_idp",
+            LinkType::BeppBudget => "bepp_budget",
+            LinkType::DepartmentalIdp => "departmental_idp",
+            LinkType::DepartmentalBudget => "departmental_budget",
+        }
+    }
+
+    /// (left dataset, right dataset).
+    pub fn datasets(self) -> (Dataset, Dataset) {
+        match self {
+            LinkType::BudgetIdp => (Dataset::Budget, Dataset::Idp),
+            LinkType::BeppIdp => (Dataset::Bepp, Dataset::Idp),
+            LinkType::BeppBudget => (Dataset::Bepp, Dataset::Budget),
+            LinkType::DepartmentalIdp => (Dataset::Departmental, Dataset::Idp),
+            LinkType::DepartmentalBudget => (Dataset::Departmental, Dataset::Budget),
+        }
+    }
+
+    /// The shared identifier for exact links: (left field, right field), if any.
+    fn identifier(self, r: &Record, left: bool) -> Option<&str> {
+        match (self, left) {
+            (LinkType::BudgetIdp, _) | (LinkType::BeppBudget, _) => r.mscoa_project_number.as_deref(),
+            (LinkType::BeppIdp, _) => r.idp_project_ref.as_deref(),
+            _ => None,
+        }
+    }
+
+    fn identifier_name(self) -> &'static str {
+        match self {
+            LinkType::BudgetIdp | LinkType::BeppBudget => "mscoa_project_number",
+            LinkType::BeppIdp => "idp_project_ref",
+            _ => "",
+        }
+    }
+}
+
+/// One link between two records, with its evidence.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Link {
+    /// Left record (the first dataset of the link type).
+    pub left_record_id: String,
+    /// Right record.
+    pub right_record_id: String,
+    /// Which datasets are joined.
+    pub link_type: LinkType,
+    /// `exact_identifier` or `name_similarity`.
+    pub method: &'static str,
+    /// 1.0 for exact links; the name similarity otherwise.
+    pub score: f64,
+    /// The municipality both records are in.
+    pub demarcation_code: String,
+    /// Which identifier matched (exact links).
+    pub matched_on: Option<String>,
+    /// The identifier value that matched (exact links).
+    pub matched_value: Option<String>,
+    /// Name similarity of the two records (always computed when both have names).
+    pub name_similarity: Option<f64>,
+    /// The names compared.
+    pub left_name: Option<String>,
+    /// The names compared.
+    pub right_name: Option<String>,
+}
+
+/// Links every pair of datasets within each municipality.
+pub fn link(records: &[Record], settings: &ReconcileSettings) -> Vec<Link> {
+    let mut blocks: BTreeMap<(&str, Dataset), Vec<&Record>> = BTreeMap::new();
+    for r in records {
+        if let Some(code) = r.demarcation_code.as_deref() {
+            blocks.entry((code, r.dataset)).or_default().push(r);
+        }
+    }
+    let munis: Vec<&str> = {
+        let mut m: Vec<&str> = blocks.keys().map(|(c, _)| *c).collect();
+        m.dedup();
+        m
+    };
+    let mut links = Vec::new();
+    for lt in LinkType::ALL {
+        let (ld, rd) = lt.datasets();
+        for muni in &munis {
+            let (Some(lefts), Some(rights)) = (blocks.get(&(*muni, ld)), blocks.get(&(*muni, rd))) else {
+                continue;
+            };
+            link_block(lt, muni, lefts, rights, settings, &mut links);
+        }
+    }
+    links.sort_by(|a, b| {
+        (a.link_type, &a.left_record_id, &a.right_record_id).cmp(&(b.link_type, &b.left_record_id, &b.right_record_id))
+    });
+    links
+}
+
+/// The identity of a project within a dataset: its reference, else its name.
+fn project_identity(r: &Record) -> String {
+    r.project_ref
+        .clone()
+        .or_else(|| r.match_name().map(|n| names::tokens(n).join(" ")))
+        .unwrap_or_else(|| r.record_id.clone())
+}
+
+fn link_block(
+    lt: LinkType,
+    muni: &str,
+    lefts: &[&Record],
+    rights: &[&Record],
+    settings: &ReconcileSettings,
+    out: &mut Vec<Link>,
+) {
+    let mut by_id: BTreeMap<&str, Vec<&Record>> = BTreeMap::new();
+    for r in rights {
+        if let Some(id) = lt.identifier(r, false) {
+            by_id.entry(id).or_default().push(r);
+        }
+    }
+    let mut by_project: BTreeMap<String, Vec<&Record>> = BTreeMap::new();
+    for r in rights {
+        by_project.entry(project_identity(r)).or_default().push(r);
+    }
+    let make = |l: &Record, r: &Record, method: &'static str, score: f64, matched: Option<&str>| Link {
+        left_record_id: l.record_id.clone(),
+        right_record_id: r.record_id.clone(),
+        link_type: lt,
+        method,
+        score,
+        demarcation_code: muni.to_string(),
+        matched_on: matched.map(|_| lt.identifier_name().to_string()),
+        matched_value: matched.map(str::to_string),
+        name_similarity: match (l.match_name(), r.match_name()) {
+            (Some(a), Some(b)) => Some(names::similarity(a, b)),
+            _ => None,
+        },
+        left_name: l.match_name().map(str::to_string),
+        right_name: r.match_name().map(str::to_string),
+    };
+    for l in lefts {
+        if let Some(id) = lt.identifier(l, true) {
+            if let Some(rs) = by_id.get(id) {
+                for r in rs {
+                    out.push(make(l, r, "exact_identifier", 1.0, Some(id)));
+                }
+                continue;
+            }
+        }
+        let Some(lname) = l.match_name() else { continue };
+        let best = by_project
+            .iter()
+            .filter_map(|(key, rs)| {
+                let name = rs.iter().find_map(|r| r.match_name())?;
+                Some((names::similarity(lname, name), key))
+            })
+            .max_by(|a, b| a.0.total_cmp(&b.0).then_with(|| b.1.cmp(a.1)));
+        if let Some((score, key)) = best {
+            if score >= settings.name_match_threshold {
+                for r in &by_project[key] {
+                    out.push(make(l, r, "name_similarity", score, None));
+                }
+            }
+        }
+    }
+}
+
+/// One year of one link: both sides' amounts and how far apart they are.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Variance {
+    /// Left record.
+    pub left_record_id: String,
+    /// Right record.
+    pub right_record_id: String,
+    /// Link type.
+    pub link_type: LinkType,
+    /// Municipality.
+    pub demarcation_code: String,
+    /// Municipal financial year compared.
+    pub financial_year: FinancialYear,
+    /// Left amount in Rand.
+    pub left_amount: f64,
+    /// Right amount in Rand.
+    pub right_amount: f64,
+    /// Left minus right, in Rand.
+    pub difference: f64,
+    /// Difference relative to the right amount (null when it is zero).
+    pub relative_difference: Option<f64>,
+    /// Whether both the absolute and the relative tolerance are exceeded.
+    pub over_tolerance: bool,
+}
+
+/// Compares the two sides of every link in each municipal year where both have an amount.
+/// Departmental (April–March) years are compared with the municipal year they overlap most.
+pub fn variances(records: &[Record], links: &[Link], settings: &ReconcileSettings) -> Vec<Variance> {
+    let by_id: BTreeMap<&str, &Record> = records.iter().map(|r| (r.record_id.as_str(), r)).collect();
+    let mut out = Vec::new();
+    for l in links {
+        let (Some(a), Some(b)) = (by_id.get(l.left_record_id.as_str()), by_id.get(l.right_record_id.as_str())) else {
+            continue;
+        };
+        let years = |r: &Record| -> BTreeMap<FinancialYear, f64> {
+            let mut ys: Vec<FinancialYear> = r.amounts.iter().map(|x| x.year).collect();
+            ys.sort();
+            ys.dedup();
+            ys.into_iter()
+                .filter_map(|y| r.amount_in(y).map(|v| (y.dominant_in(Calendar::Municipal), v)))
+                .collect()
+        };
+        let (ya, yb) = (years(a), years(b));
+        for (fy, left) in &ya {
+            if !settings.financial_years.is_empty() && !settings.financial_years.contains(fy) {
+                continue;
+            }
+            let Some(right) = yb.get(fy) else { continue };
+            let difference = left - right;
+            let relative = if *right == 0.0 { None } else { Some(difference / right) };
+            let over = difference.abs() > settings.variance_abs_tolerance_rand
+                && relative.is_none_or(|r| r.abs() > settings.variance_rel_tolerance);
+            out.push(Variance {
+                left_record_id: l.left_record_id.clone(),
+                right_record_id: l.right_record_id.clone(),
+                link_type: l.link_type,
+                demarcation_code: l.demarcation_code.clone(),
+                financial_year: *fy,
+                left_amount: *left,
+                right_amount: *right,
+                difference,
+                relative_difference: relative,
+                over_tolerance: over,
+            });
+        }
+    }
+    out
+}

@@ -1,0 +1,154 @@
+//! The canonical project record every downstream stage works on.
+//!
+//! Each accepted source row becomes one [`Record`], whatever its dataset: the same fields for a
+//! budget line, an IDP project, a BEPP project and a departmental project, with lineage (source,
+//! file, sheet, row) so any number in the outputs can be traced to the cell it came from.
+//! Amounts stay attached to their record as (financial year, phase, Rand).
+
+use crate::contracts::fiscal::FinancialYear;
+use crate::contracts::validate::{AmountValue, ValidRow};
+use crate::contracts::{Contract, Dataset};
+
+/// Texts in `Own Strategic Objectives` that say nothing about the IDP.
+const PLACEHOLDER_OBJECTIVES: &[&str] = &[
+    "own municipal strategic objective",
+    "to be corrected",
+    "not applicable",
+    "n/a",
+    "none",
+    "tbc",
+    "to be confirmed",
+];
+
+/// Whether a strategic objective is a placeholder rather than a link to the IDP.
+pub fn is_placeholder_objective(text: &str) -> bool {
+    let t = text.trim().to_lowercase();
+    t.is_empty() || PLACEHOLDER_OBJECTIVES.contains(&t.as_str())
+}
+
+/// One accepted source row, in canonical form.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    /// `<source>:<sheet>:<row>` or `<source>:<row>`: unique and stable for the same inputs.
+    pub record_id: String,
+    /// The pipeline source name.
+    pub source: String,
+    /// The dataset kind.
+    pub dataset: Dataset,
+    /// File name the row came from.
+    pub source_file: String,
+    /// Sheet name, for workbooks.
+    pub source_sheet: Option<String>,
+    /// Row number as a spreadsheet shows it (CSV: record number, header = 1).
+    pub source_row: u32,
+    /// Current demarcation code of the municipality the project is in.
+    pub demarcation_code: Option<String>,
+    /// The dataset's own key: mSCOA number (budget), IDP ref, BEPP ref, IRM project id.
+    pub project_ref: Option<String>,
+    /// mSCOA project number, where the source has one.
+    pub mscoa_project_number: Option<String>,
+    /// IDP project reference, where the source has one.
+    pub idp_project_ref: Option<String>,
+    /// Project name (SA36's `Project Decription`).
+    pub project_name: Option<String>,
+    /// Longer description, where the source has one.
+    pub description: Option<String>,
+    /// Ward location text as written.
+    pub wards: Option<String>,
+    /// Strategic objective as written.
+    pub strategic_objective: Option<String>,
+    /// mSCOA asset class.
+    pub asset_class: Option<String>,
+    /// Municipal function or departmental sector.
+    pub function: Option<String>,
+    /// Responsible or implementing department.
+    pub department: Option<String>,
+    /// GPS latitude, inside South Africa.
+    pub latitude: Option<f64>,
+    /// GPS longitude, inside South Africa.
+    pub longitude: Option<f64>,
+    /// The record's own financial year: a budget's budget year, a long-form row's year.
+    pub financial_year: Option<FinancialYear>,
+    /// The amount for `financial_year` in Rand (its budget phase for SA36).
+    pub amount_rand: Option<f64>,
+    /// Every amount of the row.
+    pub amounts: Vec<AmountValue>,
+}
+
+impl Record {
+    /// Builds the record for one valid row of a source read through `contract`.
+    pub fn from_row(source: &str, file: &str, contract: &Contract, row: &ValidRow) -> Record {
+        let t = |c: &str| row.text(c).map(str::to_string);
+        let record_id = match &row.sheet {
+            Some(s) => format!("{source}:{s}:{}", row.row),
+            None => format!("{source}:{}", row.row),
+        };
+        let mscoa = t("mscoa_project_number");
+        let project_ref = match contract.dataset {
+            Dataset::Budget => mscoa.clone(),
+            Dataset::Idp => t("idp_project_ref"),
+            _ => t("project_ref"),
+        };
+        // The record's year: the first budget year of an MTREF, else the row's own year.
+        let primary = row
+            .amounts
+            .iter()
+            .filter(|a| a.phase == "budget")
+            .map(|a| a.year)
+            .min()
+            .or_else(|| match row.values.get("financial_year") {
+                Some(crate::contracts::validate::Value::Year(y)) => Some(*y),
+                _ => None,
+            })
+            .or_else(|| row.amounts.iter().map(|a| a.year).min());
+        let amount_rand = primary.and_then(|fy| {
+            let in_year: Vec<&AmountValue> = row.amounts.iter().filter(|a| a.year == fy).collect();
+            // Prefer the budget phase where there are several.
+            in_year
+                .iter()
+                .find(|a| a.phase == "budget")
+                .or_else(|| in_year.first())
+                .map(|a| a.rand)
+        });
+        Record {
+            record_id,
+            source: source.to_string(),
+            dataset: contract.dataset,
+            source_file: file.to_string(),
+            source_sheet: row.sheet.clone(),
+            source_row: row.row,
+            demarcation_code: row.demarcation_code.clone(),
+            project_ref,
+            mscoa_project_number: mscoa,
+            idp_project_ref: t("idp_project_ref"),
+            project_name: t("project_name"),
+            description: t("description"),
+            wards: t("wards"),
+            strategic_objective: t("strategic_objective"),
+            asset_class: t("asset_class"),
+            function: t("function").or_else(|| t("sector")),
+            department: t("department").or_else(|| t("responsible_department")),
+            latitude: row.number("latitude"),
+            longitude: row.number("longitude"),
+            financial_year: primary,
+            amount_rand,
+            amounts: row.amounts.clone(),
+        }
+    }
+
+    /// The amount in `year` for the phase that best represents the plan or budget for it.
+    pub fn amount_in(&self, year: FinancialYear) -> Option<f64> {
+        let in_year = || self.amounts.iter().filter(move |a| a.year == year);
+        for phase in ["budget", "adjusted_budget", "original_budget", "planned", "adjusted_appropriation", "main_appropriation", "forecast", "audited"] {
+            if let Some(a) = in_year().find(|a| a.phase == phase) {
+                return Some(a.rand);
+            }
+        }
+        in_year().next().map(|a| a.rand)
+    }
+
+    /// The name used for matching: the project name, else the description.
+    pub fn match_name(&self) -> Option<&str> {
+        self.project_name.as_deref().or(self.description.as_deref())
+    }
+}

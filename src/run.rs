@@ -1,0 +1,343 @@
+//! One pipeline run, end to end: fetch → read → validate → link → measure → publish.
+//!
+//! Every source is processed before anything is decided, so a run that fails reports every
+//! failing source at once. Sources fail on unreadable files, unusable sheets, or a share of
+//! rejected rows above their `max_reject_ratio`; any failure stops the run before publishing, so
+//! the previously published outputs stay current. The clock is passed in, so tests can fix it.
+
+use crate::config::Pipeline;
+use crate::contracts::validate::{self, Options};
+use crate::metrics;
+use crate::publish::tables::{self, QuarantineRow, SourceQuality};
+use crate::publish::{self, InputEntry, Manifest, PublishError, Table};
+use crate::reconcile;
+use crate::records::Record;
+use crate::sources::readers::{self, Format};
+use crate::sources::{self, Fetched};
+use crate::storage::{Store, StorageError};
+use chrono::{DateTime, Utc};
+use polars::prelude::{DataFrame, PolarsError};
+use std::collections::BTreeMap;
+
+/// Why a run failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// One or more sources failed; nothing was published.
+    #[error("{} source problem{}; nothing was published and the previous outputs are unchanged:\n{}",
+        .0.len(), if .0.len() == 1 { "" } else { "s" },
+        .0.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
+    Sources(Vec<SourceProblem>),
+    /// The publish location could not be opened.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// Writing outputs failed; the previous manifest is still current.
+    #[error(transparent)]
+    Publish(#[from] PublishError),
+    /// A table computation failed.
+    #[error("computing tables failed: {0}")]
+    Compute(#[from] PolarsError),
+}
+
+/// One source's failure.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceProblem {
+    /// The bytes could not be fetched.
+    #[error(transparent)]
+    Fetch(#[from] sources::SourceError),
+    /// The file format is unknown.
+    #[error("source `{source_name}`: cannot tell the format of `{file}`; set `format` on the source")]
+    UnknownFormat {
+        /// Source name.
+        source_name: String,
+        /// File name.
+        file: String,
+    },
+    /// The file could not be parsed at all.
+    #[error("source `{source_name}`: {error}")]
+    Read {
+        /// Source name.
+        source_name: String,
+        /// The reader's error.
+        error: readers::ReadError,
+    },
+    /// A sheet could not be used.
+    #[error("source `{source_name}`: {error}")]
+    Sheet {
+        /// Source name.
+        source_name: String,
+        /// The sheet problem.
+        error: validate::SheetError,
+    },
+    /// No sheet matched the source's `sheets` pattern.
+    #[error("source `{source_name}`: no sheet of {file} matches `{pattern}`; its sheets are {found}")]
+    NoSheet {
+        /// Source name.
+        source_name: String,
+        /// File name.
+        file: String,
+        /// The pattern.
+        pattern: String,
+        /// The sheets that exist.
+        found: String,
+    },
+    /// Too many rows were rejected.
+    #[error("source `{source_name}`: {rejected} of {read} rows rejected ({ratio:.1}% > max_reject_ratio {max:.1}%); most frequent: {examples}")]
+    TooManyRejected {
+        /// Source name.
+        source_name: String,
+        /// Rows rejected.
+        rejected: usize,
+        /// Rows read.
+        read: usize,
+        /// Percentage rejected.
+        ratio: f64,
+        /// Percentage allowed.
+        max: f64,
+        /// The most frequent rejection reasons.
+        examples: String,
+    },
+}
+
+/// What a finished run produced, for the summary and for tests.
+#[derive(Debug, Clone)]
+pub struct RunReport {
+    /// The manifest that was committed.
+    pub manifest: Manifest,
+    /// Where outputs went.
+    pub publish_location: String,
+    /// Links per link type.
+    pub links_by_type: BTreeMap<String, usize>,
+    /// The alignment metrics table.
+    pub metrics: DataFrame,
+    /// Number of exceptions.
+    pub exceptions: usize,
+}
+
+/// Everything read and validated from one source.
+pub struct SourceOutput {
+    /// Accepted records.
+    pub records: Vec<Record>,
+    /// Quarantined rows and cells.
+    pub quarantine: Vec<QuarantineRow>,
+    /// Counts.
+    pub quality: SourceQuality,
+    /// Problems that fail the run.
+    pub problems: Vec<SourceProblem>,
+}
+
+/// Reads and validates one fetched file against a source's contract.
+pub fn process_source(pipeline: &Pipeline, spec: &crate::config::SourceSpec, fetched: &Fetched) -> SourceOutput {
+    let contract = pipeline
+        .catalog
+        .get(&spec.contract)
+        .cloned()
+        .expect("contracts are checked when the pipeline is loaded");
+    process_with_contract(&spec.name, &contract, spec.format, spec.sheets.as_ref(), spec.unit, spec.financial_year, spec.max_reject_ratio, fetched)
+}
+
+/// Reads and validates fetched bytes against `contract`; used by `run` and `check`.
+#[expect(clippy::too_many_arguments, reason = "the source settings, spelled out for the check command")]
+pub fn process_with_contract(
+    source_name: &str,
+    contract: &crate::contracts::Contract,
+    format: Option<Format>,
+    sheets: Option<&regex::Regex>,
+    unit: crate::contracts::numbers::Unit,
+    financial_year: Option<crate::contracts::fiscal::FinancialYear>,
+    max_reject_ratio: f64,
+    fetched: &Fetched,
+) -> SourceOutput {
+    let mut out = SourceOutput {
+        records: vec![],
+        quarantine: vec![],
+        quality: SourceQuality {
+            source: source_name.to_string(),
+            contract: contract.name.clone(),
+            rows_read: 0,
+            rows_accepted: 0,
+            rows_rejected: 0,
+            warnings: 0,
+        },
+        problems: vec![],
+    };
+    let file = fetched.file_name.clone();
+    let Some(format) = format.or_else(|| Format::from_path(&file)) else {
+        out.problems.push(SourceProblem::UnknownFormat {
+            source_name: source_name.to_string(),
+            file,
+        });
+        return out;
+    };
+    let mut sheets_read = match readers::read(&fetched.bytes, format, &file) {
+        Ok(s) => s,
+        Err(error) => {
+            out.problems.push(SourceProblem::Read {
+                source_name: source_name.to_string(),
+                error,
+            });
+            return out;
+        }
+    };
+    if let Some(p) = sheets {
+        let all: Vec<String> = sheets_read.iter().filter_map(|s| s.name.clone()).collect();
+        sheets_read.retain(|s| s.name.as_deref().is_some_and(|n| p.is_match(n)));
+        if sheets_read.is_empty() {
+            out.problems.push(SourceProblem::NoSheet {
+                source_name: source_name.to_string(),
+                file: file.clone(),
+                pattern: p.as_str().to_string(),
+                found: all.join(", "),
+            });
+            return out;
+        }
+    }
+    let opts = Options {
+        unit,
+        financial_year,
+        file: file.clone(),
+    };
+    let outcome = validate::validate(contract, &sheets_read, &opts);
+    for error in outcome.problems {
+        out.problems.push(SourceProblem::Sheet {
+            source_name: source_name.to_string(),
+            error,
+        });
+    }
+    out.quality.rows_read = outcome.rows_read;
+    out.quality.rows_accepted = outcome.rows.len();
+    out.quality.rows_rejected = outcome.rows_rejected;
+    out.quality.warnings = outcome
+        .rejections
+        .iter()
+        .filter(|r| r.severity == validate::Severity::Warning)
+        .count();
+    debug_assert_eq!(outcome.rows_read, outcome.rows.len() + outcome.rows_rejected);
+    if outcome.rows_read > 0 {
+        let ratio = outcome.rows_rejected as f64 / outcome.rows_read as f64;
+        if ratio > max_reject_ratio {
+            let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
+            for r in outcome.rejections.iter().filter(|r| r.severity == validate::Severity::Error) {
+                *reasons.entry(format!("{}: {}", r.rule, r.message)).or_default() += 1;
+            }
+            let mut reasons: Vec<(String, usize)> = reasons.into_iter().collect();
+            reasons.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            let examples = reasons
+                .iter()
+                .take(3)
+                .map(|(m, n)| format!("{m} (×{n})"))
+                .collect::<Vec<_>>()
+                .join("; ");
+            out.problems.push(SourceProblem::TooManyRejected {
+                source_name: source_name.to_string(),
+                rejected: outcome.rows_rejected,
+                read: outcome.rows_read,
+                ratio: ratio * 100.0,
+                max: max_reject_ratio * 100.0,
+                examples,
+            });
+        }
+    }
+    out.quarantine = outcome
+        .rejections
+        .into_iter()
+        .map(|r| QuarantineRow {
+            source: source_name.to_string(),
+            source_file: file.clone(),
+            source_sheet: r.sheet,
+            source_row: Some(r.row),
+            column: r.column,
+            rule: r.rule,
+            raw_value: r.raw,
+            severity: r.severity.as_str().to_string(),
+            message: r.message,
+        })
+        .collect();
+    out.records = outcome
+        .rows
+        .iter()
+        .map(|row| Record::from_row(source_name, &file, contract, row))
+        .collect();
+    out
+}
+
+/// A run id: UTC start time plus a short hash of the inputs.
+pub fn run_id(now: DateTime<Utc>, inputs: &[InputEntry]) -> String {
+    let joined: String = inputs.iter().map(|i| i.sha256.as_str()).collect::<Vec<_>>().join(",");
+    format!("{}-{}", now.format("%Y%m%dT%H%M%S%3fZ"), &sources::sha256_hex(joined.as_bytes())[..8])
+}
+
+/// Runs a pipeline and publishes its outputs. `now` is the run's start time.
+pub async fn run(pipeline: &Pipeline, now: DateTime<Utc>) -> Result<RunReport, RunError> {
+    let mut problems = Vec::new();
+    let mut records = Vec::new();
+    let mut quarantine = Vec::new();
+    let mut quality = Vec::new();
+    let mut inputs = Vec::new();
+    for spec in &pipeline.sources {
+        tracing::info!(source = %spec.name, location = %spec.location, "fetching");
+        let fetched = match sources::fetch(spec).await {
+            Ok(f) => f,
+            Err(e) => {
+                problems.push(SourceProblem::Fetch(e));
+                continue;
+            }
+        };
+        inputs.push(InputEntry {
+            source: spec.name.clone(),
+            location: fetched.location.clone(),
+            size: fetched.bytes.len() as u64,
+            sha256: fetched.sha256.clone(),
+        });
+        let mut out = process_source(pipeline, spec, &fetched);
+        tracing::info!(source = %spec.name, rows_read = out.quality.rows_read, accepted = out.quality.rows_accepted, rejected = out.quality.rows_rejected, "validated");
+        problems.append(&mut out.problems);
+        records.append(&mut out.records);
+        quarantine.append(&mut out.quarantine);
+        quality.push(out.quality);
+    }
+    if !problems.is_empty() {
+        return Err(RunError::Sources(problems));
+    }
+    let settings = &pipeline.reconcile;
+    let links = reconcile::link(&records, settings);
+    let variances = reconcile::variances(&records, &links, settings);
+    let metrics_df = metrics::alignment_metrics(&records, &links, &settings.financial_years)?;
+    let exceptions = metrics::exceptions(&records, &links, &variances);
+    let mut links_by_type = BTreeMap::new();
+    for l in &links {
+        *links_by_type.entry(l.link_type.as_str().to_string()).or_insert(0) += 1;
+    }
+
+    let store = Store::open_folder(&pipeline.publish)?;
+    let run_id = run_id(now, &inputs);
+    let tables = vec![
+        Table { name: "projects", df: tables::projects(&records)?, partition_by_year: true },
+        Table { name: "project_amounts", df: tables::project_amounts(&records)?, partition_by_year: true },
+        Table { name: "links", df: tables::links(&links)?, partition_by_year: false },
+        Table { name: "variances", df: tables::variances(&variances)?, partition_by_year: true },
+        Table { name: "alignment_metrics", df: metrics_df.clone(), partition_by_year: true },
+        Table { name: "exceptions", df: tables::exceptions(&exceptions)?, partition_by_year: false },
+        Table { name: "quarantine", df: tables::quarantine(&quarantine)?, partition_by_year: false },
+        Table { name: "data_quality", df: tables::data_quality(&quality)?, partition_by_year: false },
+    ];
+    let written = publish::write_tables(&store, &run_id, tables).await?;
+    let manifest = Manifest {
+        format_version: 1,
+        pipeline: pipeline.name.clone(),
+        run_id: run_id.clone(),
+        started_at: now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        finished_at: Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        harvester_version: env!("CARGO_PKG_VERSION").to_string(),
+        inputs,
+        tables: written,
+        data_quality: quality,
+    };
+    publish::commit(&store, &manifest).await?;
+    Ok(RunReport {
+        manifest,
+        publish_location: store.display.clone(),
+        links_by_type,
+        metrics: metrics_df,
+        exceptions: exceptions.len(),
+    })
+}

@@ -1,0 +1,321 @@
+//! Turning fetched bytes into rows of cells, whatever the format and encoding.
+//!
+//! Readers know nothing about contracts: they return every row with the row number a person
+//! would quote (the spreadsheet's row number; for CSV the record number counting the header as
+//! row 1) so lineage survives into the outputs. Finding the header row and the end of the data
+//! is the contract's job, because it needs the contract's header aliases.
+
+use calamine::{Data, Reader};
+use std::io::Cursor;
+
+/// One cell as read, before any contract gives it a meaning.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    /// Nothing in the cell (or only whitespace).
+    Empty,
+    /// Text as written.
+    Text(String),
+    /// A number stored as a number (Excel numeric cells, dates as serial numbers).
+    Number(f64),
+}
+
+impl Cell {
+    /// Whether the cell holds nothing.
+    pub fn is_empty(&self) -> bool {
+        match self {
+            Cell::Empty => true,
+            Cell::Text(t) => t.trim().is_empty(),
+            Cell::Number(_) => false,
+        }
+    }
+
+    /// The cell as text, the way it is written to the quarantine.
+    pub fn raw(&self) -> String {
+        match self {
+            Cell::Empty => String::new(),
+            Cell::Text(t) => t.clone(),
+            Cell::Number(n) => format_number(*n),
+        }
+    }
+}
+
+/// Formats a number without a spurious `.0` for integers.
+pub fn format_number(n: f64) -> String {
+    if n.fract() == 0.0 && n.abs() < 1e15 {
+        format!("{}", n as i64)
+    } else {
+        format!("{n}")
+    }
+}
+
+/// One row with its human-facing row number.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawRow {
+    /// 1-based row number as a spreadsheet shows it, or the CSV record number.
+    pub number: u32,
+    /// The cells, left to right.
+    pub cells: Vec<Cell>,
+}
+
+impl RawRow {
+    /// Whether every cell is empty.
+    pub fn is_blank(&self) -> bool {
+        self.cells.iter().all(Cell::is_empty)
+    }
+}
+
+/// One sheet (or the whole of a CSV) as rows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawSheet {
+    /// The sheet name; `None` for formats without sheets.
+    pub name: Option<String>,
+    /// Every row, blank ones included for spreadsheets.
+    pub rows: Vec<RawRow>,
+}
+
+/// The file formats a source may have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Format {
+    /// Comma-, tab-, semicolon- or pipe-separated text (delimiter sniffed).
+    Csv,
+    /// Tab-separated text.
+    Tsv,
+    /// Excel 2007+ workbook.
+    Xlsx,
+    /// Legacy Excel (BIFF) workbook.
+    Xls,
+}
+
+impl Format {
+    /// Guesses the format from a file name's extension.
+    pub fn from_path(path: &str) -> Option<Format> {
+        let lower = path.to_ascii_lowercase();
+        let ext = lower.rsplit('.').next()?;
+        match ext {
+            "csv" => Some(Format::Csv),
+            "tsv" | "txt" | "tab" => Some(Format::Tsv),
+            "xlsx" | "xlsm" => Some(Format::Xlsx),
+            "xls" => Some(Format::Xls),
+            _ => None,
+        }
+    }
+
+    /// Reads a format name as written in a pipeline.
+    pub fn parse(s: &str) -> Option<Format> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "csv" => Some(Format::Csv),
+            "tsv" | "txt" => Some(Format::Tsv),
+            "xlsx" | "excel" => Some(Format::Xlsx),
+            "xls" => Some(Format::Xls),
+            _ => None,
+        }
+    }
+}
+
+/// Why a file could not be read at all.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The workbook is damaged or not a workbook.
+    #[error("{file}: cannot open as a workbook: {reason}")]
+    Workbook {
+        /// File name.
+        file: String,
+        /// What calamine reported.
+        reason: String,
+    },
+    /// The text could not be split into records.
+    #[error("{file}: cannot read as delimited text: {reason}")]
+    Delimited {
+        /// File name.
+        file: String,
+        /// What the CSV parser reported.
+        reason: String,
+    },
+}
+
+/// Reads a file's bytes into sheets. `file` is only used in error messages.
+pub fn read(bytes: &[u8], format: Format, file: &str) -> Result<Vec<RawSheet>, ReadError> {
+    match format {
+        Format::Csv | Format::Tsv => {
+            let (text, _) = decode_text(bytes);
+            let delimiter = if format == Format::Tsv && text.contains('\t') {
+                b'\t'
+            } else {
+                sniff_delimiter(&text)
+            };
+            Ok(vec![read_delimited(&text, delimiter, file)?])
+        }
+        Format::Xlsx | Format::Xls => read_workbook(bytes, file),
+    }
+}
+
+/// Decodes text as UTF-8 (with or without BOM), UTF-16 with BOM, or Windows-1252, and makes
+/// every line ending (CRLF, CR-only) a plain LF. Returns the text and the encoding used.
+pub fn decode_text(bytes: &[u8]) -> (String, &'static str) {
+    let (text, name) = if let Some((enc, bom_len)) = encoding_rs::Encoding::for_bom(bytes) {
+        let (t, _, _) = enc.decode(&bytes[bom_len..]);
+        (t.into_owned(), enc.name())
+    } else if let Ok(t) = std::str::from_utf8(bytes) {
+        (t.to_string(), "UTF-8")
+    } else {
+        let (t, _, _) = encoding_rs::WINDOWS_1252.decode(bytes);
+        (t.into_owned(), "windows-1252")
+    };
+    let text = if text.contains('\r') {
+        text.replace("\r\n", "\n").replace('\r', "\n")
+    } else {
+        text
+    };
+    (text, name)
+}
+
+/// Picks the delimiter that splits the first lines most consistently.
+pub fn sniff_delimiter(text: &str) -> u8 {
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).take(10).collect();
+    let mut best = (b',', 0usize);
+    for d in [b',', b'\t', b';', b'|'] {
+        let counts: Vec<usize> = lines.iter().map(|l| count_outside_quotes(l, d)).collect();
+        let min = counts.iter().copied().min().unwrap_or(0);
+        let first = counts.first().copied().unwrap_or(0);
+        // Consistent columns beat many columns; fall back to the header line's count.
+        let score = if min > 0 { min * 1000 + first } else { first };
+        if score > best.1 {
+            best = (d, score);
+        }
+    }
+    best.0
+}
+
+fn count_outside_quotes(line: &str, d: u8) -> usize {
+    let mut in_quotes = false;
+    let mut n = 0;
+    for b in line.bytes() {
+        if b == b'"' {
+            in_quotes = !in_quotes;
+        } else if b == d && !in_quotes {
+            n += 1;
+        }
+    }
+    n
+}
+
+fn read_delimited(text: &str, delimiter: u8, file: &str) -> Result<RawSheet, ReadError> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(delimiter)
+        .from_reader(text.as_bytes());
+    let mut rows = Vec::new();
+    for (i, rec) in rdr.records().enumerate() {
+        let rec = rec.map_err(|e| ReadError::Delimited {
+            file: file.to_string(),
+            reason: e.to_string(),
+        })?;
+        let cells = rec
+            .iter()
+            .map(|v| {
+                if v.trim().is_empty() {
+                    Cell::Empty
+                } else {
+                    Cell::Text(v.to_string())
+                }
+            })
+            .collect();
+        rows.push(RawRow {
+            number: u32::try_from(i + 1).unwrap_or(u32::MAX),
+            cells,
+        });
+    }
+    Ok(RawSheet { name: None, rows })
+}
+
+fn read_workbook(bytes: &[u8], file: &str) -> Result<Vec<RawSheet>, ReadError> {
+    let wb_err = |reason: String| ReadError::Workbook {
+        file: file.to_string(),
+        reason,
+    };
+    let mut wb = calamine::open_workbook_auto_from_rs(Cursor::new(bytes.to_vec()))
+        .map_err(|e| wb_err(e.to_string()))?;
+    let mut sheets = Vec::new();
+    for name in wb.sheet_names() {
+        let range = wb
+            .worksheet_range(&name)
+            .map_err(|e| wb_err(format!("sheet `{name}`: {e}")))?;
+        let (row0, col0) = range.start().unwrap_or((0, 0));
+        let mut rows = Vec::new();
+        for (i, r) in range.rows().enumerate() {
+            let mut cells: Vec<Cell> = Vec::with_capacity(col0 as usize + r.len());
+            cells.resize(col0 as usize, Cell::Empty);
+            cells.extend(r.iter().map(cell_from));
+            while cells.last().is_some_and(Cell::is_empty) {
+                cells.pop();
+            }
+            rows.push(RawRow {
+                number: row0 + u32::try_from(i).unwrap_or(u32::MAX - row0) + 1,
+                cells,
+            });
+        }
+        // Formatted but empty rows at the bottom carry nothing.
+        while rows.last().is_some_and(RawRow::is_blank) {
+            rows.pop();
+        }
+        sheets.push(RawSheet {
+            name: Some(name),
+            rows,
+        });
+    }
+    Ok(sheets)
+}
+
+fn cell_from(d: &Data) -> Cell {
+    match d {
+        Data::Empty => Cell::Empty,
+        Data::String(s) if s.trim().is_empty() => Cell::Empty,
+        Data::String(s) => Cell::Text(s.clone()),
+        Data::Float(f) => Cell::Number(*f),
+        Data::Int(i) => Cell::Number(*i as f64),
+        Data::Bool(b) => Cell::Text(b.to_string()),
+        Data::DateTime(dt) => Cell::Number(dt.as_f64()),
+        Data::DateTimeIso(s) | Data::DurationIso(s) => Cell::Text(s.clone()),
+        Data::Error(e) => Cell::Text(format!("#{e:?}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_latin1_and_cr_only_lines() {
+        let bytes = b"a\tb\rM\xe9nage\t1\r";
+        let (text, enc) = decode_text(bytes);
+        assert_eq!(enc, "windows-1252");
+        assert_eq!(text, "a\tb\nMénage\t1\n");
+        let sheet = read(bytes, Format::Csv, "x.txt").unwrap().remove(0);
+        assert_eq!(sheet.rows.len(), 2);
+        assert_eq!(sheet.rows[1].cells[0], Cell::Text("Ménage".into()));
+        assert_eq!(sheet.rows[1].number, 2);
+    }
+
+    #[test]
+    fn strips_utf8_bom_and_sniffs_semicolons() {
+        let bytes = "\u{feff}code;name\r\nBUF;Buffalo City\r\n".as_bytes();
+        let sheet = read(bytes, Format::Csv, "x.csv").unwrap().remove(0);
+        assert_eq!(sheet.rows[0].cells[0], Cell::Text("code".into()));
+        assert_eq!(sheet.rows[1].cells[1], Cell::Text("Buffalo City".into()));
+    }
+
+    #[test]
+    fn quoted_commas_do_not_fool_the_sniffer() {
+        let text = "a,b,c\n\"x;y\",2,3\n";
+        assert_eq!(sniff_delimiter(text), b',');
+        assert_eq!(sniff_delimiter("a\tb\n1\t2\n"), b'\t');
+    }
+
+    #[test]
+    fn garbage_is_an_error_not_a_panic() {
+        let e = read(b"PK\x03\x04garbage", Format::Xlsx, "bad.xlsx").unwrap_err();
+        assert!(e.to_string().starts_with("bad.xlsx: cannot open as a workbook"), "{e}");
+    }
+}

@@ -1,0 +1,115 @@
+//! The run summary printed on the terminal: sources, links and headline metrics as aligned
+//! tables, and where the outputs are. Plain text, so it reads the same in a terminal, a log
+//! file and a CI transcript.
+
+use crate::metrics::METRICS;
+use crate::run::RunReport;
+use polars::prelude::*;
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+/// Formats rows as a left-aligned first column and right-aligned others.
+pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            if i < widths.len() {
+                widths[i] = widths[i].max(c.chars().count());
+            }
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let mut s = String::from("  ");
+        for (i, c) in cells.iter().enumerate() {
+            let pad = widths[i].saturating_sub(c.chars().count());
+            if i == 0 {
+                s.push_str(c);
+                s.push_str(&" ".repeat(pad));
+            } else {
+                s.push_str("  ");
+                s.push_str(&" ".repeat(pad));
+                s.push_str(c);
+            }
+        }
+        s.trim_end().to_string() + "\n"
+    };
+    let mut out = line(header.to_vec());
+    out.push_str(&line(widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>().iter().map(String::as_str).collect()));
+    for r in rows {
+        out.push_str(&line(r.iter().map(String::as_str).collect()));
+    }
+    out
+}
+
+fn percent(v: Option<f64>) -> String {
+    v.map_or("-".to_string(), |v| format!("{:.1}%", v * 100.0))
+}
+
+/// Headline metric values: (municipality, year label) → metric → value.
+pub fn headline(metrics: &DataFrame) -> PolarsResult<BTreeMap<(String, String), BTreeMap<String, Option<f64>>>> {
+    let munis = metrics.column("demarcation_code")?.str()?.clone();
+    let years = metrics.column("financial_year")?.i32()?.clone();
+    let names = metrics.column("metric")?.str()?.clone();
+    let values = metrics.column("value")?.f64()?.clone();
+    let mut out: BTreeMap<(String, String), BTreeMap<String, Option<f64>>> = BTreeMap::new();
+    for i in 0..metrics.height() {
+        let (Some(m), Some(y), Some(n)) = (munis.get(i), years.get(i), names.get(i)) else {
+            continue;
+        };
+        let label = crate::contracts::fiscal::FinancialYear::new(crate::contracts::fiscal::Calendar::Municipal, y).label();
+        out.entry((m.to_string(), label)).or_default().insert(n.to_string(), values.get(i));
+    }
+    Ok(out)
+}
+
+/// Renders the whole summary.
+pub fn render(report: &RunReport) -> String {
+    let m = &report.manifest;
+    let mut s = String::new();
+    let _ = writeln!(s, "harvester: run {} of pipeline `{}` published to {}\n", m.run_id, m.pipeline, report.publish_location);
+    let rows: Vec<Vec<String>> = m
+        .data_quality
+        .iter()
+        .map(|q| {
+            vec![
+                q.source.clone(),
+                q.contract.clone(),
+                q.rows_read.to_string(),
+                q.rows_accepted.to_string(),
+                q.rows_rejected.to_string(),
+                q.warnings.to_string(),
+            ]
+        })
+        .collect();
+    s.push_str("Sources\n");
+    s.push_str(&table(&["source", "contract", "rows read", "accepted", "quarantined", "warnings"], &rows));
+    let rows: Vec<Vec<String>> = report.links_by_type.iter().map(|(k, v)| vec![k.clone(), v.to_string()]).collect();
+    s.push_str("\nLinks\n");
+    s.push_str(&table(&["link type", "links"], &rows));
+    let head = headline(&report.metrics).unwrap_or_default();
+    let headers = ["municipality", "year", "budget→IDP (value)", "IDP funded", "BEPP in IDP", "dept. in IDP"];
+    let rows: Vec<Vec<String>> = head
+        .iter()
+        .map(|((muni, year), vals)| {
+            let mut r = vec![muni.clone(), year.clone()];
+            for (name, _) in METRICS {
+                r.push(percent(vals.get(*name).copied().flatten()));
+            }
+            r
+        })
+        .collect();
+    s.push_str("\nAlignment metrics (municipal financial years)\n");
+    s.push_str(&table(&headers, &rows));
+    let _ = writeln!(s, "\nExceptions: {}", report.exceptions);
+    let _ = writeln!(s, "Tables:");
+    for (name, t) in &m.tables {
+        let _ = writeln!(s, "  {name:<18} {:>6} rows", t.rows);
+    }
+    let base = report.publish_location.trim_end_matches('/');
+    let _ = writeln!(
+        s,
+        "\nManifest: {base}/manifest.json\nOpen in DuckDB:\n  duckdb -c \"SELECT * FROM read_parquet('{base}/runs/{}/alignment_metrics/*/*.parquet', hive_partitioning = true)\"",
+        m.run_id
+    );
+    s
+}
