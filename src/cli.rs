@@ -82,17 +82,37 @@ pub enum Command {
 /// Entry point used by `main.rs`.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let default = if cli.verbose { "harvester=info" } else { "harvester=warn" };
+    let default = if cli.verbose {
+        "harvester=info"
+    } else {
+        "harvester=warn"
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
     let cwd = std::env::current_dir().unwrap_or_default();
     match cli.command {
         Command::Run { pipeline, sources, out } => cmd_run(&pipeline, &sources, out.as_deref(), &cwd),
         Command::Validate { pipelines } => cmd_validate(pipelines, &cwd),
-        Command::Check { path, contract, sheet, unit, financial_year, json } => {
-            cmd_check(&path, &contract, sheet.as_deref(), unit.as_deref(), financial_year.as_deref(), json, &cwd)
-        }
+        Command::Check {
+            path,
+            contract,
+            sheet,
+            unit,
+            financial_year,
+            json,
+        } => cmd_check(
+            &path,
+            &contract,
+            sheet.as_deref(),
+            unit.as_deref(),
+            financial_year.as_deref(),
+            json,
+            &cwd,
+        ),
         Command::Synth { out, seed } => match crate::synth::write_sample(&out, seed) {
             Ok(files) => {
                 for f in files {
@@ -171,7 +191,12 @@ fn cmd_validate(mut pipelines: Vec<PathBuf>, cwd: &Path) -> ExitCode {
     let mut all = Vec::new();
     for path in &pipelines {
         match Pipeline::load(path, cwd) {
-            Ok(p) => println!("ok: {} (pipeline `{}`, {} sources)", path.display(), p.name, p.sources.len()),
+            Ok(p) => println!(
+                "ok: {} (pipeline `{}`, {} sources)",
+                path.display(),
+                p.name,
+                p.sources.len()
+            ),
             Err(e) => all.extend(e.0),
         }
     }
@@ -201,7 +226,10 @@ fn cmd_check(
         Err(e) => return usage(e.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")),
     };
     let Some(contract) = catalog.get(contract).cloned() else {
-        return usage(format!("unknown contract `{contract}`; expected one of {}", catalog.names().join(", ")));
+        return usage(format!(
+            "unknown contract `{contract}`; expected one of {}",
+            catalog.names().join(", ")
+        ));
     };
     let location = match Location::parse(path, cwd) {
         Ok(l) => l,
@@ -243,7 +271,16 @@ fn cmd_check(
             return ExitCode::FAILURE;
         }
     };
-    let out = crate::run::process_with_contract("check", &contract, spec.format, sheets.as_ref(), unit, fy, 1.0, &fetched);
+    let out = crate::run::process_with_contract(
+        "check",
+        &contract,
+        spec.format,
+        sheets.as_ref(),
+        unit,
+        fy,
+        1.0,
+        &fetched,
+    );
     let mut by_rule: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
     for q in out.quarantine.iter().filter(|q| q.severity == "error") {
         *by_rule.entry(q.rule.clone()).or_default() += 1;

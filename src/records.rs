@@ -91,11 +91,7 @@ impl Record {
         };
         // The record's year: the first budget year of an MTREF, else the row's own year.
         let primary = row
-            .amounts
-            .iter()
-            .filter(|a| a.phase == "budget")
-            .map(|a| a.year)
-            .min()
+            .budget_year
             .or_else(|| match row.values.get("financial_year") {
                 Some(crate::contracts::validate::Value::Year(y)) => Some(*y),
                 _ => None,
@@ -139,7 +135,16 @@ impl Record {
     /// The amount in `year` for the phase that best represents the plan or budget for it.
     pub fn amount_in(&self, year: FinancialYear) -> Option<f64> {
         let in_year = || self.amounts.iter().filter(move |a| a.year == year);
-        for phase in ["budget", "adjusted_budget", "original_budget", "planned", "adjusted_appropriation", "main_appropriation", "forecast", "audited"] {
+        for phase in [
+            "budget",
+            "adjusted_budget",
+            "original_budget",
+            "planned",
+            "adjusted_appropriation",
+            "main_appropriation",
+            "forecast",
+            "audited",
+        ] {
             if let Some(a) = in_year().find(|a| a.phase == phase) {
                 return Some(a.rand);
             }

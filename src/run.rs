@@ -14,7 +14,7 @@ use crate::reconcile;
 use crate::records::Record;
 use crate::sources::readers::{self, Format};
 use crate::sources::{self, Fetched};
-use crate::storage::{Store, StorageError};
+use crate::storage::{StorageError, Store};
 use chrono::{DateTime, Utc};
 use polars::prelude::{DataFrame, PolarsError};
 use std::collections::BTreeMap;
@@ -132,11 +132,23 @@ pub fn process_source(pipeline: &Pipeline, spec: &crate::config::SourceSpec, fet
         .get(&spec.contract)
         .cloned()
         .expect("contracts are checked when the pipeline is loaded");
-    process_with_contract(&spec.name, &contract, spec.format, spec.sheets.as_ref(), spec.unit, spec.financial_year, spec.max_reject_ratio, fetched)
+    process_with_contract(
+        &spec.name,
+        &contract,
+        spec.format,
+        spec.sheets.as_ref(),
+        spec.unit,
+        spec.financial_year,
+        spec.max_reject_ratio,
+        fetched,
+    )
 }
 
 /// Reads and validates fetched bytes against `contract`; used by `run` and `check`.
-#[expect(clippy::too_many_arguments, reason = "the source settings, spelled out for the check command")]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the source settings, spelled out for the check command"
+)]
 pub fn process_with_contract(
     source_name: &str,
     contract: &crate::contracts::Contract,
@@ -216,7 +228,11 @@ pub fn process_with_contract(
         let ratio = outcome.rows_rejected as f64 / outcome.rows_read as f64;
         if ratio > max_reject_ratio {
             let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
-            for r in outcome.rejections.iter().filter(|r| r.severity == validate::Severity::Error) {
+            for r in outcome
+                .rejections
+                .iter()
+                .filter(|r| r.severity == validate::Severity::Error)
+            {
                 *reasons.entry(format!("{}: {}", r.rule, r.message)).or_default() += 1;
             }
             let mut reasons: Vec<(String, usize)> = reasons.into_iter().collect();
@@ -263,7 +279,11 @@ pub fn process_with_contract(
 /// A run id: UTC start time plus a short hash of the inputs.
 pub fn run_id(now: DateTime<Utc>, inputs: &[InputEntry]) -> String {
     let joined: String = inputs.iter().map(|i| i.sha256.as_str()).collect::<Vec<_>>().join(",");
-    format!("{}-{}", now.format("%Y%m%dT%H%M%S%3fZ"), &sources::sha256_hex(joined.as_bytes())[..8])
+    format!(
+        "{}-{}",
+        now.format("%Y%m%dT%H%M%S%3fZ"),
+        &sources::sha256_hex(joined.as_bytes())[..8]
+    )
 }
 
 /// Runs a pipeline and publishes its outputs. `now` is the run's start time.
@@ -311,14 +331,46 @@ pub async fn run(pipeline: &Pipeline, now: DateTime<Utc>) -> Result<RunReport, R
     let store = Store::open_folder(&pipeline.publish)?;
     let run_id = run_id(now, &inputs);
     let tables = vec![
-        Table { name: "projects", df: tables::projects(&records)?, partition_by_year: true },
-        Table { name: "project_amounts", df: tables::project_amounts(&records)?, partition_by_year: true },
-        Table { name: "links", df: tables::links(&links)?, partition_by_year: false },
-        Table { name: "variances", df: tables::variances(&variances)?, partition_by_year: true },
-        Table { name: "alignment_metrics", df: metrics_df.clone(), partition_by_year: true },
-        Table { name: "exceptions", df: tables::exceptions(&exceptions)?, partition_by_year: false },
-        Table { name: "quarantine", df: tables::quarantine(&quarantine)?, partition_by_year: false },
-        Table { name: "data_quality", df: tables::data_quality(&quality)?, partition_by_year: false },
+        Table {
+            name: "projects",
+            df: tables::projects(&records)?,
+            partition_by_year: true,
+        },
+        Table {
+            name: "project_amounts",
+            df: tables::project_amounts(&records)?,
+            partition_by_year: true,
+        },
+        Table {
+            name: "links",
+            df: tables::links(&links)?,
+            partition_by_year: false,
+        },
+        Table {
+            name: "variances",
+            df: tables::variances(&variances)?,
+            partition_by_year: true,
+        },
+        Table {
+            name: "alignment_metrics",
+            df: metrics_df.clone(),
+            partition_by_year: true,
+        },
+        Table {
+            name: "exceptions",
+            df: tables::exceptions(&exceptions)?,
+            partition_by_year: false,
+        },
+        Table {
+            name: "quarantine",
+            df: tables::quarantine(&quarantine)?,
+            partition_by_year: false,
+        },
+        Table {
+            name: "data_quality",
+            df: tables::data_quality(&quality)?,
+            partition_by_year: false,
+        },
     ];
     let written = publish::write_tables(&store, &run_id, tables).await?;
     let manifest = Manifest {

@@ -95,11 +95,7 @@ impl Store {
                     ),
                     _ => return Err(StorageError::ReadOnly(display)),
                 };
-                Ok(Store {
-                    store,
-                    prefix,
-                    display,
-                })
+                Ok(Store { store, prefix, display })
             }
         }
     }
@@ -125,7 +121,10 @@ pub fn open_object(location: &Location) -> Result<(Store, ObjectPath), StorageEr
     match location {
         Location::Local(p) => {
             let dir = p.parent().map(std::path::Path::to_path_buf).unwrap_or_default();
-            let name = p.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+            let name = p
+                .file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_default();
             let fs = LocalFileSystem::new_with_prefix(&dir).map_err(|source| StorageError::Open {
                 location: location.to_string(),
                 source,

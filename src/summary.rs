@@ -34,7 +34,15 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
         s.trim_end().to_string() + "\n"
     };
     let mut out = line(header.to_vec());
-    out.push_str(&line(widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>().iter().map(String::as_str).collect()));
+    out.push_str(&line(
+        widths
+            .iter()
+            .map(|w| "-".repeat(*w))
+            .collect::<Vec<_>>()
+            .iter()
+            .map(String::as_str)
+            .collect(),
+    ));
     for r in rows {
         out.push_str(&line(r.iter().map(String::as_str).collect()));
     }
@@ -46,18 +54,24 @@ fn percent(v: Option<f64>) -> String {
 }
 
 /// Headline metric values: (municipality, year label) → metric → value.
-pub fn headline(metrics: &DataFrame) -> PolarsResult<BTreeMap<(String, String), BTreeMap<String, Option<f64>>>> {
+pub type Headline = BTreeMap<(String, String), BTreeMap<String, Option<f64>>>;
+
+/// Reads the headline values out of the alignment metrics table.
+pub fn headline(metrics: &DataFrame) -> PolarsResult<Headline> {
     let munis = metrics.column("demarcation_code")?.str()?.clone();
     let years = metrics.column("financial_year")?.i32()?.clone();
     let names = metrics.column("metric")?.str()?.clone();
     let values = metrics.column("value")?.f64()?.clone();
-    let mut out: BTreeMap<(String, String), BTreeMap<String, Option<f64>>> = BTreeMap::new();
+    let mut out = Headline::new();
     for i in 0..metrics.height() {
         let (Some(m), Some(y), Some(n)) = (munis.get(i), years.get(i), names.get(i)) else {
             continue;
         };
-        let label = crate::contracts::fiscal::FinancialYear::new(crate::contracts::fiscal::Calendar::Municipal, y).label();
-        out.entry((m.to_string(), label)).or_default().insert(n.to_string(), values.get(i));
+        let label =
+            crate::contracts::fiscal::FinancialYear::new(crate::contracts::fiscal::Calendar::Municipal, y).label();
+        out.entry((m.to_string(), label))
+            .or_default()
+            .insert(n.to_string(), values.get(i));
     }
     Ok(out)
 }
@@ -66,7 +80,11 @@ pub fn headline(metrics: &DataFrame) -> PolarsResult<BTreeMap<(String, String), 
 pub fn render(report: &RunReport) -> String {
     let m = &report.manifest;
     let mut s = String::new();
-    let _ = writeln!(s, "harvester: run {} of pipeline `{}` published to {}\n", m.run_id, m.pipeline, report.publish_location);
+    let _ = writeln!(
+        s,
+        "harvester: run {} of pipeline `{}` published to {}\n",
+        m.run_id, m.pipeline, report.publish_location
+    );
     let rows: Vec<Vec<String>> = m
         .data_quality
         .iter()
@@ -82,12 +100,26 @@ pub fn render(report: &RunReport) -> String {
         })
         .collect();
     s.push_str("Sources\n");
-    s.push_str(&table(&["source", "contract", "rows read", "accepted", "quarantined", "warnings"], &rows));
-    let rows: Vec<Vec<String>> = report.links_by_type.iter().map(|(k, v)| vec![k.clone(), v.to_string()]).collect();
+    s.push_str(&table(
+        &["source", "contract", "rows read", "accepted", "quarantined", "warnings"],
+        &rows,
+    ));
+    let rows: Vec<Vec<String>> = report
+        .links_by_type
+        .iter()
+        .map(|(k, v)| vec![k.clone(), v.to_string()])
+        .collect();
     s.push_str("\nLinks\n");
     s.push_str(&table(&["link type", "links"], &rows));
     let head = headline(&report.metrics).unwrap_or_default();
-    let headers = ["municipality", "year", "budget→IDP (value)", "IDP funded", "BEPP in IDP", "dept. in IDP"];
+    let headers = [
+        "municipality",
+        "year",
+        "budget→IDP (value)",
+        "IDP funded",
+        "BEPP in IDP",
+        "dept. in IDP",
+    ];
     let rows: Vec<Vec<String>> = head
         .iter()
         .map(|((muni, year), vals)| {

@@ -42,7 +42,11 @@ pub struct ConfigError(pub Vec<Diagnostic>);
 impl std::fmt::Display for ConfigError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let n = self.0.len();
-        writeln!(f, "{n} problem{} in pipeline configuration:", if n == 1 { "" } else { "s" })?;
+        writeln!(
+            f,
+            "{n} problem{} in pipeline configuration:",
+            if n == 1 { "" } else { "s" }
+        )?;
         for d in &self.0 {
             writeln!(f, "  - {d}")?;
         }
@@ -202,7 +206,11 @@ pub struct Pipeline {
 /// Parses a cron expression; five fields get a leading `0` seconds field.
 pub fn parse_schedule(text: &str) -> Result<cron::Schedule, String> {
     let fields = text.split_whitespace().count();
-    let full = if fields == 5 { format!("0 {text}") } else { text.to_string() };
+    let full = if fields == 5 {
+        format!("0 {text}")
+    } else {
+        text.to_string()
+    };
     cron::Schedule::from_str(&full).map_err(|e| e.to_string())
 }
 
@@ -218,7 +226,11 @@ impl Pipeline {
             }])
         })?;
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        let base = if base.as_os_str().is_empty() { cwd.to_path_buf() } else { cwd.join(base) };
+        let base = if base.as_os_str().is_empty() {
+            cwd.to_path_buf()
+        } else {
+            cwd.join(base)
+        };
         Self::parse(&text, &file, &base, cwd)
     }
 
@@ -235,7 +247,10 @@ impl Pipeline {
         let table: toml::Table = match toml::from_str(text) {
             Ok(t) => t,
             Err(e) => {
-                diag("(syntax)", format!("not valid TOML: {}{}", e.message(), span_hint(text, e.span())));
+                diag(
+                    "(syntax)",
+                    format!("not valid TOML: {}{}", e.message(), span_hint(text, e.span())),
+                );
                 return Err(ConfigError(diags));
             }
         };
@@ -271,7 +286,10 @@ impl Pipeline {
                 }
             }
             Some(_) => diag("sources", "expected an array of tables ([[sources]])".into()),
-            None => diag("sources", "missing: a pipeline needs at least one [[sources]] entry".into()),
+            None => diag(
+                "sources",
+                "missing: a pipeline needs at least one [[sources]] entry".into(),
+            ),
         }
 
         // Phase two: compile.
@@ -279,13 +297,19 @@ impl Pipeline {
         if raw.name.is_none() {
             diag("name", "missing: expected a pipeline name such as `sample`".into());
         } else if !valid_name(&name) {
-            diag("name", format!("expected lowercase letters, digits, `-` or `_` (at most 64), found `{name}`"));
+            diag(
+                "name",
+                format!("expected lowercase letters, digits, `-` or `_` (at most 64), found `{name}`"),
+            );
         }
         let schedule = match raw.schedule.as_deref() {
             Some(s) => match parse_schedule(s) {
                 Ok(sch) => Some(sch),
                 Err(e) => {
-                    diag("schedule", format!("expected a cron expression such as `0 2 * * *`, found `{s}`: {e}"));
+                    diag(
+                        "schedule",
+                        format!("expected a cron expression such as `0 2 * * *`, found `{s}`: {e}"),
+                    );
                     None
                 }
             },
@@ -294,7 +318,10 @@ impl Pipeline {
         let timezone = match raw.timezone.as_deref() {
             None => chrono_tz::Africa::Johannesburg,
             Some(tz) => tz.parse().unwrap_or_else(|_| {
-                diag("timezone", format!("expected an IANA time zone such as `Africa/Johannesburg`, found `{tz}`"));
+                diag(
+                    "timezone",
+                    format!("expected an IANA time zone such as `Africa/Johannesburg`, found `{tz}`"),
+                );
                 chrono_tz::Africa::Johannesburg
             }),
         };
@@ -330,21 +357,30 @@ impl Pipeline {
             if (0.0..=1.0).contains(&t) {
                 settings.name_match_threshold = t;
             } else {
-                diag("reconcile.name_match_threshold", format!("expected a number between 0 and 1, found {t}"));
+                diag(
+                    "reconcile.name_match_threshold",
+                    format!("expected a number between 0 and 1, found {t}"),
+                );
             }
         }
         if let Some(t) = reconcile.variance_abs_tolerance_rand {
             if t >= 0.0 {
                 settings.variance_abs_tolerance_rand = t;
             } else {
-                diag("reconcile.variance_abs_tolerance_rand", format!("expected an amount in Rand of 0 or more, found {t}"));
+                diag(
+                    "reconcile.variance_abs_tolerance_rand",
+                    format!("expected an amount in Rand of 0 or more, found {t}"),
+                );
             }
         }
         if let Some(t) = reconcile.variance_rel_tolerance {
             if t >= 0.0 {
                 settings.variance_rel_tolerance = t;
             } else {
-                diag("reconcile.variance_rel_tolerance", format!("expected a ratio of 0 or more, found {t}"));
+                diag(
+                    "reconcile.variance_rel_tolerance",
+                    format!("expected a ratio of 0 or more, found {t}"),
+                );
             }
         }
         let mut sources: Vec<SourceSpec> = Vec::new();
@@ -354,7 +390,10 @@ impl Pipeline {
             if s.name.is_none() {
                 diag(&key("name"), "missing: every source needs a name".into());
             } else if !valid_name(&sname) {
-                diag(&key("name"), format!("expected lowercase letters, digits, `-` or `_`, found `{sname}`"));
+                diag(
+                    &key("name"),
+                    format!("expected lowercase letters, digits, `-` or `_`, found `{sname}`"),
+                );
             } else if sources.iter().any(|o| o.name == sname) {
                 diag(&key("name"), format!("`{sname}` is used by another source"));
             }
@@ -376,20 +415,29 @@ impl Pipeline {
                 Some(f) => match Format::parse(f) {
                     Some(f) => Some(f),
                     None => {
-                        diag(&key("format"), format!("expected `csv`, `tsv`, `xlsx` or `xls`, found `{f}`"));
+                        diag(
+                            &key("format"),
+                            format!("expected `csv`, `tsv`, `xlsx` or `xls`, found `{f}`"),
+                        );
                         None
                     }
                 },
             };
             let contract = match s.contract.as_deref() {
                 None => {
-                    diag(&key("contract"), format!("missing: expected one of {}", catalog.names().join(", ")));
+                    diag(
+                        &key("contract"),
+                        format!("missing: expected one of {}", catalog.names().join(", ")),
+                    );
                     None
                 }
                 Some(c) => match catalog.get(c) {
                     Some(ct) => Some(ct.clone()),
                     None => {
-                        diag(&key("contract"), format!("unknown contract `{c}`; expected one of {}", catalog.names().join(", ")));
+                        diag(
+                            &key("contract"),
+                            format!("unknown contract `{c}`; expected one of {}", catalog.names().join(", ")),
+                        );
                         None
                     }
                 },
@@ -397,7 +445,10 @@ impl Pipeline {
             let unit = match s.unit.as_deref() {
                 None => contract.as_ref().map_or(Unit::Rand, |c| c.unit),
                 Some(u) => Unit::parse(u).unwrap_or_else(|| {
-                    diag(&key("unit"), format!("expected `rand`, `thousand` or `million`, found `{u}`"));
+                    diag(
+                        &key("unit"),
+                        format!("expected `rand`, `thousand` or `million`, found `{u}`"),
+                    );
                     Unit::Rand
                 }),
             };
@@ -424,7 +475,10 @@ impl Pipeline {
             };
             let max_reject_ratio = s.max_reject_ratio.unwrap_or(DEFAULT_MAX_REJECT_RATIO);
             if !(0.0..=1.0).contains(&max_reject_ratio) {
-                diag(&key("max_reject_ratio"), format!("expected a share between 0 and 1, found {max_reject_ratio}"));
+                diag(
+                    &key("max_reject_ratio"),
+                    format!("expected a share between 0 and 1, found {max_reject_ratio}"),
+                );
             }
             if let (Some(location), Some(contract)) = (location, contract) {
                 sources.push(SourceSpec {
@@ -462,11 +516,13 @@ impl Pipeline {
             .split_once('=')
             .ok_or_else(|| format!("--source `{spec}`: expected NAME=URL"))?;
         let names: Vec<String> = self.sources.iter().map(|s| s.name.clone()).collect();
-        let src = self
-            .sources
-            .iter_mut()
-            .find(|s| s.name == name)
-            .ok_or_else(|| format!("--source `{spec}`: pipeline `{}` has no source `{name}`; its sources are {}", self.name, names.join(", ")))?;
+        let src = self.sources.iter_mut().find(|s| s.name == name).ok_or_else(|| {
+            format!(
+                "--source `{spec}`: pipeline `{}` has no source `{name}`; its sources are {}",
+                self.name,
+                names.join(", ")
+            )
+        })?;
         src.location = Location::parse(url, cwd).map_err(|e| format!("--source `{spec}`: {e}"))?;
         Ok(())
     }
@@ -523,7 +579,11 @@ fn section<T: for<'de> Deserialize<'de> + Default>(
                 good.insert(k.clone(), v.clone());
             }
             Err(e) => {
-                let full = if key.is_empty() { k.clone() } else { format!("{key}.{k}") };
+                let full = if key.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{key}.{k}")
+                };
                 let found = match v {
                     toml::Value::String(s) => format!("the string \"{s}\""),
                     toml::Value::Integer(i) => format!("the integer {i}"),
@@ -533,7 +593,12 @@ fn section<T: for<'de> Deserialize<'de> + Default>(
                     toml::Value::Table(_) => "a table".into(),
                     toml::Value::Datetime(d) => format!("the date {d}"),
                 };
-                let expected = e.message().split(", expected ").nth(1).unwrap_or("another type").to_string();
+                let expected = e
+                    .message()
+                    .split(", expected ")
+                    .nth(1)
+                    .unwrap_or("another type")
+                    .to_string();
                 diag(&full, format!("expected {expected}, found {found}"));
             }
         }
@@ -559,7 +624,10 @@ contract = "sa36_capital_budget"
         let p = Pipeline::parse(GOOD, "t.toml", Path::new("/repo/pipelines"), Path::new("/work")).unwrap();
         assert_eq!(p.name, "t");
         assert_eq!(p.publish, Location::Local(PathBuf::from("/work/out")));
-        assert_eq!(p.sources[0].location, Location::Local(PathBuf::from("/repo/pipelines/sample/budget.xlsx")));
+        assert_eq!(
+            p.sources[0].location,
+            Location::Local(PathBuf::from("/repo/pipelines/sample/budget.xlsx"))
+        );
         assert_eq!(p.timezone, chrono_tz::Africa::Johannesburg);
         assert!(p.schedule.is_some());
         assert_eq!(p.sources[0].max_reject_ratio, DEFAULT_MAX_REJECT_RATIO);

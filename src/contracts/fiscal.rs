@@ -75,22 +75,18 @@ static PERIOD: LazyLock<Regex> = LazyLock::new(|| {
 impl FinancialYear {
     /// Builds a year from its starting calendar year.
     pub fn new(calendar: Calendar, start_year: i32) -> Self {
-        Self {
-            calendar,
-            start_year,
-        }
+        Self { calendar, start_year }
     }
 
     /// First day of the year.
     pub fn start_date(self) -> NaiveDate {
-        NaiveDate::from_ymd_opt(self.start_year, self.calendar.start_month(), 1)
-            .unwrap_or(NaiveDate::MIN)
+        NaiveDate::from_ymd_opt(self.start_year, self.calendar.start_month(), 1).unwrap_or(NaiveDate::MIN)
     }
 
     /// Last day of the year.
     pub fn end_date(self) -> NaiveDate {
-        let next = NaiveDate::from_ymd_opt(self.start_year + 1, self.calendar.start_month(), 1)
-            .unwrap_or(NaiveDate::MAX);
+        let next =
+            NaiveDate::from_ymd_opt(self.start_year + 1, self.calendar.start_month(), 1).unwrap_or(NaiveDate::MAX);
         next.pred_opt().unwrap_or(next)
     }
 
@@ -123,9 +119,7 @@ impl FinancialYear {
 
     /// Parses any textual or integer form; bare integers are read by `label`.
     pub fn parse(raw: &str, calendar: Calendar, label: YearLabel) -> Result<Self, YearError> {
-        let err = || YearError {
-            raw: raw.to_string(),
-        };
+        let err = || YearError { raw: raw.to_string() };
         let s = raw.trim();
         if let Some(c) = SLASHED.captures(s) {
             let start: i32 = c[1].parse().map_err(|_| err())?;
@@ -137,11 +131,7 @@ impl FinancialYear {
             } else {
                 end == expected_end
             };
-            return if ok {
-                Ok(Self::new(calendar, start))
-            } else {
-                Err(err())
-            };
+            return if ok { Ok(Self::new(calendar, start)) } else { Err(err()) };
         }
         // Excel may hand a year over as `2019.0`.
         let s = s.strip_suffix(".0").unwrap_or(s);

@@ -22,7 +22,10 @@ use std::path::Path;
 
 /// The contracts shipped in `schemas/`, compiled in so the binary needs no files beside it.
 pub const BUILTIN: &[(&str, &str)] = &[
-    ("sa36_capital_budget", include_str!("../../schemas/sa36_capital_budget.toml")),
+    (
+        "sa36_capital_budget",
+        include_str!("../../schemas/sa36_capital_budget.toml"),
+    ),
     ("idp_register", include_str!("../../schemas/idp_register.toml")),
     ("bepp_pipeline", include_str!("../../schemas/bepp_pipeline.toml")),
     ("irm_departmental", include_str!("../../schemas/irm_departmental.toml")),
@@ -150,6 +153,8 @@ struct RawColumn {
     on_invalid: OnInvalid,
     #[serde(default)]
     null_values: Vec<String>,
+    #[serde(default)]
+    categories: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -201,6 +206,8 @@ pub struct Column {
     pub on_invalid: OnInvalid,
     /// Cell texts that mean "no value" for this column (GPS `0`, `Various`), lowercased.
     pub null_values: Vec<String>,
+    /// For demarcation columns: the municipal categories allowed (`A`, `B`, `C`); empty = any.
+    pub categories: Vec<String>,
 }
 
 /// Amount columns laid out one per year: headers matching `header_pattern`, whose first capture
@@ -248,10 +255,7 @@ pub struct Contract {
 
 /// Normalises a header cell: lowercase, whitespace (newlines included) collapsed, trimmed.
 pub fn normalise_header(raw: &str) -> String {
-    raw.split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_lowercase()
+    raw.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase()
 }
 
 impl Contract {
@@ -262,12 +266,8 @@ impl Contract {
             key: key.to_string(),
             message,
         };
-        let raw: RawContract = toml::from_str(text).map_err(|e| {
-            vec![err(
-                "(syntax)",
-                e.message().to_string() + &span_hint(text, e.span()),
-            )]
-        })?;
+        let raw: RawContract = toml::from_str(text)
+            .map_err(|e| vec![err("(syntax)", e.message().to_string() + &span_hint(text, e.span()))])?;
         let mut errors = Vec::new();
         let unit = Unit::parse(&raw.unit).unwrap_or_else(|| {
             errors.push(err(
@@ -288,7 +288,10 @@ impl Contract {
             let pattern = match c.pattern.as_deref().map(Regex::new) {
                 Some(Ok(r)) => Some(r),
                 Some(Err(e)) => {
-                    errors.push(err(&format!("columns[{i}].pattern"), format!("invalid regular expression: {e}")));
+                    errors.push(err(
+                        &format!("columns[{i}].pattern"),
+                        format!("invalid regular expression: {e}"),
+                    ));
                     None
                 }
                 None => None,
@@ -306,6 +309,7 @@ impl Contract {
                 max: c.max,
                 on_invalid: c.on_invalid,
                 null_values: c.null_values.iter().map(|v| v.trim().to_lowercase()).collect(),
+                categories: c.categories,
             });
         }
         let mut amounts = Vec::new();
@@ -332,8 +336,7 @@ impl Contract {
             }
         }
         if raw.dataset != Dataset::Reference {
-            let has_muni = raw.demarcation_from_sheet
-                || columns.iter().any(|c| c.kind == ColumnKind::Demarcation);
+            let has_muni = raw.demarcation_from_sheet || columns.iter().any(|c| c.kind == ColumnKind::Demarcation);
             if !has_muni {
                 errors.push(err(
                     "columns",
@@ -458,7 +461,13 @@ mod tests {
         let cat = Catalog::load(None).unwrap();
         assert_eq!(
             cat.names(),
-            ["bepp_pipeline", "idp_register", "irm_departmental", "municipalities", "sa36_capital_budget"]
+            [
+                "bepp_pipeline",
+                "idp_register",
+                "irm_departmental",
+                "municipalities",
+                "sa36_capital_budget"
+            ]
         );
     }
 

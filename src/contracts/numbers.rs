@@ -15,9 +15,7 @@ pub struct NumberError {
 
 /// Parses one amount. Empty text gives `Ok(None)`; a lone dash gives `Ok(Some(0.0))`.
 pub fn parse_amount(raw: &str) -> Result<Option<f64>, NumberError> {
-    let err = || NumberError {
-        raw: raw.to_string(),
-    };
+    let err = || NumberError { raw: raw.to_string() };
     let mut s: String = raw
         .trim()
         .chars()
@@ -112,9 +110,7 @@ impl Unit {
     pub fn parse(s: &str) -> Option<Unit> {
         match s.trim().to_ascii_lowercase().replace(['_', '-'], " ").as_str() {
             "rand" | "r" | "zar" => Some(Unit::Rand),
-            "thousand" | "r thousand" | "r thousands" | "thousands" | "r000" | "r'000" => {
-                Some(Unit::Thousand)
-            }
+            "thousand" | "r thousand" | "r thousands" | "thousands" | "r000" | "r'000" => Some(Unit::Thousand),
             "million" | "r million" | "r millions" | "millions" | "rm" => Some(Unit::Million),
             _ => None,
         }

@@ -95,10 +95,7 @@ impl Reference {
                 retired.insert(old.to_string());
             }
             if old != new {
-                successors
-                    .entry(old.to_string())
-                    .or_default()
-                    .insert(new.to_string());
+                successors.entry(old.to_string()).or_default().insert(new.to_string());
             }
         }
         let mut by_code = BTreeMap::new();
@@ -242,7 +239,10 @@ mod tests {
         let split = r.resolve_code("KZN283").unwrap_err();
         assert!(split.to_string().contains("KZN283"), "{split}");
         let unknown = r.resolve_code("BYU").unwrap_err();
-        assert_eq!(unknown.to_string(), "`BYU` is not a known demarcation code or municipality name");
+        assert_eq!(
+            unknown.to_string(),
+            "`BYU` is not a known demarcation code or municipality name"
+        );
     }
 
     #[test]

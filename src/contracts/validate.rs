@@ -79,6 +79,9 @@ pub struct ValidRow {
     pub amounts: Vec<AmountValue>,
     /// The row's current demarcation code, when the contract has one.
     pub demarcation_code: Option<String>,
+    /// The first `budget` year among the sheet's amount columns (an SA36 sheet's budget year),
+    /// whether or not this row has an amount there.
+    pub budget_year: Option<FinancialYear>,
 }
 
 impl ValidRow {
@@ -210,11 +213,7 @@ pub fn validate(contract: &Contract, sheets: &[RawSheet], opts: &Options) -> Out
 }
 
 fn sheet_label(sheet: &RawSheet) -> String {
-    sheet
-        .name
-        .as_ref()
-        .map(|n| format!(" sheet `{n}`"))
-        .unwrap_or_default()
+    sheet.name.as_ref().map(|n| format!(" sheet `{n}`")).unwrap_or_default()
 }
 
 fn header_target(contract: &Contract, header: &str, opts: &Options) -> Option<Target> {
@@ -243,13 +242,7 @@ fn header_target(contract: &Contract, header: &str, opts: &Options) -> Option<Ta
     None
 }
 
-fn validate_sheet(
-    contract: &Contract,
-    sheet: &RawSheet,
-    opts: &Options,
-    reference: &Reference,
-    out: &mut Outcome,
-) {
+fn validate_sheet(contract: &Contract, sheet: &RawSheet, opts: &Options, reference: &Reference, out: &mut Outcome) {
     if sheet.rows.iter().all(|r| r.is_blank()) {
         return;
     }
@@ -332,6 +325,13 @@ fn validate_sheet(
         });
         return;
     }
+    let budget_year = targets
+        .iter()
+        .filter_map(|t| match t {
+            Some(Target::Amount { phase, year }) if phase == "budget" => *year,
+            _ => None,
+        })
+        .min();
     // 2. The sheet name may carry the municipality (SA36).
     let sheet_code = if contract.demarcation_from_sheet {
         let name = sheet.name.clone().unwrap_or_default();
@@ -368,7 +368,10 @@ fn validate_sheet(
                 "(sheet name)",
                 "demarcation_code",
                 name.clone(),
-                format!("sheet `{name}` of {} should be named by the municipality's demarcation code: {e}", opts.file),
+                format!(
+                    "sheet `{name}` of {} should be named by the municipality's demarcation code: {e}",
+                    opts.file
+                ),
             )),
             None => {}
         }
@@ -430,6 +433,22 @@ fn validate_sheet(
                                 .map_err(|e| ("financial_year".to_string(), e.to_string()))
                         }
                         ColumnKind::Demarcation => match reference.resolve(&text) {
+                            Ok(r)
+                                if !col.categories.is_empty()
+                                    && !reference
+                                        .get(&r.code)
+                                        .is_some_and(|m| col.categories.contains(&m.category)) =>
+                            {
+                                let category = reference.get(&r.code).map_or("?", |m| m.category.as_str());
+                                Err((
+                                    "demarcation_code".to_string(),
+                                    format!(
+                                        "`{text}` resolves to {} (category {category}); expected a municipality of category {}",
+                                        r.code,
+                                        col.categories.join(" or ")
+                                    ),
+                                ))
+                            }
                             Ok(r) => {
                                 demarcation_code = Some(r.code.clone());
                                 Ok(Value::Text(r.code))
@@ -510,6 +529,7 @@ fn validate_sheet(
                 values,
                 amounts,
                 demarcation_code,
+                budget_year,
             });
         }
     }

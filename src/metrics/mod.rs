@@ -54,7 +54,39 @@ fn municipal_years(r: &Record) -> Vec<(FinancialYear, f64)> {
 }
 
 fn linked_lefts(links: &[Link], lt: LinkType) -> BTreeSet<&str> {
-    links.iter().filter(|l| l.link_type == lt).map(|l| l.left_record_id.as_str()).collect()
+    links
+        .iter()
+        .filter(|l| l.link_type == lt)
+        .map(|l| l.left_record_id.as_str())
+        .collect()
+}
+
+/// For each municipality, the budget years (BY) of the MTREFs loaded, so each year's budget
+/// amounts come from one MTREF only: the latest whose budget year is not after it. Without this
+/// a year would be counted once as BY of one budget and again as BY+1 of the previous one.
+struct BudgetVintages(BTreeMap<String, BTreeSet<FinancialYear>>);
+
+impl BudgetVintages {
+    fn new(records: &[Record]) -> Self {
+        let mut m: BTreeMap<String, BTreeSet<FinancialYear>> = BTreeMap::new();
+        for r in records.iter().filter(|r| r.dataset == Dataset::Budget) {
+            if let (Some(c), Some(by)) = (&r.demarcation_code, r.financial_year) {
+                m.entry(c.clone()).or_default().insert(by);
+            }
+        }
+        Self(m)
+    }
+
+    /// Whether `r`'s amount for `year` is the one that counts for that year.
+    fn counts(&self, r: &Record, year: FinancialYear) -> bool {
+        let (Some(c), Some(by)) = (&r.demarcation_code, r.financial_year) else {
+            return false;
+        };
+        self.0
+            .get(c)
+            .and_then(|bys| bys.range(..=year).next_back())
+            .is_some_and(|latest| *latest == by)
+    }
 }
 
 /// Computes the alignment metrics table, sorted by municipality, year and metric.
@@ -64,11 +96,16 @@ pub fn alignment_metrics(records: &[Record], links: &[Link], years: &[FinancialY
     let budget_linked = linked_lefts(links, LinkType::BudgetIdp);
     let bepp_linked = linked_lefts(links, LinkType::BeppIdp);
     let dept_linked = linked_lefts(links, LinkType::DepartmentalIdp);
+    let vintages = BudgetVintages::new(records);
     // IDP record → municipal years in which a linked budget line has money.
     let mut funded: BTreeSet<(&str, FinancialYear)> = BTreeSet::new();
     for l in links.iter().filter(|l| l.link_type == LinkType::BudgetIdp) {
         if let Some(b) = by_id.get(l.left_record_id.as_str()) {
-            for a in b.amounts.iter().filter(|a| a.phase == "budget" && a.rand > 0.0) {
+            for a in b
+                .amounts
+                .iter()
+                .filter(|a| a.phase == "budget" && a.rand > 0.0 && vintages.counts(b, a.year))
+            {
                 funded.insert((l.right_record_id.as_str(), a.year));
             }
         }
@@ -81,12 +118,24 @@ pub fn alignment_metrics(records: &[Record], links: &[Link], years: &[FinancialY
         hit: vec![],
     };
     for r in records {
-        let Some(muni) = r.demarcation_code.as_deref() else { continue };
+        let Some(muni) = r.demarcation_code.as_deref() else {
+            continue;
+        };
         let id = r.record_id.as_str();
         match r.dataset {
             Dataset::Budget => {
-                for a in r.amounts.iter().filter(|a| a.phase == "budget") {
-                    f.push("budget_linked_to_idp_share", muni, a.year, a.rand, budget_linked.contains(id));
+                for a in r
+                    .amounts
+                    .iter()
+                    .filter(|a| a.phase == "budget" && vintages.counts(r, a.year))
+                {
+                    f.push(
+                        "budget_linked_to_idp_share",
+                        muni,
+                        a.year,
+                        a.rand,
+                        budget_linked.contains(id),
+                    );
                 }
             }
             Dataset::Idp => {
@@ -101,7 +150,13 @@ pub fn alignment_metrics(records: &[Record], links: &[Link], years: &[FinancialY
             }
             Dataset::Departmental => {
                 for (y, _) in municipal_years(r) {
-                    f.push("departmental_projects_in_idp_share", muni, y, 1.0, dept_linked.contains(id));
+                    f.push(
+                        "departmental_projects_in_idp_share",
+                        muni,
+                        y,
+                        1.0,
+                        dept_linked.contains(id),
+                    );
                 }
             }
             Dataset::Reference => {}
@@ -136,7 +191,11 @@ pub fn alignment_metrics(records: &[Record], links: &[Link], years: &[FinancialY
     }
     lf.group_by([col("demarcation_code"), col("financial_year"), col("metric")])
         .agg([
-            when(col("hit")).then(col("weight")).otherwise(lit(0.0)).sum().alias("numerator"),
+            when(col("hit"))
+                .then(col("weight"))
+                .otherwise(lit(0.0))
+                .sum()
+                .alias("numerator"),
             col("weight").sum().alias("denominator"),
         ])
         .with_columns([
@@ -215,19 +274,20 @@ pub fn exceptions(records: &[Record], links: &[Link], variances: &[Variance]) ->
         .map(|l| l.right_record_id.as_str())
         .collect();
     let mut out = Vec::new();
-    let mut add = |kind: &'static str, severity, sphere, r: &Record, year: Option<FinancialYear>, amount: f64, detail: String| {
-        out.push(Exception {
-            exception_id: exception_id(kind, &[natural_key(r)], year),
-            exception_type: kind,
-            severity,
-            demarcation_code: r.demarcation_code.clone().unwrap_or_default(),
-            financial_year: year,
-            sphere_responsible: sphere,
-            amount_at_stake: amount,
-            record_ids: r.record_id.clone(),
-            detail,
-        });
-    };
+    let mut add =
+        |kind: &'static str, severity, sphere, r: &Record, year: Option<FinancialYear>, amount: f64, detail: String| {
+            out.push(Exception {
+                exception_id: exception_id(kind, &[natural_key(r)], year),
+                exception_type: kind,
+                severity,
+                demarcation_code: r.demarcation_code.clone().unwrap_or_default(),
+                financial_year: year,
+                sphere_responsible: sphere,
+                amount_at_stake: amount,
+                record_ids: r.record_id.clone(),
+                detail,
+            });
+        };
     let name = |r: &Record| r.match_name().unwrap_or("(no name)").to_string();
     for r in records.iter().filter(|r| r.demarcation_code.is_some()) {
         let id = r.record_id.as_str();
@@ -235,43 +295,88 @@ pub fn exceptions(records: &[Record], links: &[Link], variances: &[Variance]) ->
             Dataset::Budget => {
                 let amount = r.amount_rand.unwrap_or(0.0);
                 if !budget_linked.contains(id) && amount > 0.0 {
-                    add("budget_without_idp_basis", if amount >= 10_000_000.0 { "high" } else { "medium" }, "municipal", r, r.financial_year, amount,
-                        format!("budget line `{}` has no IDP project", name(r)));
+                    add(
+                        "budget_without_idp_basis",
+                        if amount >= 10_000_000.0 { "high" } else { "medium" },
+                        "municipal",
+                        r,
+                        r.financial_year,
+                        amount,
+                        format!("budget line `{}` has no IDP project", name(r)),
+                    );
                 }
                 if r.strategic_objective.as_deref().is_none_or(is_placeholder_objective) {
-                    add("placeholder_strategic_objective", "low", "municipal", r, r.financial_year, amount,
-                        format!("budget line `{}` has strategic objective `{}`", name(r), r.strategic_objective.as_deref().unwrap_or("")));
+                    add(
+                        "placeholder_strategic_objective",
+                        "low",
+                        "municipal",
+                        r,
+                        r.financial_year,
+                        amount,
+                        format!(
+                            "budget line `{}` has strategic objective `{}`",
+                            name(r),
+                            r.strategic_objective.as_deref().unwrap_or("")
+                        ),
+                    );
                 }
             }
             Dataset::Idp => {
                 if !idp_with_budget.contains(id) {
                     let amount = r.amount_rand.unwrap_or(0.0);
-                    add("unfunded_idp_project", "medium", "municipal", r, r.financial_year, amount,
-                        format!("IDP project `{}` has no budget line", name(r)));
+                    add(
+                        "unfunded_idp_project",
+                        "medium",
+                        "municipal",
+                        r,
+                        r.financial_year,
+                        amount,
+                        format!("IDP project `{}` has no budget line", name(r)),
+                    );
                 }
             }
             Dataset::Bepp => {
                 if !bepp_linked.contains(id) {
-                    add("bepp_project_missing_from_idp", "high", "municipal", r, r.financial_year, r.amount_rand.unwrap_or(0.0),
-                        format!("BEPP project `{}` is not in the IDP", name(r)));
+                    add(
+                        "bepp_project_missing_from_idp",
+                        "high",
+                        "municipal",
+                        r,
+                        r.financial_year,
+                        r.amount_rand.unwrap_or(0.0),
+                        format!("BEPP project `{}` is not in the IDP", name(r)),
+                    );
                 }
             }
             Dataset::Departmental => {
                 if !dept_linked.contains(id) {
-                    add("sector_project_missing_from_idp", "medium", "provincial", r,
-                        r.financial_year.map(|y| y.dominant_in(Calendar::Municipal)), r.amount_rand.unwrap_or(0.0),
-                        format!("departmental project `{}` is not in the municipality's IDP", name(r)));
+                    add(
+                        "sector_project_missing_from_idp",
+                        "medium",
+                        "provincial",
+                        r,
+                        r.financial_year.map(|y| y.dominant_in(Calendar::Municipal)),
+                        r.amount_rand.unwrap_or(0.0),
+                        format!("departmental project `{}` is not in the municipality's IDP", name(r)),
+                    );
                 }
             }
             Dataset::Reference => {}
         }
     }
     for v in variances.iter().filter(|v| v.over_tolerance) {
-        let (Some(a), Some(b)) = (by_id.get(v.left_record_id.as_str()), by_id.get(v.right_record_id.as_str())) else {
+        let (Some(a), Some(b)) = (
+            by_id.get(v.left_record_id.as_str()),
+            by_id.get(v.right_record_id.as_str()),
+        ) else {
             continue;
         };
         out.push(Exception {
-            exception_id: exception_id("variance_over_tolerance", &[natural_key(a), natural_key(b)], Some(v.financial_year)),
+            exception_id: exception_id(
+                "variance_over_tolerance",
+                &[natural_key(a), natural_key(b)],
+                Some(v.financial_year),
+            ),
             exception_type: "variance_over_tolerance",
             severity: "medium",
             demarcation_code: v.demarcation_code.clone(),
@@ -289,7 +394,11 @@ pub fn exceptions(records: &[Record], links: &[Link], variances: &[Variance]) ->
             ),
         });
     }
-    out.sort_by(|a, b| b.amount_at_stake.total_cmp(&a.amount_at_stake).then_with(|| a.exception_id.cmp(&b.exception_id)));
+    out.sort_by(|a, b| {
+        b.amount_at_stake
+            .total_cmp(&a.amount_at_stake)
+            .then_with(|| a.exception_id.cmp(&b.exception_id))
+    });
     // The same finding reached through two records (long-form rows) is one exception.
     let mut seen = BTreeSet::new();
     out.retain(|e| seen.insert(e.exception_id.clone()));

@@ -125,7 +125,10 @@ fn partitions(table: &Table) -> PolarsResult<Vec<(Option<String>, DataFrame)>> {
     for y in distinct {
         let (folder, pred) = match y {
             Some(y) => (format!("financial_year={y}"), col("financial_year").eq(lit(y))),
-            None => ("financial_year=__HIVE_DEFAULT_PARTITION__".to_string(), col("financial_year").is_null()),
+            None => (
+                "financial_year=__HIVE_DEFAULT_PARTITION__".to_string(),
+                col("financial_year").is_null(),
+            ),
         };
         let part = table.df.clone().lazy().filter(pred).collect()?;
         out.push((Some(folder), part));
@@ -149,7 +152,11 @@ pub async fn put(store: &Store, relative: &str, bytes: Vec<u8>) -> Result<(), Pu
 }
 
 /// Writes every table under `runs/<run_id>/` and returns their manifest entries.
-pub async fn write_tables(store: &Store, run_id: &str, tables: Vec<Table>) -> Result<BTreeMap<String, TableEntry>, PublishError> {
+pub async fn write_tables(
+    store: &Store,
+    run_id: &str,
+    tables: Vec<Table>,
+) -> Result<BTreeMap<String, TableEntry>, PublishError> {
     let mut entries = BTreeMap::new();
     for table in tables {
         let enc = |source| PublishError::Encode {
@@ -160,7 +167,11 @@ pub async fn write_tables(store: &Store, run_id: &str, tables: Vec<Table>) -> Re
         let rows = table.df.height();
         let parts = partitions(&table).map_err(enc)?;
         // An empty partitioned table still gets one (empty) file so its schema is readable.
-        let parts = if parts.is_empty() { vec![(None, table.df.clone())] } else { parts };
+        let parts = if parts.is_empty() {
+            vec![(None, table.df.clone())]
+        } else {
+            parts
+        };
         for (folder, mut df) in parts {
             let rel = match folder {
                 Some(f) => format!("runs/{run_id}/{}/{f}/part-00000.parquet", table.name),

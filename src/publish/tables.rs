@@ -26,14 +26,26 @@ fn date_column(name: &str, values: Vec<Option<i32>>) -> PolarsResult<Column> {
 /// Year, calendar, start and end columns for optional financial years.
 fn year_columns(years: &[Option<FinancialYear>]) -> PolarsResult<Vec<Column>> {
     Ok(vec![
-        Column::new("financial_year".into(), years.iter().map(|y| y.map(|y| y.start_year)).collect::<Vec<_>>()),
+        Column::new(
+            "financial_year".into(),
+            years.iter().map(|y| y.map(|y| y.start_year)).collect::<Vec<_>>(),
+        ),
         Column::new(
             "financial_year_label".into(),
             years.iter().map(|y| y.map(FinancialYear::label)).collect::<Vec<_>>(),
         ),
-        Column::new("calendar".into(), years.iter().map(|y| y.map(|y| y.calendar.as_str())).collect::<Vec<_>>()),
-        date_column("period_start", years.iter().map(|y| y.map(|y| days(y.start_date()))).collect())?,
-        date_column("period_end", years.iter().map(|y| y.map(|y| days(y.end_date()))).collect())?,
+        Column::new(
+            "calendar".into(),
+            years.iter().map(|y| y.map(|y| y.calendar.as_str())).collect::<Vec<_>>(),
+        ),
+        date_column(
+            "period_start",
+            years.iter().map(|y| y.map(|y| days(y.start_date()))).collect(),
+        )?,
+        date_column(
+            "period_end",
+            years.iter().map(|y| y.map(|y| days(y.end_date()))).collect(),
+        )?,
     ])
 }
 
@@ -46,12 +58,27 @@ fn frame(columns: Vec<Column>) -> PolarsResult<DataFrame> {
 pub fn projects(records: &[Record]) -> PolarsResult<DataFrame> {
     let s = |f: fn(&Record) -> Option<String>| records.iter().map(f).collect::<Vec<_>>();
     let mut cols = vec![
-        Column::new("record_id".into(), records.iter().map(|r| r.record_id.clone()).collect::<Vec<_>>()),
-        Column::new("source".into(), records.iter().map(|r| r.source.clone()).collect::<Vec<_>>()),
-        Column::new("dataset".into(), records.iter().map(|r| r.dataset.as_str()).collect::<Vec<_>>()),
-        Column::new("source_file".into(), records.iter().map(|r| r.source_file.clone()).collect::<Vec<_>>()),
+        Column::new(
+            "record_id".into(),
+            records.iter().map(|r| r.record_id.clone()).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "source".into(),
+            records.iter().map(|r| r.source.clone()).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "dataset".into(),
+            records.iter().map(|r| r.dataset.as_str()).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "source_file".into(),
+            records.iter().map(|r| r.source_file.clone()).collect::<Vec<_>>(),
+        ),
         Column::new("source_sheet".into(), s(|r| r.source_sheet.clone())),
-        Column::new("source_row".into(), records.iter().map(|r| r.source_row).collect::<Vec<_>>()),
+        Column::new(
+            "source_row".into(),
+            records.iter().map(|r| r.source_row).collect::<Vec<_>>(),
+        ),
         Column::new("demarcation_code".into(), s(|r| r.demarcation_code.clone())),
         Column::new("project_ref".into(), s(|r| r.project_ref.clone())),
         Column::new("mscoa_project_number".into(), s(|r| r.mscoa_project_number.clone())),
@@ -70,11 +97,22 @@ pub fn projects(records: &[Record]) -> PolarsResult<DataFrame> {
         Column::new("asset_class".into(), s(|r| r.asset_class.clone())),
         Column::new("function".into(), s(|r| r.function.clone())),
         Column::new("department".into(), s(|r| r.department.clone())),
-        Column::new("latitude".into(), records.iter().map(|r| r.latitude).collect::<Vec<_>>()),
-        Column::new("longitude".into(), records.iter().map(|r| r.longitude).collect::<Vec<_>>()),
+        Column::new(
+            "latitude".into(),
+            records.iter().map(|r| r.latitude).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "longitude".into(),
+            records.iter().map(|r| r.longitude).collect::<Vec<_>>(),
+        ),
     ];
-    cols.extend(year_columns(&records.iter().map(|r| r.financial_year).collect::<Vec<_>>())?);
-    cols.push(Column::new("amount_rand".into(), records.iter().map(|r| r.amount_rand).collect::<Vec<_>>()));
+    cols.extend(year_columns(
+        &records.iter().map(|r| r.financial_year).collect::<Vec<_>>(),
+    )?);
+    cols.push(Column::new(
+        "amount_rand".into(),
+        records.iter().map(|r| r.amount_rand).collect::<Vec<_>>(),
+    ));
     frame(cols)
 }
 
@@ -110,35 +148,91 @@ pub fn project_amounts(records: &[Record]) -> PolarsResult<DataFrame> {
 /// `links`: one row per link with its evidence.
 pub fn links(links: &[Link]) -> PolarsResult<DataFrame> {
     frame(vec![
-        Column::new("left_record_id".into(), links.iter().map(|l| l.left_record_id.clone()).collect::<Vec<_>>()),
-        Column::new("right_record_id".into(), links.iter().map(|l| l.right_record_id.clone()).collect::<Vec<_>>()),
-        Column::new("link_type".into(), links.iter().map(|l| l.link_type.as_str()).collect::<Vec<_>>()),
+        Column::new(
+            "left_record_id".into(),
+            links.iter().map(|l| l.left_record_id.clone()).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "right_record_id".into(),
+            links.iter().map(|l| l.right_record_id.clone()).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "link_type".into(),
+            links.iter().map(|l| l.link_type.as_str()).collect::<Vec<_>>(),
+        ),
         Column::new("method".into(), links.iter().map(|l| l.method).collect::<Vec<_>>()),
         Column::new("score".into(), links.iter().map(|l| l.score).collect::<Vec<_>>()),
-        Column::new("demarcation_code".into(), links.iter().map(|l| l.demarcation_code.clone()).collect::<Vec<_>>()),
-        Column::new("matched_on".into(), links.iter().map(|l| l.matched_on.clone()).collect::<Vec<_>>()),
-        Column::new("matched_value".into(), links.iter().map(|l| l.matched_value.clone()).collect::<Vec<_>>()),
-        Column::new("name_similarity".into(), links.iter().map(|l| l.name_similarity).collect::<Vec<_>>()),
-        Column::new("left_name".into(), links.iter().map(|l| l.left_name.clone()).collect::<Vec<_>>()),
-        Column::new("right_name".into(), links.iter().map(|l| l.right_name.clone()).collect::<Vec<_>>()),
+        Column::new(
+            "demarcation_code".into(),
+            links.iter().map(|l| l.demarcation_code.clone()).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "matched_on".into(),
+            links.iter().map(|l| l.matched_on.clone()).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "matched_value".into(),
+            links.iter().map(|l| l.matched_value.clone()).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "name_similarity".into(),
+            links.iter().map(|l| l.name_similarity).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "left_name".into(),
+            links.iter().map(|l| l.left_name.clone()).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "right_name".into(),
+            links.iter().map(|l| l.right_name.clone()).collect::<Vec<_>>(),
+        ),
     ])
 }
 
 /// `variances`: both sides of each link per municipal year.
 pub fn variances(v: &[Variance]) -> PolarsResult<DataFrame> {
     let mut cols = vec![
-        Column::new("left_record_id".into(), v.iter().map(|x| x.left_record_id.clone()).collect::<Vec<_>>()),
-        Column::new("right_record_id".into(), v.iter().map(|x| x.right_record_id.clone()).collect::<Vec<_>>()),
-        Column::new("link_type".into(), v.iter().map(|x| x.link_type.as_str()).collect::<Vec<_>>()),
-        Column::new("demarcation_code".into(), v.iter().map(|x| x.demarcation_code.clone()).collect::<Vec<_>>()),
+        Column::new(
+            "left_record_id".into(),
+            v.iter().map(|x| x.left_record_id.clone()).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "right_record_id".into(),
+            v.iter().map(|x| x.right_record_id.clone()).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "link_type".into(),
+            v.iter().map(|x| x.link_type.as_str()).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "demarcation_code".into(),
+            v.iter().map(|x| x.demarcation_code.clone()).collect::<Vec<_>>(),
+        ),
     ];
-    cols.extend(year_columns(&v.iter().map(|x| Some(x.financial_year)).collect::<Vec<_>>())?);
+    cols.extend(year_columns(
+        &v.iter().map(|x| Some(x.financial_year)).collect::<Vec<_>>(),
+    )?);
     cols.extend([
-        Column::new("left_amount_rand".into(), v.iter().map(|x| x.left_amount).collect::<Vec<_>>()),
-        Column::new("right_amount_rand".into(), v.iter().map(|x| x.right_amount).collect::<Vec<_>>()),
-        Column::new("difference_rand".into(), v.iter().map(|x| x.difference).collect::<Vec<_>>()),
-        Column::new("relative_difference".into(), v.iter().map(|x| x.relative_difference).collect::<Vec<_>>()),
-        Column::new("over_tolerance".into(), v.iter().map(|x| x.over_tolerance).collect::<Vec<_>>()),
+        Column::new(
+            "left_amount_rand".into(),
+            v.iter().map(|x| x.left_amount).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "right_amount_rand".into(),
+            v.iter().map(|x| x.right_amount).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "difference_rand".into(),
+            v.iter().map(|x| x.difference).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "relative_difference".into(),
+            v.iter().map(|x| x.relative_difference).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "over_tolerance".into(),
+            v.iter().map(|x| x.over_tolerance).collect::<Vec<_>>(),
+        ),
     ]);
     frame(cols)
 }
@@ -146,16 +240,34 @@ pub fn variances(v: &[Variance]) -> PolarsResult<DataFrame> {
 /// `exceptions`: the register, one row per finding.
 pub fn exceptions(e: &[Exception]) -> PolarsResult<DataFrame> {
     let mut cols = vec![
-        Column::new("exception_id".into(), e.iter().map(|x| x.exception_id.clone()).collect::<Vec<_>>()),
-        Column::new("exception_type".into(), e.iter().map(|x| x.exception_type).collect::<Vec<_>>()),
+        Column::new(
+            "exception_id".into(),
+            e.iter().map(|x| x.exception_id.clone()).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "exception_type".into(),
+            e.iter().map(|x| x.exception_type).collect::<Vec<_>>(),
+        ),
         Column::new("severity".into(), e.iter().map(|x| x.severity).collect::<Vec<_>>()),
-        Column::new("demarcation_code".into(), e.iter().map(|x| x.demarcation_code.clone()).collect::<Vec<_>>()),
+        Column::new(
+            "demarcation_code".into(),
+            e.iter().map(|x| x.demarcation_code.clone()).collect::<Vec<_>>(),
+        ),
     ];
     cols.extend(year_columns(&e.iter().map(|x| x.financial_year).collect::<Vec<_>>())?);
     cols.extend([
-        Column::new("sphere_responsible".into(), e.iter().map(|x| x.sphere_responsible).collect::<Vec<_>>()),
-        Column::new("amount_at_stake_rand".into(), e.iter().map(|x| x.amount_at_stake).collect::<Vec<_>>()),
-        Column::new("record_ids".into(), e.iter().map(|x| x.record_ids.clone()).collect::<Vec<_>>()),
+        Column::new(
+            "sphere_responsible".into(),
+            e.iter().map(|x| x.sphere_responsible).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "amount_at_stake_rand".into(),
+            e.iter().map(|x| x.amount_at_stake).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "record_ids".into(),
+            e.iter().map(|x| x.record_ids.clone()).collect::<Vec<_>>(),
+        ),
         Column::new("detail".into(), e.iter().map(|x| x.detail.clone()).collect::<Vec<_>>()),
     ]);
     frame(cols)
@@ -188,14 +300,29 @@ pub struct QuarantineRow {
 pub fn quarantine(q: &[QuarantineRow]) -> PolarsResult<DataFrame> {
     frame(vec![
         Column::new("source".into(), q.iter().map(|x| x.source.clone()).collect::<Vec<_>>()),
-        Column::new("source_file".into(), q.iter().map(|x| x.source_file.clone()).collect::<Vec<_>>()),
-        Column::new("source_sheet".into(), q.iter().map(|x| x.source_sheet.clone()).collect::<Vec<_>>()),
+        Column::new(
+            "source_file".into(),
+            q.iter().map(|x| x.source_file.clone()).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "source_sheet".into(),
+            q.iter().map(|x| x.source_sheet.clone()).collect::<Vec<_>>(),
+        ),
         Column::new("source_row".into(), q.iter().map(|x| x.source_row).collect::<Vec<_>>()),
         Column::new("column".into(), q.iter().map(|x| x.column.clone()).collect::<Vec<_>>()),
         Column::new("rule".into(), q.iter().map(|x| x.rule.clone()).collect::<Vec<_>>()),
-        Column::new("raw_value".into(), q.iter().map(|x| x.raw_value.clone()).collect::<Vec<_>>()),
-        Column::new("severity".into(), q.iter().map(|x| x.severity.clone()).collect::<Vec<_>>()),
-        Column::new("message".into(), q.iter().map(|x| x.message.clone()).collect::<Vec<_>>()),
+        Column::new(
+            "raw_value".into(),
+            q.iter().map(|x| x.raw_value.clone()).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "severity".into(),
+            q.iter().map(|x| x.severity.clone()).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "message".into(),
+            q.iter().map(|x| x.message.clone()).collect::<Vec<_>>(),
+        ),
     ])
 }
 
@@ -221,7 +348,10 @@ pub fn data_quality(q: &[SourceQuality]) -> PolarsResult<DataFrame> {
     let n = |f: fn(&SourceQuality) -> usize| q.iter().map(|x| f(x) as u64).collect::<Vec<_>>();
     frame(vec![
         Column::new("source".into(), q.iter().map(|x| x.source.clone()).collect::<Vec<_>>()),
-        Column::new("contract".into(), q.iter().map(|x| x.contract.clone()).collect::<Vec<_>>()),
+        Column::new(
+            "contract".into(),
+            q.iter().map(|x| x.contract.clone()).collect::<Vec<_>>(),
+        ),
         Column::new("rows_read".into(), n(|x| x.rows_read)),
         Column::new("rows_accepted".into(), n(|x| x.rows_accepted)),
         Column::new("rows_rejected".into(), n(|x| x.rows_rejected)),

@@ -236,7 +236,10 @@ pub fn variances(records: &[Record], links: &[Link], settings: &ReconcileSetting
     let by_id: BTreeMap<&str, &Record> = records.iter().map(|r| (r.record_id.as_str(), r)).collect();
     let mut out = Vec::new();
     for l in links {
-        let (Some(a), Some(b)) = (by_id.get(l.left_record_id.as_str()), by_id.get(l.right_record_id.as_str())) else {
+        let (Some(a), Some(b)) = (
+            by_id.get(l.left_record_id.as_str()),
+            by_id.get(l.right_record_id.as_str()),
+        ) else {
             continue;
         };
         let years = |r: &Record| -> BTreeMap<FinancialYear, f64> {

@@ -69,7 +69,9 @@ const CANONICAL: &[(&str, &str)] = &[
 ];
 
 /// Words that say nothing about which project it is.
-const FILLER: &[&str] = &["of", "the", "and", "to", "for", "in", "at", "a", "an", "on", "with", "new", "p", "cnin", "cnieu"];
+const FILLER: &[&str] = &[
+    "of", "the", "and", "to", "for", "in", "at", "a", "an", "on", "with", "new", "p", "cnin", "cnieu",
+];
 
 /// The canonical tokens of a name.
 pub fn tokens(name: &str) -> Vec<String> {
@@ -123,13 +125,22 @@ mod tests {
 
     #[test]
     fn abbreviations_expand() {
-        assert_eq!(tokens("UPGR MDANTSANE ACCESS RD PH2"), ["upgrade", "mdantsane", "access", "road", "phase", "2"]);
-        assert_eq!(tokens("Upgrading of Mdantsane Access Road Phase 2"), ["upgrade", "mdantsane", "access", "road", "phase", "2"]);
+        assert_eq!(
+            tokens("UPGR MDANTSANE ACCESS RD PH2"),
+            ["upgrade", "mdantsane", "access", "road", "phase", "2"]
+        );
+        assert_eq!(
+            tokens("Upgrading of Mdantsane Access Road Phase 2"),
+            ["upgrade", "mdantsane", "access", "road", "phase", "2"]
+        );
     }
 
     #[test]
     fn same_project_scores_high_and_different_low() {
-        let same = similarity("UPGR MDANTSANE ACCESS RD PH2", "Upgrading of Mdantsane Access Road Phase 2");
+        let same = similarity(
+            "UPGR MDANTSANE ACCESS RD PH2",
+            "Upgrading of Mdantsane Access Road Phase 2",
+        );
         assert!((same - 1.0).abs() < 1e-9, "{same}");
         let reordered = similarity("Road Mdantsane Access upgrade", "Upgrading of Mdantsane Access Road");
         assert!(reordered > 0.99, "{reordered}");

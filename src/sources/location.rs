@@ -109,7 +109,10 @@ mod tests {
     #[test]
     fn urls_and_their_errors() {
         let base = Path::new("/");
-        assert!(matches!(Location::parse("s3://bucket/x/y.xlsx", base), Ok(Location::Url(_))));
+        assert!(matches!(
+            Location::parse("s3://bucket/x/y.xlsx", base),
+            Ok(Location::Url(_))
+        ));
         assert_eq!(
             Location::parse("file:///tmp/x.csv", base).unwrap(),
             Location::Local(PathBuf::from("/tmp/x.csv"))

@@ -235,8 +235,8 @@ fn read_workbook(bytes: &[u8], file: &str) -> Result<Vec<RawSheet>, ReadError> {
         file: file.to_string(),
         reason,
     };
-    let mut wb = calamine::open_workbook_auto_from_rs(Cursor::new(bytes.to_vec()))
-        .map_err(|e| wb_err(e.to_string()))?;
+    let mut wb =
+        calamine::open_workbook_auto_from_rs(Cursor::new(bytes.to_vec())).map_err(|e| wb_err(e.to_string()))?;
     let mut sheets = Vec::new();
     for name in wb.sheet_names() {
         let range = wb
@@ -260,10 +260,7 @@ fn read_workbook(bytes: &[u8], file: &str) -> Result<Vec<RawSheet>, ReadError> {
         while rows.last().is_some_and(RawRow::is_blank) {
             rows.pop();
         }
-        sheets.push(RawSheet {
-            name: Some(name),
-            rows,
-        });
+        sheets.push(RawSheet { name: Some(name), rows });
     }
     Ok(sheets)
 }

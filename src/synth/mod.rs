@@ -71,7 +71,20 @@ const MUNIS: &[Muni] = &[
     Muni {
         code: "BUF",
         name: "Buffalo City",
-        places: &["Mdantsane", "Zwelitsha", "Duncan Village", "Gonubie", "Dimbaza", "Ilitha", "Scenery Park", "Amalinda", "Beacon Bay", "Potsdam", "Berlin", "Reeston"],
+        places: &[
+            "Mdantsane",
+            "Zwelitsha",
+            "Duncan Village",
+            "Gonubie",
+            "Dimbaza",
+            "Ilitha",
+            "Scenery Park",
+            "Amalinda",
+            "Beacon Bay",
+            "Potsdam",
+            "Berlin",
+            "Reeston",
+        ],
         wards: 50,
         projects: 22,
         metro: true,
@@ -79,7 +92,15 @@ const MUNIS: &[Muni] = &[
     Muni {
         code: "EC122",
         name: "Mnquma",
-        places: &["Butterworth", "Centane", "Ngqamakhwe", "Msobomvu", "Ibika", "Nqadu", "Teko"],
+        places: &[
+            "Butterworth",
+            "Centane",
+            "Ngqamakhwe",
+            "Msobomvu",
+            "Ibika",
+            "Nqadu",
+            "Teko",
+        ],
         wards: 31,
         projects: 11,
         metro: false,
@@ -87,7 +108,15 @@ const MUNIS: &[Muni] = &[
     Muni {
         code: "EC121",
         name: "Mbhashe",
-        places: &["Dutywa", "Elliotdale", "Willowvale", "Xhora", "Gatyana", "Qora", "Nqabara"],
+        places: &[
+            "Dutywa",
+            "Elliotdale",
+            "Willowvale",
+            "Xhora",
+            "Gatyana",
+            "Qora",
+            "Nqabara",
+        ],
         wards: 32,
         projects: 9,
         metro: false,
@@ -96,15 +125,69 @@ const MUNIS: &[Muni] = &[
 
 /// (IDP asset words, SA36 abbreviation, mSCOA asset class, function, project-number prefix).
 const ASSETS: &[(&str, &str, &str, &str, &str)] = &[
-    ("Access Road", "ACCESS RD", "Roads Infrastructure", "Roads", "PC001002001001"),
-    ("Community Hall", "COM HALL", "Community Facilities", "Community Halls and Facilities", "PC001002002001001"),
-    ("Sports Field", "SPORTS FIELD", "Sport and Recreation Facilities", "Sports Grounds and Stadiums", "PC001002002002"),
-    ("Water Reticulation", "WTR RETICULATION", "Water Supply Infrastructure", "Water Distribution", "PC001002006001"),
-    ("Sewer Pump Station", "SWR PUMP STN", "Sanitation Infrastructure", "Sewerage", "PC001002007001"),
-    ("Street Lighting", "STREET LIGHTING", "Electrical Infrastructure", "Street Lighting and Signal Systems", "PC001002004001"),
-    ("Taxi Rank", "TAXI RANK", "Community Facilities", "Public Transport", "PC001002002001021"),
-    ("Library", "LIBRARY", "Community Facilities", "Libraries and Archives", "PC001002002001010"),
-    ("Stormwater Drainage", "STORMWATER DRAINAGE", "Storm water Infrastructure", "Storm Water Management", "PC001002003001"),
+    (
+        "Access Road",
+        "ACCESS RD",
+        "Roads Infrastructure",
+        "Roads",
+        "PC001002001001",
+    ),
+    (
+        "Community Hall",
+        "COM HALL",
+        "Community Facilities",
+        "Community Halls and Facilities",
+        "PC001002002001001",
+    ),
+    (
+        "Sports Field",
+        "SPORTS FIELD",
+        "Sport and Recreation Facilities",
+        "Sports Grounds and Stadiums",
+        "PC001002002002",
+    ),
+    (
+        "Water Reticulation",
+        "WTR RETICULATION",
+        "Water Supply Infrastructure",
+        "Water Distribution",
+        "PC001002006001",
+    ),
+    (
+        "Sewer Pump Station",
+        "SWR PUMP STN",
+        "Sanitation Infrastructure",
+        "Sewerage",
+        "PC001002007001",
+    ),
+    (
+        "Street Lighting",
+        "STREET LIGHTING",
+        "Electrical Infrastructure",
+        "Street Lighting and Signal Systems",
+        "PC001002004001",
+    ),
+    (
+        "Taxi Rank",
+        "TAXI RANK",
+        "Community Facilities",
+        "Public Transport",
+        "PC001002002001021",
+    ),
+    (
+        "Library",
+        "LIBRARY",
+        "Community Facilities",
+        "Libraries and Archives",
+        "PC001002002001010",
+    ),
+    (
+        "Stormwater Drainage",
+        "STORMWATER DRAINAGE",
+        "Storm water Infrastructure",
+        "Storm Water Management",
+        "PC001002003001",
+    ),
 ];
 
 /// (IDP verb, SA36 abbreviation, SA36 type, mSCOA segment).
@@ -184,7 +267,11 @@ fn world(rng: &mut Rng) -> Vec<Project> {
             let mut plan = [0.0; 4];
             for (y, v) in plan.iter_mut().enumerate() {
                 let factor = 0.7 + (rng.below(60) as f64) / 100.0;
-                *v = if y > 0 && rng.chance(15) { 0.0 } else { round_thousand(base * factor) };
+                *v = if y > 0 && rng.chance(15) {
+                    0.0
+                } else {
+                    round_thousand(base * factor)
+                };
             }
             out.push(Project {
                 muni: mi,
@@ -235,11 +322,28 @@ fn sa36_workbook(world: &[Project], by: i32, rng: &mut Rng) -> Result<Vec<u8>, X
     for (mi, m) in MUNIS.iter().enumerate() {
         let ws = wb.add_worksheet();
         ws.set_name(m.code)?;
-        ws.write_string(0, 0, format!("Eastern Cape: {}({}) - Table SA36 Detailed Capital Budget (projects)", m.name, m.code))?;
+        ws.write_string(
+            0,
+            0,
+            format!(
+                "Eastern Cape: {}({}) - Table SA36 Detailed Capital Budget (projects)",
+                m.name, m.code
+            ),
+        )?;
         ws.write_string(1, 0, "R thousands")?;
         let mut headers: Vec<String> = [
-            "Function", "Project Decription", "Project Number", "Type", "MTSF Service Outcome", "IUDF",
-            "Own Strategic Objectives", "Asset Class", "Asset Sub-Class", "Ward Location", "GPS Longitude", "GPS Latitude",
+            "Function",
+            "Project Decription",
+            "Project Number",
+            "Type",
+            "MTSF Service Outcome",
+            "IUDF",
+            "Own Strategic Objectives",
+            "Asset Class",
+            "Asset Sub-Class",
+            "Ward Location",
+            "GPS Longitude",
+            "GPS Latitude",
         ]
         .iter()
         .map(|h| format!("\n{h}"))
@@ -260,9 +364,21 @@ fn sa36_workbook(world: &[Project], by: i32, rng: &mut Rng) -> Result<Vec<u8>, X
                 2 if m.metro => "Region 3 B: Central Region".to_string(),
                 _ => format!("Ward {}", p.ward),
             };
-            let objective = if p.objective_placeholder { *rng.pick(PLACEHOLDERS) } else { *rng.pick(OBJECTIVES) };
+            let objective = if p.objective_placeholder {
+                *rng.pick(PLACEHOLDERS)
+            } else {
+                *rng.pick(OBJECTIVES)
+            };
             let text = [
-                p.function, &p.budget_name, &p.mscoa, p.project_type, MTSF, "Inclusion and access", objective, p.asset_class, "",
+                p.function,
+                &p.budget_name,
+                &p.mscoa,
+                p.project_type,
+                MTSF,
+                "Inclusion and access",
+                objective,
+                p.asset_class,
+                "",
                 &ward_text,
             ];
             for (c, t) in text.iter().enumerate() {
@@ -283,7 +399,11 @@ fn sa36_workbook(world: &[Project], by: i32, rng: &mut Rng) -> Result<Vec<u8>, X
             for k in 0..3usize {
                 let idx = offset + k;
                 let planned = if idx < 4 { p.plan[idx] } else { p.plan[3] };
-                let drift = if rng.chance(10) { 1.6 } else { 0.9 + rng.below(20) as f64 / 100.0 };
+                let drift = if rng.chance(10) {
+                    1.6
+                } else {
+                    0.9 + rng.below(20) as f64 / 100.0
+                };
                 let v = round_thousand(planned * drift);
                 if v > 0.0 {
                     ws.write_number(row, 12 + 2 + k as u16, v)?;
@@ -294,11 +414,32 @@ fn sa36_workbook(world: &[Project], by: i32, rng: &mut Rng) -> Result<Vec<u8>, X
         // Budget lines with no IDP basis: office furniture and vehicles.
         let seq = 2 + mi as u32;
         let extras = [
-            ("Administrative and Corporate Support", "P-CNIN FURN & OFF EQUIP", format!("PC002003005_{seq:05}"), "Furniture and Office Equipment"),
-            ("Fleet Management", "VEHICLES REPLACEMENT", format!("PC002003010_{:05}", seq + 40), "Transport Assets"),
+            (
+                "Administrative and Corporate Support",
+                "P-CNIN FURN & OFF EQUIP",
+                format!("PC002003005_{seq:05}"),
+                "Furniture and Office Equipment",
+            ),
+            (
+                "Fleet Management",
+                "VEHICLES REPLACEMENT",
+                format!("PC002003010_{:05}", seq + 40),
+                "Transport Assets",
+            ),
         ];
         for (function, name, number, class) in extras {
-            let text = [function, name, number.as_str(), "New", MTSF, "Growth", PLACEHOLDERS[0], class, "", "Administrative or Head Office"];
+            let text = [
+                function,
+                name,
+                number.as_str(),
+                "New",
+                MTSF,
+                "Growth",
+                PLACEHOLDERS[0],
+                class,
+                "",
+                "Administrative or Head Office",
+            ];
             for (c, t) in text.iter().enumerate() {
                 if !t.is_empty() {
                     ws.write_string(row, c as u16, *t)?;
@@ -336,7 +477,11 @@ fn sa36_workbook(world: &[Project], by: i32, rng: &mut Rng) -> Result<Vec<u8>, X
         row += 1;
         ws.write_string(row, 0, "References")?;
         ws.write_string(row + 1, 0, "Must reconcile with Budgeted Capital Expenditure")?;
-        ws.write_string(row + 2, 0, "Distinguish projects approved in terms of MFMA section 19(1)(b) and MRRR Regulation 13")?;
+        ws.write_string(
+            row + 2,
+            0,
+            "Distinguish projects approved in terms of MFMA section 19(1)(b) and MRRR Regulation 13",
+        )?;
     }
     wb.save_to_buffer()
 }
@@ -355,22 +500,79 @@ fn csv_line(fields: &[String]) -> String {
 
 /// Provincial departmental projects: (muni index, department, sector, name, IDP lists it as).
 const SECTOR: &[(usize, &str, &str, &str, Option<&str>)] = &[
-    (0, "Health", "Health", "Mdantsane Community Health Centre", Some("Construction of Mdantsane Community Health Centre (DoH)")),
-    (0, "Education", "Education", "Zwelitsha Primary School Upgrades and Additions", Some("Zwelitsha Primary School upgrades and additions")),
-    (0, "Transport", "Transport", "Rehabilitation of R102 Berlin to Potsdam", None),
-    (1, "Health", "Health", "Butterworth Hospital Renovation", Some("Renovation of Butterworth Hospital")),
-    (1, "Education", "Education", "Centane Senior Secondary School", Some("Centane Senior Secondary School (DoE)")),
-    (1, "Transport", "Transport", "Upgrading of DR08031 Centane to Qolora Road", None),
-    (2, "Education", "Education", "Dutywa Junior Secondary School", Some("Dutywa Junior Secondary School")),
+    (
+        0,
+        "Health",
+        "Health",
+        "Mdantsane Community Health Centre",
+        Some("Construction of Mdantsane Community Health Centre (DoH)"),
+    ),
+    (
+        0,
+        "Education",
+        "Education",
+        "Zwelitsha Primary School Upgrades and Additions",
+        Some("Zwelitsha Primary School upgrades and additions"),
+    ),
+    (
+        0,
+        "Transport",
+        "Transport",
+        "Rehabilitation of R102 Berlin to Potsdam",
+        None,
+    ),
+    (
+        1,
+        "Health",
+        "Health",
+        "Butterworth Hospital Renovation",
+        Some("Renovation of Butterworth Hospital"),
+    ),
+    (
+        1,
+        "Education",
+        "Education",
+        "Centane Senior Secondary School",
+        Some("Centane Senior Secondary School (DoE)"),
+    ),
+    (
+        1,
+        "Transport",
+        "Transport",
+        "Upgrading of DR08031 Centane to Qolora Road",
+        None,
+    ),
+    (
+        2,
+        "Education",
+        "Education",
+        "Dutywa Junior Secondary School",
+        Some("Dutywa Junior Secondary School"),
+    ),
     (2, "Health", "Health", "Elliotdale Clinic", None),
     (2, "Education", "Education", "Willowvale Senior Secondary School", None),
 ];
 
 fn idp_csv(world: &[Project]) -> String {
     let header = [
-        "demarcation_code", "idp_cycle", "review_year", "idp_project_ref", "project_name", "description", "kpa",
-        "strategic_objective", "wards", "responsible_department", "implementing_sphere", "implementing_agent",
-        "asset_class", "mscoa_project_number", "funding_source", "funding_status", "financial_year", "amount",
+        "demarcation_code",
+        "idp_cycle",
+        "review_year",
+        "idp_project_ref",
+        "project_name",
+        "description",
+        "kpa",
+        "strategic_objective",
+        "wards",
+        "responsible_department",
+        "implementing_sphere",
+        "implementing_agent",
+        "asset_class",
+        "mscoa_project_number",
+        "funding_source",
+        "funding_status",
+        "financial_year",
+        "amount",
     ];
     let mut s = csv_line(&header.iter().map(|h| (*h).to_string()).collect::<Vec<_>>());
     for p in world {
@@ -390,9 +592,17 @@ fn idp_csv(world: &[Project]) -> String {
                 "municipal".into(),
                 String::new(),
                 p.asset_class.into(),
-                if p.idp_carries_mscoa { p.mscoa.clone() } else { String::new() },
+                if p.idp_carries_mscoa {
+                    p.mscoa.clone()
+                } else {
+                    String::new()
+                },
                 if m.metro { "USDG".into() } else { "MIG".into() },
-                if p.in_budget { "funded".into() } else { "unfunded".into() },
+                if p.in_budget {
+                    "funded".into()
+                } else {
+                    "unfunded".into()
+                },
                 year_label(2024 + y as i32),
                 format!("{amount:.0}"),
             ];
@@ -404,27 +614,94 @@ fn idp_csv(world: &[Project]) -> String {
         let Some(idp_name) = idp_name else { continue };
         let m = &MUNIS[*mi];
         let fields = [
-            m.code.to_string(), "2022-2027".into(), "2024/25".into(), format!("IDP-{}-S{:02}", m.code, i + 1),
-            (*idp_name).to_string(), "Sector project".into(), "Basic Service Delivery".into(), "Social infrastructure".into(),
-            String::new(), format!("EC Department of {dept}"), "provincial".into(), format!("EC Department of {dept}"),
-            String::new(), String::new(), "Provincial equitable share".into(), "funded".into(), "2024/25".into(), "0".into(),
+            m.code.to_string(),
+            "2022-2027".into(),
+            "2024/25".into(),
+            format!("IDP-{}-S{:02}", m.code, i + 1),
+            (*idp_name).to_string(),
+            "Sector project".into(),
+            "Basic Service Delivery".into(),
+            "Social infrastructure".into(),
+            String::new(),
+            format!("EC Department of {dept}"),
+            "provincial".into(),
+            format!("EC Department of {dept}"),
+            String::new(),
+            String::new(),
+            "Provincial equitable share".into(),
+            "funded".into(),
+            "2024/25".into(),
+            "0".into(),
         ];
         s.push_str(&csv_line(&fields));
     }
     // Rows that must be quarantined: an unknown municipality and an amount that is not a number.
-    s.push_str(&csv_line(&[
-        "EC999", "2022-2027", "2024/25", "IDP-EC999-001", "Construction of Nqamakwe Bridge", "", "Basic Service Delivery", "", "", "", "municipal", "", "", "", "MIG", "funded", "2024/25", "2500000",
-    ].map(String::from)));
-    s.push_str(&csv_line(&[
-        "EC121", "2022-2027", "2024/25", "IDP-EC121-099", "Construction of Xhora Taxi Rank", "", "Basic Service Delivery", "", "Ward 4", "", "municipal", "", "", "", "MIG", "funded", "2024/25", "TBC",
-    ].map(String::from)));
+    s.push_str(&csv_line(
+        &[
+            "EC999",
+            "2022-2027",
+            "2024/25",
+            "IDP-EC999-001",
+            "Construction of Nqamakwe Bridge",
+            "",
+            "Basic Service Delivery",
+            "",
+            "",
+            "",
+            "municipal",
+            "",
+            "",
+            "",
+            "MIG",
+            "funded",
+            "2024/25",
+            "2500000",
+        ]
+        .map(String::from),
+    ));
+    s.push_str(&csv_line(
+        &[
+            "EC121",
+            "2022-2027",
+            "2024/25",
+            "IDP-EC121-099",
+            "Construction of Xhora Taxi Rank",
+            "",
+            "Basic Service Delivery",
+            "",
+            "Ward 4",
+            "",
+            "municipal",
+            "",
+            "",
+            "",
+            "MIG",
+            "funded",
+            "2024/25",
+            "TBC",
+        ]
+        .map(String::from),
+    ));
     s
 }
 
 fn bepp_csv(world: &[Project], rng: &mut Rng) -> String {
     let header = [
-        "metro_code", "bepp_year", "programme", "integration_zone", "project_ref", "project_name", "phase", "lead_sphere",
-        "lead_entity", "wards", "idp_project_ref", "mscoa_project_number", "financial_year", "funding_source", "amount",
+        "metro_code",
+        "bepp_year",
+        "programme",
+        "integration_zone",
+        "project_ref",
+        "project_name",
+        "phase",
+        "lead_sphere",
+        "lead_entity",
+        "wards",
+        "idp_project_ref",
+        "mscoa_project_number",
+        "financial_year",
+        "funding_source",
+        "amount",
     ];
     let mut s = csv_line(&header.iter().map(|h| (*h).to_string()).collect::<Vec<_>>());
     let buf: Vec<&Project> = world.iter().filter(|p| p.muni == 0).take(8).collect();
@@ -434,34 +711,80 @@ fn bepp_csv(world: &[Project], rng: &mut Rng) -> String {
         n += 1;
         // Half carry the IDP reference; the rest must be found by name.
         let idp_ref = if i % 2 == 0 { p.idp_ref.clone() } else { String::new() };
-        let name = if i % 2 == 0 { p.idp_name.clone() } else { p.idp_name.replace(" of ", " ").to_string() + " (catalytic)" };
+        let name = if i % 2 == 0 {
+            p.idp_name.clone()
+        } else {
+            p.idp_name.replace(" of ", " ").to_string() + " (catalytic)"
+        };
         for y in 0..2 {
             let fields = [
-                "BUF".to_string(), "2024/25".into(), "Mdantsane Urban Hub".into(), "IZ1 Mdantsane-East London Corridor".into(),
-                format!("BEPP-BUF-{n:03}"), name.clone(), (*rng.pick(&phases)).to_string(), "municipal".into(),
-                "Buffalo City Metropolitan Municipality".into(), format!("{}", p.ward), idp_ref.clone(), String::new(),
-                year_label(2024 + y), "USDG".into(), format!("{:.0}", p.plan[y as usize] * 0.5),
+                "BUF".to_string(),
+                "2024/25".into(),
+                "Mdantsane Urban Hub".into(),
+                "IZ1 Mdantsane-East London Corridor".into(),
+                format!("BEPP-BUF-{n:03}"),
+                name.clone(),
+                (*rng.pick(&phases)).to_string(),
+                "municipal".into(),
+                "Buffalo City Metropolitan Municipality".into(),
+                format!("{}", p.ward),
+                idp_ref.clone(),
+                String::new(),
+                year_label(2024 + y),
+                "USDG".into(),
+                format!("{:.0}", p.plan[y as usize] * 0.5),
             ];
             s.push_str(&csv_line(&fields));
         }
     }
     // Catalytic projects that never reached the IDP.
-    for (name, amount) in [("Sleeper Site Mixed-Use Precinct", 45_000_000.0), ("East London Harbour Waterfront Bulk Services", 30_000_000.0)] {
+    for (name, amount) in [
+        ("Sleeper Site Mixed-Use Precinct", 45_000_000.0),
+        ("East London Harbour Waterfront Bulk Services", 30_000_000.0),
+    ] {
         n += 1;
         for y in 0..2 {
             let fields = [
-                "BUF".to_string(), "2024/25".into(), "East London Inner City".into(), "IZ2 Inner City".into(),
-                format!("BEPP-BUF-{n:03}"), name.to_string(), "feasibility".into(), "municipal".into(),
-                "Buffalo City Metropolitan Development Agency".into(), "Whole of the Metro".into(), String::new(), String::new(),
-                year_label(2024 + y), "ICDG".into(), format!("{amount:.0}"),
+                "BUF".to_string(),
+                "2024/25".into(),
+                "East London Inner City".into(),
+                "IZ2 Inner City".into(),
+                format!("BEPP-BUF-{n:03}"),
+                name.to_string(),
+                "feasibility".into(),
+                "municipal".into(),
+                "Buffalo City Metropolitan Development Agency".into(),
+                "Whole of the Metro".into(),
+                String::new(),
+                String::new(),
+                year_label(2024 + y),
+                "ICDG".into(),
+                format!("{amount:.0}"),
             ];
             s.push_str(&csv_line(&fields));
         }
     }
     // A row that must be quarantined: no project name.
-    s.push_str(&csv_line(&[
-        "BUF", "2024/25", "Mdantsane Urban Hub", "IZ1 Mdantsane-East London Corridor", "BEPP-BUF-099", "", "design", "municipal", "", "", "", "", "2024/25", "USDG", "1000000",
-    ].map(String::from)));
+    s.push_str(&csv_line(
+        &[
+            "BUF",
+            "2024/25",
+            "Mdantsane Urban Hub",
+            "IZ1 Mdantsane-East London Corridor",
+            "BEPP-BUF-099",
+            "",
+            "design",
+            "municipal",
+            "",
+            "",
+            "",
+            "",
+            "2024/25",
+            "USDG",
+            "1000000",
+        ]
+        .map(String::from),
+    ));
     s
 }
 
@@ -471,18 +794,46 @@ fn irm_workbook(rng: &mut Rng) -> Result<Vec<u8>, XlsxError> {
     let ws = wb.add_worksheet();
     ws.set_name("Project List")?;
     let headers = [
-        "Project ID", "Project No", "Project Name", "Province", "Department", "Sector", "Local Municipality", "District Municipality",
-        "Latitude", "Longitude", "Project Status", "Project Start Date", "Estimated Construction Start Date",
-        "Estimated Project Completion Date", "Contracted Construction End Date", "Estimated Construction End Date", "Professional Fees",
-        "Construction Costs", "Variation Orders", "Total Project Cost",
+        "Project ID",
+        "Project No",
+        "Project Name",
+        "Province",
+        "Department",
+        "Sector",
+        "Local Municipality",
+        "District Municipality",
+        "Latitude",
+        "Longitude",
+        "Project Status",
+        "Project Start Date",
+        "Estimated Construction Start Date",
+        "Estimated Project Completion Date",
+        "Contracted Construction End Date",
+        "Estimated Construction End Date",
+        "Professional Fees",
+        "Construction Costs",
+        "Variation Orders",
+        "Total Project Cost",
         "Project Expenditure from Previous Financial Years (Professional Fees)",
         "Project Expenditure from Previous Financial Years (Construction Costs)",
-        "Project Expenditure from Previous Financial Years (TOTAL)", "Project Expenditure (TOTAL)",
-        "Main Budget Appropriation (Professional Fees)", "Adjustment Budget Appropriation (Professional Fees)",
-        "Main Budget Appropriation (Construction Costs)", "Adjustment Budget Appropriation (Construction Costs)",
-        "Main Budget Appropriation (TOTAL)", "Adjustment Budget Appropriation (TOTAL)", "Actual Expenditure Q1", "Actual Expenditure Q2",
-        "Actual Expenditure Q3", "Actual Expenditure Q4", "Budget Programme", "Primary Funding Source", "Nature of Investment",
-        "Funding Status", "Project Contractor", "Project Contractor",
+        "Project Expenditure from Previous Financial Years (TOTAL)",
+        "Project Expenditure (TOTAL)",
+        "Main Budget Appropriation (Professional Fees)",
+        "Adjustment Budget Appropriation (Professional Fees)",
+        "Main Budget Appropriation (Construction Costs)",
+        "Adjustment Budget Appropriation (Construction Costs)",
+        "Main Budget Appropriation (TOTAL)",
+        "Adjustment Budget Appropriation (TOTAL)",
+        "Actual Expenditure Q1",
+        "Actual Expenditure Q2",
+        "Actual Expenditure Q3",
+        "Actual Expenditure Q4",
+        "Budget Programme",
+        "Primary Funding Source",
+        "Nature of Investment",
+        "Funding Status",
+        "Project Contractor",
+        "Project Contractor",
     ];
     for (c, h) in headers.iter().enumerate() {
         ws.write_string(0, c as u16, *h)?;
@@ -536,14 +887,26 @@ pub fn write_sample(dir: &Path, seed: u64) -> Result<Vec<PathBuf>, SynthError> {
         files.push((dir.join(name), bytes));
     }
     files.push((dir.join("idp/idp_register_2024_25.csv"), idp_csv(&world).into_bytes()));
-    files.push((dir.join("bepp/bepp_buf_2024_25.csv"), bepp_csv(&world, &mut rng).into_bytes()));
+    files.push((
+        dir.join("bepp/bepp_buf_2024_25.csv"),
+        bepp_csv(&world, &mut rng).into_bytes(),
+    ));
     let irm = irm_workbook(&mut rng).map_err(xlsx_err("departmental/irm_ec_2024_25.xlsx"))?;
     files.push((dir.join("departmental/irm_ec_2024_25.xlsx"), irm));
     let mut readme = String::new();
     let _ = writeln!(readme, "# Sample data (generated)\n");
-    let _ = writeln!(readme, "Generated by `harvester synth --out sample --seed {seed}`; do not edit by hand.");
-    let _ = writeln!(readme, "Three Eastern Cape municipalities (BUF metro with a BEPP; EC122 Mnquma and EC121 Mbhashe in DC12 Amathole),");
-    let _ = writeln!(readme, "budget years 2024/25 and 2025/26, in the real layouts. Rows that must be quarantined are deliberate.");
+    let _ = writeln!(
+        readme,
+        "Generated by `harvester synth --out sample --seed {seed}`; do not edit by hand."
+    );
+    let _ = writeln!(
+        readme,
+        "Three Eastern Cape municipalities (BUF metro with a BEPP; EC122 Mnquma and EC121 Mbhashe in DC12 Amathole),"
+    );
+    let _ = writeln!(
+        readme,
+        "budget years 2024/25 and 2025/26, in the real layouts. Rows that must be quarantined are deliberate."
+    );
     files.push((dir.join("README.md"), readme.into_bytes()));
     let mut written = Vec::new();
     for (path, bytes) in files {

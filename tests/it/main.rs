@@ -1,1 +1,7 @@
+//! The one integration-test binary (so the crate and polars link once). Each module is a
+//! user-facing area; shared helpers live in `common`.
 
+mod common;
+mod real_data;
+mod sample_run;
+mod validate_cli;

@@ -1,0 +1,268 @@
+//! The bundled sample, end to end: tables on disk, a known link, a known quarantined row, a known
+//! metric, lineage, determinism, and a failed run that leaves the last good outputs in place.
+
+use crate::common::*;
+use harvester::run::{run, RunError};
+use polars::prelude::*;
+
+fn row_where(df: &DataFrame, column: &str, value: &str) -> usize {
+    strings(df, column)
+        .iter()
+        .position(|v| v.as_deref() == Some(value))
+        .unwrap_or_else(|| panic!("no row with {column} = {value}"))
+}
+
+#[test]
+fn sample_run_publishes_every_table_with_manifest_counts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path();
+    let report = block_on(run(&sample_pipeline(out), clock(0))).expect("sample run succeeds");
+    let m = manifest(out);
+    assert_eq!(m["run_id"], report.manifest.run_id);
+    assert_eq!(m["pipeline"], "sample");
+    assert_eq!(m["inputs"].as_array().unwrap().len(), 5);
+    for input in m["inputs"].as_array().unwrap() {
+        assert_eq!(input["sha256"].as_str().unwrap().len(), 64);
+    }
+    for table in [
+        "projects",
+        "project_amounts",
+        "links",
+        "variances",
+        "alignment_metrics",
+        "exceptions",
+        "quarantine",
+        "data_quality",
+    ] {
+        let df = read_table(out, &m, table);
+        assert_eq!(
+            df.height() as u64,
+            m["tables"][table]["rows"].as_u64().unwrap(),
+            "{table}"
+        );
+        assert!(df.height() > 0, "{table} is empty");
+    }
+    // Partitioned by financial year, Hive-style.
+    let files: Vec<&str> = m["tables"]["projects"]["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap())
+        .collect();
+    assert!(
+        files
+            .iter()
+            .all(|f| f.starts_with(&format!("runs/{}/projects/financial_year=", report.manifest.run_id))),
+        "{files:?}"
+    );
+    // Rows read = accepted + quarantined, per source.
+    let dq = read_table(out, &m, "data_quality");
+    let read = dq.column("rows_read").unwrap().u64().unwrap().clone();
+    let acc = dq.column("rows_accepted").unwrap().u64().unwrap().clone();
+    let rej = dq.column("rows_rejected").unwrap().u64().unwrap().clone();
+    for i in 0..dq.height() {
+        assert_eq!(read.get(i), Some(acc.get(i).unwrap() + rej.get(i).unwrap()));
+    }
+    assert_eq!(
+        strings(&dq, "source"),
+        ["budget_2024", "budget_2025", "idp", "bepp", "irm"].map(|s| Some(s.to_string()))
+    );
+    assert_eq!((0..5).map(|i| rej.get(i).unwrap()).collect::<Vec<_>>(), [3, 0, 2, 1, 1]);
+}
+
+#[test]
+fn sample_types_are_what_bi_tools_expect() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path();
+    block_on(run(&sample_pipeline(out), clock(0))).unwrap();
+    let projects = read_table(out, &manifest(out), "projects");
+    let schema = projects.schema();
+    assert_eq!(schema.get("amount_rand"), Some(&DataType::Float64));
+    assert_eq!(schema.get("financial_year"), Some(&DataType::Int32));
+    assert_eq!(schema.get("period_start"), Some(&DataType::Date));
+    assert_eq!(schema.get("demarcation_code"), Some(&DataType::String));
+    assert_eq!(schema.get("source_row"), Some(&DataType::UInt32));
+}
+
+#[test]
+fn known_record_keeps_its_lineage() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path();
+    block_on(run(&sample_pipeline(out), clock(0))).unwrap();
+    let projects = read_table(out, &manifest(out), "projects");
+    let i = row_where(&projects, "record_id", "budget_2024:BUF:4");
+    let get = |c: &str| strings(&projects, c)[i].clone();
+    assert_eq!(get("source").as_deref(), Some("budget_2024"));
+    assert_eq!(get("source_file").as_deref(), Some("sa36_2024_25.xlsx"));
+    assert_eq!(get("source_sheet").as_deref(), Some("BUF"));
+    assert_eq!(projects.column("source_row").unwrap().u32().unwrap().get(i), Some(4));
+    assert_eq!(get("demarcation_code").as_deref(), Some("BUF"));
+    assert_eq!(get("mscoa_project_number").as_deref(), Some("PC001002003001_00022"));
+    assert_eq!(
+        get("project_name").as_deref(),
+        Some("REFURB ZWELITSHA STORMWATER DRAINAGE PH3")
+    );
+    assert_eq!(get("financial_year_label").as_deref(), Some("2024/25"));
+    assert_eq!(get("calendar").as_deref(), Some("municipal_jul_jun"));
+    // CSV lineage counts the header as row 1.
+    let j = row_where(&projects, "record_id", "idp:2");
+    assert_eq!(strings(&projects, "idp_project_ref")[j].as_deref(), Some("IDP-BUF-001"));
+}
+
+#[test]
+fn known_links_carry_their_evidence() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path();
+    block_on(run(&sample_pipeline(out), clock(0))).unwrap();
+    let links = read_table(out, &manifest(out), "links");
+    let left = strings(&links, "left_record_id");
+    let right = strings(&links, "right_record_id");
+    let method = strings(&links, "method");
+    let find = |l: &str, r: &str| {
+        (0..links.height())
+            .find(|&i| left[i].as_deref() == Some(l) && right[i].as_deref() == Some(r))
+            .unwrap_or_else(|| panic!("no link {l} -> {r}"))
+    };
+    // Abbreviated budget name ↔ full IDP name, no shared identifier.
+    let i = find("budget_2024:BUF:10", "idp:20");
+    assert_eq!(method[i].as_deref(), Some("name_similarity"));
+    assert_eq!(
+        strings(&links, "left_name")[i].as_deref(),
+        Some("UPGR DUNCAN VILLAGE STREET LIGHTING")
+    );
+    assert_eq!(
+        strings(&links, "right_name")[i].as_deref(),
+        Some("Upgrading of Duncan Village Street Lighting")
+    );
+    // Shared mSCOA project number.
+    let i = find("budget_2024:BUF:12", "idp:26");
+    assert_eq!(method[i].as_deref(), Some("exact_identifier"));
+    assert_eq!(
+        strings(&links, "matched_on")[i].as_deref(),
+        Some("mscoa_project_number")
+    );
+    // A provincial project found among the IDP's sector projects.
+    let i = find("irm:Project List:5", "idp:130");
+    assert_eq!(strings(&links, "link_type")[i].as_deref(), Some("departmental_idp"));
+}
+
+#[test]
+fn known_bad_row_is_quarantined_with_its_reason() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path();
+    block_on(run(&sample_pipeline(out), clock(0))).unwrap();
+    let q = read_table(out, &manifest(out), "quarantine");
+    let i = row_where(&q, "raw_value", "PC0010_19");
+    assert_eq!(strings(&q, "source")[i].as_deref(), Some("budget_2024"));
+    assert_eq!(strings(&q, "source_file")[i].as_deref(), Some("sa36_2024_25.xlsx"));
+    assert_eq!(strings(&q, "source_sheet")[i].as_deref(), Some("BUF"));
+    assert_eq!(q.column("source_row").unwrap().u32().unwrap().get(i), Some(25));
+    assert_eq!(strings(&q, "column")[i].as_deref(), Some("mscoa_project_number"));
+    assert_eq!(strings(&q, "rule")[i].as_deref(), Some("pattern"));
+    assert_eq!(strings(&q, "severity")[i].as_deref(), Some("error"));
+    // The IRM row naming a district as its municipality.
+    let i = row_where(&q, "raw_value", "Amathole Metro");
+    assert_eq!(
+        strings(&q, "message")[i].as_deref(),
+        Some("`Amathole Metro` resolves to DC12 (category C); expected a municipality of category A or B")
+    );
+    // Quarantined rows never reach the projects table.
+    let projects = read_table(out, &manifest(out), "projects");
+    assert!(!strings(&projects, "record_id").contains(&Some("budget_2024:BUF:25".to_string())));
+}
+
+#[test]
+fn known_metric_values() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path();
+    block_on(run(&sample_pipeline(out), clock(0))).unwrap();
+    let m = read_table(out, &manifest(out), "alignment_metrics");
+    let munis = strings(&m, "demarcation_code");
+    let metrics = strings(&m, "metric");
+    let years = m.column("financial_year").unwrap().i32().unwrap().clone();
+    let value = |muni: &str, year: i32, metric: &str| {
+        let i = (0..m.height())
+            .find(|&i| {
+                munis[i].as_deref() == Some(muni) && years.get(i) == Some(year) && metrics[i].as_deref() == Some(metric)
+            })
+            .unwrap_or_else(|| panic!("no {metric} for {muni} {year}"));
+        (
+            m.column("numerator").unwrap().f64().unwrap().get(i).unwrap(),
+            m.column("denominator").unwrap().f64().unwrap().get(i).unwrap(),
+            m.column("value").unwrap().f64().unwrap().get(i).unwrap(),
+        )
+    };
+    // BUF's BEPP has 10 projects per year: 4 carry an IDP reference, 4 are found by name,
+    // 2 catalytic projects never reached the IDP.
+    assert_eq!(value("BUF", 2024, "bepp_projects_in_idp_share"), (8.0, 10.0, 0.8));
+    // Three provincial projects in BUF, two listed among the IDP's sector projects.
+    let (n, d, _) = value("BUF", 2024, "departmental_projects_in_idp_share");
+    assert_eq!((n, d), (2.0, 3.0));
+    // Only 2024/25 and 2025/26 are reported (reconcile.financial_years).
+    assert!((0..m.height()).all(|i| matches!(years.get(i), Some(2024 | 2025))));
+}
+
+#[test]
+fn reruns_give_byte_identical_tables() {
+    let a = tempfile::tempdir().unwrap();
+    let b = tempfile::tempdir().unwrap();
+    let ra = block_on(run(&sample_pipeline(a.path()), clock(0))).unwrap();
+    let rb = block_on(run(&sample_pipeline(b.path()), clock(7))).unwrap();
+    assert_ne!(ra.manifest.run_id, rb.manifest.run_id);
+    for (name, ta) in &ra.manifest.tables {
+        let tb = &rb.manifest.tables[name];
+        assert_eq!(ta.files.len(), tb.files.len(), "{name}");
+        for (fa, fb) in ta.files.iter().zip(&tb.files) {
+            let bytes_a = std::fs::read(a.path().join(fa)).unwrap();
+            let bytes_b = std::fs::read(b.path().join(fb)).unwrap();
+            assert!(bytes_a == bytes_b, "{fa} differs from {fb}");
+        }
+    }
+}
+
+#[test]
+fn failing_run_leaves_previous_outputs_current() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path();
+    block_on(run(&sample_pipeline(out), clock(0))).unwrap();
+    let before = std::fs::read(out.join("manifest.json")).unwrap();
+    // failtest.xlsx is a real SA36 whose sheet was renamed `BYU`: every row is rejected.
+    let mut p = sample_pipeline(out);
+    p.override_source(
+        &format!("budget_2024={}", real("municipal-data/failtest.xlsx").display()),
+        &repo(),
+    )
+    .unwrap();
+    let err = block_on(run(&p, clock(5))).unwrap_err();
+    assert!(matches!(err, RunError::Sources(_)), "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains("nothing was published and the previous outputs are unchanged"),
+        "{text}"
+    );
+    assert!(text.contains("source `budget_2024`: 27 of 27 rows rejected"), "{text}");
+    assert!(
+        text.contains("sheet `BYU` of failtest.xlsx should be named by the municipality's demarcation code"),
+        "{text}"
+    );
+    assert_eq!(std::fs::read(out.join("manifest.json")).unwrap(), before);
+    // The previous run's files are all still readable.
+    let m = manifest(out);
+    assert!(read_table(out, &m, "projects").height() > 0);
+}
+
+#[test]
+fn committed_sample_matches_the_generator() {
+    let tmp = tempfile::tempdir().unwrap();
+    let files = harvester::synth::write_sample(tmp.path(), 2024).unwrap();
+    assert_eq!(files.len(), 6);
+    for f in files {
+        let rel = f.strip_prefix(tmp.path()).unwrap();
+        let committed = std::fs::read(repo().join("sample").join(rel)).unwrap_or_default();
+        assert!(
+            committed == std::fs::read(&f).unwrap(),
+            "sample/{} differs from `harvester synth --seed 2024`; regenerate it",
+            rel.display()
+        );
+    }
+}
