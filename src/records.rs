@@ -55,6 +55,10 @@ pub struct Record {
     pub description: Option<String>,
     /// Ward location text as written.
     pub wards: Option<String>,
+    /// What the ward text covers: `ward`, `region`, `non_ward`, `whole_municipality`, `unknown`.
+    pub ward_scope: Option<String>,
+    /// 8-digit ward codes named, `;`-separated.
+    pub ward_codes: Option<String>,
     /// Strategic objective as written.
     pub strategic_objective: Option<String>,
     /// mSCOA asset class.
@@ -120,6 +124,8 @@ impl Record {
             project_name: t("project_name"),
             description: t("description"),
             wards: t("wards"),
+            ward_scope: t("ward_scope"),
+            ward_codes: t("ward_codes"),
             strategic_objective: t("strategic_objective"),
             asset_class: t("asset_class"),
             function: t("function").or_else(|| t("sector")),

@@ -9,7 +9,7 @@ use crate::config::Pipeline;
 use crate::contracts::validate::{self, Options};
 use crate::metrics;
 use crate::publish::tables::{self, QuarantineRow, SourceQuality};
-use crate::publish::{self, InputEntry, Manifest, PublishError, Table};
+use crate::publish::{self, InputEntry, Manifest, Partition, PublishError, Table};
 use crate::reconcile;
 use crate::records::Record;
 use crate::sources::readers::{self, Format};
@@ -322,57 +322,75 @@ pub async fn run(pipeline: &Pipeline, now: DateTime<Utc>) -> Result<RunReport, R
     let links = reconcile::link(&records, settings);
     let variances = reconcile::variances(&records, &links, settings);
     let metrics_df = metrics::alignment_metrics(&records, &links, &settings.financial_years)?;
-    let exceptions = metrics::exceptions(&records, &links, &variances);
+    let store = Store::open_folder(&pipeline.publish)?;
+    let previous = publish::read_manifest(&store).await?;
+    let budget_totals = metrics::budget_totals(&records);
+    let mut exceptions = metrics::exceptions(&records, &links, &variances);
+    exceptions.extend(metrics::magnitude_exceptions(
+        &records,
+        &budget_totals,
+        previous.as_ref().map(|m| (&m.run_id, &m.budget_totals)),
+    ));
+    metrics::sort_exceptions(&mut exceptions);
     let mut links_by_type = BTreeMap::new();
     for l in &links {
         *links_by_type.entry(l.link_type.as_str().to_string()).or_insert(0) += 1;
     }
 
-    let store = Store::open_folder(&pipeline.publish)?;
     let run_id = run_id(now, &inputs);
     let tables = vec![
         Table {
             name: "projects",
             df: tables::projects(&records)?,
-            partition_by_year: true,
+            partition: Partition::FinancialYear,
         },
         Table {
             name: "project_amounts",
             df: tables::project_amounts(&records)?,
-            partition_by_year: true,
+            partition: Partition::FinancialYear,
         },
         Table {
             name: "links",
             df: tables::links(&links)?,
-            partition_by_year: false,
+            partition: Partition::None,
         },
         Table {
             name: "variances",
             df: tables::variances(&variances)?,
-            partition_by_year: true,
+            partition: Partition::FinancialYear,
         },
         Table {
             name: "alignment_metrics",
             df: metrics_df.clone(),
-            partition_by_year: true,
+            partition: Partition::FinancialYear,
         },
         Table {
             name: "exceptions",
             df: tables::exceptions(&exceptions)?,
-            partition_by_year: false,
+            partition: Partition::None,
         },
         Table {
             name: "quarantine",
             df: tables::quarantine(&quarantine)?,
-            partition_by_year: false,
+            partition: Partition::RunId,
         },
         Table {
             name: "data_quality",
             df: tables::data_quality(&quality)?,
-            partition_by_year: false,
+            partition: Partition::None,
         },
     ];
-    let written = publish::write_tables(&store, &run_id, tables).await?;
+    let mut written = publish::write_tables(&store, &run_id, tables).await?;
+    // The quarantine is history: this run's file is added to every earlier run's.
+    if let (Some(prev), Some(entry)) = (
+        previous.as_ref().and_then(|m| m.tables.get("quarantine")),
+        written.get_mut("quarantine"),
+    ) {
+        let mut files = prev.files.clone();
+        files.append(&mut entry.files);
+        entry.files = files;
+        entry.rows += prev.rows;
+    }
     let manifest = Manifest {
         format_version: 1,
         pipeline: pipeline.name.clone(),
@@ -383,6 +401,7 @@ pub async fn run(pipeline: &Pipeline, now: DateTime<Utc>) -> Result<RunReport, R
         inputs,
         tables: written,
         data_quality: quality,
+        budget_totals,
     };
     publish::commit(&store, &manifest).await?;
     Ok(RunReport {

@@ -9,9 +9,11 @@
 //! a pipeline may add its own directory of contracts.
 
 pub mod fiscal;
+pub mod gps;
 pub mod numbers;
 pub mod reference;
 pub mod validate;
+pub mod wards;
 
 use crate::contracts::fiscal::{Calendar, YearLabel};
 use crate::contracts::numbers::Unit;

@@ -11,6 +11,7 @@
 use crate::contracts::fiscal::FinancialYear;
 use crate::contracts::numbers::{parse_amount, Unit};
 use crate::contracts::reference::Reference;
+use crate::contracts::{gps, wards};
 use crate::contracts::{normalise_header, ColumnKind, Contract, OnInvalid};
 use crate::sources::readers::{format_number, Cell, RawSheet};
 use std::collections::BTreeMap;
@@ -493,6 +494,34 @@ fn validate_sheet(contract: &Contract, sheet: &RawSheet, opts: &Options, referen
                 ));
             }
         }
+        // Derived values: GPS checked and repaired, ward text turned into codes and a scope.
+        let warn = |column: &str, rule: &str, raw: String, message: String| Rejection {
+            sheet: sheet.name.clone(),
+            row: row.number,
+            column: column.to_string(),
+            rule: rule.to_string(),
+            raw,
+            severity: Severity::Warning,
+            message,
+        };
+        derive_gps(&mut values, |c, r, raw, m| warns.push(warn(c, r, raw, m)));
+        if let Some(text) = values.get("wards").and_then(Value::text).map(str::to_string) {
+            match wards::parse(&text, demarcation_code.as_deref()) {
+                Ok(w) => {
+                    values.insert("ward_scope".into(), Value::Text(w.scope.as_str().into()));
+                    if !w.codes.is_empty() {
+                        values.insert("ward_codes".into(), Value::Text(w.codes.join(";")));
+                    }
+                }
+                Err(e) => {
+                    values.insert(
+                        "ward_scope".into(),
+                        Value::Text(wards::WardScope::Unknown.as_str().into()),
+                    );
+                    warns.push(warn("wards", "ward", text, e.to_string()));
+                }
+            }
+        }
         // Long form: one amount per row with its own year.
         if let Some(Value::Number(v)) = values.get("amount") {
             let year = match values.get("financial_year") {
@@ -531,6 +560,65 @@ fn validate_sheet(contract: &Contract, sheet: &RawSheet, opts: &Options, referen
                 demarcation_code,
                 budget_year,
             });
+        }
+    }
+}
+
+/// Checks `latitude`/`longitude` (or free-text `gps`) and keeps only real South African points,
+/// repairing swapped pairs and lost minus signs; every change or drop is reported as a warning.
+fn derive_gps(values: &mut BTreeMap<String, Value>, mut warn: impl FnMut(&str, &str, String, String)) {
+    if let Some(text) = values.remove("gps").and_then(|v| v.text().map(str::to_string)) {
+        match gps::parse_points(&text) {
+            Ok(points) => {
+                if let Some((p, repair)) = points.first() {
+                    values.insert("latitude".into(), Value::Number(p.lat));
+                    values.insert("longitude".into(), Value::Number(p.lon));
+                    if let Some(r) = repair {
+                        warn(
+                            "gps",
+                            r.rule(),
+                            text.clone(),
+                            format!("`{text}` repaired to ({}, {})", p.lat, p.lon),
+                        );
+                    }
+                }
+                if points.len() > 1 {
+                    warn(
+                        "gps",
+                        "gps_several",
+                        text.clone(),
+                        format!("`{text}` names {} points; the first is kept", points.len()),
+                    );
+                }
+            }
+            Err(e) => warn("gps", e.rule(), text, e.to_string()),
+        }
+        return;
+    }
+    let (Some(lat), Some(lon)) = (
+        values.get("latitude").and_then(Value::number),
+        values.get("longitude").and_then(Value::number),
+    ) else {
+        return;
+    };
+    let raw = format!("{}, {}", format_number(lat), format_number(lon));
+    match gps::normalise(lat, lon) {
+        Ok((p, repair)) => {
+            values.insert("latitude".into(), Value::Number(p.lat));
+            values.insert("longitude".into(), Value::Number(p.lon));
+            if let Some(r) = repair {
+                warn(
+                    "latitude|longitude",
+                    r.rule(),
+                    raw.clone(),
+                    format!("({raw}) repaired to ({}, {})", p.lat, p.lon),
+                );
+            }
+        }
+        Err(e) => {
+            values.remove("latitude");
+            values.remove("longitude");
+            warn("latitude|longitude", e.rule(), raw, e.to_string());
         }
     }
 }

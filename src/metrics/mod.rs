@@ -394,13 +394,110 @@ pub fn exceptions(records: &[Record], links: &[Link], variances: &[Variance]) ->
             ),
         });
     }
+    sort_exceptions(&mut out);
+    out
+}
+
+/// Sorts by amount at stake (largest first), then id, and keeps one row per id (the same
+/// finding reached through two long-form rows is one exception).
+pub fn sort_exceptions(out: &mut Vec<Exception>) {
     out.sort_by(|a, b| {
         b.amount_at_stake
             .total_cmp(&a.amount_at_stake)
             .then_with(|| a.exception_id.cmp(&b.exception_id))
     });
-    // The same finding reached through two records (long-form rows) is one exception.
     let mut seen = BTreeSet::new();
     out.retain(|e| seen.insert(e.exception_id.clone()));
+}
+
+/// Rand per municipality and year label.
+pub type Totals = BTreeMap<String, BTreeMap<String, f64>>;
+
+/// Capital budget per municipality and year (label), in Rand, one MTREF per year.
+pub fn budget_totals(records: &[Record]) -> Totals {
+    let vintages = BudgetVintages::new(records);
+    let mut out: BTreeMap<String, BTreeMap<String, f64>> = BTreeMap::new();
+    for r in records.iter().filter(|r| r.dataset == Dataset::Budget) {
+        let Some(muni) = &r.demarcation_code else { continue };
+        for a in r
+            .amounts
+            .iter()
+            .filter(|a| a.phase == "budget" && vintages.counts(r, a.year))
+        {
+            *out.entry(muni.clone())
+                .or_default()
+                .entry(a.year.label())
+                .or_insert(0.0) += a.rand;
+        }
+    }
+    out
+}
+
+/// A jump of this factor or more between runs suggests Rand and R thousand were mixed up.
+pub const MAGNITUDE_JUMP: f64 = 300.0;
+/// A median budget line below this many Rand suggests amounts in R thousand declared as Rand.
+pub const MIN_PLAUSIBLE_MEDIAN_LINE_RAND: f64 = 5_000.0;
+
+/// Flags likely unit mix-ups: a municipality's capital budget for a year that moved by
+/// [`MAGNITUDE_JUMP`]× or more since the previous run, or whose median budget line is
+/// implausibly small for Rand.
+pub fn magnitude_exceptions(
+    records: &[Record],
+    totals: &Totals,
+    previous: Option<(&String, &Totals)>,
+) -> Vec<Exception> {
+    let mut out = Vec::new();
+    let mut push = |muni: &str, year: Option<FinancialYear>, key: String, amount: f64, detail: String| {
+        out.push(Exception {
+            exception_id: exception_id("unit_mixup_suspected", &[key], year),
+            exception_type: "unit_mixup_suspected",
+            severity: "high",
+            demarcation_code: muni.to_string(),
+            financial_year: year,
+            sphere_responsible: "municipal",
+            amount_at_stake: amount,
+            record_ids: String::new(),
+            detail,
+        });
+    };
+    if let Some((prev_run, prev)) = previous {
+        for (muni, years) in totals {
+            for (label, now) in years {
+                let Some(before) = prev.get(muni).and_then(|y| y.get(label)) else {
+                    continue;
+                };
+                if *before <= 0.0 || *now <= 0.0 {
+                    continue;
+                }
+                let ratio = now / before;
+                if !(1.0 / MAGNITUDE_JUMP..MAGNITUDE_JUMP).contains(&ratio) {
+                    let year =
+                        FinancialYear::parse(label, Calendar::Municipal, crate::contracts::fiscal::YearLabel::Start)
+                            .ok();
+                    push(muni, year, format!("{muni}|{label}|run"), (now - before).abs(),
+                        format!("{muni} capital budget {label} is R{now:.0}, {ratio:.3}× the R{before:.0} of run {prev_run}: check the source's unit (Rand or R thousand)"));
+                }
+            }
+        }
+    }
+    let mut lines: BTreeMap<(&str, &str), Vec<f64>> = BTreeMap::new();
+    for r in records.iter().filter(|r| r.dataset == Dataset::Budget) {
+        if let (Some(m), Some(a)) = (r.demarcation_code.as_deref(), r.amount_rand) {
+            if a > 0.0 {
+                lines.entry((m, r.source.as_str())).or_default().push(a);
+            }
+        }
+    }
+    for ((muni, source), mut v) in lines {
+        if v.len() < 5 {
+            continue;
+        }
+        v.sort_by(f64::total_cmp);
+        let median = v[v.len() / 2];
+        if median < MIN_PLAUSIBLE_MEDIAN_LINE_RAND {
+            push(muni, None, format!("{muni}|{source}|median"), 0.0,
+                format!("{muni}'s median budget line in source `{source}` is R{median:.0}: the amounts look like R thousand declared as Rand"));
+        }
+    }
     out
 }

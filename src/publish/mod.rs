@@ -11,7 +11,7 @@ pub mod tables;
 use crate::storage::Store;
 use object_store::{ObjectStoreExt, PutPayload};
 use polars::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Name of the commit-point file at the root of the publish location.
@@ -38,9 +38,31 @@ pub enum PublishError {
         /// What object_store reported.
         source: object_store::Error,
     },
-    /// The manifest could not be serialised.
-    #[error("cannot serialise the manifest: {0}")]
+    /// Reading an object failed.
+    #[error("cannot read {path} from {location}: {source}")]
+    Read {
+        /// Object path.
+        path: String,
+        /// Publish location.
+        location: String,
+        /// What object_store reported.
+        source: object_store::Error,
+    },
+    /// The manifest could not be serialised or parsed.
+    #[error("manifest.json is not valid: {0}")]
     Manifest(#[from] serde_json::Error),
+}
+
+/// How a table's files are split.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Partition {
+    /// One file.
+    None,
+    /// `financial_year=<start year>/`, Hive-style.
+    FinancialYear,
+    /// `run_id=<run id>/`: for tables whose history is kept across runs (the quarantine), so the
+    /// run id is readable with Hive partitioning while the file bytes stay deterministic.
+    RunId,
 }
 
 /// A table ready to publish.
@@ -49,12 +71,12 @@ pub struct Table {
     pub name: &'static str,
     /// The rows.
     pub df: DataFrame,
-    /// Whether to split files by `financial_year`.
-    pub partition_by_year: bool,
+    /// How files are split.
+    pub partition: Partition,
 }
 
 /// One input of the run, as recorded in the manifest.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct InputEntry {
     /// Pipeline source name.
     pub source: String,
@@ -67,7 +89,7 @@ pub struct InputEntry {
 }
 
 /// One table in the manifest.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct TableEntry {
     /// Files, relative to the publish location.
     pub files: Vec<String>,
@@ -78,7 +100,7 @@ pub struct TableEntry {
 }
 
 /// The manifest: what a run read and wrote.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Manifest {
     /// Manifest layout version.
     pub format_version: u32,
@@ -98,6 +120,10 @@ pub struct Manifest {
     pub tables: BTreeMap<String, TableEntry>,
     /// Rows read, accepted and rejected per source.
     pub data_quality: Vec<tables::SourceQuality>,
+    /// Capital budget per municipality and year label, in Rand: the next run's magnitude check
+    /// compares against it.
+    #[serde(default)]
+    pub budget_totals: BTreeMap<String, BTreeMap<String, f64>>,
 }
 
 /// Encodes a DataFrame as Parquet bytes (zstd, statistics on).
@@ -110,9 +136,11 @@ pub fn to_parquet(df: &mut DataFrame) -> PolarsResult<Vec<u8>> {
 }
 
 /// Splits a table into (partition folder, rows) pairs, years ascending, nulls last.
-fn partitions(table: &Table) -> PolarsResult<Vec<(Option<String>, DataFrame)>> {
-    if !table.partition_by_year {
-        return Ok(vec![(None, table.df.clone())]);
+fn partitions(table: &Table, run_id: &str) -> PolarsResult<Vec<(Option<String>, DataFrame)>> {
+    match table.partition {
+        Partition::None => return Ok(vec![(None, table.df.clone())]),
+        Partition::RunId => return Ok(vec![(Some(format!("run_id={run_id}")), table.df.clone())]),
+        Partition::FinancialYear => {}
     }
     let years = table.df.column("financial_year")?.i32()?;
     let mut distinct: Vec<Option<i32>> = (0..years.len()).map(|i| years.get(i)).collect();
@@ -165,7 +193,7 @@ pub async fn write_tables(
         };
         let mut files = Vec::new();
         let rows = table.df.height();
-        let parts = partitions(&table).map_err(enc)?;
+        let parts = partitions(&table, run_id).map_err(enc)?;
         // An empty partitioned table still gets one (empty) file so its schema is readable.
         let parts = if parts.is_empty() {
             vec![(None, table.df.clone())]
@@ -186,11 +214,37 @@ pub async fn write_tables(
             TableEntry {
                 files,
                 rows,
-                partitioned_by: table.partition_by_year.then(|| "financial_year".to_string()),
+                partitioned_by: match table.partition {
+                    Partition::None => None,
+                    Partition::FinancialYear => Some("financial_year".to_string()),
+                    Partition::RunId => Some("run_id".to_string()),
+                },
             },
         );
     }
     Ok(entries)
+}
+
+/// Reads the current manifest, if there is one. A missing manifest is `Ok(None)`; an unreadable
+/// one is an error, so a run never silently forgets the history it should carry on.
+pub async fn read_manifest(store: &Store) -> Result<Option<Manifest>, PublishError> {
+    let path = store.path(MANIFEST);
+    match store.store.get(&path).await {
+        Ok(r) => {
+            let bytes = r.bytes().await.map_err(|source| PublishError::Read {
+                path: MANIFEST.into(),
+                location: store.display.clone(),
+                source,
+            })?;
+            Ok(Some(serde_json::from_slice(&bytes)?))
+        }
+        Err(object_store::Error::NotFound { .. }) => Ok(None),
+        Err(source) => Err(PublishError::Read {
+            path: MANIFEST.into(),
+            location: store.display.clone(),
+            source,
+        }),
+    }
 }
 
 /// Writes the run's own manifest copy, then replaces the root `manifest.json`: the commit point.

@@ -86,6 +86,8 @@ pub fn projects(records: &[Record]) -> PolarsResult<DataFrame> {
         Column::new("project_name".into(), s(|r| r.project_name.clone())),
         Column::new("description".into(), s(|r| r.description.clone())),
         Column::new("wards".into(), s(|r| r.wards.clone())),
+        Column::new("ward_scope".into(), s(|r| r.ward_scope.clone())),
+        Column::new("ward_codes".into(), s(|r| r.ward_codes.clone())),
         Column::new("strategic_objective".into(), s(|r| r.strategic_objective.clone())),
         Column::new(
             "placeholder_strategic_objective".into(),
@@ -327,7 +329,7 @@ pub fn quarantine(q: &[QuarantineRow]) -> PolarsResult<DataFrame> {
 }
 
 /// Rows read, accepted and rejected for one source.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SourceQuality {
     /// Pipeline source name.
     pub source: String,

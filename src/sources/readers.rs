@@ -146,7 +146,14 @@ pub fn read(bytes: &[u8], format: Format, file: &str) -> Result<Vec<RawSheet>, R
             };
             Ok(vec![read_delimited(&text, delimiter, file)?])
         }
-        Format::Xlsx | Format::Xls => read_workbook(bytes, file),
+        // A damaged workbook must be an error, never a crash: calamine is guarded in case a
+        // malformed file reaches a panic inside it.
+        Format::Xlsx | Format::Xls => std::panic::catch_unwind(|| read_workbook(bytes, file)).unwrap_or_else(|_| {
+            Err(ReadError::Workbook {
+                file: file.to_string(),
+                reason: "the workbook is damaged (the Excel reader gave up)".into(),
+            })
+        }),
     }
 }
 
@@ -230,11 +237,77 @@ fn read_delimited(text: &str, delimiter: u8, file: &str) -> Result<RawSheet, Rea
     Ok(RawSheet { name: None, rows })
 }
 
+/// Checks the sector references of a legacy (BIFF, OLE compound file) workbook before calamine
+/// sees it. calamine trusts them and sizes buffers from them, so a corrupted `.xls` could make it
+/// ask for terabytes and abort the process; a damaged file must be an error instead.
+pub fn check_compound_file(bytes: &[u8]) -> Result<(), String> {
+    const SIGNATURE: [u8; 8] = [0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
+    if bytes.len() < 512 || bytes[..8] != SIGNATURE {
+        return Ok(()); // not a compound file: calamine reports it as such
+    }
+    let u16_at = |o: usize| u16::from_le_bytes([bytes[o], bytes[o + 1]]);
+    let u32_at = |o: usize| -> Option<u32> {
+        bytes
+            .get(o..o + 4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    };
+    let shift = u16_at(0x1E);
+    if shift != 9 && shift != 12 {
+        return Err(format!("sector size 2^{shift} is not 512 or 4096"));
+    }
+    let size = 1usize << shift;
+    let sectors = (bytes.len().saturating_sub(size) / size) as u32 + 1;
+    let special = |id: u32| id >= 0xFFFF_FFFA;
+    let check = |what: &str, id: u32| {
+        if special(id) || id < sectors {
+            Ok(())
+        } else {
+            Err(format!("{what} points at sector {id}, but the file has {sectors}"))
+        }
+    };
+    check("the directory", u32_at(0x30).unwrap_or(0))?;
+    check("the mini FAT", u32_at(0x3C).unwrap_or(0))?;
+    check("the DIFAT", u32_at(0x44).unwrap_or(0))?;
+    let fat_sectors = u32_at(0x2C).unwrap_or(0);
+    if fat_sectors > sectors {
+        return Err(format!("{fat_sectors} FAT sectors declared in a file of {sectors}"));
+    }
+    // FAT sectors listed in the header's DIFAT (further DIFAT sectors are checked the same way).
+    let mut fat_ids: Vec<u32> = (0..109)
+        .filter_map(|i| u32_at(0x4C + 4 * i))
+        .filter(|id| !special(*id))
+        .collect();
+    let mut difat = u32_at(0x44).unwrap_or(0xFFFF_FFFE);
+    let mut hops = 0;
+    while !special(difat) && hops < sectors {
+        check("the DIFAT chain", difat)?;
+        let base = (difat as usize + 1) * size;
+        for i in 0..size / 4 - 1 {
+            if let Some(id) = u32_at(base + 4 * i).filter(|id| !special(*id)) {
+                fat_ids.push(id);
+            }
+        }
+        difat = u32_at(base + size - 4).unwrap_or(0xFFFF_FFFE);
+        hops += 1;
+    }
+    for id in fat_ids {
+        check("the FAT", id)?;
+        let base = (id as usize + 1) * size;
+        for i in 0..size / 4 {
+            if let Some(next) = u32_at(base + 4 * i) {
+                check("a FAT entry", next)?;
+            }
+        }
+    }
+    Ok(())
+}
+
 fn read_workbook(bytes: &[u8], file: &str) -> Result<Vec<RawSheet>, ReadError> {
     let wb_err = |reason: String| ReadError::Workbook {
         file: file.to_string(),
         reason,
     };
+    check_compound_file(bytes).map_err(|e| wb_err(format!("the file is damaged: {e}")))?;
     let mut wb =
         calamine::open_workbook_auto_from_rs(Cursor::new(bytes.to_vec())).map_err(|e| wb_err(e.to_string()))?;
     let mut sheets = Vec::new();

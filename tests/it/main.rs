@@ -2,6 +2,8 @@
 //! user-facing area; shared helpers live in `common`.
 
 mod common;
+mod fuzz;
+mod quarantine;
 mod real_data;
 mod sample_run;
 mod validate_cli;

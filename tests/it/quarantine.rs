@@ -1,0 +1,131 @@
+//! Bad rows: a few are quarantined and the rest published; too many fail the run before
+//! publishing. The quarantine keeps its history across runs. Unit mix-ups are flagged.
+
+use crate::common::*;
+use harvester::config::Pipeline;
+use harvester::run::run;
+use std::path::Path;
+
+/// An IDP register of `rows` projects in BUF, where rows whose index is in `bad` have an amount
+/// that is not a number.
+fn idp_csv(rows: usize, bad: &[usize]) -> String {
+    let mut s = String::from("demarcation_code,idp_project_ref,project_name,financial_year,amount\n");
+    for i in 0..rows {
+        let amount = if bad.contains(&i) {
+            "abc".to_string()
+        } else {
+            format!("{}", 100_000 * (i + 1))
+        };
+        s.push_str(&format!("BUF,IDP-{i:03},Construction of Hall {i},2024/25,{amount}\n"));
+    }
+    s
+}
+
+fn pipeline(dir: &Path, out: &Path) -> Pipeline {
+    let text = r#"
+name = "q"
+[[sources]]
+name = "idp"
+location = "idp.csv"
+contract = "idp_register"
+max_reject_ratio = 0.10
+"#;
+    let mut p = Pipeline::parse(text, "q.toml", dir, dir).unwrap();
+    p.override_publish(out.to_str().unwrap(), dir).unwrap();
+    p
+}
+
+#[test]
+fn three_percent_bad_rows_publish_the_good_and_quarantine_exactly_the_bad() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    std::fs::write(tmp.path().join("idp.csv"), idp_csv(100, &[9, 49, 89])).unwrap();
+    let report = block_on(run(&pipeline(tmp.path(), &out), clock(0))).unwrap();
+    assert_eq!(report.manifest.data_quality[0].rows_read, 100);
+    assert_eq!(report.manifest.data_quality[0].rows_accepted, 97);
+    let m = manifest(&out);
+    let q = read_table(&out, &m, "quarantine");
+    assert_eq!(q.height(), 3);
+    // Data row i is CSV record i + 2 (the header is row 1).
+    let rows: Vec<u32> = (0..3)
+        .map(|i| q.column("source_row").unwrap().u32().unwrap().get(i).unwrap())
+        .collect();
+    assert_eq!(rows, [11, 51, 91]);
+    assert_eq!(strings(&q, "rule"), vec![Some("number".to_string()); 3]);
+    assert_eq!(strings(&q, "raw_value"), vec![Some("abc".to_string()); 3]);
+    assert_eq!(read_table(&out, &m, "projects").height(), 97);
+}
+
+#[test]
+fn sixty_percent_bad_rows_fail_before_publishing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    std::fs::write(tmp.path().join("idp.csv"), idp_csv(100, &[])).unwrap();
+    block_on(run(&pipeline(tmp.path(), &out), clock(0))).unwrap();
+    let before = std::fs::read(out.join("manifest.json")).unwrap();
+    let runs_before = std::fs::read_dir(out.join("runs")).unwrap().count();
+    let bad: Vec<usize> = (0..60).collect();
+    std::fs::write(tmp.path().join("idp.csv"), idp_csv(100, &bad)).unwrap();
+    let err = block_on(run(&pipeline(tmp.path(), &out), clock(1)))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("source `idp`: 60 of 100 rows rejected (60.0% > max_reject_ratio 10.0%)"),
+        "{err}"
+    );
+    assert!(err.contains("number: `abc` in `amount` is not a number (×60)"), "{err}");
+    assert_eq!(std::fs::read(out.join("manifest.json")).unwrap(), before);
+    assert_eq!(
+        std::fs::read_dir(out.join("runs")).unwrap().count(),
+        runs_before,
+        "nothing of the failed run was written"
+    );
+}
+
+#[test]
+fn quarantine_history_is_kept_across_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path();
+    let first = block_on(run(&sample_pipeline(out), clock(0))).unwrap();
+    let second = block_on(run(&sample_pipeline(out), clock(1))).unwrap();
+    let q1 = &first.manifest.tables["quarantine"];
+    let q2 = &second.manifest.tables["quarantine"];
+    assert_eq!(q2.files.len(), 2);
+    assert_eq!(q2.rows, 2 * q1.rows);
+    assert_eq!(q2.files[0], q1.files[0]);
+    assert!(
+        q2.files[1].contains(&format!("/run_id={}/", second.manifest.run_id)),
+        "{:?}",
+        q2.files
+    );
+    assert_eq!(read_table(out, &manifest(out), "quarantine").height(), q2.rows);
+}
+
+#[test]
+fn a_thousandfold_jump_since_the_last_run_is_flagged() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path();
+    block_on(run(&sample_pipeline(out), clock(0))).unwrap();
+    // Same file, now declared as R thousand: every amount is 1000× larger.
+    let mut p = sample_pipeline(out);
+    let budget = p.sources.iter_mut().find(|s| s.name == "budget_2024").unwrap();
+    budget.unit = harvester::contracts::numbers::Unit::Thousand;
+    block_on(run(&p, clock(1))).unwrap();
+    let e = read_table(out, &manifest(out), "exceptions");
+    let types = strings(&e, "exception_type");
+    let details = strings(&e, "detail");
+    let hit = (0..e.height())
+        .find(|&i| {
+            types[i].as_deref() == Some("unit_mixup_suspected")
+                && details[i]
+                    .as_deref()
+                    .unwrap_or("")
+                    .starts_with("BUF capital budget 2024/25")
+        })
+        .expect("a unit mix-up exception for BUF 2024/25");
+    assert!(
+        details[hit].as_deref().unwrap().contains("1000.000× the R"),
+        "{:?}",
+        details[hit]
+    );
+}
