@@ -23,6 +23,14 @@ pub struct Cli {
     /// Log progress (info level) to stderr; RUST_LOG overrides.
     #[arg(short, long, global = true)]
     pub verbose: bool,
+    /// Run-history database (SQLite); every run is recorded there.
+    #[arg(
+        long,
+        global = true,
+        env = "HARVESTER_HISTORY",
+        default_value = ".harvester/history.sqlite"
+    )]
+    pub history: PathBuf,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -68,6 +76,22 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run the service: schedules, run history and the HTTP API.
+    ///
+    /// Mutating API endpoints need a bearer token from HARVESTER_API_TOKEN or the file named by
+    /// HARVESTER_API_TOKEN_FILE; without one they are disabled.
+    Serve {
+        /// Folder of pipeline files; every `*.toml` in it is loaded.
+        #[arg(long, default_value = "pipelines")]
+        pipelines: PathBuf,
+        /// Address to listen on (port 0 picks a free port; the address is printed).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// Seconds a running job may take to finish after SIGTERM/SIGINT before it is marked
+        /// interrupted.
+        #[arg(long, default_value_t = 60)]
+        grace_secs: u64,
+    },
     /// Generate the bundled sample data (deterministic for a seed).
     Synth {
         /// Output folder.
@@ -95,7 +119,12 @@ pub fn main() -> ExitCode {
         .init();
     let cwd = std::env::current_dir().unwrap_or_default();
     match cli.command {
-        Command::Run { pipeline, sources, out } => cmd_run(&pipeline, &sources, out.as_deref(), &cwd),
+        Command::Run { pipeline, sources, out } => cmd_run(&pipeline, &sources, out.as_deref(), &cwd, &cli.history),
+        Command::Serve {
+            pipelines,
+            listen,
+            grace_secs,
+        } => cmd_serve(&pipelines, &listen, grace_secs, &cwd, &cli.history),
         Command::Validate { pipelines } => cmd_validate(pipelines, &cwd),
         Command::Check {
             path,
@@ -135,7 +164,7 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("the tokio runtime starts")
 }
 
-fn cmd_run(pipeline: &Path, sources: &[String], out: Option<&str>, cwd: &Path) -> ExitCode {
+fn cmd_run(pipeline: &Path, sources: &[String], out: Option<&str>, cwd: &Path, history: &Path) -> ExitCode {
     let mut p = match Pipeline::load(pipeline, cwd) {
         Ok(p) => p,
         Err(e) => {
@@ -160,7 +189,25 @@ fn cmd_run(pipeline: &Path, sources: &[String], out: Option<&str>, cwd: &Path) -
         }
         return ExitCode::from(2);
     }
-    match runtime().block_on(crate::run::run(&p, chrono::Utc::now())) {
+    let history = match crate::history::History::open(history) {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let request = crate::run::RunRequest::new(chrono::Utc::now());
+    let params = serde_json::json!({ "sources": sources, "out": out });
+    let clock = crate::service::SystemClock;
+    let result = runtime().block_on(crate::service::execute(
+        &p,
+        &request,
+        crate::history::Trigger::Cli,
+        &params,
+        &history,
+        &clock,
+    ));
+    match result {
         Ok(report) => {
             print!("{}", crate::summary::render(&report));
             ExitCode::SUCCESS
@@ -170,6 +217,141 @@ fn cmd_run(pipeline: &Path, sources: &[String], out: Option<&str>, cwd: &Path) -
             ExitCode::FAILURE
         }
     }
+}
+
+fn load_pipelines(dir: &Path, cwd: &Path) -> Result<Vec<Pipeline>, String> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| format!("cannot read pipeline folder {}: {e}", dir.display()))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    paths.sort();
+    let mut pipelines = Vec::new();
+    let mut problems = Vec::new();
+    for path in &paths {
+        match Pipeline::load(path, cwd) {
+            Ok(p) => pipelines.push(p),
+            Err(e) => problems.extend(e.0),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(crate::config::ConfigError(problems).to_string());
+    }
+    let mut names: Vec<&str> = pipelines.iter().map(|p| p.name.as_str()).collect();
+    names.sort_unstable();
+    if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
+        return Err(format!("two pipelines in {} are named `{}`", dir.display(), w[0]));
+    }
+    Ok(pipelines)
+}
+
+/// Reads the API token from HARVESTER_API_TOKEN or the file in HARVESTER_API_TOKEN_FILE.
+fn api_token() -> Result<Option<String>, String> {
+    if let Ok(t) = std::env::var("HARVESTER_API_TOKEN") {
+        let t = t.trim().to_string();
+        return Ok((!t.is_empty()).then_some(t));
+    }
+    if let Ok(f) = std::env::var("HARVESTER_API_TOKEN_FILE") {
+        let t = std::fs::read_to_string(&f).map_err(|e| format!("HARVESTER_API_TOKEN_FILE {f}: {e}"))?;
+        let t = t.trim().to_string();
+        return Ok((!t.is_empty()).then_some(t));
+    }
+    Ok(None)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
+
+fn cmd_serve(dir: &Path, listen: &str, grace_secs: u64, cwd: &Path, history: &Path) -> ExitCode {
+    let pipelines = match load_pipelines(&cwd.join(dir), cwd) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let token = match api_token() {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if token.is_none() {
+        eprintln!("warning: no API token configured: POST endpoints are disabled");
+    }
+    let history = match crate::history::History::open(history) {
+        Ok(h) => std::sync::Arc::new(h),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let clock: std::sync::Arc<dyn crate::service::Clock> = std::sync::Arc::new(crate::service::SystemClock);
+    let service = match crate::service::Service::new(pipelines, history, token, clock) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime().block_on(async move {
+        let listener = match tokio::net::TcpListener::bind(listen).await {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("error: cannot listen on {listen}: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        let addr = listener
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_else(|_| listen.to_string());
+        println!(
+            "harvester: listening on http://{addr} ({} pipelines)",
+            service.pipelines.len()
+        );
+        use std::io::Write as _;
+        let _ = std::io::stdout().flush();
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let scheduler = tokio::spawn(std::sync::Arc::clone(&service).schedule(stop_rx));
+        let app = crate::service::api::app(std::sync::Arc::clone(&service));
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                shutdown_signal().await;
+                let _ = stop_tx.send(true);
+            })
+            .await;
+        let _ = scheduler.await;
+        if let Err(e) = served {
+            eprintln!("error: the API server stopped: {e}");
+        }
+        eprintln!("harvester: shutting down; waiting up to {grace_secs}s for running jobs");
+        if !service.wait_idle(std::time::Duration::from_secs(grace_secs)).await {
+            service.interrupt_running();
+            eprintln!("harvester: runs still in flight were marked interrupted");
+        }
+        ExitCode::SUCCESS
+    })
 }
 
 fn cmd_validate(mut pipelines: Vec<PathBuf>, cwd: &Path) -> ExitCode {

@@ -12,16 +12,21 @@
 //! 7. [`publish`] — Parquet tables and the manifest, the commit point;
 //! 8. [`run`] — one run of a pipeline, end to end; [`summary`] prints it.
 //!
+//! 9. [`history`] records every run in SQLite; [`service`] schedules pipelines and serves the
+//!    HTTP API ([`service::api`]).
+//!
 //! [`synth`] generates the bundled sample data; [`cli`] is the command line.
 
 pub mod cli;
 pub mod config;
 pub mod contracts;
+pub mod history;
 pub mod metrics;
 pub mod publish;
 pub mod reconcile;
 pub mod records;
 pub mod run;
+pub mod service;
 pub mod sources;
 pub mod storage;
 pub mod summary;

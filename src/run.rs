@@ -18,6 +18,8 @@ use crate::storage::{StorageError, Store};
 use chrono::{DateTime, Utc};
 use polars::prelude::{DataFrame, PolarsError};
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 
 /// Why a run failed.
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +32,9 @@ pub enum RunError {
     /// The publish location could not be opened.
     #[error(transparent)]
     Storage(#[from] StorageError),
+    /// The run was cancelled before it published; the previous outputs are unchanged.
+    #[error("the run was cancelled; nothing was published and the previous outputs are unchanged")]
+    Cancelled,
     /// Writing outputs failed; the previous manifest is still current.
     #[error(transparent)]
     Publish(#[from] PublishError),
@@ -276,24 +281,62 @@ pub fn process_with_contract(
     out
 }
 
-/// A run id: UTC start time plus a short hash of the inputs.
-pub fn run_id(now: DateTime<Utc>, inputs: &[InputEntry]) -> String {
-    let joined: String = inputs.iter().map(|i| i.sha256.as_str()).collect::<Vec<_>>().join(",");
+/// A new run id: the UTC start time (to the millisecond) and a random suffix, so ids sort by
+/// time and two runs started in the same millisecond still differ.
+pub fn new_run_id(now: DateTime<Utc>) -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let seed = format!("{:?}{}{}{:?}", now, std::process::id(), n, std::time::SystemTime::now());
     format!(
         "{}-{}",
         now.format("%Y%m%dT%H%M%S%3fZ"),
-        &sources::sha256_hex(joined.as_bytes())[..8]
+        &sources::sha256_hex(seed.as_bytes())[..6]
     )
+}
+
+/// What one run is asked to do, beyond its pipeline.
+#[derive(Debug, Clone)]
+pub struct RunRequest {
+    /// The run's id (see [`new_run_id`]).
+    pub run_id: String,
+    /// The run's start time.
+    pub now: DateTime<Utc>,
+    /// Only records of these municipalities are reconciled and published (all when empty).
+    pub municipalities: Vec<String>,
+    /// Set to stop the run at the next stage boundary; nothing is published after it is set.
+    pub cancel: Arc<AtomicBool>,
+}
+
+impl RunRequest {
+    /// A request with a fresh run id and no filters.
+    pub fn new(now: DateTime<Utc>) -> Self {
+        Self {
+            run_id: new_run_id(now),
+            now,
+            municipalities: Vec::new(),
+            cancel: Arc::new(AtomicBool::new(false)),
+        }
+    }
 }
 
 /// Runs a pipeline and publishes its outputs. `now` is the run's start time.
 pub async fn run(pipeline: &Pipeline, now: DateTime<Utc>) -> Result<RunReport, RunError> {
+    run_with(pipeline, &RunRequest::new(now)).await
+}
+
+/// Runs a pipeline for a request and publishes its outputs.
+pub async fn run_with(pipeline: &Pipeline, request: &RunRequest) -> Result<RunReport, RunError> {
+    let now = request.now;
+    let cancelled = || request.cancel.load(Ordering::SeqCst);
     let mut problems = Vec::new();
     let mut records = Vec::new();
     let mut quarantine = Vec::new();
     let mut quality = Vec::new();
     let mut inputs = Vec::new();
     for spec in &pipeline.sources {
+        if cancelled() {
+            return Err(RunError::Cancelled);
+        }
         tracing::info!(source = %spec.name, location = %spec.location, "fetching");
         let fetched = match sources::fetch(spec).await {
             Ok(f) => f,
@@ -318,6 +361,13 @@ pub async fn run(pipeline: &Pipeline, now: DateTime<Utc>) -> Result<RunReport, R
     if !problems.is_empty() {
         return Err(RunError::Sources(problems));
     }
+    if !request.municipalities.is_empty() {
+        records.retain(|r| {
+            r.demarcation_code
+                .as_ref()
+                .is_some_and(|c| request.municipalities.contains(c))
+        });
+    }
     let settings = &pipeline.reconcile;
     let links = reconcile::link(&records, settings);
     let variances = reconcile::variances(&records, &links, settings);
@@ -337,7 +387,10 @@ pub async fn run(pipeline: &Pipeline, now: DateTime<Utc>) -> Result<RunReport, R
         *links_by_type.entry(l.link_type.as_str().to_string()).or_insert(0) += 1;
     }
 
-    let run_id = run_id(now, &inputs);
+    let run_id = request.run_id.clone();
+    if cancelled() {
+        return Err(RunError::Cancelled);
+    }
     let tables = vec![
         Table {
             name: "projects",
@@ -381,6 +434,9 @@ pub async fn run(pipeline: &Pipeline, now: DateTime<Utc>) -> Result<RunReport, R
         },
     ];
     let mut written = publish::write_tables(&store, &run_id, tables).await?;
+    if cancelled() {
+        return Err(RunError::Cancelled);
+    }
     // The quarantine is history: this run's file is added to every earlier run's.
     if let (Some(prev), Some(entry)) = (
         previous.as_ref().and_then(|m| m.tables.get("quarantine")),

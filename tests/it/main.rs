@@ -6,4 +6,5 @@ mod fuzz;
 mod quarantine;
 mod real_data;
 mod sample_run;
+mod service;
 mod validate_cli;

@@ -1,0 +1,377 @@
+//! Run history in an embedded SQLite database (rusqlite, bundled SQLite: nothing to install).
+//!
+//! Every run is recorded — scheduled, triggered through the API, or started from the command
+//! line — with its parameters, status, timings, input checksums, output manifest and error. The
+//! database survives restarts; a run still marked `running` when the service starts was cut off
+//! by a crash or a kill and is marked `interrupted`.
+
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Mutex;
+
+/// Why the history could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum HistoryError {
+    /// SQLite reported an error.
+    #[error("run history {path}: {source}")]
+    Sqlite {
+        /// Database file.
+        path: String,
+        /// The SQLite error.
+        source: rusqlite::Error,
+    },
+    /// The database folder could not be created.
+    #[error("run history {path}: cannot create its folder: {source}")]
+    Folder {
+        /// Database file.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
+/// How a run was started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Trigger {
+    /// By the scheduler.
+    Schedule,
+    /// Through the HTTP API.
+    Api,
+    /// From the command line.
+    Cli,
+}
+
+impl Trigger {
+    fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Schedule => "schedule",
+            Trigger::Api => "api",
+            Trigger::Cli => "cli",
+        }
+    }
+}
+
+/// One row of the history.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunRow {
+    /// Run id.
+    pub run_id: String,
+    /// Pipeline name.
+    pub pipeline: String,
+    /// `schedule`, `api` or `cli`.
+    pub trigger: String,
+    /// Parameters as JSON text.
+    pub parameters: serde_json::Value,
+    /// `running`, `succeeded`, `failed`, `cancelled` or `interrupted`.
+    pub status: String,
+    /// Start time, RFC 3339 UTC.
+    pub started_at: String,
+    /// End time, RFC 3339 UTC.
+    pub finished_at: Option<String>,
+    /// Wall time in seconds.
+    pub duration_secs: Option<f64>,
+    /// Inputs with their sha256, as JSON.
+    pub inputs: serde_json::Value,
+    /// Path of the committed manifest, relative to the publish location.
+    pub manifest: Option<String>,
+    /// Rows read over all sources.
+    pub rows_in: Option<i64>,
+    /// Rows published in the projects table.
+    pub rows_out: Option<i64>,
+    /// Rows quarantined (rejected).
+    pub rows_quarantined: Option<i64>,
+    /// The error, for failed runs.
+    pub error: Option<String>,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Default)]
+pub struct Finish {
+    /// Final status.
+    pub status: &'static str,
+    /// End time, RFC 3339 UTC.
+    pub finished_at: String,
+    /// Wall time in seconds.
+    pub duration_secs: f64,
+    /// Inputs as JSON.
+    pub inputs: serde_json::Value,
+    /// Manifest path.
+    pub manifest: Option<String>,
+    /// Rows read.
+    pub rows_in: Option<i64>,
+    /// Rows published.
+    pub rows_out: Option<i64>,
+    /// Rows quarantined.
+    pub rows_quarantined: Option<i64>,
+    /// Error text.
+    pub error: Option<String>,
+}
+
+/// The history database.
+pub struct History {
+    conn: Mutex<Connection>,
+    path: String,
+}
+
+impl std::fmt::Debug for History {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("History").field("path", &self.path).finish()
+    }
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY,
+    pipeline TEXT NOT NULL,
+    trigger TEXT NOT NULL,
+    parameters TEXT NOT NULL,
+    status TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    duration_secs REAL,
+    inputs TEXT NOT NULL DEFAULT '[]',
+    manifest TEXT,
+    rows_in INTEGER,
+    rows_out INTEGER,
+    rows_quarantined INTEGER,
+    error TEXT
+);
+CREATE INDEX IF NOT EXISTS runs_pipeline_started ON runs (pipeline, started_at);
+";
+
+impl History {
+    /// Opens (creating if needed) the database at `path`.
+    pub fn open(path: &Path) -> Result<History, HistoryError> {
+        let display = path.display().to_string();
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|source| HistoryError::Folder {
+                path: display.clone(),
+                source,
+            })?;
+        }
+        let sql = |source| HistoryError::Sqlite {
+            path: display.clone(),
+            source,
+        };
+        let conn = Connection::open(path).map_err(sql)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(sql)?;
+        conn.execute_batch("PRAGMA journal_mode = WAL;").map_err(sql)?;
+        conn.execute_batch(SCHEMA).map_err(sql)?;
+        Ok(History {
+            conn: Mutex::new(conn),
+            path: display,
+        })
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, HistoryError> {
+        let conn = self.conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        f(&conn).map_err(|source| HistoryError::Sqlite {
+            path: self.path.clone(),
+            source,
+        })
+    }
+
+    /// Marks runs left `running` by a previous process as `interrupted`; returns how many.
+    pub fn mark_interrupted(&self, now: &str) -> Result<usize, HistoryError> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE runs SET status = 'interrupted', finished_at = ?1, error = 'the process stopped while the run was in flight' WHERE status = 'running'",
+                params![now],
+            )
+        })
+    }
+
+    /// Records a run as started.
+    pub fn start(
+        &self,
+        run_id: &str,
+        pipeline: &str,
+        trigger: Trigger,
+        parameters: &serde_json::Value,
+        started_at: &str,
+    ) -> Result<(), HistoryError> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO runs (run_id, pipeline, trigger, parameters, status, started_at) VALUES (?1, ?2, ?3, ?4, 'running', ?5)",
+                params![run_id, pipeline, trigger.as_str(), parameters.to_string(), started_at],
+            )
+            .map(|_| ())
+        })
+    }
+
+    /// Records how a run ended.
+    pub fn finish(&self, run_id: &str, f: &Finish) -> Result<(), HistoryError> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE runs SET status = ?2, finished_at = ?3, duration_secs = ?4, inputs = ?5, manifest = ?6, rows_in = ?7, rows_out = ?8, rows_quarantined = ?9, error = ?10 WHERE run_id = ?1",
+                params![run_id, f.status, f.finished_at, f.duration_secs, f.inputs.to_string(), f.manifest, f.rows_in, f.rows_out, f.rows_quarantined, f.error],
+            )
+            .map(|_| ())
+        })
+    }
+
+    /// One run.
+    pub fn get(&self, run_id: &str) -> Result<Option<RunRow>, HistoryError> {
+        self.with(|c| {
+            c.query_row(
+                &format!("SELECT {COLUMNS} FROM runs WHERE run_id = ?1"),
+                params![run_id],
+                row_to_run,
+            )
+            .optional()
+        })
+    }
+
+    /// The latest runs, newest first, optionally for one pipeline.
+    pub fn list(&self, pipeline: Option<&str>, limit: usize) -> Result<Vec<RunRow>, HistoryError> {
+        self.with(|c| {
+            let mut stmt = c.prepare(&format!(
+                "SELECT {COLUMNS} FROM runs WHERE (?1 IS NULL OR pipeline = ?1) ORDER BY started_at DESC, run_id DESC LIMIT ?2"
+            ))?;
+            let rows = stmt.query_map(params![pipeline, limit as i64], row_to_run)?;
+            rows.collect()
+        })
+    }
+}
+
+/// Aggregates per pipeline, for the `/metrics` endpoint.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PipelineStats {
+    /// Runs by status.
+    pub by_status: BTreeMap<String, i64>,
+    /// Sum of run durations (finished runs), seconds.
+    pub duration_sum_secs: f64,
+    /// Number of finished runs with a duration.
+    pub duration_count: i64,
+    /// Rows read by succeeded runs.
+    pub rows_in: i64,
+    /// Rows published by succeeded runs.
+    pub rows_out: i64,
+    /// Rows quarantined by succeeded runs.
+    pub rows_quarantined: i64,
+    /// Start time of the latest succeeded run, RFC 3339.
+    pub last_success: Option<String>,
+}
+
+impl History {
+    /// Per-pipeline aggregates over the whole history.
+    pub fn stats(&self) -> Result<BTreeMap<String, PipelineStats>, HistoryError> {
+        self.with(|c| {
+            let mut out: BTreeMap<String, PipelineStats> = BTreeMap::new();
+            let mut stmt = c.prepare("SELECT pipeline, status, COUNT(*) FROM runs GROUP BY pipeline, status")?;
+            for row in stmt.query_map([], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?))
+            })? {
+                let (p, status, n) = row?;
+                out.entry(p).or_default().by_status.insert(status, n);
+            }
+            let mut stmt = c.prepare(
+                "SELECT pipeline, COALESCE(SUM(duration_secs), 0), COUNT(duration_secs),
+                        COALESCE(SUM(CASE WHEN status = 'succeeded' THEN rows_in END), 0),
+                        COALESCE(SUM(CASE WHEN status = 'succeeded' THEN rows_out END), 0),
+                        COALESCE(SUM(CASE WHEN status = 'succeeded' THEN rows_quarantined END), 0),
+                        MAX(CASE WHEN status = 'succeeded' THEN finished_at END)
+                 FROM runs GROUP BY pipeline",
+            )?;
+            for row in stmt.query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, f64>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, i64>(4)?,
+                    r.get::<_, i64>(5)?,
+                    r.get::<_, Option<String>>(6)?,
+                ))
+            })? {
+                let (p, dsum, dcount, rin, rout, rq, last) = row?;
+                let e = out.entry(p).or_default();
+                e.duration_sum_secs = dsum;
+                e.duration_count = dcount;
+                e.rows_in = rin;
+                e.rows_out = rout;
+                e.rows_quarantined = rq;
+                e.last_success = last;
+            }
+            Ok(out)
+        })
+    }
+}
+
+const COLUMNS: &str = "run_id, pipeline, trigger, parameters, status, started_at, finished_at, duration_secs, inputs, manifest, rows_in, rows_out, rows_quarantined, error";
+
+fn row_to_run(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
+    let json = |s: String| serde_json::from_str(&s).unwrap_or(serde_json::Value::Null);
+    Ok(RunRow {
+        run_id: r.get(0)?,
+        pipeline: r.get(1)?,
+        trigger: r.get(2)?,
+        parameters: json(r.get(3)?),
+        status: r.get(4)?,
+        started_at: r.get(5)?,
+        finished_at: r.get(6)?,
+        duration_secs: r.get(7)?,
+        inputs: json(r.get(8)?),
+        manifest: r.get(9)?,
+        rows_in: r.get(10)?,
+        rows_out: r.get(11)?,
+        rows_quarantined: r.get(12)?,
+        error: r.get(13)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_survive_reopening_and_in_flight_ones_become_interrupted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h/history.sqlite");
+        {
+            let h = History::open(&path).unwrap();
+            h.start(
+                "r1",
+                "sample",
+                Trigger::Cli,
+                &serde_json::json!({}),
+                "2026-11-22T00:00:00Z",
+            )
+            .unwrap();
+            h.finish(
+                "r1",
+                &Finish {
+                    status: "succeeded",
+                    finished_at: "2026-11-22T00:00:01Z".into(),
+                    duration_secs: 1.0,
+                    rows_in: Some(10),
+                    ..Finish::default()
+                },
+            )
+            .unwrap();
+            h.start(
+                "r2",
+                "sample",
+                Trigger::Api,
+                &serde_json::json!({"financial_years": ["2024/25"]}),
+                "2026-11-22T00:01:00Z",
+            )
+            .unwrap();
+        }
+        let h = History::open(&path).unwrap();
+        assert_eq!(h.mark_interrupted("2026-11-22T00:02:00Z").unwrap(), 1);
+        let runs = h.list(Some("sample"), 10).unwrap();
+        assert_eq!(
+            runs.iter()
+                .map(|r| (r.run_id.as_str(), r.status.as_str()))
+                .collect::<Vec<_>>(),
+            [("r2", "interrupted"), ("r1", "succeeded")]
+        );
+        assert_eq!(runs[0].parameters["financial_years"][0], "2024/25");
+        assert_eq!(h.get("r1").unwrap().unwrap().rows_in, Some(10));
+        assert!(h.get("nope").unwrap().is_none());
+    }
+}

@@ -1,0 +1,306 @@
+//! The HTTP API (axum, JSON).
+//!
+//! Reads are open; every endpoint that changes something (`POST`) needs
+//! `Authorization: Bearer <token>`, compared in constant time. Without a configured token those
+//! endpoints are disabled (403), never open. Errors are mapped to status codes in one place,
+//! [`ApiError`], and never carry internal details beyond what the caller needs to act.
+
+use crate::history::Trigger;
+use crate::service::{RunParams, Service, TriggerError};
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use std::fmt::Write as _;
+use std::sync::Arc;
+use subtle::ConstantTimeEq;
+
+/// Everything an endpoint can answer besides success.
+#[derive(Debug)]
+pub enum ApiError {
+    /// 401: no or wrong bearer token.
+    Unauthorized,
+    /// 403: mutating endpoints are disabled (no token configured).
+    Disabled,
+    /// 404: no such pipeline or run.
+    NotFound(String),
+    /// 409: the pipeline is already running, or the run is not running.
+    Conflict(String),
+    /// 422: the request body or parameters are wrong.
+    Unprocessable(String),
+    /// 500: something on our side; details are logged, not sent.
+    Internal,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, message) = match self {
+            ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "missing or invalid bearer token".to_string()),
+            ApiError::Disabled => (
+                StatusCode::FORBIDDEN,
+                "mutating endpoints are disabled: start the service with HARVESTER_API_TOKEN or HARVESTER_API_TOKEN_FILE set".to_string(),
+            ),
+            ApiError::NotFound(m) => (StatusCode::NOT_FOUND, m),
+            ApiError::Conflict(m) => (StatusCode::CONFLICT, m),
+            ApiError::Unprocessable(m) => (StatusCode::UNPROCESSABLE_ENTITY, m),
+            ApiError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal error; see the service log".to_string()),
+        };
+        let mut resp = (status, Json(json!({ "error": message }))).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            resp.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+        }
+        resp
+    }
+}
+
+/// Builds the router; tests call it without a socket, `serve` binds it.
+pub fn app(service: Arc<Service>) -> Router {
+    Router::new()
+        .route("/health", get(health))
+        .route("/pipelines", get(pipelines))
+        .route("/pipelines/{name}/runs", post(trigger))
+        .route("/runs", get(runs))
+        .route("/runs/{id}", get(run))
+        .route("/runs/{id}/cancel", post(cancel))
+        .route("/metrics", get(metrics))
+        .with_state(service)
+}
+
+fn authorise(service: &Service, headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(token) = service.token.as_deref() else {
+        return Err(ApiError::Disabled);
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or(ApiError::Unauthorized)?;
+    // Hash both sides so the comparison takes the same time whatever the lengths.
+    let a = Sha256::digest(given.trim().as_bytes());
+    let b = Sha256::digest(token.as_bytes());
+    if bool::from(a.ct_eq(&b)) {
+        Ok(())
+    } else {
+        Err(ApiError::Unauthorized)
+    }
+}
+
+async fn health(State(s): State<Arc<Service>>) -> Json<serde_json::Value> {
+    Json(json!({ "status": "ok", "pipelines": s.pipelines.len(), "running": s.running_pipelines() }))
+}
+
+async fn pipelines(State(s): State<Arc<Service>>) -> Json<serde_json::Value> {
+    let list: Vec<serde_json::Value> = s
+        .pipelines
+        .values()
+        .map(|p| {
+            json!({
+                "name": p.name,
+                "description": p.description,
+                "schedule": p.schedule.as_ref().map(ToString::to_string),
+                "timezone": p.timezone.name(),
+                "catch_up": p.catch_up,
+                "next_run_at": s.next_run_at(&p.name).map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+                "running_run_id": s.running_run(&p.name),
+                "sources": p.sources.iter().map(|x| x.name.clone()).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    Json(json!(list))
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct RunsQuery {
+    pipeline: Option<String>,
+    limit: Option<usize>,
+}
+
+async fn runs(State(s): State<Arc<Service>>, Query(q): Query<RunsQuery>) -> Result<Json<serde_json::Value>, ApiError> {
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let rows = s.history.list(q.pipeline.as_deref(), limit).map_err(|e| {
+        tracing::error!(error = %e, "history");
+        ApiError::Internal
+    })?;
+    Ok(Json(json!(rows)))
+}
+
+async fn run(State(s): State<Arc<Service>>, Path(id): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
+    match s.history.get(&id) {
+        Ok(Some(r)) => Ok(Json(json!(r))),
+        Ok(None) => Err(ApiError::NotFound(format!("no run `{id}`"))),
+        Err(e) => {
+            tracing::error!(error = %e, "history");
+            Err(ApiError::Internal)
+        }
+    }
+}
+
+async fn trigger(
+    State(s): State<Arc<Service>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    authorise(&s, &headers)?;
+    let params: RunParams = if body.iter().all(u8::is_ascii_whitespace) {
+        RunParams::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::Unprocessable(format!("the body is not valid run parameters: {e}")))?
+    };
+    match s.trigger(&name, Trigger::Api, params) {
+        Ok(run_id) => Ok((
+            StatusCode::ACCEPTED,
+            Json(json!({ "run_id": run_id, "status": "running" })),
+        )
+            .into_response()),
+        Err(e @ TriggerError::UnknownPipeline(_)) => Err(ApiError::NotFound(e.to_string())),
+        Err(e @ TriggerError::Busy { .. }) => Err(ApiError::Conflict(e.to_string())),
+        Err(e @ TriggerError::BadParameters(_)) => Err(ApiError::Unprocessable(e.to_string())),
+        Err(TriggerError::History(e)) => {
+            tracing::error!(error = %e, "history");
+            Err(ApiError::Internal)
+        }
+    }
+}
+
+async fn cancel(
+    State(s): State<Arc<Service>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    authorise(&s, &headers)?;
+    if s.cancel(&id) {
+        return Ok((
+            StatusCode::ACCEPTED,
+            Json(json!({ "run_id": id, "status": "cancelling" })),
+        )
+            .into_response());
+    }
+    match s.history.get(&id) {
+        Ok(Some(r)) => Err(ApiError::Conflict(format!(
+            "run `{id}` is not running (status {})",
+            r.status
+        ))),
+        Ok(None) => Err(ApiError::NotFound(format!("no run `{id}`"))),
+        Err(e) => {
+            tracing::error!(error = %e, "history");
+            Err(ApiError::Internal)
+        }
+    }
+}
+
+fn label(v: &str) -> String {
+    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+/// Renders the Prometheus text exposition of the history.
+pub fn render_metrics(s: &Service) -> Result<String, crate::history::HistoryError> {
+    let stats = s.history.stats()?;
+    let mut out = String::new();
+    let mut family = |name: &str, kind: &str, help: &str, samples: Vec<(String, String)>| {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} {kind}");
+        for (labels, value) in samples {
+            let _ = writeln!(out, "{name}{labels} {value}");
+        }
+    };
+    let names: Vec<&String> = s.pipelines.keys().collect();
+    let stat = |p: &str| stats.get(p).cloned().unwrap_or_default();
+    let mut samples = Vec::new();
+    for p in &names {
+        for status in ["running", "succeeded", "failed", "cancelled", "interrupted"] {
+            let n = stat(p).by_status.get(status).copied().unwrap_or(0);
+            samples.push((
+                format!("{{pipeline=\"{}\",status=\"{status}\"}}", label(p)),
+                n.to_string(),
+            ));
+        }
+    }
+    family(
+        "harvester_runs_total",
+        "counter",
+        "Runs recorded in the history, by pipeline and final status.",
+        samples,
+    );
+    let per = |f: &dyn Fn(&crate::history::PipelineStats) -> String| -> Vec<(String, String)> {
+        names
+            .iter()
+            .map(|p| (format!("{{pipeline=\"{}\"}}", label(p)), f(&stat(p))))
+            .collect()
+    };
+    family(
+        "harvester_run_duration_seconds_sum",
+        "counter",
+        "Total wall time of finished runs, in seconds.",
+        per(&|x| format!("{}", x.duration_sum_secs)),
+    );
+    family(
+        "harvester_run_duration_seconds_count",
+        "counter",
+        "Number of finished runs with a duration.",
+        per(&|x| x.duration_count.to_string()),
+    );
+    family(
+        "harvester_rows_in_total",
+        "counter",
+        "Rows read by succeeded runs.",
+        per(&|x| x.rows_in.to_string()),
+    );
+    family(
+        "harvester_rows_out_total",
+        "counter",
+        "Project rows published by succeeded runs.",
+        per(&|x| x.rows_out.to_string()),
+    );
+    family(
+        "harvester_rows_quarantined_total",
+        "counter",
+        "Rows quarantined by succeeded runs.",
+        per(&|x| x.rows_quarantined.to_string()),
+    );
+    family(
+        "harvester_last_success_timestamp_seconds",
+        "gauge",
+        "Unix time at which the latest succeeded run finished (0 if none).",
+        per(&|x| {
+            x.last_success
+                .as_deref()
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                .map_or("0".to_string(), |t| {
+                    format!("{:.3}", t.timestamp_millis() as f64 / 1000.0)
+                })
+        }),
+    );
+    family(
+        "harvester_running",
+        "gauge",
+        "1 while the pipeline has a run in flight.",
+        names
+            .iter()
+            .map(|p| {
+                (
+                    format!("{{pipeline=\"{}\"}}", label(p)),
+                    u8::from(s.running_run(p).is_some()).to_string(),
+                )
+            })
+            .collect(),
+    );
+    Ok(out)
+}
+
+async fn metrics(State(s): State<Arc<Service>>) -> Result<Response, ApiError> {
+    let body = render_metrics(&s).map_err(|e| {
+        tracing::error!(error = %e, "history");
+        ApiError::Internal
+    })?;
+    Ok((
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        body,
+    )
+        .into_response())
+}

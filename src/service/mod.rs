@@ -1,0 +1,388 @@
+//! The long-running service: pipelines on cron schedules, at most one run per pipeline at a
+//! time, every run recorded in the history, reruns triggered through the API.
+//!
+//! A trigger while the pipeline is already running is refused (the API answers 409 with the
+//! running run's id) rather than queued: a nightly job that is still busy when the next trigger
+//! arrives should not pile up work, and an analyst who wants a rerun can retry once it is done.
+//! Time comes from an injected [`Clock`]; shutdown is a watch channel, so tests and signals stop
+//! the service the same way.
+
+pub mod api;
+
+use crate::config::{valid_name, Pipeline};
+use crate::contracts::fiscal::{Calendar, FinancialYear, YearLabel};
+use crate::contracts::reference::Reference;
+use crate::history::{Finish, History, Trigger};
+use crate::run::{run_with, RunError, RunReport, RunRequest};
+use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Where time comes from.
+pub trait Clock: Send + Sync {
+    /// The current time.
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// The system clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// Optional parameters of a triggered run.
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunParams {
+    /// Municipal financial years to report (`2024/25`); replaces the pipeline's list.
+    #[serde(default)]
+    pub financial_years: Option<Vec<String>>,
+    /// Demarcation codes or names of the municipalities to reconcile.
+    #[serde(default)]
+    pub municipalities: Option<Vec<String>>,
+    /// Rerun from the inputs of an earlier run (run id or timestamp).
+    #[serde(default)]
+    pub as_of: Option<String>,
+}
+
+/// Why a trigger was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum TriggerError {
+    /// No such pipeline.
+    #[error("no pipeline named `{0}`")]
+    UnknownPipeline(String),
+    /// The pipeline is already running.
+    #[error("pipeline `{pipeline}` is already running (run {run_id}); try again when it has finished")]
+    Busy {
+        /// Pipeline name.
+        pipeline: String,
+        /// The run in flight.
+        run_id: String,
+    },
+    /// The parameters are wrong; every problem is listed.
+    #[error("invalid parameters: {}", .0.join("; "))]
+    BadParameters(Vec<String>),
+    /// The history could not be written.
+    #[error(transparent)]
+    History(#[from] crate::history::HistoryError),
+}
+
+struct Running {
+    run_id: String,
+    cancel: Arc<AtomicBool>,
+}
+
+/// The service state shared by the scheduler and the API.
+pub struct Service {
+    /// Pipelines by name.
+    pub pipelines: BTreeMap<String, Pipeline>,
+    /// The run history.
+    pub history: Arc<History>,
+    /// API bearer token; `None` disables mutating endpoints.
+    pub token: Option<String>,
+    /// Where time comes from.
+    pub clock: Arc<dyn Clock>,
+    running: Mutex<BTreeMap<String, Running>>,
+    idle: tokio::sync::Notify,
+}
+
+impl std::fmt::Debug for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Service")
+            .field("pipelines", &self.pipelines.keys())
+            .finish()
+    }
+}
+
+/// Runs a pipeline and records it in the history (used by the service and the command line).
+pub async fn execute(
+    pipeline: &Pipeline,
+    request: &RunRequest,
+    trigger: Trigger,
+    params: &serde_json::Value,
+    history: &History,
+    clock: &dyn Clock,
+) -> Result<RunReport, RunError> {
+    if let Err(e) = history.start(&request.run_id, &pipeline.name, trigger, params, &rfc3339(request.now)) {
+        tracing::error!(error = %e, "cannot record the run start");
+    }
+    let started = std::time::Instant::now();
+    let result = run_with(pipeline, request).await;
+    let mut finish = Finish {
+        finished_at: rfc3339(clock.now()),
+        duration_secs: started.elapsed().as_secs_f64(),
+        ..Finish::default()
+    };
+    match &result {
+        Ok(report) => {
+            finish.status = "succeeded";
+            finish.inputs = serde_json::to_value(&report.manifest.inputs).unwrap_or_default();
+            finish.manifest = Some(format!("runs/{}/manifest.json", report.manifest.run_id));
+            finish.rows_in = Some(report.manifest.data_quality.iter().map(|q| q.rows_read as i64).sum());
+            finish.rows_quarantined = Some(
+                report
+                    .manifest
+                    .data_quality
+                    .iter()
+                    .map(|q| q.rows_rejected as i64)
+                    .sum(),
+            );
+            finish.rows_out = report.manifest.tables.get("projects").map(|t| t.rows as i64);
+        }
+        Err(RunError::Cancelled) => {
+            finish.status = "cancelled";
+            finish.error = Some(RunError::Cancelled.to_string());
+        }
+        Err(e) => {
+            finish.status = "failed";
+            finish.error = Some(e.to_string());
+        }
+    }
+    if let Err(e) = history.finish(&request.run_id, &finish) {
+        tracing::error!(error = %e, "cannot record the run end");
+    }
+    result
+}
+
+impl Service {
+    /// Builds the service; runs left `running` by a previous process are marked interrupted.
+    pub fn new(
+        pipelines: Vec<Pipeline>,
+        history: Arc<History>,
+        token: Option<String>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Arc<Service>, crate::history::HistoryError> {
+        let n = history.mark_interrupted(&rfc3339(clock.now()))?;
+        if n > 0 {
+            tracing::warn!(
+                runs = n,
+                "marked runs left in flight by a previous process as interrupted"
+            );
+        }
+        Ok(Arc::new(Service {
+            pipelines: pipelines.into_iter().map(|p| (p.name.clone(), p)).collect(),
+            history,
+            token,
+            clock,
+            running: Mutex::new(BTreeMap::new()),
+            idle: tokio::sync::Notify::new(),
+        }))
+    }
+
+    fn running(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Running>> {
+        self.running.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The run in flight for a pipeline, if any.
+    pub fn running_run(&self, pipeline: &str) -> Option<String> {
+        self.running().get(pipeline).map(|r| r.run_id.clone())
+    }
+
+    /// Pipelines with a run in flight.
+    pub fn running_pipelines(&self) -> Vec<String> {
+        self.running().keys().cloned().collect()
+    }
+
+    /// Starts a run in the background and returns its id, or refuses.
+    pub fn trigger(self: &Arc<Self>, name: &str, trigger: Trigger, params: RunParams) -> Result<String, TriggerError> {
+        if !valid_name(name) {
+            return Err(TriggerError::UnknownPipeline(name.to_string()));
+        }
+        let mut pipeline = self
+            .pipelines
+            .get(name)
+            .cloned()
+            .ok_or_else(|| TriggerError::UnknownPipeline(name.to_string()))?;
+        let mut problems = Vec::new();
+        if let Some(years) = &params.financial_years {
+            pipeline.reconcile.financial_years.clear();
+            for y in years {
+                match FinancialYear::parse(y, Calendar::Municipal, YearLabel::Start) {
+                    Ok(fy) => pipeline.reconcile.financial_years.push(fy),
+                    Err(e) => problems.push(format!("financial_years: {e}")),
+                }
+            }
+        }
+        let mut municipalities = Vec::new();
+        for m in params.municipalities.iter().flatten() {
+            match Reference::bundled().resolve(m) {
+                Ok(r) => municipalities.push(r.code),
+                Err(e) => problems.push(format!("municipalities: {e}")),
+            }
+        }
+        if let Some(a) = &params.as_of {
+            problems.push(format!(
+                "as_of `{a}`: reruns from stored inputs need the raw zone, which this version does not keep yet"
+            ));
+        }
+        if !problems.is_empty() {
+            return Err(TriggerError::BadParameters(problems));
+        }
+        let now = self.clock.now();
+        let mut request = RunRequest::new(now);
+        request.municipalities = municipalities;
+        {
+            let mut running = self.running();
+            if let Some(r) = running.get(name) {
+                return Err(TriggerError::Busy {
+                    pipeline: name.to_string(),
+                    run_id: r.run_id.clone(),
+                });
+            }
+            running.insert(
+                name.to_string(),
+                Running {
+                    run_id: request.run_id.clone(),
+                    cancel: request.cancel.clone(),
+                },
+            );
+        }
+        let run_id = request.run_id.clone();
+        let params_json = serde_json::to_value(&params).unwrap_or_default();
+        let svc = Arc::clone(self);
+        let name = name.to_string();
+        tokio::spawn(async move {
+            let result = execute(
+                &pipeline,
+                &request,
+                trigger,
+                &params_json,
+                &svc.history,
+                svc.clock.as_ref(),
+            )
+            .await;
+            match result {
+                Ok(_) => tracing::info!(pipeline = %name, run_id = %request.run_id, "run succeeded"),
+                Err(e) => tracing::warn!(pipeline = %name, run_id = %request.run_id, error = %e, "run did not succeed"),
+            }
+            svc.running().remove(&name);
+            svc.idle.notify_waiters();
+        });
+        Ok(run_id)
+    }
+
+    /// Asks a running run to stop before it publishes. `Ok(false)` if it is not running.
+    pub fn cancel(&self, run_id: &str) -> bool {
+        let running = self.running();
+        match running.values().find(|r| r.run_id == run_id) {
+            Some(r) => {
+                r.cancel.store(true, Ordering::SeqCst);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Waits until no run is in flight, for at most `grace`. Returns whether it became idle.
+    pub async fn wait_idle(&self, grace: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + grace;
+        loop {
+            let notified = self.idle.notified();
+            if self.running().is_empty() {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return self.running().is_empty();
+            }
+        }
+    }
+
+    /// Marks the runs still in flight as interrupted (at shutdown, after the grace period).
+    pub fn interrupt_running(&self) {
+        let now = rfc3339(self.clock.now());
+        for r in self.running().values() {
+            r.cancel.store(true, Ordering::SeqCst);
+            let finish = Finish {
+                status: "interrupted",
+                finished_at: now.clone(),
+                error: Some("the service shut down before the run finished".into()),
+                ..Finish::default()
+            };
+            if let Err(e) = self.history.finish(&r.run_id, &finish) {
+                tracing::error!(error = %e, "cannot record the interruption");
+            }
+        }
+    }
+
+    /// The next scheduled time of a pipeline, in UTC.
+    pub fn next_run_at(&self, name: &str) -> Option<DateTime<Utc>> {
+        let p = self.pipelines.get(name)?;
+        let now = self.clock.now().with_timezone(&p.timezone);
+        p.schedule.as_ref()?.after(&now).next().map(|t| t.with_timezone(&Utc))
+    }
+
+    /// Runs the schedules until `shutdown` turns true. Pipelines with `catch_up = true` whose
+    /// schedule fired since their last recorded run start one run immediately.
+    pub async fn schedule(self: Arc<Self>, shutdown: watch::Receiver<bool>) {
+        let mut tasks = Vec::new();
+        for (name, p) in &self.pipelines {
+            let Some(schedule) = p.schedule.clone() else { continue };
+            if p.catch_up && self.missed_schedule(name) {
+                tracing::info!(pipeline = %name, "catching up a schedule missed while the service was down");
+                self.fire(name);
+            }
+            let svc = Arc::clone(&self);
+            let name = name.clone();
+            let tz = p.timezone;
+            let mut shutdown = shutdown.clone();
+            tasks.push(tokio::spawn(async move {
+                loop {
+                    let now = svc.clock.now();
+                    let Some(next) = schedule.after(&now.with_timezone(&tz)).next() else {
+                        break;
+                    };
+                    let wait = (next.with_timezone(&Utc) - now).to_std().unwrap_or_default();
+                    tokio::select! {
+                        _ = tokio::time::sleep(wait) => svc.fire(&name),
+                        _ = shutdown.changed() => break,
+                    }
+                    if *shutdown.borrow() {
+                        break;
+                    }
+                }
+            }));
+        }
+        for t in tasks {
+            let _ = t.await;
+        }
+    }
+
+    fn fire(self: &Arc<Self>, name: &str) {
+        match self.trigger(name, Trigger::Schedule, RunParams::default()) {
+            Ok(run_id) => tracing::info!(pipeline = %name, %run_id, "scheduled run started"),
+            Err(e) => tracing::warn!(pipeline = %name, error = %e, "scheduled run skipped"),
+        }
+    }
+
+    fn missed_schedule(&self, name: &str) -> bool {
+        let Some(p) = self.pipelines.get(name) else {
+            return false;
+        };
+        let Some(schedule) = &p.schedule else { return false };
+        let now = self.clock.now();
+        let last = self
+            .history
+            .list(Some(name), 1)
+            .ok()
+            .and_then(|runs| runs.into_iter().next())
+            .and_then(|r| DateTime::parse_from_rfc3339(&r.started_at).ok())
+            .map(|t| t.with_timezone(&Utc));
+        // Never run: nothing was missed that a first scheduled run will not cover.
+        let Some(last) = last else { return false };
+        schedule
+            .after(&last.with_timezone(&p.timezone))
+            .next()
+            .is_some_and(|t| t.with_timezone(&Utc) <= now)
+    }
+}

@@ -1,0 +1,370 @@
+//! The service as deployed: the real binary on 127.0.0.1 with per-second schedules, the API with
+//! a bearer token, run history across a kill -9 and a restart.
+
+use crate::common::*;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const TOKEN: &str = "test-token-3f9a";
+
+/// A pipeline over the bundled sample with absolute paths, publishing to `out`.
+fn sample_pipeline_text(name: &str, schedule: Option<&str>, out: &Path, idp_location: Option<&str>) -> String {
+    let sample = repo().join("sample");
+    let s = |rel: &str| sample.join(rel).display().to_string();
+    let idp = idp_location
+        .map(str::to_string)
+        .unwrap_or_else(|| s("idp/idp_register_2024_25.csv"));
+    format!(
+        r#"name = "{name}"
+{schedule}
+[publish]
+location = "{out}"
+[reconcile]
+financial_years = ["2024/25", "2025/26"]
+[[sources]]
+name = "budget"
+location = "{budget}"
+contract = "sa36_capital_budget"
+max_reject_ratio = 0.1
+[[sources]]
+name = "idp"
+location = "{idp}"
+contract = "idp_register"
+format = "csv"
+"#,
+        schedule = schedule.map(|s| format!("schedule = \"{s}\"")).unwrap_or_default(),
+        out = out.display(),
+        budget = s("budget/sa36_2024_25.xlsx"),
+    )
+}
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Server {
+    fn start(dir: &Path, pipelines: &Path) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_harvester"))
+            .args([
+                "serve",
+                "--pipelines",
+                pipelines.to_str().unwrap(),
+                "--listen",
+                "127.0.0.1:0",
+                "--grace-secs",
+                "5",
+            ])
+            .env("HARVESTER_HISTORY", dir.join("history.sqlite"))
+            .env("HARVESTER_API_TOKEN", TOKEN)
+            .current_dir(dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("serve starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let addr = line
+            .split("http://")
+            .nth(1)
+            .and_then(|s| s.split_whitespace().next())
+            .unwrap_or_else(|| panic!("no address in {line:?}"));
+        Server {
+            child,
+            base: format!("http://{addr}"),
+        }
+    }
+
+    fn kill9(&mut self) {
+        let _ = Command::new("kill").args(["-9", &self.child.id().to_string()]).status();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap()
+}
+
+async fn get_json(url: &str) -> serde_json::Value {
+    client().get(url).send().await.unwrap().json().await.unwrap()
+}
+
+async fn trigger(base: &str, pipeline: &str, body: &str, token: Option<&str>) -> (u16, serde_json::Value) {
+    let mut req = client()
+        .post(format!("{base}/pipelines/{pipeline}/runs"))
+        .header("content-type", "application/json")
+        .body(body.to_string());
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(serde_json::Value::Null))
+}
+
+/// Polls `GET /runs/{id}` until its status is not `running`.
+async fn wait_for(base: &str, run_id: &str, within: Duration) -> serde_json::Value {
+    let start = Instant::now();
+    loop {
+        let r = get_json(&format!("{base}/runs/{run_id}")).await;
+        if r["status"] != "running" {
+            return r;
+        }
+        assert!(start.elapsed() < within, "run {run_id} still running after {within:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn setup(pipelines: &[(&str, String)]) -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("pipelines");
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, text) in pipelines {
+        std::fs::write(dir.join(format!("{name}.toml")), text).unwrap();
+    }
+    (tmp, dir)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scheduled_and_triggered_runs_with_auth_and_metrics() {
+    let tmp0 = tempfile::tempdir().unwrap();
+    let (tmp, dir) = setup(&[
+        (
+            "tick",
+            sample_pipeline_text("tick", Some("* * * * * *"), &tmp0.path().join("tick"), None),
+        ),
+        (
+            "manual",
+            sample_pipeline_text("manual", None, &tmp0.path().join("manual"), None),
+        ),
+    ]);
+    let server = Server::start(tmp.path(), &dir);
+    let base = server.base.clone();
+
+    // The per-second schedule runs by itself.
+    let start = Instant::now();
+    let scheduled = loop {
+        let runs = get_json(&format!("{base}/runs?pipeline=tick")).await;
+        if let Some(r) = runs
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["trigger"] == "schedule" && r["status"] == "succeeded")
+        {
+            break r.clone();
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no scheduled run succeeded: {runs}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(tmp0.path().join("tick/manifest.json").exists());
+    assert!(scheduled["rows_in"].as_i64().unwrap() > 0);
+
+    // Unauthenticated and wrongly authenticated triggers are refused.
+    assert_eq!(trigger(&base, "manual", "", None).await.0, 401);
+    assert_eq!(trigger(&base, "manual", "", Some("wrong")).await.0, 401);
+    // Unknown pipelines and bad parameters are named.
+    let (code, body) = trigger(&base, "nope", "", Some(TOKEN)).await;
+    assert_eq!(
+        (code, body["error"].as_str().unwrap()),
+        (404, "no pipeline named `nope`")
+    );
+    let (code, body) = trigger(&base, "manual", r#"{"financial_years": ["someday"]}"#, Some(TOKEN)).await;
+    assert_eq!(code, 422);
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("`someday` is not a financial year"),
+        "{body}"
+    );
+
+    // A triggered run with parameters happens and shows in GET /runs.
+    let (code, body) = trigger(
+        &base,
+        "manual",
+        r#"{"financial_years": ["2024/25"], "municipalities": ["BUF"]}"#,
+        Some(TOKEN),
+    )
+    .await;
+    assert_eq!(code, 202, "{body}");
+    let run_id = body["run_id"].as_str().unwrap().to_string();
+    let done = wait_for(&base, &run_id, Duration::from_secs(60)).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(done["trigger"], "api");
+    assert_eq!(done["parameters"]["municipalities"][0], "BUF");
+    let runs = get_json(&format!("{base}/runs")).await;
+    assert!(runs.as_array().unwrap().iter().any(|r| r["run_id"] == run_id.as_str()));
+    // Only BUF, only 2024/25 in the published metrics.
+    let out = tmp0.path().join("manual");
+    let metrics = read_table(&out, &manifest(&out), "alignment_metrics");
+    assert!(strings(&metrics, "demarcation_code")
+        .iter()
+        .all(|c| c.as_deref() == Some("BUF")));
+    assert!(
+        (0..metrics.height()).all(|i| metrics.column("financial_year").unwrap().i32().unwrap().get(i) == Some(2024))
+    );
+
+    // Two concurrent triggers never overlap: one starts, the other is refused.
+    let (a, b) = tokio::join!(
+        trigger(&base, "manual", "", Some(TOKEN)),
+        trigger(&base, "manual", "", Some(TOKEN))
+    );
+    let mut codes = [a.0, b.0];
+    codes.sort_unstable();
+    assert_eq!(codes, [202, 409], "{a:?} {b:?}");
+    let started = if a.0 == 202 { &a.1 } else { &b.1 };
+    wait_for(&base, started["run_id"].as_str().unwrap(), Duration::from_secs(60)).await;
+    let history = get_json(&format!("{base}/runs?pipeline=manual")).await;
+    let mut spans: Vec<(String, String)> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["started_at"].as_str().unwrap().to_string(),
+                r["finished_at"].as_str().unwrap_or("9999").to_string(),
+            )
+        })
+        .collect();
+    spans.sort();
+    for w in spans.windows(2) {
+        assert!(w[0].1 <= w[1].0, "runs overlap: {w:?}");
+    }
+
+    // GET /pipelines shows the next scheduled time.
+    let pipelines = get_json(&format!("{base}/pipelines")).await;
+    let tick = pipelines
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "tick")
+        .unwrap();
+    assert!(tick["next_run_at"].as_str().is_some(), "{tick}");
+
+    // /metrics is Prometheus text exposition.
+    let text = client()
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_prometheus_text(&text);
+    assert!(
+        text.contains("harvester_runs_total{pipeline=\"manual\",status=\"succeeded\"} 2"),
+        "{text}"
+    );
+    assert!(
+        text.lines().any(
+            |l| l.starts_with("harvester_last_success_timestamp_seconds{pipeline=\"tick\"} ") && !l.ends_with(" 0")
+        ),
+        "{text}"
+    );
+}
+
+/// Checks every line against the text exposition format (version 0.0.4): comments declare HELP
+/// and TYPE once per family before its samples; samples are `name{labels} value`.
+fn assert_prometheus_text(text: &str) {
+    let sample = regex::Regex::new(r#"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\]|\\.)*",?)*\})? (-?[0-9.eE+-]+|NaN|\+Inf|-Inf)$"#).unwrap();
+    let mut typed = std::collections::BTreeSet::new();
+    assert!(text.ends_with('\n'));
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let mut parts = rest.split(' ');
+            let name = parts.next().unwrap();
+            let kind = parts.next().unwrap();
+            assert!(
+                ["counter", "gauge", "histogram", "summary", "untyped"].contains(&kind),
+                "{line}"
+            );
+            assert!(typed.insert(name.to_string()), "TYPE twice for {name}");
+        } else if line.starts_with("# HELP ") {
+        } else {
+            let c = sample
+                .captures(line)
+                .unwrap_or_else(|| panic!("not a sample line: {line:?}"));
+            assert!(typed.contains(&c[1]), "sample before its TYPE: {line}");
+        }
+    }
+}
+
+/// Serves `bytes` once, then accepts every later request and never answers.
+async fn stalling_http_server(bytes: Vec<u8>) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut served = 0;
+        let mut held = Vec::new();
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let mut buf = [0u8; 4096];
+            let _ = sock.read(&mut buf).await;
+            if served == 0 {
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                    bytes.len()
+                );
+                let _ = sock.write_all(head.as_bytes()).await;
+                let _ = sock.write_all(&bytes).await;
+            } else {
+                held.push(sock); // stall: keep the connection open, say nothing
+            }
+            served += 1;
+        }
+    });
+    format!("http://{addr}/idp.csv")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_dash_nine_mid_run_keeps_outputs_and_restart_marks_it_interrupted() {
+    let idp = std::fs::read(repo().join("sample/idp/idp_register_2024_25.csv")).unwrap();
+    let url = stalling_http_server(idp).await;
+    let tmp0 = tempfile::tempdir().unwrap();
+    let out = tmp0.path().join("slow");
+    let (tmp, dir) = setup(&[("slow", sample_pipeline_text("slow", None, &out, Some(&url)))]);
+    let mut server = Server::start(tmp.path(), &dir);
+    let base = server.base.clone();
+
+    // First run: the HTTP source answers; outputs are published.
+    let (code, body) = trigger(&base, "slow", "", Some(TOKEN)).await;
+    assert_eq!(code, 202);
+    let first = wait_for(&base, body["run_id"].as_str().unwrap(), Duration::from_secs(60)).await;
+    assert_eq!(first["status"], "succeeded", "{first}");
+    let manifest_before = std::fs::read(out.join("manifest.json")).unwrap();
+
+    // Second run: the source stalls; kill -9 while it is in flight.
+    let (code, body) = trigger(&base, "slow", "", Some(TOKEN)).await;
+    assert_eq!(code, 202);
+    let second = body["run_id"].as_str().unwrap().to_string();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(get_json(&format!("{base}/runs/{second}")).await["status"], "running");
+    server.kill9();
+
+    // The previous outputs are intact and readable through the manifest.
+    assert_eq!(std::fs::read(out.join("manifest.json")).unwrap(), manifest_before);
+    let m = manifest(&out);
+    assert!(read_table(&out, &m, "projects").height() > 0);
+
+    // After a restart the killed run shows as interrupted.
+    let server = Server::start(tmp.path(), &dir);
+    let r = get_json(&format!("{}/runs/{second}", server.base)).await;
+    assert_eq!(r["status"], "interrupted", "{r}");
+}
