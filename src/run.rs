@@ -460,6 +460,16 @@ pub async fn run_with(pipeline: &Pipeline, request: &RunRequest) -> Result<RunRe
         budget_totals,
     };
     publish::commit(&store, &manifest).await?;
+    // Housekeeping after the commit point: a failure here leaves a good run published.
+    match publish::apply_retention(&store, &run_id, now, pipeline.retention_days).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(
+            runs = n,
+            days = pipeline.retention_days,
+            "removed runs past their retention"
+        ),
+        Err(e) => tracing::warn!(error = %e, "retention clean-up failed"),
+    }
     Ok(RunReport {
         manifest,
         publish_location: store.display.clone(),

@@ -64,7 +64,9 @@ impl Store {
                     location: display.clone(),
                     source,
                 })?;
-                let fs = LocalFileSystem::new_with_prefix(dir).map_err(open_err)?;
+                let fs = LocalFileSystem::new_with_prefix(dir)
+                    .map_err(open_err)?
+                    .with_automatic_cleanup(true);
                 Ok(Store {
                     store: Arc::new(fs),
                     prefix: ObjectPath::default(),

@@ -73,7 +73,7 @@ const TOP_KEYS: &[&str] = &[
     "reconcile",
     "sources",
 ];
-const PUBLISH_KEYS: &[&str] = &["location"];
+const PUBLISH_KEYS: &[&str] = &["location", "retention_days"];
 const RECONCILE_KEYS: &[&str] = &[
     "financial_years",
     "name_match_threshold",
@@ -104,6 +104,7 @@ struct RawPipeline {
 #[derive(Debug, Deserialize, Default)]
 struct RawPublish {
     location: Option<String>,
+    retention_days: Option<i64>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -154,6 +155,9 @@ fn default_name_match_threshold() -> f64 {
     0.75
 }
 
+/// Default number of days earlier runs are kept.
+pub const DEFAULT_RETENTION_DAYS: u32 = 30;
+
 /// Default share of rejected rows past which a source fails the run.
 pub const DEFAULT_MAX_REJECT_RATIO: f64 = 0.25;
 
@@ -197,6 +201,8 @@ pub struct Pipeline {
     pub catalog: Catalog,
     /// Where outputs are published. Default `./out`.
     pub publish: Location,
+    /// Days earlier runs' files are kept for as-of comparison. Default 30.
+    pub retention_days: u32,
     /// Reconciliation settings.
     pub reconcile: ReconcileSettings,
     /// Sources, in file order.
@@ -341,6 +347,17 @@ impl Pipeline {
                 diag("publish.location", e.to_string());
                 Location::Local(cwd.join("out"))
             }),
+        };
+        let retention_days = match publish.retention_days {
+            None => DEFAULT_RETENTION_DAYS,
+            Some(d) if (1..=36_500).contains(&d) => d as u32,
+            Some(d) => {
+                diag(
+                    "publish.retention_days",
+                    format!("expected a number of days from 1 to 36500, found {d}"),
+                );
+                DEFAULT_RETENTION_DAYS
+            }
         };
         let mut years = Vec::new();
         for (i, y) in reconcile.financial_years.clone().unwrap_or_default().iter().enumerate() {
@@ -505,6 +522,7 @@ impl Pipeline {
             catch_up: raw.catch_up.unwrap_or(false),
             catalog,
             publish: publish_location,
+            retention_days,
             reconcile: settings,
             sources,
         })

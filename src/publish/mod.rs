@@ -253,3 +253,62 @@ pub async fn commit(store: &Store, manifest: &Manifest) -> Result<(), PublishErr
     put(store, &format!("runs/{}/{MANIFEST}", manifest.run_id), bytes.clone()).await?;
     put(store, MANIFEST, bytes).await
 }
+
+/// Deletes the files of runs older than `retention_days` (by the timestamp in their run id),
+/// except `keep_run` and the quarantine files, which are the quarantine's history. Returns the
+/// number of runs whose files were removed.
+pub async fn apply_retention(
+    store: &Store,
+    keep_run: &str,
+    now: chrono::DateTime<chrono::Utc>,
+    retention_days: u32,
+) -> Result<usize, PublishError> {
+    use futures::TryStreamExt;
+    let cutoff = now - chrono::Duration::days(i64::from(retention_days));
+    let runs_prefix = store.path("runs");
+    let listed: Vec<object_store::ObjectMeta> =
+        store
+            .store
+            .list(Some(&runs_prefix))
+            .try_collect()
+            .await
+            .map_err(|source| PublishError::Read {
+                path: "runs/".into(),
+                location: store.display.clone(),
+                source,
+            })?;
+    let mut removed = std::collections::BTreeSet::new();
+    for meta in listed {
+        let key = meta.location.as_ref().to_string();
+        let rel = key
+            .strip_prefix(runs_prefix.as_ref())
+            .unwrap_or(&key)
+            .trim_start_matches('/');
+        let Some((run_id, rest)) = rel.split_once('/') else {
+            continue;
+        };
+        if run_id == keep_run || rest.starts_with("quarantine/") {
+            continue;
+        }
+        let Some(started) = run_id
+            .get(..15)
+            .and_then(|t| chrono::NaiveDateTime::parse_from_str(t, "%Y%m%dT%H%M%S").ok())
+            .map(|t| t.and_utc())
+        else {
+            continue;
+        };
+        if started < cutoff {
+            store
+                .store
+                .delete(&meta.location)
+                .await
+                .map_err(|source| PublishError::Write {
+                    path: key.clone(),
+                    location: store.display.clone(),
+                    source,
+                })?;
+            removed.insert(run_id.to_string());
+        }
+    }
+    Ok(removed.len())
+}

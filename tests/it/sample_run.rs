@@ -266,3 +266,26 @@ fn committed_sample_matches_the_generator() {
         );
     }
 }
+
+#[test]
+fn runs_past_their_retention_are_removed_but_the_quarantine_history_stays() {
+    use chrono::TimeZone;
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path();
+    let old = block_on(run(
+        &sample_pipeline(out),
+        chrono::Utc.with_ymd_and_hms(2026, 1, 5, 2, 0, 0).unwrap(),
+    ))
+    .unwrap();
+    let new = block_on(run(&sample_pipeline(out), clock(0))).unwrap();
+    let old_dir = out.join("runs").join(&old.manifest.run_id);
+    assert!(
+        !old_dir.join("projects").exists(),
+        "the old run's tables are past the 30-day retention"
+    );
+    assert!(!old_dir.join("manifest.json").exists());
+    assert!(old_dir.join("quarantine").exists(), "quarantine history is kept");
+    assert!(out.join("runs").join(&new.manifest.run_id).join("projects").exists());
+    let q = read_table(out, &manifest(out), "quarantine");
+    assert_eq!(q.height(), new.manifest.tables["quarantine"].rows);
+}

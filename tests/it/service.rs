@@ -368,3 +368,72 @@ async fn kill_dash_nine_mid_run_keeps_outputs_and_restart_marks_it_interrupted()
     let r = get_json(&format!("{}/runs/{second}", server.base)).await;
     assert_eq!(r["status"], "interrupted", "{r}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missed_schedule_catches_up_at_start_and_sigterm_interrupts_after_grace() {
+    let idp = std::fs::read(repo().join("sample/idp/idp_register_2024_25.csv")).unwrap();
+    let url = stalling_http_server(idp).await;
+    let tmp0 = tempfile::tempdir().unwrap();
+    // Daily at 02:00; the history says the last run was three days ago.
+    let text = sample_pipeline_text("nightly", Some("0 2 * * *"), &tmp0.path().join("nightly"), Some(&url))
+        .replace("name = \"nightly\"", "name = \"nightly\"\ncatch_up = true");
+    let (tmp, dir) = setup(&[("nightly", text)]);
+    {
+        let h = harvester::history::History::open(&tmp.path().join("history.sqlite")).unwrap();
+        let then =
+            (chrono::Utc::now() - chrono::Duration::days(3)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        h.start(
+            "20000101T000000000Z-old",
+            "nightly",
+            harvester::history::Trigger::Schedule,
+            &serde_json::json!({}),
+            &then,
+        )
+        .unwrap();
+        let f = harvester::history::Finish {
+            status: "succeeded",
+            finished_at: then.clone(),
+            ..Default::default()
+        };
+        h.finish("20000101T000000000Z-old", &f).unwrap();
+    }
+    let server = Server::start(tmp.path(), &dir);
+    let base = server.base.clone();
+    // The catch-up run starts at once (its source answers the first request).
+    let start = Instant::now();
+    let caught_up = loop {
+        let runs = get_json(&format!("{base}/runs?pipeline=nightly")).await;
+        if let Some(r) = runs
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["run_id"] != "20000101T000000000Z-old")
+        {
+            break r.clone();
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "no catch-up run: {runs}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(caught_up["trigger"], "schedule");
+    wait_for(&base, caught_up["run_id"].as_str().unwrap(), Duration::from_secs(60)).await;
+
+    // A run whose source stalls is in flight when SIGTERM arrives: after the 5 s grace period
+    // the service exits and records the run as interrupted.
+    let (code, body) = trigger(&base, "nightly", "", Some(TOKEN)).await;
+    assert_eq!(code, 202);
+    let stuck = body["run_id"].as_str().unwrap().to_string();
+    let mut server = server;
+    Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = server.child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    let h = harvester::history::History::open(&tmp.path().join("history.sqlite")).unwrap();
+    let r = h.get(&stuck).unwrap().unwrap();
+    assert_eq!(r.status, "interrupted");
+    assert_eq!(
+        r.error.as_deref(),
+        Some("the service shut down before the run finished")
+    );
+}

@@ -91,3 +91,10 @@ fn unknown_source_override_is_a_usage_error() {
         "{err}"
     );
 }
+
+#[test]
+fn the_ops_example_pipeline_stays_valid() {
+    let (code, out, err) = harvester(&["validate", "ops/pipelines/s3_example.toml"], &repo());
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("pipeline `national-s3`, 3 sources"), "{out}");
+}
