@@ -445,9 +445,10 @@ fn cmd_check(
         sheets: sheets.clone(),
         financial_year: fy,
         max_reject_ratio: 1.0,
+        http: crate::config::HttpSettings::default(),
     };
-    let fetched = match runtime().block_on(crate::sources::fetch(&spec)) {
-        Ok(f) => f,
+    let fetched = match runtime().block_on(crate::sources::fetch(&spec, None, None)) {
+        Ok(mut f) => f.remove(0),
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::FAILURE;

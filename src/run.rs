@@ -12,6 +12,7 @@ use crate::publish::tables::{self, QuarantineRow, SourceQuality};
 use crate::publish::{self, InputEntry, Manifest, Partition, PublishError, Table};
 use crate::reconcile;
 use crate::records::Record;
+use crate::sources::raw::{FetchLog, RawZone};
 use crate::sources::readers::{self, Format};
 use crate::sources::{self, Fetched};
 use crate::storage::{StorageError, Store};
@@ -32,6 +33,9 @@ pub enum RunError {
     /// The publish location could not be opened.
     #[error(transparent)]
     Storage(#[from] StorageError),
+    /// The raw zone could not be used.
+    #[error(transparent)]
+    Raw(crate::sources::raw::RawError),
     /// The run was cancelled before it published; the previous outputs are unchanged.
     #[error("the run was cancelled; nothing was published and the previous outputs are unchanged")]
     Cancelled,
@@ -305,6 +309,9 @@ pub struct RunRequest {
     pub municipalities: Vec<String>,
     /// Set to stop the run at the next stage boundary; nothing is published after it is set.
     pub cancel: Arc<AtomicBool>,
+    /// Replay the inputs of an earlier run (run id or timestamp) from the raw zone instead of
+    /// fetching.
+    pub as_of: Option<String>,
 }
 
 impl RunRequest {
@@ -315,6 +322,7 @@ impl RunRequest {
             now,
             municipalities: Vec::new(),
             cancel: Arc::new(AtomicBool::new(false)),
+            as_of: None,
         }
     }
 }
@@ -333,30 +341,88 @@ pub async fn run_with(pipeline: &Pipeline, request: &RunRequest) -> Result<RunRe
     let mut quarantine = Vec::new();
     let mut quality = Vec::new();
     let mut inputs = Vec::new();
+    let store = Store::open_folder(&pipeline.publish)?;
+    let raw = RawZone::new(store.clone());
+    // Inputs come from the network, or from the raw zone when replaying an earlier run.
+    let replay = match &request.as_of {
+        Some(a) => Some(raw.resolve_as_of(a).await.map_err(RunError::Raw)?),
+        None => None,
+    };
+    let previous_fetch = match &replay {
+        Some(_) => None,
+        None => raw.latest().await.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "cannot read the previous fetch log; fetching without conditional requests");
+            None
+        }),
+    };
+    let started_at = now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let mut fetch_log = FetchLog {
+        run_id: request.run_id.clone(),
+        started_at: started_at.clone(),
+        inputs: Vec::new(),
+    };
     for spec in &pipeline.sources {
         if cancelled() {
             return Err(RunError::Cancelled);
         }
         tracing::info!(source = %spec.name, location = %spec.location, "fetching");
-        let fetched = match sources::fetch(spec).await {
+        let fetched = match &replay {
+            Some(log) => sources::from_raw(spec, log, &raw).await,
+            None => sources::fetch(spec, Some(&raw), previous_fetch.as_ref()).await,
+        };
+        let files = match fetched {
             Ok(f) => f,
             Err(e) => {
                 problems.push(SourceProblem::Fetch(e));
                 continue;
             }
         };
-        inputs.push(InputEntry {
+        let mut quality_sum = SourceQuality {
             source: spec.name.clone(),
-            location: fetched.location.clone(),
-            size: fetched.bytes.len() as u64,
-            sha256: fetched.sha256.clone(),
-        });
-        let mut out = process_source(pipeline, spec, &fetched);
-        tracing::info!(source = %spec.name, rows_read = out.quality.rows_read, accepted = out.quality.rows_accepted, rejected = out.quality.rows_rejected, "validated");
-        problems.append(&mut out.problems);
-        records.append(&mut out.records);
-        quarantine.append(&mut out.quarantine);
-        quality.push(out.quality);
+            contract: spec.contract.clone(),
+            rows_read: 0,
+            rows_accepted: 0,
+            rows_rejected: 0,
+            warnings: 0,
+        };
+        let several = files.len() > 1;
+        for fetched in &files {
+            if replay.is_none() && !fetched.not_modified {
+                if let Err(e) = raw.put_blob(&fetched.sha256, &fetched.bytes).await {
+                    tracing::warn!(error = %e, "cannot keep the input in the raw zone; this run cannot be replayed");
+                }
+            }
+            fetch_log.inputs.push(fetched.record(&spec.name, &started_at));
+            inputs.push(InputEntry {
+                source: spec.name.clone(),
+                location: fetched.location.clone(),
+                size: fetched.bytes.len() as u64,
+                sha256: fetched.sha256.clone(),
+            });
+            let mut out = process_source(pipeline, spec, fetched);
+            if several {
+                // Several files share sheet names and row numbers: the file joins the record id.
+                let old = format!("{}:", spec.name);
+                let new = format!("{}:{}:", spec.name, fetched.file_name);
+                for r in &mut out.records {
+                    r.record_id = r.record_id.replacen(&old, &new, 1);
+                }
+            }
+            tracing::info!(source = %spec.name, file = %fetched.file_name, rows_read = out.quality.rows_read, accepted = out.quality.rows_accepted, rejected = out.quality.rows_rejected, "validated");
+            problems.append(&mut out.problems);
+            records.append(&mut out.records);
+            quarantine.append(&mut out.quarantine);
+            quality_sum.rows_read += out.quality.rows_read;
+            quality_sum.rows_accepted += out.quality.rows_accepted;
+            quality_sum.rows_rejected += out.quality.rows_rejected;
+            quality_sum.warnings += out.quality.warnings;
+        }
+        quality.push(quality_sum);
+    }
+    if !fetch_log.inputs.is_empty() {
+        if let Err(e) = raw.write_log(&fetch_log).await {
+            tracing::warn!(error = %e, "cannot write the fetch log; this run cannot be replayed");
+        }
     }
     if !problems.is_empty() {
         return Err(RunError::Sources(problems));
@@ -372,7 +438,6 @@ pub async fn run_with(pipeline: &Pipeline, request: &RunRequest) -> Result<RunRe
     let links = reconcile::link(&records, settings);
     let variances = reconcile::variances(&records, &links, settings);
     let metrics_df = metrics::alignment_metrics(&records, &links, &settings.financial_years)?;
-    let store = Store::open_folder(&pipeline.publish)?;
     let previous = publish::read_manifest(&store).await?;
     let budget_totals = metrics::budget_totals(&records);
     let mut exceptions = metrics::exceptions(&records, &links, &variances);

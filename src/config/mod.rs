@@ -89,6 +89,11 @@ const SOURCE_KEYS: &[&str] = &[
     "sheets",
     "financial_year",
     "max_reject_ratio",
+    "timeout_secs",
+    "retries",
+    "retry_base_ms",
+    "max_bytes",
+    "headers_from_env",
 ];
 
 #[derive(Debug, Deserialize, Default)]
@@ -125,6 +130,11 @@ struct RawSource {
     sheets: Option<String>,
     financial_year: Option<String>,
     max_reject_ratio: Option<f64>,
+    timeout_secs: Option<i64>,
+    retries: Option<i64>,
+    retry_base_ms: Option<i64>,
+    max_bytes: Option<i64>,
+    headers_from_env: Option<std::collections::BTreeMap<String, String>>,
 }
 
 /// Reconciliation settings.
@@ -180,6 +190,35 @@ pub struct SourceSpec {
     pub financial_year: Option<FinancialYear>,
     /// Share of rejected rows (0–1) past which the run fails before publishing.
     pub max_reject_ratio: f64,
+    /// How HTTP sources are fetched.
+    pub http: HttpSettings,
+}
+
+/// Fetch settings of HTTP sources.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpSettings {
+    /// Timeout of one request, in seconds. Default 120.
+    pub timeout_secs: u64,
+    /// Retries after the first attempt on timeouts, connection errors, 5xx and 429. Default 4.
+    pub retries: u32,
+    /// First backoff delay in milliseconds, doubled each retry, plus jitter. Default 500.
+    pub retry_base_ms: u64,
+    /// Largest response accepted, in bytes. Default 512 MiB.
+    pub max_bytes: u64,
+    /// Request headers whose values come from environment variables: (header, variable).
+    pub headers_from_env: Vec<(String, String)>,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            timeout_secs: 120,
+            retries: 4,
+            retry_base_ms: 500,
+            max_bytes: 512 * 1024 * 1024,
+            headers_from_env: Vec::new(),
+        }
+    }
 }
 
 /// A validated pipeline.
@@ -497,6 +536,44 @@ impl Pipeline {
                     format!("expected a share between 0 and 1, found {max_reject_ratio}"),
                 );
             }
+            let mut http = HttpSettings::default();
+            let mut positive = |k: &str, v: Option<i64>, max: i64| -> Option<u64> {
+                match v {
+                    None => None,
+                    Some(n) if (0..=max).contains(&n) => Some(n as u64),
+                    Some(n) => {
+                        diag(&key(k), format!("expected a whole number from 0 to {max}, found {n}"));
+                        None
+                    }
+                }
+            };
+            if let Some(t) = positive("timeout_secs", s.timeout_secs, 86_400) {
+                http.timeout_secs = t.max(1);
+            }
+            if let Some(r) = positive("retries", s.retries, 20) {
+                http.retries = r as u32;
+            }
+            if let Some(b) = positive("retry_base_ms", s.retry_base_ms, 600_000) {
+                http.retry_base_ms = b;
+            }
+            if let Some(m) = positive("max_bytes", s.max_bytes, i64::MAX) {
+                http.max_bytes = m;
+            }
+            for (header, var) in s.headers_from_env.clone().unwrap_or_default() {
+                if reqwest::header::HeaderName::from_bytes(header.as_bytes()).is_err() {
+                    diag(
+                        &key("headers_from_env"),
+                        format!("`{header}` is not a valid HTTP header name"),
+                    );
+                } else if var.is_empty() || !var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                    diag(
+                        &key("headers_from_env"),
+                        format!("`{var}` (for header `{header}`) is not an environment variable name"),
+                    );
+                } else {
+                    http.headers_from_env.push((header, var));
+                }
+            }
             if let (Some(location), Some(contract)) = (location, contract) {
                 sources.push(SourceSpec {
                     name: sname,
@@ -507,6 +584,7 @@ impl Pipeline {
                     sheets,
                     financial_year,
                     max_reject_ratio,
+                    http,
                 });
             }
         }

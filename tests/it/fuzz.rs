@@ -33,12 +33,7 @@ fn cases() -> usize {
 
 fn feed(bytes: Vec<u8>, name: &str, format: Format) {
     let catalog = Catalog::load(None).unwrap();
-    let fetched = Fetched {
-        location: name.into(),
-        file_name: name.into(),
-        sha256: String::new(),
-        bytes: bytes.into(),
-    };
+    let fetched = Fetched::new(name.into(), name.into(), bytes.into());
     for c in catalog.names() {
         let contract = catalog.get(c).unwrap();
         let out = process_with_contract("fuzz", contract, Some(format), None, contract.unit, None, 0.5, &fetched);

@@ -11,12 +11,11 @@ use harvester::sources::Fetched;
 fn check(rel: &str, contract: &str, fy: Option<FinancialYear>) -> SourceOutput {
     let path = real(rel);
     let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let fetched = Fetched {
-        location: path.display().to_string(),
-        file_name: path.file_name().unwrap().to_string_lossy().into_owned(),
-        sha256: harvester::sources::sha256_hex(&bytes),
-        bytes: bytes.into(),
-    };
+    let fetched = Fetched::new(
+        path.display().to_string(),
+        path.file_name().unwrap().to_string_lossy().into_owned(),
+        bytes.into(),
+    );
     let catalog = Catalog::load(None).unwrap();
     let c = catalog.get(contract).unwrap();
     process_with_contract("real", c, None, None, c.unit, fy, 1.0, &fetched)
