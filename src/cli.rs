@@ -50,6 +50,11 @@ pub enum Command {
         /// Replace the publish location (path or s3://, az://, gs:// URL).
         #[arg(long, value_name = "URL")]
         out: Option<String>,
+        /// Rerun from exactly the inputs of an earlier run (its run id, or a time such as
+        /// 2026-11-01 or 2026-11-01T02:00:00Z: the latest run started by then), read from the
+        /// raw zone without touching the network.
+        #[arg(long, value_name = "RUN_ID|TIME")]
+        as_of: Option<String>,
     },
     /// Check pipelines and the contracts they name without running anything.
     Validate {
@@ -119,7 +124,12 @@ pub fn main() -> ExitCode {
         .init();
     let cwd = std::env::current_dir().unwrap_or_default();
     match cli.command {
-        Command::Run { pipeline, sources, out } => cmd_run(&pipeline, &sources, out.as_deref(), &cwd, &cli.history),
+        Command::Run {
+            pipeline,
+            sources,
+            out,
+            as_of,
+        } => cmd_run(&pipeline, &sources, out.as_deref(), as_of, &cwd, &cli.history),
         Command::Serve {
             pipelines,
             listen,
@@ -164,7 +174,14 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("the tokio runtime starts")
 }
 
-fn cmd_run(pipeline: &Path, sources: &[String], out: Option<&str>, cwd: &Path, history: &Path) -> ExitCode {
+fn cmd_run(
+    pipeline: &Path,
+    sources: &[String],
+    out: Option<&str>,
+    as_of: Option<String>,
+    cwd: &Path,
+    history: &Path,
+) -> ExitCode {
     let mut p = match Pipeline::load(pipeline, cwd) {
         Ok(p) => p,
         Err(e) => {
@@ -196,8 +213,9 @@ fn cmd_run(pipeline: &Path, sources: &[String], out: Option<&str>, cwd: &Path, h
             return ExitCode::FAILURE;
         }
     };
-    let request = crate::run::RunRequest::new(chrono::Utc::now());
-    let params = serde_json::json!({ "sources": sources, "out": out });
+    let mut request = crate::run::RunRequest::new(chrono::Utc::now());
+    let params = serde_json::json!({ "sources": sources, "out": out, "as_of": as_of });
+    request.as_of = as_of;
     let clock = crate::service::SystemClock;
     let result = runtime().block_on(crate::service::execute(
         &p,

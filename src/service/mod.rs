@@ -232,6 +232,7 @@ impl Service {
         let now = self.clock.now();
         let mut request = RunRequest::new(now);
         request.municipalities = municipalities;
+        request.as_of = params.as_of.clone();
         {
             let mut running = self.running();
             if let Some(r) = running.get(name) {

@@ -230,8 +230,7 @@ impl RawZone {
             .runs()
             .await?
             .into_iter()
-            .filter(|id| id.as_str() <= stamp.as_str() || id.starts_with(&stamp))
-            .next_back();
+            .rfind(|id| id.as_str() <= stamp.as_str() || id.starts_with(&stamp));
         match candidate {
             Some(id) => self
                 .read_log(&format!("raw/runs/{id}.json"))

@@ -3,6 +3,7 @@
 
 mod common;
 mod fuzz;
+mod ingest;
 mod quarantine;
 mod real_data;
 mod sample_run;
