@@ -473,7 +473,7 @@ impl Pipeline {
                     None => {
                         diag(
                             &key("format"),
-                            format!("expected `csv`, `tsv`, `xlsx` or `xls`, found `{f}`"),
+                            format!("expected `csv`, `tsv`, `xlsx`, `xls`, `json` or `parquet`, found `{f}`"),
                         );
                         None
                     }

@@ -32,6 +32,22 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("bepp_pipeline", include_str!("../../schemas/bepp_pipeline.toml")),
     ("irm_departmental", include_str!("../../schemas/irm_departmental.toml")),
     ("municipalities", include_str!("../../schemas/municipalities.toml")),
+    (
+        "cct_capital_ledger",
+        include_str!("../../schemas/cct_capital_ledger.toml"),
+    ),
+    (
+        "epre_subprogramme",
+        include_str!("../../schemas/epre_subprogramme.toml"),
+    ),
+    (
+        "national_infrastructure",
+        include_str!("../../schemas/national_infrastructure.toml"),
+    ),
+    (
+        "mscoa_capital_cube",
+        include_str!("../../schemas/mscoa_capital_cube.toml"),
+    ),
 ];
 
 /// A problem with a contract file, with the file and key it concerns.
@@ -123,10 +139,18 @@ struct RawContract {
     min_header_matches: usize,
     #[serde(default = "default_true")]
     stop_at_blank_row: bool,
+    #[serde(default = "default_header_rows")]
+    header_rows: usize,
     #[serde(default)]
     default_phase: Option<String>,
     #[serde(default)]
     require_any: Vec<Vec<String>>,
+    #[serde(default)]
+    demarcation_code: Option<String>,
+    #[serde(default = "default_true")]
+    municipal: bool,
+    #[serde(default)]
+    subtotal_when_blank: Vec<String>,
     #[serde(default)]
     columns: Vec<RawColumn>,
     #[serde(default)]
@@ -177,6 +201,9 @@ fn default_header_search_rows() -> usize {
 }
 fn default_min_header_matches() -> usize {
     3
+}
+fn default_header_rows() -> usize {
+    1
 }
 fn default_true() -> bool {
     true
@@ -245,10 +272,17 @@ pub struct Contract {
     pub min_header_matches: usize,
     /// Whether the first blank row after the header ends the data (footnotes follow).
     pub stop_at_blank_row: bool,
+    /// How many rows the header spans (1–5); upper rows carry across merged cells.
+    pub header_rows: usize,
     /// Phase of long-form amounts when the row has no `budget_phase` column.
     pub default_phase: String,
     /// Groups of columns of which each row must fill at least one (e.g. a name or a number).
     pub require_any: Vec<Vec<String>>,
+    /// A fixed municipality for every row (a municipality's own ledger export).
+    pub demarcation_code: Option<String>,
+    /// Rows with any of these columns blank are subtotals (budget books): quarantined with rule
+    /// `subtotal`, never counted as records.
+    pub subtotal_when_blank: Vec<String>,
     /// Canonical columns.
     pub columns: Vec<Column>,
     /// Wide amount columns.
@@ -337,12 +371,32 @@ impl Contract {
                 }
             }
         }
-        if raw.dataset != Dataset::Reference {
-            let has_muni = raw.demarcation_from_sheet || columns.iter().any(|c| c.kind == ColumnKind::Demarcation);
+        for (i, name) in raw.subtotal_when_blank.iter().enumerate() {
+            if !seen.contains_key(name) {
+                errors.push(err(
+                    &format!("subtotal_when_blank[{i}]"),
+                    format!("`{name}` is not a column of this contract"),
+                ));
+            }
+        }
+        let fixed_code = match raw.demarcation_code.as_deref() {
+            None => None,
+            Some(c) => match reference::Reference::bundled().resolve_code(c) {
+                Ok(r) => Some(r.code),
+                Err(e) => {
+                    errors.push(err("demarcation_code", e.to_string()));
+                    None
+                }
+            },
+        };
+        if raw.dataset != Dataset::Reference && raw.municipal {
+            let has_muni = raw.demarcation_from_sheet
+                || fixed_code.is_some()
+                || columns.iter().any(|c| c.kind == ColumnKind::Demarcation);
             if !has_muni {
                 errors.push(err(
                     "columns",
-                    "a contract needs a `demarcation` column or `demarcation_from_sheet = true`".into(),
+                    "a contract needs a `demarcation` column, `demarcation_from_sheet = true`, a fixed `demarcation_code`, or `municipal = false`".into(),
                 ));
             }
         }
@@ -360,8 +414,11 @@ impl Contract {
             header_search_rows: raw.header_search_rows,
             min_header_matches: raw.min_header_matches,
             stop_at_blank_row: raw.stop_at_blank_row,
+            header_rows: raw.header_rows.clamp(1, 5),
             default_phase: raw.default_phase.unwrap_or_else(|| "planned".into()),
             require_any: raw.require_any,
+            demarcation_code: fixed_code,
+            subtotal_when_blank: raw.subtotal_when_blank,
             columns,
             amounts,
         })
@@ -465,9 +522,13 @@ mod tests {
             cat.names(),
             [
                 "bepp_pipeline",
+                "cct_capital_ledger",
+                "epre_subprogramme",
                 "idp_register",
                 "irm_departmental",
+                "mscoa_capital_cube",
                 "municipalities",
+                "national_infrastructure",
                 "sa36_capital_budget"
             ]
         );

@@ -13,7 +13,7 @@ use crate::contracts::numbers::{parse_amount, Unit};
 use crate::contracts::reference::Reference;
 use crate::contracts::{gps, wards};
 use crate::contracts::{normalise_header, ColumnKind, Contract, OnInvalid};
-use crate::sources::readers::{format_number, Cell, RawSheet};
+use crate::sources::readers::{format_number, Cell, RawRow, RawSheet};
 use std::collections::BTreeMap;
 
 /// Per-source settings the contract needs.
@@ -247,9 +247,13 @@ fn validate_sheet(contract: &Contract, sheet: &RawSheet, opts: &Options, referen
     if sheet.rows.iter().all(|r| r.is_blank()) {
         return;
     }
-    // 1. The header row is the one with the most known headers.
+    // 1. The header row is the one with the most known headers. A header spread over several
+    // rows (a merged "Budget year" over one year per column) is read as one row.
+    let span = contract.header_rows.max(1);
+    let headers_at = |i: usize| -> RawRow { combined_header(&sheet.rows[i..(i + span).min(sheet.rows.len())]) };
     let mut best: Option<(usize, usize)> = None;
-    for (i, row) in sheet.rows.iter().take(contract.header_search_rows).enumerate() {
+    for i in 0..sheet.rows.len().min(contract.header_search_rows) {
+        let row = headers_at(i);
         let n = row
             .cells
             .iter()
@@ -278,7 +282,8 @@ fn validate_sheet(contract: &Contract, sheet: &RawSheet, opts: &Options, referen
         });
         return;
     }
-    let header_row = &sheet.rows[header_idx];
+    let combined = headers_at(header_idx);
+    let header_row = &combined;
     let mut targets: Vec<Option<Target>> = Vec::new();
     let mut found_cols = vec![false; contract.columns.len()];
     for cell in &header_row.cells {
@@ -341,7 +346,7 @@ fn validate_sheet(contract: &Contract, sheet: &RawSheet, opts: &Options, referen
         None
     };
     // 3. Data rows.
-    for row in &sheet.rows[header_idx + 1..] {
+    for row in &sheet.rows[(header_idx + span).min(sheet.rows.len())..] {
         if row.is_blank() {
             if contract.stop_at_blank_row {
                 break;
@@ -363,6 +368,9 @@ fn validate_sheet(contract: &Contract, sheet: &RawSheet, opts: &Options, referen
             severity: Severity::Error,
             message,
         };
+        if let Some(code) = &contract.demarcation_code {
+            demarcation_code = Some(code.clone());
+        }
         match &sheet_code {
             Some(Ok(code)) => demarcation_code = Some(code.clone()),
             Some(Err((name, e))) => errs.push(reject(
@@ -483,6 +491,20 @@ fn validate_sheet(contract: &Contract, sheet: &RawSheet, opts: &Options, referen
                     format!("`{}` is required but empty", col.name),
                 ));
             }
+        }
+        let blank: Vec<&str> = contract
+            .subtotal_when_blank
+            .iter()
+            .filter(|c| !values.contains_key(c.as_str()))
+            .map(String::as_str)
+            .collect();
+        if !blank.is_empty() {
+            errs.push(reject(
+                &blank.join("|"),
+                "subtotal",
+                String::new(),
+                format!("a subtotal row ({} blank): totals are not records", blank.join(", ")),
+            ));
         }
         for group in &contract.require_any {
             if !group.iter().any(|c| values.contains_key(c)) {
@@ -623,6 +645,46 @@ fn derive_gps(values: &mut BTreeMap<String, Value>, mut warn: impl FnMut(&str, &
     }
 }
 
+/// Joins header rows cell by cell; a top cell spanning several columns (merged, so empty to its
+/// right) is carried across: `Budget year` over `2024/25`, `2025/26` → `Budget year 2024/25`, ...
+fn combined_header(rows: &[RawRow]) -> RawRow {
+    if rows.len() == 1 {
+        return rows[0].clone();
+    }
+    let width = rows.iter().map(|r| r.cells.len()).max().unwrap_or(0);
+    let mut cells = Vec::with_capacity(width);
+    let mut carried: Vec<String> = vec![String::new(); rows.len()];
+    for j in 0..width {
+        let mut parts = Vec::new();
+        for (k, r) in rows.iter().enumerate() {
+            let text = r.cells.get(j).map(Cell::raw).unwrap_or_default();
+            let text = text.trim().to_string();
+            // Only upper rows carry across merged cells; the last row names each column.
+            if k + 1 < rows.len() {
+                if !text.is_empty() {
+                    carried[k] = text;
+                } else if rows.last().and_then(|l| l.cells.get(j)).is_none_or(Cell::is_empty) {
+                    carried[k].clear();
+                }
+                if !carried[k].is_empty() {
+                    parts.push(carried[k].clone());
+                }
+            } else if !text.is_empty() {
+                parts.push(text);
+            }
+        }
+        cells.push(if parts.is_empty() {
+            Cell::Empty
+        } else {
+            Cell::Text(parts.join(" "))
+        });
+    }
+    RawRow {
+        number: rows[0].number,
+        cells,
+    }
+}
+
 fn cell_number(cell: &Cell) -> Result<Option<f64>, String> {
     match cell {
         Cell::Empty => Ok(None),
@@ -665,4 +727,58 @@ fn check_range(col: &crate::contracts::Column, v: f64) -> Result<(), (String, St
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contracts::Catalog;
+
+    fn text_row(number: u32, cells: &[&str]) -> RawRow {
+        RawRow {
+            number,
+            cells: cells
+                .iter()
+                .map(|c| {
+                    if c.is_empty() {
+                        Cell::Empty
+                    } else {
+                        Cell::Text((*c).to_string())
+                    }
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn two_row_headers_with_merged_cells() {
+        let mut contract = Catalog::load(None).unwrap().get("idp_register").unwrap().clone();
+        contract.header_rows = 2;
+        let sheet = RawSheet {
+            name: None,
+            rows: vec![
+                text_row(
+                    1,
+                    &["demarcation_code", "idp_project_ref", "project_name", "amount", ""],
+                ),
+                text_row(2, &["", "", "", "2024/25", "2025/26"]),
+                text_row(3, &["BUF", "IDP-1", "Hall", "100", "200"]),
+            ],
+        };
+        let opts = Options {
+            unit: crate::contracts::numbers::Unit::Rand,
+            financial_year: None,
+            file: "x.csv".into(),
+        };
+        let out = validate(&contract, &[sheet], &opts);
+        assert!(out.problems.is_empty(), "{:?}", out.problems);
+        assert_eq!(out.rows.len(), 1);
+        let years: Vec<(i32, f64)> = out.rows[0]
+            .amounts
+            .iter()
+            .map(|a| (a.year.start_year, a.rand))
+            .collect();
+        assert_eq!(years, [(2024, 100.0), (2025, 200.0)]);
+        assert_eq!(out.rows[0].row, 3);
+    }
 }

@@ -170,6 +170,16 @@ pub fn parse(raw: &str, muni: Option<&str>) -> Result<Wards, WardError> {
                 out.numbers.push(n % 1000);
                 out.codes.push(code);
             } else {
+                let count = prefix.map_or(0, |(_, c)| *c);
+                if n > count.max(199) {
+                    // Ledgers code non-ward items as 200/201 and sub-councils as 901–924 (Cape Town).
+                    broadest = broadest.max(if n >= 900 {
+                        WardScope::Region
+                    } else {
+                        WardScope::NonWard
+                    });
+                    continue;
+                }
                 if let (Some((pre, count)), Some(m)) = (prefix, muni) {
                     if n == 0 || n > *count {
                         return Err(WardError::OutOfRange {
@@ -269,6 +279,8 @@ mod tests {
             ),
             ("", Some("BUF"), WardScope::Unknown, &[], false),
             ("7", Some("EC129"), WardScope::Ward, &[], false), // 2016 municipality: no 2011 prefix
+            ("201", Some("CPT"), WardScope::NonWard, &[], false),
+            ("915", Some("CPT"), WardScope::Region, &[], false),
         ];
         for (raw, muni, scope, codes, truncated) in cases {
             let w = parse(raw, *muni).unwrap_or_else(|e| panic!("{raw}: {e}"));

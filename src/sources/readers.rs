@@ -85,6 +85,11 @@ pub enum Format {
     Xlsx,
     /// Legacy Excel (BIFF) workbook.
     Xls,
+    /// JSON: an array of objects, or an object holding one (nested objects are flattened with
+    /// dotted keys: `fields.name`).
+    Json,
+    /// Apache Parquet.
+    Parquet,
 }
 
 impl Format {
@@ -97,6 +102,8 @@ impl Format {
             "tsv" | "txt" | "tab" => Some(Format::Tsv),
             "xlsx" | "xlsm" => Some(Format::Xlsx),
             "xls" => Some(Format::Xls),
+            "json" => Some(Format::Json),
+            "parquet" | "pq" => Some(Format::Parquet),
             _ => None,
         }
     }
@@ -108,6 +115,8 @@ impl Format {
             "tsv" | "txt" => Some(Format::Tsv),
             "xlsx" | "excel" => Some(Format::Xlsx),
             "xls" => Some(Format::Xls),
+            "json" => Some(Format::Json),
+            "parquet" => Some(Format::Parquet),
             _ => None,
         }
     }
@@ -122,6 +131,22 @@ pub enum ReadError {
         /// File name.
         file: String,
         /// What calamine reported.
+        reason: String,
+    },
+    /// The JSON is malformed or holds no array of records.
+    #[error("{file}: cannot read as JSON records: {reason}")]
+    Json {
+        /// File name.
+        file: String,
+        /// What was wrong.
+        reason: String,
+    },
+    /// The Parquet file could not be read.
+    #[error("{file}: cannot read as Parquet: {reason}")]
+    Parquet {
+        /// File name.
+        file: String,
+        /// What polars reported.
         reason: String,
     },
     /// The text could not be split into records.
@@ -148,6 +173,8 @@ pub fn read(bytes: &[u8], format: Format, file: &str) -> Result<Vec<RawSheet>, R
         }
         // A damaged workbook must be an error, never a crash: calamine is guarded in case a
         // malformed file reaches a panic inside it.
+        Format::Json => read_json(bytes, file).map(|s| vec![s]),
+        Format::Parquet => read_parquet(bytes, file).map(|s| vec![s]),
         Format::Xlsx | Format::Xls => std::panic::catch_unwind(|| read_workbook(bytes, file)).unwrap_or_else(|_| {
             Err(ReadError::Workbook {
                 file: file.to_string(),
@@ -338,6 +365,128 @@ fn read_workbook(bytes: &[u8], file: &str) -> Result<Vec<RawSheet>, ReadError> {
     Ok(sheets)
 }
 
+/// Flattens one JSON value into `key → cell` pairs, nested objects with dotted keys.
+fn flatten(prefix: &str, v: &serde_json::Value, out: &mut Vec<(String, Cell)>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, v) in m {
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                flatten(&key, v, out);
+            }
+        }
+        serde_json::Value::Null => out.push((prefix.to_string(), Cell::Empty)),
+        serde_json::Value::Number(n) => out.push((prefix.to_string(), n.as_f64().map_or(Cell::Empty, Cell::Number))),
+        serde_json::Value::String(t) if t.trim().is_empty() => out.push((prefix.to_string(), Cell::Empty)),
+        serde_json::Value::String(t) => out.push((prefix.to_string(), Cell::Text(t.clone()))),
+        serde_json::Value::Bool(b) => out.push((prefix.to_string(), Cell::Text(b.to_string()))),
+        serde_json::Value::Array(_) => out.push((prefix.to_string(), Cell::Text(v.to_string()))),
+    }
+}
+
+/// JSON records become a header row (row 0: every key, in the order serde_json gives: sorted) and one row per
+/// record, numbered from 1 in file order.
+fn read_json(bytes: &[u8], file: &str) -> Result<RawSheet, ReadError> {
+    let err = |reason: String| ReadError::Json {
+        file: file.to_string(),
+        reason,
+    };
+    let (text, _) = decode_text(bytes);
+    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| err(e.to_string()))?;
+    let records = match value {
+        serde_json::Value::Array(a) => a,
+        serde_json::Value::Object(m) => m
+            .into_iter()
+            .find_map(|(_, v)| match v {
+                serde_json::Value::Array(a) => Some(a),
+                _ => None,
+            })
+            .ok_or_else(|| err("the object holds no array of records".into()))?,
+        _ => return Err(err("expected an array of objects".into())),
+    };
+    let mut keys: Vec<String> = Vec::new();
+    let mut flat = Vec::with_capacity(records.len());
+    for r in &records {
+        let mut pairs = Vec::new();
+        flatten("", r, &mut pairs);
+        for (k, _) in &pairs {
+            if !keys.contains(k) {
+                keys.push(k.clone());
+            }
+        }
+        flat.push(pairs);
+    }
+    let mut rows = vec![RawRow {
+        number: 0,
+        cells: keys.iter().map(|k| Cell::Text(k.clone())).collect(),
+    }];
+    for (i, pairs) in flat.into_iter().enumerate() {
+        let mut cells = vec![Cell::Empty; keys.len()];
+        for (k, c) in pairs {
+            if let Some(j) = keys.iter().position(|x| *x == k) {
+                cells[j] = c;
+            }
+        }
+        rows.push(RawRow {
+            number: u32::try_from(i + 1).unwrap_or(u32::MAX),
+            cells,
+        });
+    }
+    Ok(RawSheet { name: None, rows })
+}
+
+/// Parquet columns become a header row (row 0) and one row per record, numbered from 1.
+fn read_parquet(bytes: &[u8], file: &str) -> Result<RawSheet, ReadError> {
+    use polars::prelude::*;
+    let err = |reason: String| ReadError::Parquet {
+        file: file.to_string(),
+        reason,
+    };
+    let df = ParquetReader::new(Cursor::new(bytes.to_vec()))
+        .finish()
+        .map_err(|e| err(e.to_string()))?;
+    let mut columns: Vec<Vec<Cell>> = Vec::new();
+    for c in df.columns() {
+        let s = c.as_materialized_series();
+        let cells: Vec<Cell> = if s.dtype().is_primitive_numeric() {
+            let f = s.cast(&DataType::Float64).map_err(|e| err(e.to_string()))?;
+            let f = f.f64().map_err(|e| err(e.to_string()))?.clone();
+            (0..f.len())
+                .map(|i| f.get(i).map_or(Cell::Empty, Cell::Number))
+                .collect()
+        } else {
+            let t = s.cast(&DataType::String).map_err(|e| err(e.to_string()))?;
+            let t = t.str().map_err(|e| err(e.to_string()))?.clone();
+            (0..t.len())
+                .map(|i| {
+                    t.get(i)
+                        .filter(|v| !v.trim().is_empty())
+                        .map_or(Cell::Empty, |v| Cell::Text(v.to_string()))
+                })
+                .collect()
+        };
+        columns.push(cells);
+    }
+    let mut rows = vec![RawRow {
+        number: 0,
+        cells: df
+            .get_column_names()
+            .iter()
+            .map(|n| Cell::Text(n.to_string()))
+            .collect(),
+    }];
+    for i in 0..df.height() {
+        rows.push(RawRow {
+            number: u32::try_from(i + 1).unwrap_or(u32::MAX),
+            cells: columns.iter().map(|c| c[i].clone()).collect(),
+        });
+    }
+    Ok(RawSheet { name: None, rows })
+}
+
 fn cell_from(d: &Data) -> Cell {
     match d {
         Data::Empty => Cell::Empty,
@@ -381,6 +530,26 @@ mod tests {
         let text = "a,b,c\n\"x;y\",2,3\n";
         assert_eq!(sniff_delimiter(text), b',');
         assert_eq!(sniff_delimiter("a\tb\n1\t2\n"), b'\t');
+    }
+
+    #[test]
+    fn json_records_flatten_nested_fields() {
+        let bytes = br#"[{"model": "x", "pk": 1, "fields": {"name": "Road", "amount": 5}}, {"model": "x", "pk": 2, "fields": {"name": null}}]"#;
+        let s = read(bytes, Format::Json, "f.json").unwrap().remove(0);
+        // Keys come out sorted (serde_json's map), which keeps the column order deterministic.
+        assert_eq!(
+            s.rows[0].cells,
+            ["fields.amount", "fields.name", "model", "pk"].map(|k| Cell::Text(k.into()))
+        );
+        assert_eq!(s.rows[1].cells[1], Cell::Text("Road".into()));
+        assert_eq!(s.rows[1].cells[0], Cell::Number(5.0));
+        assert_eq!(s.rows[2].number, 2);
+        assert_eq!(s.rows[2].cells[0], Cell::Empty);
+        let e = read(b"{\"a\": 1}", Format::Json, "g.json").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "g.json: cannot read as JSON records: the object holds no array of records"
+        );
     }
 
     #[test]

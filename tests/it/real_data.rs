@@ -132,3 +132,157 @@ fn cape_town_ledger_latin1_cr_only_reads_every_row() {
     assert_eq!(sheet.rows.len(), 1 + 1285);
     assert_eq!(sheet.rows[0].cells[13], Cell::Text("Ward".into()));
 }
+
+#[test]
+fn cape_town_ledger_loads_through_its_contract() {
+    let fy = FinancialYear::new(Calendar::Municipal, 2013);
+    let out = check("odac-idp/city_budget.txt", "cct_capital_ledger", Some(fy));
+    assert!(
+        out.problems.is_empty(),
+        "{:?}",
+        out.problems.iter().map(ToString::to_string).collect::<Vec<_>>()
+    );
+    assert_eq!((out.quality.rows_read, out.quality.rows_accepted), (1285, 1285));
+    assert!(out.records.iter().all(|r| r.demarcation_code.as_deref() == Some("CPT")));
+    // SOURCES.md: the August adjustments sum to about R5.61 billion.
+    let adjusted: f64 = out
+        .records
+        .iter()
+        .flat_map(|r| &r.amounts)
+        .filter(|a| a.phase == "adjusted_budget")
+        .map(|a| a.rand)
+        .sum();
+    assert!((5.55e9..5.67e9).contains(&adjusted), "{adjusted}");
+    // Ward 201 is a non-ward item, not a ward.
+    let non_ward = out
+        .records
+        .iter()
+        .filter(|r| r.ward_scope.as_deref() == Some("non_ward"))
+        .count();
+    assert!(non_ward > 0);
+    assert!(out
+        .records
+        .iter()
+        .filter(|r| r.ward_scope.as_deref() == Some("ward"))
+        .all(|r| r.ward_codes.as_deref().is_some_and(|c| c.starts_with("19100"))));
+}
+
+#[test]
+fn epre_budget_book_converts_thousands_and_quarantines_subtotals() {
+    let out = check(
+        "treasury-pipelines/SubProgramme Details - EPRE 2018-19 Tabled.csv",
+        "epre_subprogramme",
+        None,
+    );
+    assert_eq!(out.quality.rows_read, 3074);
+    assert_eq!(
+        out.quality.rows_read,
+        out.quality.rows_accepted + out.quality.rows_rejected
+    );
+    assert!(out.quarantine.iter().all(|q| q.rule == "subtotal"));
+    // Eastern Cape, Economic Development, Administration, Corporate Services: R62,040 thousand.
+    let row = out.quarantine.len(); // subtotals are not records
+    assert!(row > 0);
+    let first = out
+        .records
+        .iter()
+        .find(|r| r.source_row == 5)
+        .expect("row 5 is a sub-programme");
+    let a = first.amounts.iter().find(|a| a.year.start_year == 2018).unwrap();
+    assert_eq!(a.rand, 62_040_000.0);
+}
+
+#[test]
+fn national_large_projects_and_capital_cube_load() {
+    let out = check(
+        "datamanager/infrastructure-projects-2019-20.csv",
+        "national_infrastructure",
+        None,
+    );
+    assert_eq!((out.quality.rows_read, out.quality.rows_accepted), (175, 175));
+    let r = &out.records[0];
+    assert_eq!(r.financial_year.map(|y| y.label()), Some("2015/16".to_string()));
+    assert_eq!(r.amount_rand, Some(1_368_285_000.0));
+    for (rel, rows) in [("municipal-data/insert.csv", 67), ("municipal-data/update.csv", 134)] {
+        let out = check(rel, "mscoa_capital_cube", None);
+        assert_eq!(
+            (out.quality.rows_read, out.quality.rows_accepted),
+            (rows, rows),
+            "{rel}"
+        );
+    }
+    // `2018AUDA` is the audited 2017/18 year: Treasury period codes carry the year's end.
+    let out = check("municipal-data/update.csv", "mscoa_capital_cube", None);
+    assert!(out
+        .records
+        .iter()
+        .all(|r| r.financial_year.map(|y| y.start_year) == Some(2017)));
+}
+
+#[test]
+fn every_other_real_table_reads_with_its_row_count() {
+    let csvs = [
+        ("municipal-data/amount_type_v2.csv", 13),
+        ("municipal-data/capital_type_v2.csv", 6),
+        ("municipal-data/capital_items_v2.csv", 120),
+        ("municipal-data/government_functions_v2.csv", 99),
+        ("municipal-data/scorecard_geography.csv", 3),
+        ("municipal-data/municipal_finance_demarcationchanges.csv", 2),
+        ("municipal-data/category_details.csv", 13),
+        ("municipal-data/indicator_details.csv", 138),
+        ("municipal-data/data_elements.csv", 966),
+        ("municipal-data/capital_facts_v1.csv", 356),
+        ("municipal-data/capital_facts_v2.csv", 3981),
+        ("municipal-data/capital_2015q4.csv", 57),
+        ("datamanager/test_data.csv", 3),
+        ("wazimap/00_demarcation_2011.ward.csv", 4277),
+        ("wazimap/00_demarcation_2011.municipality.csv", 234),
+        ("wazimap/00_demarcation_2011.district.csv", 52),
+        ("wazimap/00_demarcation_2011.province.csv", 9),
+        ("wazimap/00_demarcation_2011.country.csv", 1),
+    ];
+    for (rel, rows) in csvs {
+        let bytes = std::fs::read(real(rel)).unwrap();
+        let sheet = readers::read(&bytes, Format::Csv, rel).unwrap().remove(0);
+        assert_eq!(sheet.rows.len() - 1, rows, "{rel}");
+    }
+    for (rel, rows) in [
+        ("municipal-data/infra-demo-data.json", 53),
+        ("municipal-data/test_infrastructure.json", 18),
+    ] {
+        let bytes = std::fs::read(real(rel)).unwrap();
+        let sheet = readers::read(&bytes, Format::Json, rel).unwrap().remove(0);
+        assert_eq!(sheet.rows.len() - 1, rows, "{rel}");
+        assert!(sheet.rows[0].cells.contains(&Cell::Text("model".into())), "{rel}");
+    }
+    // The SDBIP template: two sheets with the documented non-empty rows.
+    let bytes = std::fs::read(real("municipal-money-gitbook/Template.xlsx")).unwrap();
+    let sheets = readers::read(&bytes, Format::Xlsx, "Template.xlsx").unwrap();
+    let non_empty: Vec<(String, usize)> = sheets
+        .iter()
+        .map(|s| (s.name.clone().unwrap(), s.rows.iter().filter(|r| !r.is_blank()).count()))
+        .collect();
+    assert!(
+        non_empty.contains(&("2018-19 Quarter 4".to_string(), 95)),
+        "{non_empty:?}"
+    );
+    assert!(
+        non_empty.contains(&("2018-19 Annual indicators".to_string(), 23)),
+        "{non_empty:?}"
+    );
+}
+
+#[test]
+fn parquet_round_trips_through_the_reader() {
+    use polars::prelude::*;
+    let mut df = df!("demarcation_code" => ["BUF", "EC122"], "idp_project_ref" => ["A", "B"], "project_name" => ["Hall", "Road"],
+        "financial_year" => ["2024/25", "2024/25"], "amount" => [1.5e6, 2.0e6]).unwrap();
+    let bytes = harvester::publish::to_parquet(&mut df).unwrap();
+    let fetched = Fetched::new("x.parquet".into(), "x.parquet".into(), bytes.into());
+    let catalog = Catalog::load(None).unwrap();
+    let c = catalog.get("idp_register").unwrap();
+    let out = process_with_contract("pq", c, None, None, c.unit, None, 0.0, &fetched);
+    assert_eq!((out.quality.rows_read, out.quality.rows_accepted), (2, 2));
+    assert_eq!(out.records[1].amount_rand, Some(2.0e6));
+    assert_eq!(out.records[1].source_row, 2);
+}
