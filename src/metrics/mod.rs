@@ -488,16 +488,111 @@ pub fn magnitude_exceptions(
             }
         }
     }
+    let mut medians: BTreeMap<(&str, &str), f64> = BTreeMap::new();
     for ((muni, source), mut v) in lines {
         if v.len() < 5 {
             continue;
         }
         v.sort_by(f64::total_cmp);
         let median = v[v.len() / 2];
+        medians.insert((muni, source), median);
         if median < MIN_PLAUSIBLE_MEDIAN_LINE_RAND {
             push(muni, None, format!("{muni}|{source}|median"), 0.0,
                 format!("{muni}'s median budget line in source `{source}` is R{median:.0}: the amounts look like R thousand declared as Rand"));
         }
     }
+    // Against peers: municipalities of the same category (metros with metros) in this run.
+    let reference = crate::contracts::reference::Reference::bundled();
+    let category = |m: &str| reference.get(m).map_or("?", |x| x.category.as_str());
+    for (&(muni, source), &median) in &medians {
+        let mut peers: Vec<f64> = medians
+            .iter()
+            .filter(|(&(m, _), _)| m != muni && category(m) == category(muni))
+            .map(|(_, v)| *v)
+            .collect();
+        if peers.len() < 3 {
+            continue;
+        }
+        peers.sort_by(f64::total_cmp);
+        let typical = peers[peers.len() / 2];
+        let ratio = median / typical;
+        if !(1.0 / MAGNITUDE_JUMP..MAGNITUDE_JUMP).contains(&ratio) {
+            push(muni, None, format!("{muni}|{source}|peers"), 0.0,
+                format!("{muni}'s median budget line in source `{source}` is R{median:.0}, {ratio:.3}× the R{typical:.0} typical of its {} category {} peers: check the unit", peers.len(), category(muni)));
+        }
+    }
     out
+}
+
+#[cfg(test)]
+mod magnitude_tests {
+    use super::*;
+    use crate::contracts::validate::AmountValue;
+
+    fn line(muni: &str, i: usize, rand: f64) -> Record {
+        let fy = FinancialYear::new(Calendar::Municipal, 2024);
+        Record {
+            record_id: format!("b:{muni}:{i}"),
+            source: "b".into(),
+            dataset: Dataset::Budget,
+            source_file: "f".into(),
+            source_sheet: Some(muni.into()),
+            source_row: i as u32,
+            demarcation_code: Some(muni.into()),
+            project_ref: None,
+            mscoa_project_number: None,
+            idp_project_ref: None,
+            project_name: Some(format!("line {i}")),
+            description: None,
+            wards: None,
+            ward_scope: None,
+            ward_codes: None,
+            strategic_objective: None,
+            asset_class: None,
+            function: None,
+            department: None,
+            latitude: None,
+            longitude: None,
+            financial_year: Some(fy),
+            amount_rand: Some(rand),
+            amounts: vec![AmountValue {
+                year: fy,
+                phase: "budget".into(),
+                rand,
+            }],
+        }
+    }
+
+    #[test]
+    fn a_local_a_thousand_times_smaller_than_its_peers_is_flagged() {
+        let mut records = Vec::new();
+        for (muni, scale) in [("EC121", 1.0), ("EC122", 1.0), ("EC123", 1.0), ("EC124", 0.001)] {
+            for i in 0..6 {
+                records.push(line(muni, i, 20_000_000.0 * scale * (1.0 + i as f64 / 10.0)));
+            }
+        }
+        let totals = budget_totals(&records);
+        let found = magnitude_exceptions(&records, &totals, None);
+        let flagged: Vec<&str> = found.iter().map(|e| e.demarcation_code.as_str()).collect();
+        assert_eq!(flagged, ["EC124"], "{found:#?}");
+        assert!(
+            found[0].detail.contains("typical of its 3 category B peers"),
+            "{}",
+            found[0].detail
+        );
+        // Run-over-run: the same municipality 1000× larger than last time.
+        let mut previous = totals.clone();
+        previous
+            .get_mut("EC121")
+            .unwrap()
+            .values_mut()
+            .for_each(|v| *v /= 1000.0);
+        let found = magnitude_exceptions(&records, &totals, Some((&"r0".to_string(), &previous)));
+        assert!(
+            found
+                .iter()
+                .any(|e| e.detail.starts_with("EC121 capital budget 2024/25") && e.detail.contains("1000.000×")),
+            "{found:#?}"
+        );
+    }
 }
