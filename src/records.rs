@@ -63,6 +63,12 @@ pub struct Record {
     pub strategic_objective: Option<String>,
     /// mSCOA asset class.
     pub asset_class: Option<String>,
+    /// SA36 `MTSF Service Outcome`.
+    pub mtsf_outcome: Option<String>,
+    /// SA36 `IUDF` goal.
+    pub iudf: Option<String>,
+    /// BEPP integration zone.
+    pub integration_zone: Option<String>,
     /// Municipal function or departmental sector.
     pub function: Option<String>,
     /// Responsible or implementing department.
@@ -128,6 +134,9 @@ impl Record {
             ward_codes: t("ward_codes"),
             strategic_objective: t("strategic_objective"),
             asset_class: t("asset_class"),
+            mtsf_outcome: t("mtsf_outcome"),
+            iudf: t("iudf"),
+            integration_zone: t("integration_zone"),
             function: t("function").or_else(|| t("sector")),
             department: t("department").or_else(|| t("responsible_department")),
             latitude: row.number("latitude"),

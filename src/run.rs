@@ -437,7 +437,7 @@ pub async fn run_with(pipeline: &Pipeline, request: &RunRequest) -> Result<RunRe
     let settings = &pipeline.reconcile;
     let links = reconcile::link(&records, settings);
     let variances = reconcile::variances(&records, &links, settings);
-    let metrics_df = metrics::alignment_metrics(&records, &links, &settings.financial_years)?;
+    let metrics_df = metrics::alignment_metrics(&records, &links, &variances, &settings.financial_years)?;
     let previous = publish::read_manifest(&store).await?;
     let budget_totals = metrics::budget_totals(&records);
     let mut exceptions = metrics::exceptions(&records, &links, &variances);

@@ -2,11 +2,18 @@
 //! tables, and where the outputs are. Plain text, so it reads the same in a terminal, a log
 //! file and a CI transcript.
 
-use crate::metrics::METRICS;
 use crate::run::RunReport;
 use polars::prelude::*;
 use std::collections::BTreeMap;
 use std::fmt::Write;
+
+/// The metrics shown in the terminal summary (all of them are in the table).
+const HEADLINE: &[&str] = &[
+    "budget_linked_to_idp_share",
+    "idp_projects_funded_share",
+    "bepp_projects_in_idp_share",
+    "departmental_projects_in_idp_share",
+];
 
 /// Formats rows as a left-aligned first column and right-aligned others.
 pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
@@ -59,12 +66,13 @@ pub type Headline = BTreeMap<(String, String), BTreeMap<String, Option<f64>>>;
 /// Reads the headline values out of the alignment metrics table.
 pub fn headline(metrics: &DataFrame) -> PolarsResult<Headline> {
     let munis = metrics.column("demarcation_code")?.str()?.clone();
+    let dims = metrics.column("dimension")?.str()?.clone();
     let years = metrics.column("financial_year")?.i32()?.clone();
     let names = metrics.column("metric")?.str()?.clone();
     let values = metrics.column("value")?.f64()?.clone();
     let mut out = Headline::new();
     for i in 0..metrics.height() {
-        let (Some(m), Some(y), Some(n)) = (munis.get(i), years.get(i), names.get(i)) else {
+        let (Some(m), Some(y), Some(n), None) = (munis.get(i), years.get(i), names.get(i), dims.get(i)) else {
             continue;
         };
         let label =
@@ -124,7 +132,7 @@ pub fn render(report: &RunReport) -> String {
         .iter()
         .map(|((muni, year), vals)| {
             let mut r = vec![muni.clone(), year.clone()];
-            for (name, _) in METRICS {
+            for name in HEADLINE {
                 r.push(percent(vals.get(*name).copied().flatten()));
             }
             r

@@ -153,6 +153,12 @@ impl FinancialYear {
     }
 }
 
+/// The period type of a Treasury period code (`2018AUDA` → `auda`, `2020M09` → `m09`), if any.
+pub fn period_type(raw: &str) -> Option<String> {
+    let c = PERIOD.captures(raw.trim())?;
+    c.get(2).or_else(|| c.get(3)).map(|m| m.as_str().to_lowercase())
+}
+
 impl std::fmt::Display for FinancialYear {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.label())
@@ -196,6 +202,15 @@ mod tests {
             let e = FinancialYear::parse(raw, Municipal, YearLabel::Start).unwrap_err();
             assert!(e.to_string().contains(&format!("`{raw}`")), "{e}");
         }
+    }
+
+    #[test]
+    fn period_types() {
+        assert_eq!(period_type("2018AUDA").as_deref(), Some("auda"));
+        assert_eq!(period_type("2025ORGB").as_deref(), Some("orgb"));
+        assert_eq!(period_type("2020M09").as_deref(), Some("m09"));
+        assert_eq!(period_type("2019"), None);
+        assert_eq!(period_type("2019/20"), None);
     }
 
     #[test]

@@ -437,6 +437,8 @@ fn validate_sheet(contract: &Contract, sheet: &RawSheet, opts: &Options, referen
                             )),
                         },
                         ColumnKind::FinancialYear => {
+                            // Keep the text too: a Treasury period code's suffix is the amount's phase.
+                            values.insert(format!("{}_text", col.name), Value::Text(text.clone()));
                             FinancialYear::parse(&text, contract.calendar, contract.year_label)
                                 .map(Value::Year)
                                 .map_err(|e| ("financial_year".to_string(), e.to_string()))
@@ -557,6 +559,12 @@ fn validate_sheet(contract: &Contract, sheet: &RawSheet, opts: &Options, referen
                         .get("budget_phase")
                         .and_then(Value::text)
                         .map(|p| p.to_lowercase())
+                        .or_else(|| {
+                            values
+                                .get("financial_year_text")
+                                .and_then(Value::text)
+                                .and_then(crate::contracts::fiscal::period_type)
+                        })
                         .unwrap_or_else(|| contract.default_phase.clone()),
                     rand: *v,
                 }),

@@ -10,50 +10,14 @@
 use crate::contracts::fiscal::{Calendar, FinancialYear};
 use crate::contracts::Dataset;
 use crate::reconcile::{Link, LinkType, Variance};
+pub mod alignment;
+
+pub use alignment::{alignment_metrics, METRICS};
+
 use crate::records::{is_placeholder_objective, Record};
-use polars::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 
-/// The metrics this module produces, with their unit; the catalogue documents each.
-pub const METRICS: &[(&str, &str)] = &[
-    ("budget_linked_to_idp_share", "share_by_value"),
-    ("idp_projects_funded_share", "share_by_count"),
-    ("bepp_projects_in_idp_share", "share_by_count"),
-    ("departmental_projects_in_idp_share", "share_by_count"),
-];
-
-struct Facts {
-    metric: Vec<&'static str>,
-    muni: Vec<String>,
-    year: Vec<i32>,
-    weight: Vec<f64>,
-    hit: Vec<bool>,
-}
-
-impl Facts {
-    fn push(&mut self, metric: &'static str, muni: &str, year: FinancialYear, weight: f64, hit: bool) {
-        self.metric.push(metric);
-        self.muni.push(muni.to_string());
-        self.year.push(year.start_year);
-        self.weight.push(weight);
-        self.hit.push(hit);
-    }
-}
-
-/// Years of a record, aligned to the municipal calendar, with its amount in each.
-fn municipal_years(r: &Record) -> Vec<(FinancialYear, f64)> {
-    let mut ys: Vec<FinancialYear> = r.amounts.iter().map(|a| a.year).collect();
-    if ys.is_empty() {
-        ys.extend(r.financial_year);
-    }
-    ys.sort();
-    ys.dedup();
-    ys.into_iter()
-        .map(|y| (y.dominant_in(Calendar::Municipal), r.amount_in(y).unwrap_or(0.0)))
-        .collect()
-}
-
-fn linked_lefts(links: &[Link], lt: LinkType) -> BTreeSet<&str> {
+pub(crate) fn linked_lefts(links: &[Link], lt: LinkType) -> BTreeSet<&str> {
     links
         .iter()
         .filter(|l| l.link_type == lt)
@@ -64,10 +28,10 @@ fn linked_lefts(links: &[Link], lt: LinkType) -> BTreeSet<&str> {
 /// For each municipality, the budget years (BY) of the MTREFs loaded, so each year's budget
 /// amounts come from one MTREF only: the latest whose budget year is not after it. Without this
 /// a year would be counted once as BY of one budget and again as BY+1 of the previous one.
-struct BudgetVintages(BTreeMap<String, BTreeSet<FinancialYear>>);
+pub(crate) struct BudgetVintages(BTreeMap<String, BTreeSet<FinancialYear>>);
 
 impl BudgetVintages {
-    fn new(records: &[Record]) -> Self {
+    pub(crate) fn new(records: &[Record]) -> Self {
         let mut m: BTreeMap<String, BTreeSet<FinancialYear>> = BTreeMap::new();
         for r in records.iter().filter(|r| r.dataset == Dataset::Budget) {
             if let (Some(c), Some(by)) = (&r.demarcation_code, r.financial_year) {
@@ -78,7 +42,7 @@ impl BudgetVintages {
     }
 
     /// Whether `r`'s amount for `year` is the one that counts for that year.
-    fn counts(&self, r: &Record, year: FinancialYear) -> bool {
+    pub(crate) fn counts(&self, r: &Record, year: FinancialYear) -> bool {
         let (Some(c), Some(by)) = (&r.demarcation_code, r.financial_year) else {
             return false;
         };
@@ -87,140 +51,6 @@ impl BudgetVintages {
             .and_then(|bys| bys.range(..=year).next_back())
             .is_some_and(|latest| *latest == by)
     }
-}
-
-/// Computes the alignment metrics table, sorted by municipality, year and metric.
-/// `years` limits the output to those municipal years (all when empty).
-pub fn alignment_metrics(records: &[Record], links: &[Link], years: &[FinancialYear]) -> PolarsResult<DataFrame> {
-    let by_id: BTreeMap<&str, &Record> = records.iter().map(|r| (r.record_id.as_str(), r)).collect();
-    let budget_linked = linked_lefts(links, LinkType::BudgetIdp);
-    let bepp_linked = linked_lefts(links, LinkType::BeppIdp);
-    let dept_linked = linked_lefts(links, LinkType::DepartmentalIdp);
-    let vintages = BudgetVintages::new(records);
-    // IDP record → municipal years in which a linked budget line has money.
-    let mut funded: BTreeSet<(&str, FinancialYear)> = BTreeSet::new();
-    for l in links.iter().filter(|l| l.link_type == LinkType::BudgetIdp) {
-        if let Some(b) = by_id.get(l.left_record_id.as_str()) {
-            for a in b
-                .amounts
-                .iter()
-                .filter(|a| a.phase == "budget" && a.rand > 0.0 && vintages.counts(b, a.year))
-            {
-                funded.insert((l.right_record_id.as_str(), a.year));
-            }
-        }
-    }
-    let mut f = Facts {
-        metric: vec![],
-        muni: vec![],
-        year: vec![],
-        weight: vec![],
-        hit: vec![],
-    };
-    for r in records {
-        let Some(muni) = r.demarcation_code.as_deref() else {
-            continue;
-        };
-        let id = r.record_id.as_str();
-        match r.dataset {
-            Dataset::Budget => {
-                for a in r
-                    .amounts
-                    .iter()
-                    .filter(|a| a.phase == "budget" && vintages.counts(r, a.year))
-                {
-                    f.push(
-                        "budget_linked_to_idp_share",
-                        muni,
-                        a.year,
-                        a.rand,
-                        budget_linked.contains(id),
-                    );
-                }
-            }
-            Dataset::Idp => {
-                for (y, _) in municipal_years(r) {
-                    f.push("idp_projects_funded_share", muni, y, 1.0, funded.contains(&(id, y)));
-                }
-            }
-            Dataset::Bepp => {
-                for (y, _) in municipal_years(r) {
-                    f.push("bepp_projects_in_idp_share", muni, y, 1.0, bepp_linked.contains(id));
-                }
-            }
-            Dataset::Departmental => {
-                for (y, _) in municipal_years(r) {
-                    f.push(
-                        "departmental_projects_in_idp_share",
-                        muni,
-                        y,
-                        1.0,
-                        dept_linked.contains(id),
-                    );
-                }
-            }
-            Dataset::Reference => {}
-        }
-    }
-    let n = f.metric.len();
-    let df = DataFrame::new(
-        n,
-        vec![
-            Column::new("metric".into(), f.metric),
-            Column::new("demarcation_code".into(), f.muni),
-            Column::new("financial_year".into(), f.year),
-            Column::new("weight".into(), f.weight),
-            Column::new("hit".into(), f.hit),
-        ],
-    )?;
-    let units = DataFrame::new(
-        METRICS.len(),
-        vec![
-            Column::new("metric".into(), METRICS.iter().map(|m| m.0).collect::<Vec<_>>()),
-            Column::new("unit".into(), METRICS.iter().map(|m| m.1).collect::<Vec<_>>()),
-        ],
-    )?;
-    let mut lf = df.lazy();
-    if !years.is_empty() {
-        let wanted: Vec<i32> = years.iter().map(|y| y.start_year).collect();
-        let mut pred = lit(false);
-        for y in wanted {
-            pred = pred.or(col("financial_year").eq(lit(y)));
-        }
-        lf = lf.filter(pred);
-    }
-    lf.group_by([col("demarcation_code"), col("financial_year"), col("metric")])
-        .agg([
-            when(col("hit"))
-                .then(col("weight"))
-                .otherwise(lit(0.0))
-                .sum()
-                .alias("numerator"),
-            col("weight").sum().alias("denominator"),
-        ])
-        .with_columns([
-            when(col("denominator").gt(lit(0.0)))
-                .then(col("numerator") / col("denominator"))
-                .otherwise(lit(NULL).cast(DataType::Float64))
-                .alias("value"),
-            lit(Calendar::Municipal.as_str()).alias("calendar"),
-        ])
-        .left_join(units.lazy(), col("metric"), col("metric"))
-        .select([
-            col("demarcation_code"),
-            col("financial_year"),
-            col("calendar"),
-            col("metric"),
-            col("value"),
-            col("numerator"),
-            col("denominator"),
-            col("unit"),
-        ])
-        .sort(
-            ["demarcation_code", "financial_year", "metric"],
-            SortMultipleOptions::default().with_maintain_order(true),
-        )
-        .collect()
 }
 
 /// One finding for an analyst to act on.
@@ -364,6 +194,49 @@ pub fn exceptions(records: &[Record], links: &[Link], variances: &[Variance]) ->
             Dataset::Reference => {}
         }
     }
+    // Treasury's own rule: SA36 project lines must reconcile with the A5 capital total.
+    let sa36 = budget_totals(records);
+    let mut a5: BTreeMap<(String, String), BTreeMap<String, f64>> = BTreeMap::new();
+    for r in records.iter().filter(|r| r.dataset == Dataset::Reference) {
+        let Some(m) = &r.demarcation_code else { continue };
+        for a in r
+            .amounts
+            .iter()
+            .filter(|a| ["orgb", "tabb", "adjb"].contains(&a.phase.as_str()))
+        {
+            *a5.entry((m.clone(), a.year.label()))
+                .or_default()
+                .entry(a.phase.clone())
+                .or_insert(0.0) += a.rand;
+        }
+    }
+    for ((muni, label), phases) in &a5 {
+        let Some((phase, total)) = ["orgb", "tabb", "adjb"]
+            .iter()
+            .find_map(|p| phases.get(*p).map(|t| (*p, *t)))
+        else {
+            continue;
+        };
+        let projects = sa36.get(muni).and_then(|y| y.get(label)).copied().unwrap_or(0.0);
+        if total != 0.0 && ((projects / total) - 1.0).abs() > SA36_A5_TOLERANCE {
+            let year =
+                FinancialYear::parse(label, Calendar::Municipal, crate::contracts::fiscal::YearLabel::Start).ok();
+            out.push(Exception {
+                exception_id: exception_id("sa36_a5_mismatch", &[format!("{muni}|{phase}")], year),
+                exception_type: "sa36_a5_mismatch",
+                severity: "high",
+                demarcation_code: muni.clone(),
+                financial_year: year,
+                sphere_responsible: "municipal",
+                amount_at_stake: (projects - total).abs(),
+                record_ids: String::new(),
+                detail: format!(
+                    "{muni} {label}: SA36 project lines total R{projects:.0} but the A5 ({}) total is R{total:.0}",
+                    phase.to_uppercase()
+                ),
+            });
+        }
+    }
     for v in variances.iter().filter(|v| v.over_tolerance) {
         let (Some(a), Some(b)) = (
             by_id.get(v.left_record_id.as_str()),
@@ -432,6 +305,10 @@ pub fn budget_totals(records: &[Record]) -> Totals {
     }
     out
 }
+
+/// Relative difference between SA36 project lines and the A5 total above which they are
+/// reported as not reconciling (1%).
+pub const SA36_A5_TOLERANCE: f64 = 0.01;
 
 /// A jump of this factor or more between runs suggests Rand and R thousand were mixed up.
 pub const MAGNITUDE_JUMP: f64 = 300.0;
@@ -549,6 +426,9 @@ mod magnitude_tests {
             ward_codes: None,
             strategic_objective: None,
             asset_class: None,
+            mtsf_outcome: None,
+            iudf: None,
+            integration_zone: None,
             function: None,
             department: None,
             latitude: None,

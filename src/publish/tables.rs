@@ -97,6 +97,9 @@ pub fn projects(records: &[Record]) -> PolarsResult<DataFrame> {
                 .collect::<Vec<_>>(),
         ),
         Column::new("asset_class".into(), s(|r| r.asset_class.clone())),
+        Column::new("mtsf_outcome".into(), s(|r| r.mtsf_outcome.clone())),
+        Column::new("iudf".into(), s(|r| r.iudf.clone())),
+        Column::new("integration_zone".into(), s(|r| r.integration_zone.clone())),
         Column::new("function".into(), s(|r| r.function.clone())),
         Column::new("department".into(), s(|r| r.department.clone())),
         Column::new(

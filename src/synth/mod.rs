@@ -12,6 +12,7 @@
 //! Output is deterministic for a seed, so the committed sample can be regenerated exactly.
 
 use rust_xlsxwriter::{DocProperties, ExcelDateTime, Workbook, XlsxError};
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -315,7 +316,13 @@ fn year_label(start: i32) -> String {
 }
 
 /// Writes one SA36 workbook for the budget year starting in `by`.
-fn sa36_workbook(world: &[Project], by: i32, rng: &mut Rng) -> Result<Vec<u8>, XlsxError> {
+/// Writes one SA36 workbook; adds each municipality's budget-year total (accepted rows) to `totals`.
+fn sa36_workbook(
+    world: &[Project],
+    by: i32,
+    rng: &mut Rng,
+    totals: &mut BTreeMap<&'static str, f64>,
+) -> Result<Vec<u8>, XlsxError> {
     let mut wb = Workbook::new();
     wb.set_properties(&fixed_properties()?);
     let offset = (by - 2024) as usize;
@@ -407,6 +414,9 @@ fn sa36_workbook(world: &[Project], by: i32, rng: &mut Rng) -> Result<Vec<u8>, X
                 let v = round_thousand(planned * drift);
                 if v > 0.0 {
                     ws.write_number(row, 12 + 2 + k as u16, v)?;
+                    if k == 0 {
+                        *totals.entry(m.code).or_default() += v;
+                    }
                 }
             }
             row += 1;
@@ -428,6 +438,7 @@ fn sa36_workbook(world: &[Project], by: i32, rng: &mut Rng) -> Result<Vec<u8>, X
             ),
         ];
         for (function, name, number, class) in extras {
+            *totals.entry(m.code).or_default() += 600_000.0; // its budget-year amount below
             let text = [
                 function,
                 name,
@@ -484,6 +495,23 @@ fn sa36_workbook(world: &[Project], by: i32, rng: &mut Rng) -> Result<Vec<u8>, X
         )?;
     }
     wb.save_to_buffer()
+}
+
+/// The A5 capital totals (mSCOA capital cube layout, original budget 2024/25 = `2025ORGB`) that
+/// the SA36 project lines must reconcile with; Mnquma's A5 is 10% above its SA36 lines.
+fn a5_csv(totals: &BTreeMap<&'static str, f64>) -> String {
+    let mut s = String::from("DEMARCATION_CDE,YEARPERIOD,FUNCTION_CDE,CAPITAL_CDE,CAPEX_TYPE,TCOST\n");
+    for (code, total) in totals {
+        let total = if *code == "EC122" {
+            (total * 1.10).round()
+        } else {
+            *total
+        };
+        let roads = (total * 0.7).round();
+        s.push_str(&format!("{code},2025ORGB,ROADS,INFRA,NEW,{roads:.0}\n"));
+        s.push_str(&format!("{code},2025ORGB,OTHER,INFRA,RENEWAL,{:.0}\n", total - roads));
+    }
+    s
 }
 
 fn csv_field(s: &str) -> String {
@@ -881,11 +909,20 @@ pub fn write_sample(dir: &Path, seed: u64) -> Result<Vec<PathBuf>, SynthError> {
     let mut rng = Rng(seed);
     let world = world(&mut rng);
     let mut files: Vec<(PathBuf, Vec<u8>)> = Vec::new();
+    let mut first_totals = BTreeMap::new();
     for by in [2024, 2025] {
         let name = format!("budget/sa36_{}_{:02}.xlsx", by, (by + 1) % 100);
-        let bytes = sa36_workbook(&world, by, &mut rng).map_err(xlsx_err(&name))?;
+        let mut totals = BTreeMap::new();
+        let bytes = sa36_workbook(&world, by, &mut rng, &mut totals).map_err(xlsx_err(&name))?;
+        if by == 2024 {
+            first_totals = totals;
+        }
         files.push((dir.join(name), bytes));
     }
+    files.push((
+        dir.join("capital_cube/a5_capital_2024_25.csv"),
+        a5_csv(&first_totals).into_bytes(),
+    ));
     files.push((dir.join("idp/idp_register_2024_25.csv"), idp_csv(&world).into_bytes()));
     files.push((
         dir.join("bepp/bepp_buf_2024_25.csv"),

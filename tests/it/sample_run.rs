@@ -20,7 +20,7 @@ fn sample_run_publishes_every_table_with_manifest_counts() {
     let m = manifest(out);
     assert_eq!(m["run_id"], report.manifest.run_id);
     assert_eq!(m["pipeline"], "sample");
-    assert_eq!(m["inputs"].as_array().unwrap().len(), 5);
+    assert_eq!(m["inputs"].as_array().unwrap().len(), 6);
     for input in m["inputs"].as_array().unwrap() {
         assert_eq!(input["sha256"].as_str().unwrap().len(), 64);
     }
@@ -65,9 +65,12 @@ fn sample_run_publishes_every_table_with_manifest_counts() {
     }
     assert_eq!(
         strings(&dq, "source"),
-        ["budget_2024", "budget_2025", "idp", "bepp", "irm"].map(|s| Some(s.to_string()))
+        ["budget_2024", "budget_2025", "idp", "bepp", "irm", "a5"].map(|s| Some(s.to_string()))
     );
-    assert_eq!((0..5).map(|i| rej.get(i).unwrap()).collect::<Vec<_>>(), [3, 0, 2, 1, 1]);
+    assert_eq!(
+        (0..6).map(|i| rej.get(i).unwrap()).collect::<Vec<_>>(),
+        [3, 0, 2, 1, 1, 0]
+    );
 }
 
 #[test]
@@ -255,7 +258,7 @@ fn failing_run_leaves_previous_outputs_current() {
 fn committed_sample_matches_the_generator() {
     let tmp = tempfile::tempdir().unwrap();
     let files = harvester::synth::write_sample(tmp.path(), 2024).unwrap();
-    assert_eq!(files.len(), 6);
+    assert_eq!(files.len(), 7);
     for f in files {
         let rel = f.strip_prefix(tmp.path()).unwrap();
         let committed = std::fs::read(repo().join("sample").join(rel)).unwrap_or_default();

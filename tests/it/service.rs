@@ -215,9 +215,18 @@ async fn scheduled_and_triggered_runs_with_auth_and_metrics() {
     // Only BUF, only 2024/25 in the published metrics.
     let out = tmp0.path().join("manual");
     let metrics = read_table(&out, &manifest(&out), "alignment_metrics");
-    assert!(strings(&metrics, "demarcation_code")
-        .iter()
-        .all(|c| c.as_deref() == Some("BUF")));
+    // Municipality rows are BUF's only; roll-ups cover BUF alone (EC, A, ZA).
+    let levels = strings(&metrics, "level");
+    let codes = strings(&metrics, "area_code");
+    for (l, c) in levels.iter().zip(&codes) {
+        let expected = match l.as_deref() {
+            Some("municipality") => "BUF",
+            Some("province") => "EC",
+            Some("category") => "A",
+            _ => "ZA",
+        };
+        assert_eq!(c.as_deref(), Some(expected));
+    }
     assert!(
         (0..metrics.height()).all(|i| metrics.column("financial_year").unwrap().i32().unwrap().get(i) == Some(2024))
     );

@@ -61,7 +61,7 @@ unit = "pounds"
 fn validate_accepts_the_bundled_pipelines() {
     let (code, out, err) = harvester(&["validate"], &repo());
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("pipeline `sample`, 5 sources"), "{out}");
+    assert!(out.contains("pipeline `sample`, 6 sources"), "{out}");
 }
 
 #[test]
@@ -86,7 +86,7 @@ fn unknown_source_override_is_a_usage_error() {
     assert_eq!(code, 2);
     assert!(
         err.contains(
-            "pipeline `sample` has no source `nope`; its sources are budget_2024, budget_2025, idp, bepp, irm"
+            "pipeline `sample` has no source `nope`; its sources are budget_2024, budget_2025, idp, bepp, irm, a5"
         ),
         "{err}"
     );

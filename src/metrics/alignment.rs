@@ -1,0 +1,577 @@
+//! Alignment metrics: every metric is Σ numerator ÷ Σ denominator over per-record facts.
+//!
+//! Facts are derived per record (and per link or variance) in Rust; polars' lazy engine sums them
+//! per municipality, province, category (A/B/C) and nation, so roll-ups are exact ratios of sums,
+//! not averages of ratios. Peer ranks and percentiles (a metro against metros) and the change
+//! since the previous year are added last. Each metric's definition, unit and direction live in
+//! [`METRICS`] and in `docs/metrics.md`; a test keeps the two in step.
+
+use crate::contracts::fiscal::{Calendar, FinancialYear};
+use crate::contracts::reference::Reference;
+use crate::contracts::Dataset;
+use crate::metrics::{linked_lefts, BudgetVintages};
+use crate::reconcile::{Link, LinkType, Variance};
+use crate::records::{is_placeholder_objective, Record};
+use polars::prelude::*;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// One metric of the catalogue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MetricDef {
+    /// Name, as published.
+    pub name: &'static str,
+    /// `share_by_value`, `share_by_count` or `ratio`.
+    pub unit: &'static str,
+    /// `higher`, `lower`, or `target_1` (closest to 1 is best).
+    pub better: &'static str,
+    /// The extra dimension, if the metric is split (`department`, `mtsf_outcome`, `iudf_goal`).
+    pub dimension: Option<&'static str>,
+}
+
+const fn m(name: &'static str, unit: &'static str, better: &'static str, dimension: Option<&'static str>) -> MetricDef {
+    MetricDef {
+        name,
+        unit,
+        better,
+        dimension,
+    }
+}
+
+/// The catalogue, in output order.
+pub const METRICS: &[MetricDef] = &[
+    m("budget_linked_to_idp_share", "share_by_value", "higher", None),
+    m("idp_projects_funded_share", "share_by_count", "higher", None),
+    m("idp_value_funded_share", "share_by_value", "higher", None),
+    m("idp_budget_variance_wape", "ratio", "lower", None),
+    m("bepp_projects_in_idp_share", "share_by_count", "higher", None),
+    m("bepp_budget_coverage_share", "share_by_value", "higher", None),
+    m(
+        "departmental_projects_in_idp_share",
+        "share_by_count",
+        "higher",
+        Some("department"),
+    ),
+    m(
+        "departmental_value_in_idp_share",
+        "share_by_value",
+        "higher",
+        Some("department"),
+    ),
+    m("budget_in_wards_share", "share_by_value", "higher", None),
+    m("budget_in_integration_zones_share", "share_by_value", "higher", None),
+    m("sa36_to_a5_ratio", "ratio", "target_1", None),
+    m("placeholder_objective_share", "share_by_count", "lower", None),
+    m("mtref_stability_wape", "ratio", "lower", None),
+    m(
+        "budget_by_mtsf_outcome_share",
+        "share_by_value",
+        "higher",
+        Some("mtsf_outcome"),
+    ),
+    m(
+        "budget_by_iudf_goal_share",
+        "share_by_value",
+        "higher",
+        Some("iudf_goal"),
+    ),
+];
+
+/// The catalogue entry of a metric.
+pub fn def(name: &str) -> Option<&'static MetricDef> {
+    METRICS.iter().find(|d| d.name == name)
+}
+
+/// A5 period types compared with SA36, in order of preference.
+const A5_PHASES: &[&str] = &["orgb", "tabb", "adjb"];
+
+#[derive(Default)]
+struct Facts {
+    metric: Vec<&'static str>,
+    dimension: Vec<Option<String>>,
+    muni: Vec<String>,
+    year: Vec<i32>,
+    num: Vec<f64>,
+    den: Vec<f64>,
+}
+
+impl Facts {
+    fn push(
+        &mut self,
+        metric: &'static str,
+        dimension: Option<&str>,
+        muni: &str,
+        year: FinancialYear,
+        num: f64,
+        den: f64,
+    ) {
+        self.metric.push(metric);
+        self.dimension.push(dimension.map(str::to_string));
+        self.muni.push(muni.to_string());
+        self.year.push(year.start_year);
+        self.num.push(num);
+        self.den.push(den);
+    }
+}
+
+/// Years of a record, aligned to the municipal calendar, with its amount in each.
+fn municipal_years(r: &Record) -> Vec<(FinancialYear, f64)> {
+    let mut ys: Vec<FinancialYear> = r.amounts.iter().map(|a| a.year).collect();
+    if ys.is_empty() {
+        ys.extend(r.financial_year);
+    }
+    ys.sort();
+    ys.dedup();
+    ys.into_iter()
+        .map(|y| (y.dominant_in(Calendar::Municipal), r.amount_in(y).unwrap_or(0.0)))
+        .collect()
+}
+
+fn facts(records: &[Record], links: &[Link], variances: &[Variance]) -> Facts {
+    let by_id: BTreeMap<&str, &Record> = records.iter().map(|r| (r.record_id.as_str(), r)).collect();
+    let vintages = BudgetVintages::new(records);
+    let budget_linked = linked_lefts(links, LinkType::BudgetIdp);
+    let bepp_in_idp = linked_lefts(links, LinkType::BeppIdp);
+    let bepp_in_budget = linked_lefts(links, LinkType::BeppBudget);
+    let dept_linked = linked_lefts(links, LinkType::DepartmentalIdp);
+    // Budget lines linked to a BEPP project that lies in an integration zone.
+    let in_zone: BTreeSet<&str> = links
+        .iter()
+        .filter(|l| l.link_type == LinkType::BeppBudget)
+        .filter(|l| {
+            by_id
+                .get(l.left_record_id.as_str())
+                .is_some_and(|b| b.integration_zone.is_some())
+        })
+        .map(|l| l.right_record_id.as_str())
+        .collect();
+    let metros_with_bepp: BTreeSet<&str> = records
+        .iter()
+        .filter(|r| r.dataset == Dataset::Bepp)
+        .filter_map(|r| r.demarcation_code.as_deref())
+        .collect();
+    // IDP record → municipal years in which a linked budget line has money (one MTREF per year).
+    let mut funded: BTreeSet<(&str, FinancialYear)> = BTreeSet::new();
+    for l in links.iter().filter(|l| l.link_type == LinkType::BudgetIdp) {
+        if let Some(b) = by_id.get(l.left_record_id.as_str()) {
+            for a in b
+                .amounts
+                .iter()
+                .filter(|a| a.phase == "budget" && a.rand > 0.0 && vintages.counts(b, a.year))
+            {
+                funded.insert((l.right_record_id.as_str(), a.year));
+            }
+        }
+    }
+    let mut f = Facts::default();
+    let mut budget_total: BTreeMap<(&str, FinancialYear), f64> = BTreeMap::new();
+    let mut by_outcome: BTreeMap<(&str, FinancialYear, &str), f64> = BTreeMap::new();
+    let mut by_iudf: BTreeMap<(&str, FinancialYear, &str), f64> = BTreeMap::new();
+    let mut a5: BTreeMap<(&str, FinancialYear, &str), f64> = BTreeMap::new();
+    for r in records {
+        let Some(muni) = r.demarcation_code.as_deref() else {
+            continue;
+        };
+        let id = r.record_id.as_str();
+        match r.dataset {
+            Dataset::Budget => {
+                for a in r
+                    .amounts
+                    .iter()
+                    .filter(|a| a.phase == "budget" && vintages.counts(r, a.year))
+                {
+                    let y = a.year;
+                    f.push(
+                        "budget_linked_to_idp_share",
+                        None,
+                        muni,
+                        y,
+                        if budget_linked.contains(id) { a.rand } else { 0.0 },
+                        a.rand,
+                    );
+                    let in_ward = r.ward_scope.as_deref() == Some("ward");
+                    f.push(
+                        "budget_in_wards_share",
+                        None,
+                        muni,
+                        y,
+                        if in_ward { a.rand } else { 0.0 },
+                        a.rand,
+                    );
+                    if metros_with_bepp.contains(muni) {
+                        f.push(
+                            "budget_in_integration_zones_share",
+                            None,
+                            muni,
+                            y,
+                            if in_zone.contains(id) { a.rand } else { 0.0 },
+                            a.rand,
+                        );
+                    }
+                    *budget_total.entry((muni, y)).or_default() += a.rand;
+                    *by_outcome
+                        .entry((muni, y, r.mtsf_outcome.as_deref().unwrap_or("(none)")))
+                        .or_default() += a.rand;
+                    *by_iudf
+                        .entry((muni, y, r.iudf.as_deref().unwrap_or("(none)")))
+                        .or_default() += a.rand;
+                }
+                if let Some(by) = r.financial_year {
+                    let placeholder = r.strategic_objective.as_deref().is_none_or(is_placeholder_objective);
+                    f.push(
+                        "placeholder_objective_share",
+                        None,
+                        muni,
+                        by,
+                        f64::from(u8::from(placeholder)),
+                        1.0,
+                    );
+                }
+            }
+            Dataset::Idp => {
+                for (y, amount) in municipal_years(r) {
+                    let hit = funded.contains(&(id, y));
+                    f.push(
+                        "idp_projects_funded_share",
+                        None,
+                        muni,
+                        y,
+                        f64::from(u8::from(hit)),
+                        1.0,
+                    );
+                    f.push(
+                        "idp_value_funded_share",
+                        None,
+                        muni,
+                        y,
+                        if hit { amount } else { 0.0 },
+                        amount,
+                    );
+                }
+            }
+            Dataset::Bepp => {
+                for (y, amount) in municipal_years(r) {
+                    f.push(
+                        "bepp_projects_in_idp_share",
+                        None,
+                        muni,
+                        y,
+                        f64::from(u8::from(bepp_in_idp.contains(id))),
+                        1.0,
+                    );
+                    f.push(
+                        "bepp_budget_coverage_share",
+                        None,
+                        muni,
+                        y,
+                        if bepp_in_budget.contains(id) { amount } else { 0.0 },
+                        amount,
+                    );
+                }
+            }
+            Dataset::Departmental => {
+                let hit = dept_linked.contains(id);
+                for (y, amount) in municipal_years(r) {
+                    for dim in [None, r.department.as_deref().or(Some("(none)"))] {
+                        f.push(
+                            "departmental_projects_in_idp_share",
+                            dim,
+                            muni,
+                            y,
+                            f64::from(u8::from(hit)),
+                            1.0,
+                        );
+                        f.push(
+                            "departmental_value_in_idp_share",
+                            dim,
+                            muni,
+                            y,
+                            if hit { amount } else { 0.0 },
+                            amount,
+                        );
+                    }
+                }
+            }
+            Dataset::Reference => {
+                for a in r.amounts.iter().filter(|a| A5_PHASES.contains(&a.phase.as_str())) {
+                    *a5.entry((
+                        muni,
+                        a.year,
+                        A5_PHASES.iter().find(|p| **p == a.phase).copied().unwrap_or(""),
+                    ))
+                    .or_default() += a.rand;
+                }
+            }
+        }
+    }
+    for (&(muni, y, outcome), &v) in &by_outcome {
+        let total = budget_total.get(&(muni, y)).copied().unwrap_or(0.0);
+        f.push("budget_by_mtsf_outcome_share", Some(outcome), muni, y, v, total);
+    }
+    for (&(muni, y, goal), &v) in &by_iudf {
+        let total = budget_total.get(&(muni, y)).copied().unwrap_or(0.0);
+        f.push("budget_by_iudf_goal_share", Some(goal), muni, y, v, total);
+    }
+    // SA36 project total against the A5 (capital cube) total, preferring the original budget.
+    for (&(muni, y), &sa36) in &budget_total {
+        if let Some(total) = A5_PHASES.iter().find_map(|p| a5.get(&(muni, y, *p))) {
+            f.push("sa36_to_a5_ratio", None, muni, y, sa36, *total);
+        }
+    }
+    // IDP vs budget: weighted absolute percentage difference over linked pairs.
+    for v in variances.iter().filter(|v| v.link_type == LinkType::BudgetIdp) {
+        let Some(b) = by_id.get(v.left_record_id.as_str()) else {
+            continue;
+        };
+        if vintages.counts(b, v.financial_year) {
+            f.push(
+                "idp_budget_variance_wape",
+                None,
+                &v.demarcation_code,
+                v.financial_year,
+                v.difference.abs(),
+                v.right_amount.abs(),
+            );
+        }
+    }
+    // MTREF stability: this year's budget-year amount against last year's BY+1 for the same line.
+    let mut by_key: BTreeMap<(&str, &str, FinancialYear), &Record> = BTreeMap::new();
+    for r in records.iter().filter(|r| r.dataset == Dataset::Budget) {
+        if let (Some(m), Some(n), Some(by)) = (
+            r.demarcation_code.as_deref(),
+            r.mscoa_project_number.as_deref(),
+            r.financial_year,
+        ) {
+            by_key.insert((m, n, by), r);
+        }
+    }
+    for (&(muni, number, by), r) in &by_key {
+        let previous_by = FinancialYear::new(by.calendar, by.start_year - 1);
+        let Some(prev) = by_key.get(&(muni, number, previous_by)) else {
+            continue;
+        };
+        let planned = prev
+            .amounts
+            .iter()
+            .find(|a| a.phase == "budget" && a.year == by)
+            .map_or(0.0, |a| a.rand);
+        let now = r
+            .amounts
+            .iter()
+            .find(|a| a.phase == "budget" && a.year == by)
+            .map_or(0.0, |a| a.rand);
+        if planned > 0.0 || now > 0.0 {
+            f.push("mtref_stability_wape", None, muni, by, (now - planned).abs(), planned);
+        }
+    }
+    f
+}
+
+/// One aggregated row before ranks and changes.
+#[derive(Debug, Clone)]
+struct Row {
+    level: &'static str,
+    area: String,
+    year: i32,
+    metric: String,
+    dimension: Option<String>,
+    num: f64,
+    den: f64,
+}
+
+fn collect_rows(df: &DataFrame, level: &'static str, area_col: &str) -> PolarsResult<Vec<Row>> {
+    let area = df.column(area_col)?.str()?.clone();
+    let year = df.column("financial_year")?.i32()?.clone();
+    let metric = df.column("metric")?.str()?.clone();
+    let dim = df.column("dimension")?.str()?.clone();
+    let num = df.column("numerator")?.f64()?.clone();
+    let den = df.column("denominator")?.f64()?.clone();
+    Ok((0..df.height())
+        .map(|i| Row {
+            level,
+            area: area.get(i).unwrap_or("").to_string(),
+            year: year.get(i).unwrap_or(0),
+            metric: metric.get(i).unwrap_or("").to_string(),
+            dimension: dim.get(i).map(str::to_string),
+            num: num.get(i).unwrap_or(0.0),
+            den: den.get(i).unwrap_or(0.0),
+        })
+        .collect())
+}
+
+/// Computes the alignment metrics table. `years` limits the output to those municipal years
+/// (all when empty).
+pub fn alignment_metrics(
+    records: &[Record],
+    links: &[Link],
+    variances: &[Variance],
+    years: &[FinancialYear],
+) -> PolarsResult<DataFrame> {
+    let f = facts(records, links, variances);
+    let reference = Reference::bundled();
+    let province: Vec<String> = f
+        .muni
+        .iter()
+        .map(|m| reference.get(m).map_or("?".into(), |x| x.province.clone()))
+        .collect();
+    let category: Vec<String> = f
+        .muni
+        .iter()
+        .map(|m| reference.get(m).map_or("?".into(), |x| x.category.clone()))
+        .collect();
+    let n = f.metric.len();
+    let df = DataFrame::new(
+        n,
+        vec![
+            Column::new("metric".into(), f.metric),
+            Column::new("dimension".into(), f.dimension),
+            Column::new("municipality".into(), f.muni),
+            Column::new("province".into(), province),
+            Column::new("category".into(), category),
+            Column::new("national".into(), vec!["ZA"; n]),
+            Column::new("financial_year".into(), f.year),
+            Column::new("num".into(), f.num),
+            Column::new("den".into(), f.den),
+        ],
+    )?;
+    let mut lf = df.lazy();
+    if !years.is_empty() {
+        let mut pred = lit(false);
+        for y in years {
+            pred = pred.or(col("financial_year").eq(lit(y.start_year)));
+        }
+        lf = lf.filter(pred);
+    }
+    let mut rows = Vec::new();
+    for (level, area) in [
+        ("municipality", "municipality"),
+        ("province", "province"),
+        ("category", "category"),
+        ("national", "national"),
+    ] {
+        let agg = lf
+            .clone()
+            .group_by([col(area), col("financial_year"), col("metric"), col("dimension")])
+            .agg([
+                col("num").sum().alias("numerator"),
+                col("den").sum().alias("denominator"),
+            ])
+            .collect()?;
+        rows.extend(collect_rows(&agg, level, area)?);
+    }
+    rows.sort_by(|a, b| {
+        (a.level, &a.area, a.year, &a.metric, &a.dimension).cmp(&(b.level, &b.area, b.year, &b.metric, &b.dimension))
+    });
+    let value = |r: &Row| (r.den != 0.0).then(|| r.num / r.den);
+    // Peer ranks: municipalities of the same category, per metric, dimension and year.
+    let cat = |m: &str| reference.get(m).map_or("?".to_string(), |x| x.category.clone());
+    let mut groups: BTreeMap<(String, i32, String, Option<String>), Vec<(usize, f64)>> = BTreeMap::new();
+    for (i, r) in rows.iter().enumerate().filter(|(_, r)| r.level == "municipality") {
+        if let Some(v) = value(r) {
+            groups
+                .entry((cat(&r.area), r.year, r.metric.clone(), r.dimension.clone()))
+                .or_default()
+                .push((i, v));
+        }
+    }
+    let mut rank: Vec<Option<u32>> = vec![None; rows.len()];
+    let mut count: Vec<Option<u32>> = vec![None; rows.len()];
+    let mut percentile: Vec<Option<f64>> = vec![None; rows.len()];
+    for ((_, _, metric, _), members) in &groups {
+        let better = def(metric).map_or("higher", |d| d.better);
+        let score = |v: f64| match better {
+            "lower" => -v,
+            "target_1" => -(v - 1.0).abs(),
+            _ => v,
+        };
+        let n = members.len() as u32;
+        for &(i, v) in members {
+            let better_count = members.iter().filter(|(_, w)| score(*w) > score(v)).count() as u32;
+            let worse_count = members.iter().filter(|(_, w)| score(*w) < score(v)).count() as f64;
+            rank[i] = Some(better_count + 1);
+            count[i] = Some(n);
+            percentile[i] = Some(if n > 1 {
+                100.0 * worse_count / f64::from(n - 1)
+            } else {
+                100.0
+            });
+        }
+    }
+    // Change since the previous year, same level, area, metric and dimension.
+    let index: BTreeMap<(&str, &str, i32, &str, Option<&str>), f64> = rows
+        .iter()
+        .filter_map(|r| {
+            value(r).map(|v| {
+                (
+                    (
+                        r.level,
+                        r.area.as_str(),
+                        r.year,
+                        r.metric.as_str(),
+                        r.dimension.as_deref(),
+                    ),
+                    v,
+                )
+            })
+        })
+        .collect();
+    let change: Vec<Option<f64>> = rows
+        .iter()
+        .map(|r| {
+            let now = value(r)?;
+            let before = index.get(&(
+                r.level,
+                r.area.as_str(),
+                r.year - 1,
+                r.metric.as_str(),
+                r.dimension.as_deref(),
+            ))?;
+            Some(now - before)
+        })
+        .collect();
+    let n = rows.len();
+    DataFrame::new(
+        n,
+        vec![
+            Column::new("level".into(), rows.iter().map(|r| r.level).collect::<Vec<_>>()),
+            Column::new(
+                "area_code".into(),
+                rows.iter().map(|r| r.area.clone()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "demarcation_code".into(),
+                rows.iter()
+                    .map(|r| (r.level == "municipality").then(|| r.area.clone()))
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new("financial_year".into(), rows.iter().map(|r| r.year).collect::<Vec<_>>()),
+            Column::new("calendar".into(), vec![Calendar::Municipal.as_str(); n]),
+            Column::new(
+                "metric".into(),
+                rows.iter().map(|r| r.metric.clone()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "dimension".into(),
+                rows.iter().map(|r| r.dimension.clone()).collect::<Vec<_>>(),
+            ),
+            Column::new("value".into(), rows.iter().map(value).collect::<Vec<_>>()),
+            Column::new("numerator".into(), rows.iter().map(|r| r.num).collect::<Vec<_>>()),
+            Column::new("denominator".into(), rows.iter().map(|r| r.den).collect::<Vec<_>>()),
+            Column::new(
+                "unit".into(),
+                rows.iter()
+                    .map(|r| def(&r.metric).map_or("", |d| d.unit))
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "better".into(),
+                rows.iter()
+                    .map(|r| def(&r.metric).map_or("", |d| d.better))
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new("peer_rank".into(), rank),
+            Column::new("peer_count".into(), count),
+            Column::new("peer_percentile".into(), percentile),
+            Column::new("change_since_previous_year".into(), change),
+        ],
+    )
+}
