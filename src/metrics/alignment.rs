@@ -464,7 +464,9 @@ pub fn alignment_metrics(
     let value = |r: &Row| (r.den != 0.0).then(|| r.num / r.den);
     // Peer ranks: municipalities of the same category, per metric, dimension and year.
     let cat = |m: &str| reference.get(m).map_or("?".to_string(), |x| x.category.clone());
-    let mut groups: BTreeMap<(String, i32, String, Option<String>), Vec<(usize, f64)>> = BTreeMap::new();
+    // (category, year, metric, dimension) → (row index, value).
+    type PeerKey = (String, i32, String, Option<String>);
+    let mut groups: BTreeMap<PeerKey, Vec<(usize, f64)>> = BTreeMap::new();
     for (i, r) in rows.iter().enumerate().filter(|(_, r)| r.level == "municipality") {
         if let Some(v) = value(r) {
             groups
