@@ -447,6 +447,14 @@ pub async fn run_with(pipeline: &Pipeline, request: &RunRequest) -> Result<RunRe
         previous.as_ref().map(|m| (&m.run_id, &m.budget_totals)),
     ));
     metrics::sort_exceptions(&mut exceptions);
+    let previous_register = match previous.as_ref().and_then(|m| m.tables.get("exception_register")) {
+        Some(t) => match publish::read_table(&store, &t.files).await? {
+            Some(df) => metrics::register::from_frame(&df)?,
+            None => Vec::new(),
+        },
+        None => Vec::new(),
+    };
+    let register = metrics::register::merge(&previous_register, &exceptions, &request.run_id);
     let mut links_by_type = BTreeMap::new();
     for l in &links {
         *links_by_type.entry(l.link_type.as_str().to_string()).or_insert(0) += 1;
@@ -485,6 +493,11 @@ pub async fn run_with(pipeline: &Pipeline, request: &RunRequest) -> Result<RunRe
         Table {
             name: "exceptions",
             df: tables::exceptions(&exceptions)?,
+            partition: Partition::None,
+        },
+        Table {
+            name: "exception_register",
+            df: metrics::register::to_frame(&register)?,
             partition: Partition::None,
         },
         Table {

@@ -17,6 +17,10 @@ use std::collections::BTreeMap;
 /// Name of the commit-point file at the root of the publish location.
 pub const MANIFEST: &str = "manifest.json";
 
+/// Tables that carry history across runs (and so name run ids): the same inputs give the same
+/// bytes for every other table.
+pub const HISTORY_TABLES: &[&str] = &["quarantine", "exception_register"];
+
 /// Why publishing failed.
 #[derive(Debug, thiserror::Error)]
 pub enum PublishError {
@@ -223,6 +227,46 @@ pub async fn write_tables(
         );
     }
     Ok(entries)
+}
+
+/// Reads the files of a published table back into one DataFrame (empty when no files).
+pub async fn read_table(store: &Store, files: &[String]) -> Result<Option<DataFrame>, PublishError> {
+    let mut all: Option<DataFrame> = None;
+    for f in files {
+        let bytes = store
+            .store
+            .get(&store.path(f))
+            .await
+            .map_err(|source| PublishError::Read {
+                path: f.clone(),
+                location: store.display.clone(),
+                source,
+            })?
+            .bytes()
+            .await
+            .map_err(|source| PublishError::Read {
+                path: f.clone(),
+                location: store.display.clone(),
+                source,
+            })?;
+        let df = ParquetReader::new(std::io::Cursor::new(bytes.to_vec()))
+            .finish()
+            .map_err(|source| PublishError::Encode {
+                table: f.clone(),
+                source,
+            })?;
+        all = Some(match all {
+            None => df,
+            Some(mut a) => {
+                a.vstack_mut(&df).map_err(|source| PublishError::Encode {
+                    table: f.clone(),
+                    source,
+                })?;
+                a
+            }
+        });
+    }
+    Ok(all)
 }
 
 /// Reads the current manifest, if there is one. A missing manifest is `Ok(None)`; an unreadable

@@ -31,6 +31,7 @@ fn sample_run_publishes_every_table_with_manifest_counts() {
         "variances",
         "alignment_metrics",
         "exceptions",
+        "exception_register",
         "quarantine",
         "data_quality",
     ] {
@@ -213,6 +214,9 @@ fn reruns_give_byte_identical_tables() {
     let rb = block_on(run(&sample_pipeline(b.path()), clock(7))).unwrap();
     assert_ne!(ra.manifest.run_id, rb.manifest.run_id);
     for (name, ta) in &ra.manifest.tables {
+        if harvester::publish::HISTORY_TABLES.contains(&name.as_str()) {
+            continue; // they name the run ids
+        }
         let tb = &rb.manifest.tables[name];
         assert_eq!(ta.files.len(), tb.files.len(), "{name}");
         for (fa, fb) in ta.files.iter().zip(&tb.files) {
@@ -291,4 +295,61 @@ fn runs_past_their_retention_are_removed_but_the_quarantine_history_stays() {
     assert!(out.join("runs").join(&new.manifest.run_id).join("projects").exists());
     let q = read_table(out, &manifest(out), "quarantine");
     assert_eq!(q.height(), new.manifest.tables["quarantine"].rows);
+}
+
+#[test]
+fn exception_ids_are_stable_and_a_fixed_cause_is_recorded_as_resolved() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path();
+    let first = block_on(run(&sample_pipeline(out), clock(0))).unwrap();
+    let second = block_on(run(&sample_pipeline(out), clock(1))).unwrap();
+    let ids = |df: &DataFrame| {
+        let mut v = strings(df, "exception_id");
+        v.sort();
+        v
+    };
+    let e1 = read_table(out, &serde_json::to_value(&first.manifest).unwrap(), "exceptions");
+    let e2 = read_table(out, &manifest(out), "exceptions");
+    assert_eq!(ids(&e1), ids(&e2), "the same inputs give the same exception ids");
+    let reg = read_table(out, &manifest(out), "exception_register");
+    let status = strings(&reg, "status");
+    let first_seen = strings(&reg, "first_seen_run");
+    let last_seen = strings(&reg, "last_seen_run");
+    assert!(status.iter().all(|s| s.as_deref() == Some("open")));
+    assert!(first_seen
+        .iter()
+        .all(|s| s.as_deref() == Some(first.manifest.run_id.as_str())));
+    assert!(last_seen
+        .iter()
+        .all(|s| s.as_deref() == Some(second.manifest.run_id.as_str())));
+
+    // Fix the cause: replace the A5 file with one whose totals match the SA36 lines.
+    let tmp_a5 = tempfile::tempdir().unwrap();
+    let fixed = std::fs::read_to_string(repo().join("sample/capital_cube/a5_capital_2024_25.csv"))
+        .unwrap()
+        .replace(
+            "EC122,2025ORGB,ROADS,INFRA,NEW,15684130",
+            "EC122,2025ORGB,ROADS,INFRA,NEW,13647230",
+        );
+    let a5 = tmp_a5.path().join("a5.csv");
+    std::fs::write(&a5, fixed).unwrap();
+    let mut p = sample_pipeline(out);
+    p.override_source(&format!("a5={}", a5.display()), &repo()).unwrap();
+    let third = block_on(run(&p, clock(2))).unwrap();
+    let reg = read_table(out, &manifest(out), "exception_register");
+    let types = strings(&reg, "exception_type");
+    let i = (0..reg.height())
+        .find(|&i| types[i].as_deref() == Some("sa36_a5_mismatch"))
+        .expect("kept in the register");
+    assert_eq!(strings(&reg, "status")[i].as_deref(), Some("resolved"));
+    assert_eq!(
+        strings(&reg, "resolved_in_run")[i].as_deref(),
+        Some(third.manifest.run_id.as_str())
+    );
+    assert_eq!(
+        strings(&reg, "first_seen_run")[i].as_deref(),
+        Some(first.manifest.run_id.as_str())
+    );
+    let e3 = read_table(out, &manifest(out), "exceptions");
+    assert!(!strings(&e3, "exception_type").contains(&Some("sa36_a5_mismatch".to_string())));
 }
