@@ -9,7 +9,8 @@
 //! 4. [`records`] — the canonical project record;
 //! 5. [`reconcile`] — links across datasets and year-by-year variances;
 //! 6. [`metrics`] — alignment metrics and the exceptions register;
-//! 7. [`publish`] — Parquet tables and the manifest, the commit point;
+//! 7. [`report`] renders the run's HTML report; [`publish`] — Parquet tables and the manifest,
+//!    the commit point;
 //! 8. [`run`] — one run of a pipeline, end to end; [`summary`] prints it.
 //!
 //! 9. [`history`] records every run in SQLite; [`service`] schedules pipelines and serves the
@@ -25,6 +26,7 @@ pub mod metrics;
 pub mod publish;
 pub mod reconcile;
 pub mod records;
+pub mod report;
 pub mod run;
 pub mod service;
 pub mod sources;

@@ -512,6 +512,17 @@ pub async fn run_with(pipeline: &Pipeline, request: &RunRequest) -> Result<RunRe
         },
     ];
     let mut written = publish::write_tables(&store, &run_id, tables).await?;
+    let report_html = crate::report::render(&crate::report::ReportInput {
+        pipeline: &pipeline.name,
+        run_id: &run_id,
+        started_at: &started_at,
+        metrics: &metrics_df,
+        exceptions: &exceptions,
+        quality: &quality,
+        budget_totals: &budget_totals,
+    })?;
+    let report_path = format!("runs/{run_id}/report.html");
+    publish::put(&store, &report_path, report_html.into_bytes()).await?;
     if cancelled() {
         return Err(RunError::Cancelled);
     }
@@ -536,6 +547,7 @@ pub async fn run_with(pipeline: &Pipeline, request: &RunRequest) -> Result<RunRe
         tables: written,
         data_quality: quality,
         budget_totals,
+        report: Some(report_path),
     };
     publish::commit(&store, &manifest).await?;
     // Housekeeping after the commit point: a failure here leaves a good run published.

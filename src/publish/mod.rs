@@ -128,6 +128,9 @@ pub struct Manifest {
     /// compares against it.
     #[serde(default)]
     pub budget_totals: BTreeMap<String, BTreeMap<String, f64>>,
+    /// The run's HTML report, relative to the publish location.
+    #[serde(default)]
+    pub report: Option<String>,
 }
 
 /// Encodes a DataFrame as Parquet bytes (zstd, statistics on).

@@ -6,6 +6,7 @@ mod fuzz;
 mod ingest;
 mod quarantine;
 mod real_data;
+mod report;
 mod sample_run;
 mod service;
 mod validate_cli;
