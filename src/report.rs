@@ -282,6 +282,10 @@ td.n {{ text-align: right; font-variant-numeric: tabular-nums; }} .metric {{ mar
             esc(&e.detail)
         );
     }
-    let _ = write!(html, "</table><p class=\"small\">{} exceptions in all; see the <code>exceptions</code> and <code>exception_register</code> tables.</p></body></html>\n", input.exceptions.len());
+    let _ = writeln!(
+        html,
+        "</table><p class=\"small\">{} exceptions in all; see the <code>exceptions</code> and <code>exception_register</code> tables.</p></body></html>",
+        input.exceptions.len()
+    );
     Ok(html)
 }
