@@ -75,6 +75,7 @@ const TOP_KEYS: &[&str] = &[
 ];
 const PUBLISH_KEYS: &[&str] = &["location", "retention_days"];
 const RECONCILE_KEYS: &[&str] = &[
+    "tolerances",
     "financial_years",
     "name_match_threshold",
     "variance_abs_tolerance_rand",
@@ -114,10 +115,18 @@ struct RawPublish {
 
 #[derive(Debug, Deserialize, Default)]
 struct RawReconcile {
+    tolerances: Option<std::collections::BTreeMap<String, RawTolerance>>,
     financial_years: Option<Vec<String>>,
     name_match_threshold: Option<f64>,
     variance_abs_tolerance_rand: Option<f64>,
     variance_rel_tolerance: Option<f64>,
+}
+
+#[derive(Debug, Deserialize, Default, Clone)]
+#[serde(deny_unknown_fields)]
+struct RawTolerance {
+    abs_rand: Option<f64>,
+    rel: Option<f64>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -148,6 +157,19 @@ pub struct ReconcileSettings {
     pub variance_abs_tolerance_rand: f64,
     /// Relative variance tolerance (0.10 = 10%). Default 0.10.
     pub variance_rel_tolerance: f64,
+    /// Per link type (`budget_idp`, ...): (absolute Rand, relative) tolerances overriding the two
+    /// above.
+    pub tolerances: std::collections::BTreeMap<String, (f64, f64)>,
+}
+
+impl ReconcileSettings {
+    /// The (absolute, relative) tolerance for a link type.
+    pub fn tolerance(&self, link_type: &str) -> (f64, f64) {
+        self.tolerances
+            .get(link_type)
+            .copied()
+            .unwrap_or((self.variance_abs_tolerance_rand, self.variance_rel_tolerance))
+    }
 }
 
 impl Default for ReconcileSettings {
@@ -157,6 +179,7 @@ impl Default for ReconcileSettings {
             name_match_threshold: default_name_match_threshold(),
             variance_abs_tolerance_rand: 1_000_000.0,
             variance_rel_tolerance: 0.10,
+            tolerances: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -438,6 +461,30 @@ impl Pipeline {
                     format!("expected a ratio of 0 or more, found {t}"),
                 );
             }
+        }
+        for (link_type, t) in reconcile.tolerances.clone().unwrap_or_default() {
+            const TYPES: &[&str] = &[
+                "budget_idp",
+                "bepp_idp",
+                "bepp_budget",
+                "departmental_idp",
+                "departmental_budget",
+            ];
+            let key = format!("reconcile.tolerances.{link_type}");
+            if !TYPES.contains(&link_type.as_str()) {
+                diag(&key, format!("unknown link type; expected one of {}", TYPES.join(", ")));
+                continue;
+            }
+            let abs = t.abs_rand.unwrap_or(settings.variance_abs_tolerance_rand);
+            let rel = t.rel.unwrap_or(settings.variance_rel_tolerance);
+            if abs < 0.0 || rel < 0.0 {
+                diag(
+                    &key,
+                    format!("expected tolerances of 0 or more, found abs_rand = {abs}, rel = {rel}"),
+                );
+                continue;
+            }
+            settings.tolerances.insert(link_type, (abs, rel));
         }
         let mut sources: Vec<SourceSpec> = Vec::new();
         for (i, s) in raw_sources.into_iter().enumerate() {

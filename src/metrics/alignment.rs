@@ -577,3 +577,193 @@ pub fn alignment_metrics(
         ],
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contracts::validate::AmountValue;
+    use crate::reconcile::Link;
+
+    fn fy(y: i32) -> FinancialYear {
+        FinancialYear::new(Calendar::Municipal, y)
+    }
+
+    fn rec(id: &str, dataset: Dataset, muni: &str, by: i32, amounts: &[(i32, &str, f64)]) -> Record {
+        Record {
+            record_id: id.into(),
+            source: "s".into(),
+            dataset,
+            source_file: "f".into(),
+            source_sheet: None,
+            source_row: 1,
+            demarcation_code: Some(muni.into()),
+            project_ref: None,
+            mscoa_project_number: None,
+            idp_project_ref: None,
+            project_name: Some(id.into()),
+            description: None,
+            wards: None,
+            ward_scope: None,
+            ward_codes: None,
+            strategic_objective: Some("Real objective".into()),
+            asset_class: None,
+            mtsf_outcome: None,
+            iudf: None,
+            integration_zone: None,
+            function: None,
+            department: None,
+            latitude: None,
+            longitude: None,
+            financial_year: Some(fy(by)),
+            amount_rand: None,
+            amounts: amounts
+                .iter()
+                .map(|(y, p, r)| AmountValue {
+                    year: fy(*y),
+                    phase: (*p).into(),
+                    rand: *r,
+                })
+                .collect(),
+        }
+    }
+
+    fn link(l: &str, r: &str, t: LinkType, muni: &str) -> Link {
+        Link {
+            left_record_id: l.into(),
+            right_record_id: r.into(),
+            link_type: t,
+            method: "exact_identifier",
+            score: 1.0,
+            demarcation_code: muni.into(),
+            matched_on: None,
+            matched_value: None,
+            name_similarity: None,
+            left_name: None,
+            right_name: None,
+        }
+    }
+
+    /// A small world computed by hand; every metric's numerator and denominator is checked.
+    #[test]
+    fn every_metric_on_a_hand_computed_case() {
+        let mut b1 = rec("b1", Dataset::Budget, "EC121", 2024, &[(2024, "budget", 100.0)]);
+        b1.ward_scope = Some("ward".into());
+        b1.mtsf_outcome = Some("A".into());
+        b1.iudf = Some("X".into());
+        b1.strategic_objective = Some("TO BE CORRECTED".into());
+        b1.mscoa_project_number = Some("PC001_00001".into());
+        let mut b2 = rec("b2", Dataset::Budget, "EC121", 2024, &[(2024, "budget", 300.0)]);
+        b2.ward_scope = Some("whole_municipality".into());
+        b2.mtsf_outcome = Some("B".into());
+        b2.iudf = Some("X".into());
+        // Last year's MTREF planned 80 for 2024/25 on the same project.
+        let mut b0 = rec(
+            "b0",
+            Dataset::Budget,
+            "EC121",
+            2023,
+            &[(2023, "budget", 90.0), (2024, "budget", 80.0)],
+        );
+        b0.mscoa_project_number = Some("PC001_00001".into());
+        let idp1 = rec("idp1", Dataset::Idp, "EC121", 2024, &[(2024, "planned", 120.0)]);
+        let idp2 = rec("idp2", Dataset::Idp, "EC121", 2024, &[(2024, "planned", 50.0)]);
+        let a5 = rec("a5", Dataset::Reference, "EC121", 2024, &[(2024, "orgb", 500.0)]);
+        let mut d1 = rec("d1", Dataset::Departmental, "EC121", 2024, &[]);
+        d1.amounts = vec![AmountValue {
+            year: FinancialYear::new(Calendar::National, 2024),
+            phase: "main_appropriation".into(),
+            rand: 700.0,
+        }];
+        d1.department = Some("Health".into());
+        let mut d2 = d1.clone();
+        d2.record_id = "d2".into();
+        d2.amounts[0].rand = 300.0;
+        d2.department = Some("Education".into());
+        let mut p1 = rec("p1", Dataset::Bepp, "BUF", 2024, &[(2024, "planned", 1000.0)]);
+        p1.integration_zone = Some("IZ1".into());
+        let p2 = rec("p2", Dataset::Bepp, "BUF", 2024, &[(2024, "planned", 500.0)]);
+        let bb1 = rec("bb1", Dataset::Budget, "BUF", 2024, &[(2024, "budget", 2000.0)]);
+        let bb2 = rec("bb2", Dataset::Budget, "BUF", 2024, &[(2024, "budget", 1000.0)]);
+        let records = vec![b0, b1, b2, idp1, idp2, a5, d1, d2, p1, p2, bb1, bb2];
+        let links = vec![
+            link("b1", "idp1", LinkType::BudgetIdp, "EC121"),
+            link("d1", "idp1", LinkType::DepartmentalIdp, "EC121"),
+            link("p1", "idp1", LinkType::BeppIdp, "BUF"),
+            link("p1", "bb1", LinkType::BeppBudget, "BUF"),
+        ];
+        let variances = vec![Variance {
+            left_record_id: "b1".into(),
+            right_record_id: "idp1".into(),
+            link_type: LinkType::BudgetIdp,
+            demarcation_code: "EC121".into(),
+            financial_year: fy(2024),
+            left_amount: 100.0,
+            right_amount: 120.0,
+            difference: -20.0,
+            relative_difference: Some(-20.0 / 120.0),
+            over_tolerance: false,
+        }];
+        let df = alignment_metrics(&records, &links, &variances, &[fy(2024)]).unwrap();
+        let level = df.column("level").unwrap().str().unwrap().clone();
+        let area = df.column("area_code").unwrap().str().unwrap().clone();
+        let metric = df.column("metric").unwrap().str().unwrap().clone();
+        let dim = df.column("dimension").unwrap().str().unwrap().clone();
+        let num = df.column("numerator").unwrap().f64().unwrap().clone();
+        let den = df.column("denominator").unwrap().f64().unwrap().clone();
+        let get = |a: &str, m: &str, d: Option<&str>| -> (f64, f64) {
+            let i = (0..df.height())
+                .find(|&i| {
+                    level.get(i) == Some("municipality")
+                        && area.get(i) == Some(a)
+                        && metric.get(i) == Some(m)
+                        && dim.get(i) == d
+                })
+                .unwrap_or_else(|| panic!("no {m} {d:?} for {a}"));
+            (num.get(i).unwrap(), den.get(i).unwrap())
+        };
+        // (municipality, metric, dimension, (numerator, denominator))
+        type Case<'a> = (&'a str, &'a str, Option<&'a str>, (f64, f64));
+        let cases: &[Case] = &[
+            ("EC121", "budget_linked_to_idp_share", None, (100.0, 400.0)),
+            ("EC121", "idp_projects_funded_share", None, (1.0, 2.0)),
+            ("EC121", "idp_value_funded_share", None, (120.0, 170.0)),
+            ("EC121", "idp_budget_variance_wape", None, (20.0, 120.0)),
+            ("EC121", "departmental_projects_in_idp_share", None, (1.0, 2.0)),
+            (
+                "EC121",
+                "departmental_projects_in_idp_share",
+                Some("Health"),
+                (1.0, 1.0),
+            ),
+            (
+                "EC121",
+                "departmental_projects_in_idp_share",
+                Some("Education"),
+                (0.0, 1.0),
+            ),
+            ("EC121", "departmental_value_in_idp_share", None, (700.0, 1000.0)),
+            ("EC121", "budget_in_wards_share", None, (100.0, 400.0)),
+            ("EC121", "sa36_to_a5_ratio", None, (400.0, 500.0)),
+            ("EC121", "placeholder_objective_share", None, (1.0, 2.0)),
+            ("EC121", "mtref_stability_wape", None, (20.0, 80.0)),
+            ("EC121", "budget_by_mtsf_outcome_share", Some("A"), (100.0, 400.0)),
+            ("EC121", "budget_by_mtsf_outcome_share", Some("B"), (300.0, 400.0)),
+            ("EC121", "budget_by_iudf_goal_share", Some("X"), (400.0, 400.0)),
+            ("BUF", "bepp_projects_in_idp_share", None, (1.0, 2.0)),
+            ("BUF", "bepp_budget_coverage_share", None, (1000.0, 1500.0)),
+            ("BUF", "budget_in_integration_zones_share", None, (2000.0, 3000.0)),
+        ];
+        for (a, m, d, want) in cases {
+            assert_eq!(get(a, m, *d), *want, "{a} {m} {d:?}");
+        }
+        // Every catalogued metric has a hand-computed case.
+        for d in METRICS {
+            assert!(cases.iter().any(|c| c.1 == d.name), "no case for {}", d.name);
+        }
+        // A national roll-up sums numerators and denominators.
+        let i = (0..df.height())
+            .find(|&i| level.get(i) == Some("national") && metric.get(i) == Some("budget_linked_to_idp_share"))
+            .unwrap();
+        assert_eq!((num.get(i), den.get(i)), (Some(100.0), Some(3400.0)));
+    }
+}

@@ -258,8 +258,8 @@ pub fn variances(records: &[Record], links: &[Link], settings: &ReconcileSetting
             let Some(right) = yb.get(fy) else { continue };
             let difference = left - right;
             let relative = if *right == 0.0 { None } else { Some(difference / right) };
-            let over = difference.abs() > settings.variance_abs_tolerance_rand
-                && relative.is_none_or(|r| r.abs() > settings.variance_rel_tolerance);
+            let (abs_tol, rel_tol) = settings.tolerance(l.link_type.as_str());
+            let over = difference.abs() > abs_tol && relative.is_none_or(|r| r.abs() > rel_tol);
             out.push(Variance {
                 left_record_id: l.left_record_id.clone(),
                 right_record_id: l.right_record_id.clone(),

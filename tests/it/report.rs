@@ -50,3 +50,27 @@ fn report_is_written_self_contained_and_renders_without_console_errors() {
     assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
     assert!(std::fs::metadata(&png).unwrap().len() > 10_000, "a real screenshot");
 }
+
+#[test]
+fn metrics_catalogue_matches_what_is_produced() {
+    let doc = std::fs::read_to_string(repo().join("docs/metrics.md")).unwrap();
+    let table = doc.split("## Variances").next().unwrap();
+    let mut documented: Vec<String> = table
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `"))
+        .filter_map(|l| l.split('`').next())
+        .map(str::to_string)
+        .collect();
+    documented.sort();
+    let mut coded: Vec<String> = harvester::metrics::METRICS.iter().map(|m| m.name.to_string()).collect();
+    coded.sort();
+    assert_eq!(documented, coded, "docs/metrics.md and METRICS disagree");
+    // The sample produces every catalogued metric, and nothing else.
+    let tmp = tempfile::tempdir().unwrap();
+    block_on(run(&sample_pipeline(tmp.path()), clock(0))).unwrap();
+    let m = read_table(tmp.path(), &manifest(tmp.path()), "alignment_metrics");
+    let mut produced: Vec<String> = strings(&m, "metric").into_iter().flatten().collect();
+    produced.sort();
+    produced.dedup();
+    assert_eq!(produced, coded);
+}
