@@ -99,6 +99,7 @@ pub fn exceptions(records: &[Record], links: &[Link], variances: &[Variance]) ->
     let budget_linked = linked_lefts(links, LinkType::BudgetIdp);
     let bepp_linked = linked_lefts(links, LinkType::BeppIdp);
     let dept_linked = linked_lefts(links, LinkType::DepartmentalIdp);
+    let bepp_budgeted = linked_lefts(links, LinkType::BeppBudget);
     let idp_with_budget: BTreeSet<&str> = links
         .iter()
         .filter(|l| l.link_type == LinkType::BudgetIdp)
@@ -176,6 +177,17 @@ pub fn exceptions(records: &[Record], links: &[Link], variances: &[Variance]) ->
                         r.financial_year,
                         r.amount_rand.unwrap_or(0.0),
                         format!("BEPP project `{}` is not in the IDP", name(r)),
+                    );
+                }
+                if !bepp_budgeted.contains(id) {
+                    add(
+                        "bepp_project_missing_from_budget",
+                        "high",
+                        "municipal",
+                        r,
+                        r.financial_year,
+                        r.amount_rand.unwrap_or(0.0),
+                        format!("BEPP project `{}` has no budget line", name(r)),
                     );
                 }
             }

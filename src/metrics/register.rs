@@ -22,6 +22,10 @@ pub struct RegisterRow {
     pub severity: String,
     /// Municipality.
     pub demarcation_code: String,
+    /// The sphere that would fix it.
+    pub sphere_responsible: String,
+    /// Records involved when last seen, `;`-separated.
+    pub record_ids: String,
     /// Municipal financial year (start year), if any.
     pub financial_year: Option<i32>,
     /// Rand at stake when last seen.
@@ -41,6 +45,7 @@ pub struct RegisterRow {
 /// Reads register rows back from a published `exception_register` table.
 pub fn from_frame(df: &DataFrame) -> PolarsResult<Vec<RegisterRow>> {
     let s = |c: &str| -> PolarsResult<StringChunked> { Ok(df.column(c)?.str()?.clone()) };
+    let (sphere, records) = (s("sphere_responsible")?, s("record_ids")?);
     let (id, ty, sev, muni, detail, status, first, last, resolved) = (
         s("exception_id")?,
         s("exception_type")?,
@@ -61,6 +66,8 @@ pub fn from_frame(df: &DataFrame) -> PolarsResult<Vec<RegisterRow>> {
             exception_type: text(&ty, i),
             severity: text(&sev, i),
             demarcation_code: text(&muni, i),
+            sphere_responsible: text(&sphere, i),
+            record_ids: text(&records, i),
             financial_year: year.get(i),
             amount_at_stake_rand: amount.get(i).unwrap_or(0.0),
             detail: text(&detail, i),
@@ -85,6 +92,8 @@ pub fn merge(previous: &[RegisterRow], current: &[Exception], run_id: &str) -> V
                 exception_type: e.exception_type.to_string(),
                 severity: e.severity.to_string(),
                 demarcation_code: e.demarcation_code.clone(),
+                sphere_responsible: e.sphere_responsible.to_string(),
+                record_ids: e.record_ids.clone(),
                 financial_year: e.financial_year.map(|y| y.start_year),
                 amount_at_stake_rand: e.amount_at_stake,
                 detail: e.detail.clone(),
@@ -136,6 +145,14 @@ pub fn to_frame(rows: &[RegisterRow]) -> PolarsResult<DataFrame> {
             Column::new(
                 "demarcation_code".into(),
                 rows.iter().map(|r| r.demarcation_code.clone()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "sphere_responsible".into(),
+                rows.iter().map(|r| r.sphere_responsible.clone()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "record_ids".into(),
+                rows.iter().map(|r| r.record_ids.clone()).collect::<Vec<_>>(),
             ),
             Column::new(
                 "financial_year".into(),
