@@ -167,6 +167,25 @@ impl Record {
         in_year().next().map(|a| a.rand)
     }
 
+    /// The key analysts' overrides use: the project reference, else the normalised name.
+    pub fn override_key(&self) -> String {
+        self.project_ref
+            .clone()
+            .or_else(|| self.match_name().map(|n| crate::reconcile::names::tokens(n).join(" ")))
+            .unwrap_or_else(|| self.record_id.clone())
+    }
+
+    /// A key that survives row insertions and renames where the source has references:
+    /// `source|municipality|reference-or-normalised-name`.
+    pub fn natural_key(&self) -> String {
+        format!(
+            "{}|{}|{}",
+            self.source,
+            self.demarcation_code.as_deref().unwrap_or(""),
+            self.override_key()
+        )
+    }
+
     /// The name used for matching: the project name, else the description.
     pub fn match_name(&self) -> Option<&str> {
         self.project_name.as_deref().or(self.description.as_deref())

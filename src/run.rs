@@ -36,6 +36,9 @@ pub enum RunError {
     /// The raw zone could not be used.
     #[error(transparent)]
     Raw(crate::sources::raw::RawError),
+    /// The overrides file is wrong; every problem is listed.
+    #[error("the overrides file has {} problem(s); nothing was published:\n{}", .0.len(), .0.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
+    Overrides(Vec<String>),
     /// The run was cancelled before it published; the previous outputs are unchanged.
     #[error("the run was cancelled; nothing was published and the previous outputs are unchanged")]
     Cancelled,
@@ -435,17 +438,44 @@ pub async fn run_with(pipeline: &Pipeline, request: &RunRequest) -> Result<RunRe
         });
     }
     let settings = &pipeline.reconcile;
-    let links = reconcile::link(&records, settings);
-    let variances = reconcile::variances(&records, &links, settings);
-    let metrics_df = metrics::alignment_metrics(&records, &links, &variances, &settings.financial_years)?;
+    let mut links = reconcile::link(&records, settings);
+    // Analysts' decisions apply before anything is clustered or measured.
+    let stale = match &settings.overrides {
+        None => Vec::new(),
+        Some(location) => {
+            let spec = crate::config::SourceSpec {
+                name: "overrides".into(),
+                location: location.clone(),
+                format: None,
+                contract: String::new(),
+                unit: crate::contracts::numbers::Unit::Rand,
+                sheets: None,
+                financial_year: None,
+                max_reject_ratio: 1.0,
+                http: crate::config::HttpSettings::default(),
+            };
+            let fetched = sources::fetch(&spec, None, None)
+                .await
+                .map_err(|e| RunError::Sources(vec![SourceProblem::Fetch(e)]))?;
+            let mut all = Vec::new();
+            for f in &fetched {
+                all.extend(reconcile::overrides::load(&f.bytes, &f.file_name).map_err(RunError::Overrides)?);
+            }
+            reconcile::overrides::apply(&mut links, &records, &all)
+        }
+    };
+    let accepted: Vec<reconcile::Link> = links.iter().filter(|l| l.band == "accept").cloned().collect();
+    let variances = reconcile::variances(&records, &accepted, settings);
+    let metrics_df = metrics::alignment_metrics(&records, &accepted, &variances, &settings.financial_years)?;
     let previous = publish::read_manifest(&store).await?;
     let budget_totals = metrics::budget_totals(&records);
-    let mut exceptions = metrics::exceptions(&records, &links, &variances);
+    let mut exceptions = metrics::exceptions(&records, &accepted, &variances);
     exceptions.extend(metrics::magnitude_exceptions(
         &records,
         &budget_totals,
         previous.as_ref().map(|m| (&m.run_id, &m.budget_totals)),
     ));
+    exceptions.extend(metrics::review_exceptions(&links, &stale));
     metrics::sort_exceptions(&mut exceptions);
     let previous_register = match previous.as_ref().and_then(|m| m.tables.get("exception_register")) {
         Some(t) => match publish::read_table(&store, &t.files).await? {
@@ -454,10 +484,24 @@ pub async fn run_with(pipeline: &Pipeline, request: &RunRequest) -> Result<RunRe
         },
         None => Vec::new(),
     };
+    let previous_projects = match previous.as_ref().and_then(|m| m.tables.get("project_register")) {
+        Some(t) => match publish::read_table(&store, &t.files).await? {
+            Some(df) => tables::project_keys(&df)?,
+            None => BTreeMap::new(),
+        },
+        None => BTreeMap::new(),
+    };
+    let accepted_refs: Vec<&reconcile::Link> = accepted.iter().collect();
+    let project_register = reconcile::register::build(&records, &accepted_refs, &previous_projects);
     let register = metrics::register::merge(&previous_register, &exceptions, &request.run_id);
     let mut links_by_type = BTreeMap::new();
     for l in &links {
-        *links_by_type.entry(l.link_type.as_str().to_string()).or_insert(0) += 1;
+        *links_by_type
+            .entry(format!("{} ({})", l.link_type.as_str(), l.band))
+            .or_insert(0) += 1;
+    }
+    for s in &stale {
+        tracing::warn!(row = s.over.row, reason = %s.reason, "override matches no record");
     }
 
     let run_id = request.run_id.clone();
@@ -493,6 +537,11 @@ pub async fn run_with(pipeline: &Pipeline, request: &RunRequest) -> Result<RunRe
         Table {
             name: "exceptions",
             df: tables::exceptions(&exceptions)?,
+            partition: Partition::None,
+        },
+        Table {
+            name: "project_register",
+            df: tables::project_register(&project_register)?,
             partition: Partition::None,
         },
         Table {

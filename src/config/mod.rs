@@ -75,6 +75,9 @@ const TOP_KEYS: &[&str] = &[
 ];
 const PUBLISH_KEYS: &[&str] = &["location", "retention_days"];
 const RECONCILE_KEYS: &[&str] = &[
+    "accept_weight",
+    "review_weight",
+    "overrides",
     "tolerances",
     "financial_years",
     "name_match_threshold",
@@ -115,6 +118,9 @@ struct RawPublish {
 
 #[derive(Debug, Deserialize, Default)]
 struct RawReconcile {
+    accept_weight: Option<f64>,
+    review_weight: Option<f64>,
+    overrides: Option<String>,
     tolerances: Option<std::collections::BTreeMap<String, RawTolerance>>,
     financial_years: Option<Vec<String>>,
     name_match_threshold: Option<f64>,
@@ -151,12 +157,18 @@ struct RawSource {
 pub struct ReconcileSettings {
     /// Municipal financial years to report on; empty means every year found.
     pub financial_years: Vec<FinancialYear>,
-    /// Name similarity (0–1) from which two records in one municipality are linked. Default 0.75.
+    /// Term-weighted name similarity (0–1) a pair needs before it is scored at all. Default 0.75.
     pub name_match_threshold: f64,
     /// Absolute variance tolerance in Rand. Default R1,000,000.
     pub variance_abs_tolerance_rand: f64,
     /// Relative variance tolerance (0.10 = 10%). Default 0.10.
     pub variance_rel_tolerance: f64,
+    /// Match weight from which a probabilistic link is accepted. Default 6.
+    pub accept_weight: f64,
+    /// Match weight from which a probabilistic link is kept for review. Default 2.
+    pub review_weight: f64,
+    /// Analysts' must-link / cannot-link decisions (CSV or Parquet), applied on every run.
+    pub overrides: Option<Location>,
     /// Per link type (`budget_idp`, ...): (absolute Rand, relative) tolerances overriding the two
     /// above.
     pub tolerances: std::collections::BTreeMap<String, (f64, f64)>,
@@ -180,6 +192,9 @@ impl Default for ReconcileSettings {
             variance_abs_tolerance_rand: 1_000_000.0,
             variance_rel_tolerance: 0.10,
             tolerances: std::collections::BTreeMap::new(),
+            accept_weight: 6.0,
+            review_weight: 2.0,
+            overrides: None,
         }
     }
 }
@@ -460,6 +475,27 @@ impl Pipeline {
                     "reconcile.variance_rel_tolerance",
                     format!("expected a ratio of 0 or more, found {t}"),
                 );
+            }
+        }
+        if let Some(a) = reconcile.accept_weight {
+            settings.accept_weight = a;
+        }
+        if let Some(r) = reconcile.review_weight {
+            settings.review_weight = r;
+        }
+        if settings.review_weight > settings.accept_weight {
+            diag(
+                "reconcile.review_weight",
+                format!(
+                    "expected at most accept_weight ({}), found {}",
+                    settings.accept_weight, settings.review_weight
+                ),
+            );
+        }
+        if let Some(o) = reconcile.overrides.as_deref() {
+            match Location::parse(o, base) {
+                Ok(l) => settings.overrides = Some(l),
+                Err(e) => diag("reconcile.overrides", e.to_string()),
             }
         }
         for (link_type, t) in reconcile.tolerances.clone().unwrap_or_default() {

@@ -640,6 +640,9 @@ mod tests {
             name_similarity: None,
             left_name: None,
             right_name: None,
+            band: "accept",
+            match_weight: 10.0,
+            evidence: "[]".into(),
         }
     }
 

@@ -77,15 +77,8 @@ pub struct Exception {
     pub detail: String,
 }
 
-/// A key for a record that survives row insertions: source, municipality and its own reference
-/// (or its normalised name), falling back to the row.
 fn natural_key(r: &Record) -> String {
-    let ident = r
-        .project_ref
-        .clone()
-        .or_else(|| r.match_name().map(|n| crate::reconcile::names::tokens(n).join(" ")))
-        .unwrap_or_else(|| r.record_id.clone());
-    format!("{}|{}|{}", r.source, r.demarcation_code.as_deref().unwrap_or(""), ident)
+    r.natural_key()
 }
 
 fn exception_id(kind: &str, keys: &[String], year: Option<FinancialYear>) -> String {
@@ -281,6 +274,62 @@ pub fn exceptions(records: &[Record], links: &[Link], variances: &[Variance]) ->
         });
     }
     sort_exceptions(&mut out);
+    out
+}
+
+/// Doubtful links awaiting an analyst's decision, and overrides that no longer match a record.
+pub fn review_exceptions(links: &[Link], stale: &[crate::reconcile::overrides::Stale]) -> Vec<Exception> {
+    let mut out = Vec::new();
+    for l in links.iter().filter(|l| l.band == "review") {
+        out.push(Exception {
+            exception_id: exception_id(
+                "link_review",
+                &[l.left_record_id.clone(), l.right_record_id.clone()],
+                None,
+            ),
+            exception_type: "link_review",
+            severity: "low",
+            demarcation_code: l.demarcation_code.clone(),
+            financial_year: None,
+            sphere_responsible: "municipal",
+            amount_at_stake: 0.0,
+            record_ids: format!("{};{}", l.left_record_id, l.right_record_id),
+            detail: format!(
+                "doubtful {} link (weight {:.1}): `{}` ↔ `{}`; confirm or reject it in the overrides file",
+                l.link_type.as_str(),
+                l.match_weight,
+                l.left_name.as_deref().unwrap_or(""),
+                l.right_name.as_deref().unwrap_or("")
+            ),
+        });
+    }
+    for s in stale {
+        let o = &s.over;
+        out.push(Exception {
+            exception_id: exception_id(
+                "stale_override",
+                &[format!(
+                    "{}|{}|{}|{}",
+                    o.left_source, o.left_key, o.right_source, o.right_key
+                )],
+                None,
+            ),
+            exception_type: "stale_override",
+            severity: "medium",
+            demarcation_code: String::new(),
+            financial_year: None,
+            sphere_responsible: "analyst",
+            amount_at_stake: 0.0,
+            record_ids: String::new(),
+            detail: format!(
+                "override row {} ({} by {}): {}",
+                o.row,
+                o.link_type.as_str(),
+                o.who,
+                s.reason
+            ),
+        });
+    }
     out
 }
 

@@ -191,7 +191,56 @@ pub fn links(links: &[Link]) -> PolarsResult<DataFrame> {
             "right_name".into(),
             links.iter().map(|l| l.right_name.clone()).collect::<Vec<_>>(),
         ),
+        Column::new("band".into(), links.iter().map(|l| l.band).collect::<Vec<_>>()),
+        Column::new(
+            "match_weight".into(),
+            links.iter().map(|l| l.match_weight).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "evidence".into(),
+            links.iter().map(|l| l.evidence.clone()).collect::<Vec<_>>(),
+        ),
     ])
+}
+
+/// `project_register`: every record with the key of the cross-sphere project it belongs to.
+pub fn project_register(m: &[crate::reconcile::register::Member]) -> PolarsResult<DataFrame> {
+    frame(vec![
+        Column::new(
+            "project_key".into(),
+            m.iter().map(|x| x.project_key.clone()).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "record_id".into(),
+            m.iter().map(|x| x.record_id.clone()).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "natural_key".into(),
+            m.iter().map(|x| x.natural_key.clone()).collect::<Vec<_>>(),
+        ),
+        Column::new("dataset".into(), m.iter().map(|x| x.dataset).collect::<Vec<_>>()),
+        Column::new(
+            "demarcation_code".into(),
+            m.iter().map(|x| x.demarcation_code.clone()).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "project_name".into(),
+            m.iter().map(|x| x.project_name.clone()).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "cluster_size".into(),
+            m.iter().map(|x| x.cluster_size).collect::<Vec<_>>(),
+        ),
+    ])
+}
+
+/// natural key → project key, from a published `project_register`.
+pub fn project_keys(df: &DataFrame) -> PolarsResult<std::collections::BTreeMap<String, String>> {
+    let nk = df.column("natural_key")?.str()?.clone();
+    let pk = df.column("project_key")?.str()?.clone();
+    Ok((0..df.height())
+        .filter_map(|i| Some((nk.get(i)?.to_string(), pk.get(i)?.to_string())))
+        .collect())
 }
 
 /// `variances`: both sides of each link per municipal year.

@@ -4,6 +4,7 @@
 mod common;
 mod fuzz;
 mod ingest;
+mod linking;
 mod quarantine;
 mod real_data;
 mod report;

@@ -129,7 +129,26 @@ fn known_links_carry_their_evidence() {
     };
     // Abbreviated budget name ↔ full IDP name, no shared identifier.
     let i = find("budget_2024:BUF:10", "idp:20");
-    assert_eq!(method[i].as_deref(), Some("name_similarity"));
+    assert_eq!(method[i].as_deref(), Some("probabilistic"));
+    assert_eq!(strings(&links, "band")[i].as_deref(), Some("accept"));
+    // The evidence lists every comparison with its level and weight.
+    let evidence: serde_json::Value = serde_json::from_str(strings(&links, "evidence")[i].as_deref().unwrap()).unwrap();
+    let name = evidence
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "name")
+        .unwrap();
+    assert_eq!(name["level"], "exact");
+    assert!(name["weight"].as_f64().unwrap() > 9.0);
+    let total: f64 = evidence
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["weight"].as_f64().unwrap())
+        .sum();
+    let weight = links.column("match_weight").unwrap().f64().unwrap().get(i).unwrap();
+    assert!((total - weight).abs() < 1e-9);
     assert_eq!(
         strings(&links, "left_name")[i].as_deref(),
         Some("UPGR DUNCAN VILLAGE STREET LIGHTING")

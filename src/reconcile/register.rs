@@ -1,0 +1,112 @@
+//! The cross-sphere project register: records joined by accepted links form one project, with a
+//! `project_key` that survives reruns.
+//!
+//! Clusters are the connected components of accepted links (a record without links is a project
+//! of its own). A cluster takes over the key its members had in the previous run when at least
+//! half of its members' natural keys carried that key (so a renamed budget line, whose mSCOA
+//! number is unchanged, keeps its project); otherwise it gets a new key from the hash of its
+//! members' natural keys, which is the same on every rerun of the same inputs.
+
+use crate::reconcile::Link;
+use crate::records::Record;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// One record's place in the register.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Member {
+    /// The project's key.
+    pub project_key: String,
+    /// The record.
+    pub record_id: String,
+    /// Its natural key (source, municipality, reference or name).
+    pub natural_key: String,
+    /// Dataset.
+    pub dataset: &'static str,
+    /// Municipality.
+    pub demarcation_code: Option<String>,
+    /// Name.
+    pub project_name: Option<String>,
+    /// Records in the project.
+    pub cluster_size: u32,
+}
+
+fn find(parent: &mut [usize], i: usize) -> usize {
+    let mut root = i;
+    while parent[root] != root {
+        root = parent[root];
+    }
+    let mut j = i;
+    while parent[j] != root {
+        let next = parent[j];
+        parent[j] = root;
+        j = next;
+    }
+    root
+}
+
+/// Builds the register. `previous` maps natural keys to the project keys of the last run.
+pub fn build(records: &[Record], accepted: &[&Link], previous: &BTreeMap<String, String>) -> Vec<Member> {
+    let index: BTreeMap<&str, usize> = records
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.record_id.as_str(), i))
+        .collect();
+    let mut parent: Vec<usize> = (0..records.len()).collect();
+    for l in accepted {
+        if let (Some(&a), Some(&b)) = (
+            index.get(l.left_record_id.as_str()),
+            index.get(l.right_record_id.as_str()),
+        ) {
+            let (ra, rb) = (find(&mut parent, a), find(&mut parent, b));
+            if ra != rb {
+                parent[ra.max(rb)] = ra.min(rb);
+            }
+        }
+    }
+    let mut clusters: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for i in 0..records.len() {
+        let root = find(&mut parent, i);
+        clusters.entry(root).or_default().push(i);
+    }
+    // Deterministic order: by the smallest natural key in the cluster.
+    let mut ordered: Vec<(BTreeSet<String>, Vec<usize>)> = clusters
+        .into_values()
+        .map(|m| (m.iter().map(|&i| records[i].natural_key()).collect(), m))
+        .collect();
+    ordered.sort();
+    let mut used = BTreeSet::new();
+    let mut out = Vec::new();
+    for (keys, members) in ordered {
+        let mut votes: BTreeMap<&str, usize> = BTreeMap::new();
+        for k in &keys {
+            if let Some(p) = previous.get(k) {
+                *votes.entry(p.as_str()).or_default() += 1;
+            }
+        }
+        let carried = votes
+            .iter()
+            .filter(|(k, n)| **n * 2 >= keys.len() && !used.contains(**k))
+            .max_by(|a, b| a.1.cmp(b.1).then_with(|| b.0.cmp(a.0)))
+            .map(|(k, _)| (*k).to_string());
+        let key = carried.unwrap_or_else(|| {
+            let joined = keys.iter().cloned().collect::<Vec<_>>().join("\n");
+            format!("P{}", &crate::sources::sha256_hex(joined.as_bytes())[..12])
+        });
+        used.insert(key.clone());
+        let size = members.len() as u32;
+        for i in members {
+            let r = &records[i];
+            out.push(Member {
+                project_key: key.clone(),
+                record_id: r.record_id.clone(),
+                natural_key: r.natural_key(),
+                dataset: r.dataset.as_str(),
+                demarcation_code: r.demarcation_code.clone(),
+                project_name: r.match_name().map(str::to_string),
+                cluster_size: size,
+            });
+        }
+    }
+    out.sort_by(|a, b| (&a.project_key, &a.record_id).cmp(&(&b.project_key, &b.record_id)));
+    out
+}

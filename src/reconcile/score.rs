@@ -1,0 +1,312 @@
+//! Fellegi–Sunter scoring of a candidate pair: each comparison falls into a level, each level
+//! carries a weight log2(m/u), and the pair's match weight is their sum.
+//!
+//! `m` is the chance of the level among true matches, `u` among non-matches. The defaults below
+//! are set from the sample and the real files (documented in `docs/linking.md`); a comparison
+//! with a value missing on either side contributes 0. Name similarity is weighted by term
+//! frequency within the block, so "upgrade", "road" and "phase" count less than a place name.
+
+use crate::records::Record;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// One comparison's outcome, kept as evidence on the link.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Comparison {
+    /// Comparison name (`name`, `wards`, `years`, `amount`, `asset_class`, `gps`).
+    pub name: &'static str,
+    /// Level reached (`exact`, `high`, `agree`, `disagree`, `missing`, ...).
+    pub level: &'static str,
+    /// log2(m/u) of the level.
+    pub weight: f64,
+    /// The measured value, where there is one (similarity, ratio, km).
+    pub value: Option<f64>,
+}
+
+/// Term weights of one block's right-hand records: rare words weigh more.
+#[derive(Debug, Clone, Default)]
+pub struct TermWeights {
+    idf: BTreeMap<String, f64>,
+    max: f64,
+}
+
+impl TermWeights {
+    /// Builds inverse document frequencies from the names of `records`.
+    pub fn new<'a>(names: impl Iterator<Item = &'a str>) -> Self {
+        let mut df: BTreeMap<String, usize> = BTreeMap::new();
+        let mut n = 0usize;
+        for name in names {
+            n += 1;
+            let toks: BTreeSet<String> = super::names::tokens(name).into_iter().collect();
+            for t in toks {
+                *df.entry(t).or_default() += 1;
+            }
+        }
+        let max = ((n as f64 + 1.0) / 1.0).ln() + 1.0;
+        let idf = df
+            .into_iter()
+            .map(|(t, d)| (t, ((n as f64 + 1.0) / (d as f64 + 0.5)).ln().max(0.1) + 0.1))
+            .collect();
+        Self { idf, max }
+    }
+
+    /// The weight of a token (unseen tokens weigh as the rarest).
+    pub fn weight(&self, token: &str) -> f64 {
+        self.idf.get(token).copied().unwrap_or(self.max)
+    }
+}
+
+/// Term-weighted name similarity in 0–1: weighted Dice over canonical tokens, blended with
+/// Jaro-Winkler over the sorted tokens for typos.
+pub fn weighted_similarity(a: &str, b: &str, tw: &TermWeights) -> f64 {
+    let ta: BTreeSet<String> = super::names::tokens(a).into_iter().collect();
+    let tb: BTreeSet<String> = super::names::tokens(b).into_iter().collect();
+    if ta.is_empty() || tb.is_empty() {
+        return 0.0;
+    }
+    let w = |s: &BTreeSet<String>| s.iter().map(|t| tw.weight(t)).sum::<f64>();
+    let common: f64 = ta.intersection(&tb).map(|t| tw.weight(t)).sum();
+    let dice = 2.0 * common / (w(&ta) + w(&tb));
+    let sa = ta.iter().cloned().collect::<Vec<_>>().join(" ");
+    let sb = tb.iter().cloned().collect::<Vec<_>>().join(" ");
+    0.75 * dice + 0.25 * strsim::jaro_winkler(&sa, &sb)
+}
+
+fn w(m: f64, u: f64) -> f64 {
+    (m / u).log2()
+}
+
+/// The name comparison's levels: (lowest similarity, level, m, u).
+pub const NAME_LEVELS: &[(f64, &str, f64, f64)] = &[
+    (0.92, "exact", 0.55, 0.0005),
+    (0.78, "high", 0.30, 0.004),
+    (0.6, "medium", 0.10, 0.03),
+    (0.0, "low", 0.05, 0.9655),
+];
+
+fn level_of(value: f64) -> (&'static str, f64) {
+    for (min, name, m, u) in NAME_LEVELS {
+        if value >= *min {
+            return (name, w(*m, *u));
+        }
+    }
+    ("low", w(0.05, 0.9655))
+}
+
+fn ward_numbers(r: &Record) -> Option<BTreeSet<String>> {
+    let codes = r.ward_codes.as_deref().filter(|c| !c.is_empty())?;
+    Some(codes.split(';').map(str::to_string).collect())
+}
+
+fn years(r: &Record) -> BTreeSet<i32> {
+    r.amounts
+        .iter()
+        .map(|a| {
+            a.year
+                .dominant_in(crate::contracts::fiscal::Calendar::Municipal)
+                .start_year
+        })
+        .collect()
+}
+
+fn haversine_km(a: (f64, f64), b: (f64, f64)) -> f64 {
+    let (la1, lo1, la2, lo2) = (a.0.to_radians(), a.1.to_radians(), b.0.to_radians(), b.1.to_radians());
+    let h = ((la2 - la1) / 2.0).sin().powi(2) + la1.cos() * la2.cos() * ((lo2 - lo1) / 2.0).sin().powi(2);
+    2.0 * 6371.0 * h.sqrt().asin()
+}
+
+/// Compares two records; returns every comparison (the evidence) and the total match weight.
+pub fn compare(l: &Record, r: &Record, tw: &TermWeights) -> (Vec<Comparison>, f64) {
+    let mut out = Vec::with_capacity(6);
+    match (l.match_name(), r.match_name()) {
+        (Some(a), Some(b)) => {
+            let s = weighted_similarity(a, b, tw);
+            let (level, weight) = level_of(s);
+            out.push(Comparison {
+                name: "name",
+                level,
+                weight,
+                value: Some(s),
+            });
+        }
+        _ => out.push(Comparison {
+            name: "name",
+            level: "missing",
+            weight: 0.0,
+            value: None,
+        }),
+    }
+    match (ward_numbers(l), ward_numbers(r)) {
+        (Some(a), Some(b)) if !a.is_disjoint(&b) => out.push(Comparison {
+            name: "wards",
+            level: "overlap",
+            weight: w(0.8, 0.05),
+            value: None,
+        }),
+        (Some(_), Some(_)) => out.push(Comparison {
+            name: "wards",
+            level: "disjoint",
+            weight: w(0.2, 0.95),
+            value: None,
+        }),
+        _ => out.push(Comparison {
+            name: "wards",
+            level: "missing",
+            weight: 0.0,
+            value: None,
+        }),
+    }
+    let (ya, yb) = (years(l), years(r));
+    if ya.is_empty() || yb.is_empty() {
+        out.push(Comparison {
+            name: "years",
+            level: "missing",
+            weight: 0.0,
+            value: None,
+        });
+    } else if !ya.is_disjoint(&yb) {
+        out.push(Comparison {
+            name: "years",
+            level: "overlap",
+            weight: w(0.95, 0.6),
+            value: None,
+        });
+    } else {
+        out.push(Comparison {
+            name: "years",
+            level: "disjoint",
+            weight: w(0.05, 0.4),
+            value: None,
+        });
+    }
+    // Amounts of similar size in a shared year.
+    let shared: Option<f64> = ya.intersection(&yb).find_map(|y| {
+        let fy = |rec: &Record| {
+            rec.amounts
+                .iter()
+                .find(|a| {
+                    a.year
+                        .dominant_in(crate::contracts::fiscal::Calendar::Municipal)
+                        .start_year
+                        == *y
+                })
+                .map(|a| rec.amount_in(a.year).unwrap_or(a.rand))
+        };
+        let (a, b) = (fy(l)?, fy(r)?);
+        (a > 0.0 && b > 0.0).then(|| a.min(b) / a.max(b))
+    });
+    match shared {
+        Some(ratio) if ratio >= 0.5 => out.push(Comparison {
+            name: "amount",
+            level: "similar",
+            weight: w(0.8, 0.2),
+            value: Some(ratio),
+        }),
+        Some(ratio) if ratio >= 0.2 => out.push(Comparison {
+            name: "amount",
+            level: "same_order",
+            weight: w(0.15, 0.3),
+            value: Some(ratio),
+        }),
+        Some(ratio) => out.push(Comparison {
+            name: "amount",
+            level: "different",
+            weight: w(0.05, 0.5),
+            value: Some(ratio),
+        }),
+        None => out.push(Comparison {
+            name: "amount",
+            level: "missing",
+            weight: 0.0,
+            value: None,
+        }),
+    }
+    match (l.asset_class.as_deref(), r.asset_class.as_deref()) {
+        (Some(a), Some(b)) if a.eq_ignore_ascii_case(b) => out.push(Comparison {
+            name: "asset_class",
+            level: "agree",
+            weight: w(0.85, 0.15),
+            value: None,
+        }),
+        (Some(_), Some(_)) => out.push(Comparison {
+            name: "asset_class",
+            level: "disagree",
+            weight: w(0.15, 0.85),
+            value: None,
+        }),
+        _ => out.push(Comparison {
+            name: "asset_class",
+            level: "missing",
+            weight: 0.0,
+            value: None,
+        }),
+    }
+    match (l.latitude.zip(l.longitude), r.latitude.zip(r.longitude)) {
+        (Some(a), Some(b)) => {
+            let km = haversine_km(a, b);
+            let (level, weight) = if km <= 2.0 {
+                ("near", w(0.7, 0.01))
+            } else if km <= 20.0 {
+                ("same_area", w(0.25, 0.2))
+            } else {
+                ("far", w(0.05, 0.79))
+            };
+            out.push(Comparison {
+                name: "gps",
+                level,
+                weight,
+                value: Some(km),
+            });
+        }
+        _ => out.push(Comparison {
+            name: "gps",
+            level: "missing",
+            weight: 0.0,
+            value: None,
+        }),
+    }
+    let total = out.iter().map(|c| c.weight).sum();
+    (out, total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rare_words_weigh_more_than_common_ones() {
+        let names = [
+            "Upgrading of Mdantsane Road",
+            "Upgrading of Zwelitsha Road",
+            "Upgrading of Gonubie Road",
+            "Dimbaza Hall",
+        ];
+        let tw = TermWeights::new(names.iter().copied());
+        assert!(
+            tw.weight("mdantsane") > 2.0 * tw.weight("road"),
+            "{} vs {}",
+            tw.weight("mdantsane"),
+            tw.weight("road")
+        );
+        // Sharing only the common words is weak; sharing the place name is strong.
+        let common_only = weighted_similarity("Upgrading of Mdantsane Road", "Upgrading of Zwelitsha Road", &tw);
+        let same_place = weighted_similarity("UPGR MDANTSANE RD", "Upgrading of Mdantsane Road", &tw);
+        assert!(same_place > 0.95 && common_only < 0.6, "{same_place} {common_only}");
+    }
+
+    #[test]
+    fn name_levels_and_weights() {
+        assert_eq!(level_of(0.99).0, "exact");
+        assert_eq!(level_of(0.8).0, "high");
+        assert_eq!(level_of(0.65).0, "medium");
+        assert_eq!(level_of(0.1).0, "low");
+        assert!(level_of(0.99).1 > 9.0 && level_of(0.1).1 < -4.0);
+    }
+
+    #[test]
+    fn distances() {
+        let cpt = (-33.9249, 18.4241);
+        let stellenbosch = (-33.9321, 18.8602);
+        let km = haversine_km(cpt, stellenbosch);
+        assert!((km - 40.4).abs() < 1.0, "{km}");
+    }
+}

@@ -1,0 +1,196 @@
+//! Linking decisions analysts rely on: overrides that hold on every run, stale overrides
+//! reported, doubtful links sent to review, and project keys that survive reruns and renames.
+
+use crate::common::*;
+use harvester::run::run;
+use polars::prelude::*;
+
+fn link_exists(links: &DataFrame, l: &str, r: &str) -> Option<(String, String)> {
+    let left = strings(links, "left_record_id");
+    let right = strings(links, "right_record_id");
+    let method = strings(links, "method");
+    let band = strings(links, "band");
+    (0..links.height())
+        .find(|&i| left[i].as_deref() == Some(l) && right[i].as_deref() == Some(r))
+        .map(|i| {
+            (
+                method[i].clone().unwrap_or_default(),
+                band[i].clone().unwrap_or_default(),
+            )
+        })
+}
+
+#[test]
+fn overrides_must_link_cannot_link_and_stale_ones_are_reported() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let overrides = tmp.path().join("overrides.csv");
+    std::fs::write(
+        &overrides,
+        "decision,link_type,left_source,left_key,right_source,right_key,who,when,why\n\
+         cannot_link,budget_idp,budget_2024,PC001002004001_00046,idp,IDP-BUF-007,t.ndlovu,2026-10-01,different streets\n\
+         must_link,budget_idp,budget_2024,PC002003005_00002,idp,IDP-BUF-001,t.ndlovu,2026-10-01,furniture for the new hall\n\
+         must_link,budget_idp,budget_2024,PC999999999_99999,idp,IDP-BUF-001,t.ndlovu,2026-10-01,line removed since\n",
+    )
+    .unwrap();
+    let mut p = sample_pipeline(&out);
+    p.reconcile.overrides = Some(harvester::sources::location::Location::Local(overrides.clone()));
+    // Before: find what the cannot-link removes.
+    let plain = tempfile::tempdir().unwrap();
+    block_on(run(&sample_pipeline(plain.path()), clock(0))).unwrap();
+    let before = read_table(plain.path(), &manifest(plain.path()), "links");
+    let projects = read_table(plain.path(), &manifest(plain.path()), "projects");
+    let ids = strings(&projects, "record_id");
+    let refs = strings(&projects, "project_ref");
+    let record_of = |r: &str| {
+        ids[refs
+            .iter()
+            .position(|x| x.as_deref() == Some(r))
+            .unwrap_or_else(|| panic!("no {r}"))]
+        .clone()
+        .unwrap()
+    };
+    let street = record_of("PC001002004001_00046");
+    let furniture = record_of("PC002003005_00002");
+    let idp7 = record_of("IDP-BUF-007");
+    let idp1 = record_of("IDP-BUF-001");
+    assert!(
+        link_exists(&before, &street, &idp7).is_some(),
+        "the sample links {street} to {idp7}"
+    );
+    assert!(link_exists(&before, &furniture, &idp1).is_none());
+
+    for minute in [1, 2] {
+        block_on(run(&p, clock(minute))).unwrap();
+        let links = read_table(&out, &manifest(&out), "links");
+        assert!(
+            link_exists(&links, &street, &idp7).is_none(),
+            "cannot-link holds on run {minute}"
+        );
+        assert_eq!(
+            link_exists(&links, &furniture, &idp1),
+            Some(("override".into(), "accept".into())),
+            "must-link holds on run {minute}"
+        );
+    }
+    let e = read_table(&out, &manifest(&out), "exceptions");
+    let types = strings(&e, "exception_type");
+    let details = strings(&e, "detail");
+    let stale: Vec<&str> = (0..e.height())
+        .filter(|&i| types[i].as_deref() == Some("stale_override"))
+        .map(|i| details[i].as_deref().unwrap())
+        .collect();
+    assert_eq!(
+        stale,
+        ["override row 4 (budget_idp by t.ndlovu): no record matches the left budget_2024/PC999999999_99999"]
+    );
+}
+
+#[test]
+fn a_bad_overrides_file_names_every_problem() {
+    let tmp = tempfile::tempdir().unwrap();
+    let overrides = tmp.path().join("overrides.csv");
+    std::fs::write(&overrides, "decision,link_type,left_source,left_key,right_source,right_key\nmaybe,budget_idp,a,b,c,d\nmust_link,budget_bepp,a,,c,d\n").unwrap();
+    let mut p = sample_pipeline(&tmp.path().join("out"));
+    p.reconcile.overrides = Some(harvester::sources::location::Location::Local(overrides));
+    let err = block_on(run(&p, clock(0))).unwrap_err().to_string();
+    assert!(err.contains("the overrides file has 3 problem(s)"), "{err}");
+    assert!(
+        err.contains("overrides.csv: row 2: decision: expected must_link or cannot_link, found `maybe`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("overrides.csv: row 3: link_type: expected one of budget_idp"),
+        "{err}"
+    );
+    assert!(err.contains("overrides.csv: row 3: left_key is empty"), "{err}");
+}
+
+#[test]
+fn doubtful_links_go_to_review_and_the_exceptions_register() {
+    let tmp = tempfile::tempdir().unwrap();
+    block_on(run(&sample_pipeline(tmp.path()), clock(0))).unwrap();
+    let links = read_table(tmp.path(), &manifest(tmp.path()), "links");
+    let band = strings(&links, "band");
+    let reviews = band.iter().filter(|b| b.as_deref() == Some("review")).count();
+    assert!(reviews > 0, "the sample has doubtful links");
+    let e = read_table(tmp.path(), &manifest(tmp.path()), "exceptions");
+    let n = strings(&e, "exception_type")
+        .iter()
+        .filter(|t| t.as_deref() == Some("link_review"))
+        .count();
+    assert_eq!(n, reviews);
+    // Review links are kept out of the metrics: the sample's accepted links alone give them.
+    let methods = strings(&links, "method");
+    for i in 0..links.height() {
+        if band[i].as_deref() == Some("review") {
+            assert_eq!(methods[i].as_deref(), Some("probabilistic"));
+        }
+    }
+}
+
+#[test]
+fn project_keys_survive_a_rerun_and_a_renamed_budget_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    block_on(run(&sample_pipeline(&out), clock(0))).unwrap();
+    let reg1 = read_table(&out, &manifest(&out), "project_register");
+    let key_of = |reg: &DataFrame, record: &str| {
+        let ids = strings(reg, "record_id");
+        let keys = strings(reg, "project_key");
+        keys[ids.iter().position(|x| x.as_deref() == Some(record)).unwrap()]
+            .clone()
+            .unwrap()
+    };
+    let k1 = key_of(&reg1, "budget_2024:BUF:12");
+    // The budget line and its IDP project are one project.
+    assert_eq!(key_of(&reg1, "idp:26"), k1);
+    // Rerun with the budget line renamed (its mSCOA number is unchanged).
+    let wb = tmp.path().join("sa36_2024_25.xlsx");
+    let mut p = sample_pipeline(&out);
+    let renamed = rename_in_workbook(
+        &repo().join("sample/budget/sa36_2024_25.xlsx"),
+        "UPGR MDANTSANE WTR RETICULATION",
+        "MDANTSANE WATER NETWORK UPGRADE",
+    );
+    std::fs::write(&wb, renamed).unwrap();
+    p.override_source(&format!("budget_2024={}", wb.display()), &repo())
+        .unwrap();
+    block_on(run(&p, clock(1))).unwrap();
+    let reg2 = read_table(&out, &manifest(&out), "project_register");
+    assert_eq!(key_of(&reg2, "budget_2024:BUF:12"), k1, "the project keeps its key");
+    let projects = read_table(&out, &manifest(&out), "projects");
+    let names = strings(&projects, "project_name");
+    assert!(names.contains(&Some("MDANTSANE WATER NETWORK UPGRADE".into())));
+}
+
+/// Rewrites one shared string in an .xlsx (the workbook's shared-strings table).
+fn rename_in_workbook(path: &std::path::Path, from: &str, to: &str) -> Vec<u8> {
+    use std::io::{Read, Write};
+    let bytes = std::fs::read(path).unwrap();
+    let mut zin = zip_reader(&bytes);
+    let mut out = Vec::new();
+    {
+        let mut zout = ::zip::ZipWriter::new(std::io::Cursor::new(&mut out));
+        for i in 0..zin.len() {
+            let mut f = zin.by_index(i).unwrap();
+            let name = f.name().to_string();
+            let mut data = Vec::new();
+            f.read_to_end(&mut data).unwrap();
+            if name == "xl/sharedStrings.xml" {
+                let text = String::from_utf8(data).unwrap();
+                assert!(text.contains(from), "{from} not in the workbook");
+                data = text.replace(from, to).into_bytes();
+            }
+            zout.start_file(name, ::zip::write::SimpleFileOptions::default())
+                .unwrap();
+            zout.write_all(&data).unwrap();
+        }
+        zout.finish().unwrap();
+    }
+    out
+}
+
+fn zip_reader(bytes: &[u8]) -> ::zip::ZipArchive<std::io::Cursor<Vec<u8>>> {
+    ::zip::ZipArchive::new(std::io::Cursor::new(bytes.to_vec())).unwrap()
+}
