@@ -9,7 +9,7 @@
 use crate::contracts::fiscal::{Calendar, FinancialYear};
 use crate::contracts::reference::Reference;
 use crate::contracts::Dataset;
-use crate::metrics::{linked_lefts, BudgetVintages};
+use crate::metrics::{BudgetVintages, Linked};
 use crate::reconcile::{Link, LinkType, Variance};
 use crate::records::{is_placeholder_objective, Record};
 use polars::prelude::*;
@@ -129,10 +129,13 @@ fn municipal_years(r: &Record) -> Vec<(FinancialYear, f64)> {
 fn facts(records: &[Record], links: &[Link], variances: &[Variance]) -> Facts {
     let by_id: BTreeMap<&str, &Record> = records.iter().map(|r| (r.record_id.as_str(), r)).collect();
     let vintages = BudgetVintages::new(records);
-    let budget_linked = linked_lefts(links, LinkType::BudgetIdp);
-    let bepp_in_idp = linked_lefts(links, LinkType::BeppIdp);
-    let bepp_in_budget = linked_lefts(links, LinkType::BeppBudget);
-    let dept_linked = linked_lefts(links, LinkType::DepartmentalIdp);
+    let linked = Linked::new(links);
+    let (budget_linked, bepp_in_idp, bepp_in_budget, dept_linked) = (
+        &linked.budget_idp,
+        &linked.bepp_idp,
+        &linked.bepp_budget,
+        &linked.departmental_idp,
+    );
     // Budget lines linked to a BEPP project that lies in an integration zone.
     let in_zone: BTreeSet<&str> = links
         .iter()

@@ -18,12 +18,34 @@ pub use alignment::{alignment_metrics, METRICS};
 use crate::records::{is_placeholder_objective, Record};
 use std::collections::{BTreeMap, BTreeSet};
 
-pub(crate) fn linked_lefts(links: &[Link], lt: LinkType) -> BTreeSet<&str> {
-    links
-        .iter()
-        .filter(|l| l.link_type == lt)
-        .map(|l| l.left_record_id.as_str())
-        .collect()
+/// The left records of each link type: "is this record linked to the IDP / budget?".
+pub(crate) struct Linked<'a> {
+    /// Budget lines linked to an IDP project.
+    pub budget_idp: BTreeSet<&'a str>,
+    /// BEPP projects linked to an IDP project.
+    pub bepp_idp: BTreeSet<&'a str>,
+    /// BEPP projects linked to a budget line.
+    pub bepp_budget: BTreeSet<&'a str>,
+    /// Departmental projects linked to an IDP project.
+    pub departmental_idp: BTreeSet<&'a str>,
+}
+
+impl<'a> Linked<'a> {
+    pub(crate) fn new(links: &'a [Link]) -> Self {
+        let lefts = |lt: LinkType| {
+            links
+                .iter()
+                .filter(|l| l.link_type == lt)
+                .map(|l| l.left_record_id.as_str())
+                .collect()
+        };
+        Self {
+            budget_idp: lefts(LinkType::BudgetIdp),
+            bepp_idp: lefts(LinkType::BeppIdp),
+            bepp_budget: lefts(LinkType::BeppBudget),
+            departmental_idp: lefts(LinkType::DepartmentalIdp),
+        }
+    }
 }
 
 /// For each municipality, the budget years (BY) of the MTREFs loaded, so each year's budget
@@ -89,10 +111,13 @@ fn exception_id(kind: &str, keys: &[String], year: Option<FinancialYear>) -> Str
 /// Builds the exceptions register, sorted by amount at stake (largest first), then id.
 pub fn exceptions(records: &[Record], links: &[Link], variances: &[Variance]) -> Vec<Exception> {
     let by_id: BTreeMap<&str, &Record> = records.iter().map(|r| (r.record_id.as_str(), r)).collect();
-    let budget_linked = linked_lefts(links, LinkType::BudgetIdp);
-    let bepp_linked = linked_lefts(links, LinkType::BeppIdp);
-    let dept_linked = linked_lefts(links, LinkType::DepartmentalIdp);
-    let bepp_budgeted = linked_lefts(links, LinkType::BeppBudget);
+    let linked = Linked::new(links);
+    let (budget_linked, bepp_linked, dept_linked, bepp_budgeted) = (
+        &linked.budget_idp,
+        &linked.bepp_idp,
+        &linked.departmental_idp,
+        &linked.bepp_budget,
+    );
     let idp_with_budget: BTreeSet<&str> = links
         .iter()
         .filter(|l| l.link_type == LinkType::BudgetIdp)

@@ -300,17 +300,13 @@ async fn fetch_one(
                             })),
                         };
                     };
-                    let bytes = raw
-                        .get_blob(&prior.sha256)
-                        .await
-                        .map_err(|error| SourceError::Raw {
-                            source_name: spec.name.clone(),
-                            error,
-                        })?
-                        .ok_or_else(|| SourceError::Raw {
-                            source_name: spec.name.clone(),
-                            error: raw::RawError::NoSuchRun(format!("stored copy {} of {shown}", prior.sha256)),
-                        })?;
+                    let bytes = stored_copy(
+                        spec,
+                        raw,
+                        &prior.sha256,
+                        &format!("stored copy {} of {shown}", prior.sha256),
+                    )
+                    .await?;
                     tracing::info!(source = %spec.name, url = %shown, "not modified; using the stored copy");
                     let mut f = Fetched::new(display, file_name, bytes);
                     f.etag = prior.etag.clone();
@@ -354,23 +350,31 @@ pub async fn from_raw(spec: &SourceSpec, log: &FetchLog, raw: &RawZone) -> Resul
     }
     let mut out = Vec::new();
     for r in records {
-        let bytes = raw
-            .get_blob(&r.sha256)
-            .await
-            .map_err(|error| SourceError::Raw {
-                source_name: spec.name.clone(),
-                error,
-            })?
-            .ok_or_else(|| SourceError::Raw {
-                source_name: spec.name.clone(),
-                error: raw::RawError::NoSuchRun(format!("{} (stored copy {} is missing)", log.run_id, r.sha256)),
-            })?;
+        let bytes = stored_copy(
+            spec,
+            raw,
+            &r.sha256,
+            &format!("{} (stored copy {} is missing)", log.run_id, r.sha256),
+        )
+        .await?;
         let mut f = Fetched::new(r.location.clone(), r.file_name.clone(), bytes);
         f.etag = r.etag.clone();
         f.last_modified = r.last_modified.clone();
         out.push(f);
     }
     Ok(out)
+}
+
+/// A file kept in the raw zone; `missing` describes it when it is not there.
+async fn stored_copy(spec: &SourceSpec, raw: &RawZone, sha: &str, missing: &str) -> Result<Bytes, SourceError> {
+    let err = |error| SourceError::Raw {
+        source_name: spec.name.clone(),
+        error,
+    };
+    raw.get_blob(sha)
+        .await
+        .map_err(err)?
+        .ok_or_else(|| err(raw::RawError::NoSuchRun(missing.to_string())))
 }
 
 /// Hex sha256 of some bytes.
