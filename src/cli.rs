@@ -97,7 +97,8 @@ pub enum Command {
         #[arg(long, default_value_t = 60)]
         grace_secs: u64,
     },
-    /// Generate the bundled sample data (deterministic for a seed).
+    /// Generate the bundled sample data (deterministic for a seed); with --municipalities, the
+    /// national-scale world with ground truth (truth.csv) and its pipeline (national.toml).
     Synth {
         /// Output folder.
         #[arg(long, default_value = "sample")]
@@ -105,6 +106,37 @@ pub enum Command {
         /// Random seed.
         #[arg(long, default_value_t = 2024)]
         seed: u64,
+        /// National scale: this many municipalities (metros first; 257 = all).
+        #[arg(long)]
+        municipalities: Option<usize>,
+        /// National scale: this many budget years from 2024/25.
+        #[arg(long, default_value_t = 3)]
+        years: usize,
+    },
+    /// Score a published run's accepted links against a truth file (precision, recall, F1).
+    Eval {
+        /// Publish location of the run (its manifest.json is read).
+        #[arg(long, default_value = "out")]
+        out: PathBuf,
+        /// Truth file: link_type,demarcation_code,left_key,right_key.
+        #[arg(long)]
+        truth: PathBuf,
+    },
+    /// National-scale benchmark: generate, run from ingest to publish, and report wall time,
+    /// peak memory, pairs compared per second, and linking quality against the truth.
+    Bench {
+        /// Municipalities (257 = all).
+        #[arg(long, default_value_t = 257)]
+        municipalities: usize,
+        /// Budget years.
+        #[arg(long, default_value_t = 3)]
+        years: usize,
+        /// Random seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Keep the generated world and outputs in this folder (default: a temporary one).
+        #[arg(long)]
+        keep: Option<PathBuf>,
     },
 }
 
@@ -152,7 +184,61 @@ pub fn main() -> ExitCode {
             json,
             &cwd,
         ),
-        Command::Synth { out, seed } => match crate::synth::write_sample(&out, seed) {
+        Command::Eval { out, truth } => match crate::bench::evaluate(&out, &truth) {
+            Ok(scores) => {
+                print!("{}", render_scores(&scores));
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Bench {
+            municipalities,
+            years,
+            seed,
+            keep,
+        } => cmd_bench(municipalities, years, seed, keep),
+        Command::Synth {
+            out,
+            seed,
+            municipalities: Some(n),
+            years,
+        } => {
+            match crate::synth::national::write(
+                &out,
+                crate::synth::national::Scale {
+                    municipalities: n,
+                    years,
+                    seed,
+                },
+            ) {
+                Ok(w) => {
+                    println!(
+                        "wrote {} files to {}: {} budget lines, {} IDP rows, {} departmental projects, {} BEPP rows, {} true links",
+                        w.files.len(),
+                        out.display(),
+                        w.budget_lines,
+                        w.idp_rows,
+                        w.departmental,
+                        w.bepp_rows,
+                        w.truth_pairs
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Synth {
+            out,
+            seed,
+            municipalities: None,
+            ..
+        } => match crate::synth::write_sample(&out, seed) {
             Ok(files) => {
                 for f in files {
                     println!("wrote {}", f.display());
@@ -165,6 +251,94 @@ pub fn main() -> ExitCode {
             }
         },
     }
+}
+
+fn render_scores(scores: &[crate::bench::Score]) -> String {
+    let rows: Vec<Vec<String>> = scores
+        .iter()
+        .map(|s| {
+            vec![
+                s.link_type.clone(),
+                s.truth.to_string(),
+                s.predicted.to_string(),
+                s.correct.to_string(),
+                format!("{:.3}", s.precision()),
+                format!("{:.3}", s.recall()),
+                format!("{:.3}", s.f1()),
+            ]
+        })
+        .collect();
+    crate::summary::table(
+        &["link type", "true", "predicted", "correct", "precision", "recall", "F1"],
+        &rows,
+    )
+}
+
+fn cmd_bench(municipalities: usize, years: usize, seed: u64, keep: Option<PathBuf>) -> ExitCode {
+    let tmp = tempfile_dir();
+    let dir = keep.unwrap_or_else(|| tmp.clone());
+    let t0 = std::time::Instant::now();
+    let w = match crate::synth::national::write(
+        &dir,
+        crate::synth::national::Scale {
+            municipalities,
+            years,
+            seed,
+        },
+    ) {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let synth_secs = t0.elapsed().as_secs_f64();
+    let pipeline = match Pipeline::load(&dir.join("national.toml"), &dir) {
+        Ok(p) => p,
+        Err(e) => {
+            eprint!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let before = crate::reconcile::score::PAIRS_COMPARED.load(std::sync::atomic::Ordering::Relaxed);
+    let t1 = std::time::Instant::now();
+    let result = runtime().block_on(crate::run::run(&pipeline, chrono::Utc::now()));
+    let run_secs = t1.elapsed().as_secs_f64();
+    let pairs = crate::reconcile::score::PAIRS_COMPARED.load(std::sync::atomic::Ordering::Relaxed) - before;
+    if let Err(e) = result {
+        eprintln!("error: {e}");
+        return ExitCode::FAILURE;
+    }
+    let peak = crate::bench::peak_memory_bytes().unwrap_or(0);
+    println!(
+        "national benchmark: {municipalities} municipalities, {years} years (seed {seed}): {} budget lines, {} IDP rows, {} departmental projects, {} BEPP rows",
+        w.budget_lines, w.idp_rows, w.departmental, w.bepp_rows
+    );
+    println!("  generate:            {synth_secs:.1} s (not part of the run)");
+    println!("  run, ingest→publish: {run_secs:.1} s wall time");
+    println!(
+        "  peak memory:         {:.2} GiB (process high-water mark)",
+        peak as f64 / (1u64 << 30) as f64
+    );
+    println!(
+        "  pairs compared:      {pairs} ({:.0} per second of run time)",
+        pairs as f64 / run_secs.max(1e-9)
+    );
+    match crate::bench::evaluate(&dir.join("out"), &dir.join("truth.csv")) {
+        Ok(scores) => print!("{}", render_scores(&scores)),
+        Err(e) => eprintln!("error: evaluation failed: {e}"),
+    }
+    if dir == tmp {
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+    ExitCode::SUCCESS
+}
+
+fn tempfile_dir() -> PathBuf {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    std::env::temp_dir().join(format!("harvester-bench-{}-{nanos}", std::process::id()))
 }
 
 fn runtime() -> tokio::runtime::Runtime {

@@ -16,8 +16,10 @@
 //! 9. [`history`] records every run in SQLite; [`service`] schedules pipelines and serves the
 //!    HTTP API ([`service::api`]).
 //!
-//! [`synth`] generates the bundled sample data; [`cli`] is the command line.
+//! [`synth`] generates the bundled sample data and the national benchmark world; [`bench`]
+//! measures linking at national scale; [`cli`] is the command line.
 
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod contracts;

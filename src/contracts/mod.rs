@@ -48,6 +48,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "mscoa_capital_cube",
         include_str!("../../schemas/mscoa_capital_cube.toml"),
     ),
+    ("sa36_extract", include_str!("../../schemas/sa36_extract.toml")),
 ];
 
 /// A problem with a contract file, with the file and key it concerns.
@@ -529,7 +530,8 @@ mod tests {
                 "mscoa_capital_cube",
                 "municipalities",
                 "national_infrastructure",
-                "sa36_capital_budget"
+                "sa36_capital_budget",
+                "sa36_extract"
             ]
         );
     }

@@ -116,6 +116,9 @@ pub struct Link {
     pub evidence: String,
 }
 
+/// How many candidates per record go on to full scoring (the best by weighted Dice).
+pub const MAX_CANDIDATES: usize = 8;
+
 /// Links every pair of datasets within each municipality.
 pub fn link(records: &[Record], settings: &ReconcileSettings) -> Vec<Link> {
     let mut blocks: BTreeMap<(&str, Dataset), Vec<&Record>> = BTreeMap::new();
@@ -177,12 +180,16 @@ fn link_block(
             .values()
             .filter_map(|rs| rs.iter().find_map(|r| r.match_name())),
     );
-    // Blocking within the municipality: a candidate shares at least one token that is not
-    // common (in more than a fifth of the block's projects, once the block is large).
+    // Blocking within the municipality through an inverted index of name tokens: a candidate
+    // shares at least one token that is not common (in more than a fifth of the block's
+    // projects, once the block is large). Shared token weights accumulate per candidate, which
+    // gives the term-weighted Dice without comparing every pair.
     let mut index: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    let mut right_weight: Vec<f64> = vec![0.0; keys.len()];
     for (k, rs) in by_project.values().enumerate() {
         if let Some(name) = rs.iter().find_map(|r| r.match_name()) {
             let toks: BTreeSet<String> = names::tokens(name).into_iter().collect();
+            right_weight[k] = toks.iter().map(|t| tw.weight(t)).sum();
             for t in toks {
                 index.entry(t).or_default().push(k);
             }
@@ -221,16 +228,32 @@ fn link_block(
             }
         }
         let Some(lname) = l.match_name() else { continue };
-        let mut candidates: BTreeSet<usize> = BTreeSet::new();
-        for t in names::tokens(lname) {
-            if let Some(ks) = index.get(&t) {
+        let ltoks: BTreeSet<String> = names::tokens(lname).into_iter().collect();
+        let lweight: f64 = ltoks.iter().map(|t| tw.weight(t)).sum();
+        let mut shared: BTreeMap<usize, f64> = BTreeMap::new();
+        let mut blocked = false;
+        for t in &ltoks {
+            if let Some(ks) = index.get(t) {
                 if ks.len() <= common_limit {
-                    candidates.extend(ks.iter().copied());
+                    blocked = true;
+                }
+                for &k in ks {
+                    *shared.entry(k).or_default() += tw.weight(t);
                 }
             }
         }
+        if !blocked {
+            continue;
+        }
+        // The few best candidates by weighted Dice go on to full scoring.
+        let mut ranked: Vec<(f64, usize)> = shared
+            .into_iter()
+            .map(|(k, w)| (2.0 * w / (lweight + right_weight[k]).max(1e-9), k))
+            .collect();
+        ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+        ranked.truncate(MAX_CANDIDATES);
         let mut best: Option<(f64, usize)> = None;
-        for k in candidates {
+        for (_, k) in ranked {
             let rs = &by_project[keys[k]];
             let Some(rname) = rs.iter().find_map(|r| r.match_name()) else {
                 continue;

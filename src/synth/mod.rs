@@ -11,6 +11,8 @@
 //! some without, some in one dataset only, and a few rows break their contract on purpose.
 //! Output is deterministic for a seed, so the committed sample can be regenerated exactly.
 
+pub mod national;
+
 use rust_xlsxwriter::{DocProperties, ExcelDateTime, Workbook, XlsxError};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
