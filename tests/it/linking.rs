@@ -194,3 +194,31 @@ fn rename_in_workbook(path: &std::path::Path, from: &str, to: &str) -> Vec<u8> {
 fn zip_reader(bytes: &[u8]) -> ::zip::ZipArchive<std::io::Cursor<Vec<u8>>> {
     ::zip::ZipArchive::new(std::io::Cursor::new(bytes.to_vec())).unwrap()
 }
+
+/// The national generator and the evaluation end to end, on one metro (the largest block).
+#[test]
+fn synthetic_metro_links_with_high_precision_and_recall() {
+    let tmp = tempfile::tempdir().unwrap();
+    let w = harvester::synth::national::write(
+        tmp.path(),
+        harvester::synth::national::Scale {
+            municipalities: 1,
+            years: 2,
+            seed: 7,
+        },
+    )
+    .unwrap();
+    assert!(w.budget_lines > 2000 && w.truth_pairs > 1000, "{w:?}");
+    let p = harvester::config::Pipeline::load(&tmp.path().join("national.toml"), tmp.path()).unwrap();
+    block_on(run(&p, clock(0))).unwrap();
+    let scores = harvester::bench::evaluate(&tmp.path().join("out"), &tmp.path().join("truth.csv")).unwrap();
+    let f1 = |t: &str| {
+        scores
+            .iter()
+            .find(|s| s.link_type == t)
+            .map(harvester::bench::Score::f1)
+            .unwrap()
+    };
+    assert!(f1("budget_idp") >= 0.95, "{scores:?}");
+    assert!(f1("departmental_idp") >= 0.85, "{scores:?}");
+}
