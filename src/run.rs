@@ -92,6 +92,18 @@ pub enum SourceProblem {
         /// The sheets that exist.
         found: String,
     },
+    /// Rows read ≠ accepted + quarantined: a defect in harvester, never published.
+    #[error("source `{source_name}`: {read} rows read but {accepted} accepted + {rejected} quarantined; this is a defect in harvester, please report it")]
+    Lost {
+        /// Source name.
+        source_name: String,
+        /// Rows read.
+        read: usize,
+        /// Rows accepted.
+        accepted: usize,
+        /// Rows rejected.
+        rejected: usize,
+    },
     /// Too many rows were rejected.
     #[error("source `{source_name}`: {rejected} of {read} rows rejected ({ratio:.1}% > max_reject_ratio {max:.1}%); most frequent: {examples}")]
     TooManyRejected {
@@ -235,7 +247,15 @@ pub fn process_with_contract(
         .iter()
         .filter(|r| r.severity == validate::Severity::Warning)
         .count();
-    debug_assert_eq!(outcome.rows_read, outcome.rows.len() + outcome.rows_rejected);
+    // Checked on every run: no row may be lost between reading and publishing.
+    if outcome.rows_read != outcome.rows.len() + outcome.rows_rejected {
+        out.problems.push(SourceProblem::Lost {
+            source_name: source_name.to_string(),
+            read: outcome.rows_read,
+            accepted: outcome.rows.len(),
+            rejected: outcome.rows_rejected,
+        });
+    }
     if outcome.rows_read > 0 {
         let ratio = outcome.rows_rejected as f64 / outcome.rows_read as f64;
         if ratio > max_reject_ratio {
