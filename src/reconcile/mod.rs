@@ -228,6 +228,7 @@ fn link_block(
             }
         }
         let Some(lname) = l.match_name() else { continue };
+        let ignore = score::ignored_tokens(l);
         let ltoks: BTreeSet<String> = names::tokens(lname).into_iter().collect();
         let lweight: f64 = ltoks.iter().map(|t| tw.weight(t)).sum();
         let mut shared: BTreeMap<usize, f64> = BTreeMap::new();
@@ -258,7 +259,7 @@ fn link_block(
             let Some(rname) = rs.iter().find_map(|r| r.match_name()) else {
                 continue;
             };
-            if score::weighted_similarity(lname, rname, &tw) < settings.name_match_threshold {
+            if score::similarity_without(lname, rname, &tw, &ignore) < settings.name_match_threshold {
                 continue;
             }
             // Compare with the project's record for an overlapping year (long-form rows).

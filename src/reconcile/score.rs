@@ -142,17 +142,24 @@ fn haversine_km(a: (f64, f64), b: (f64, f64)) -> f64 {
 /// Pairs compared since the process started (for the benchmark's pairs per second).
 pub static PAIRS_COMPARED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
+/// Tokens that are no evidence when `l` is compared: a departmental record's own department
+/// and sector names (an IDP lists it as "Xapho Clinic (Dept of Health)").
+pub fn ignored_tokens(l: &Record) -> BTreeSet<String> {
+    if l.dataset != crate::contracts::Dataset::Departmental {
+        return BTreeSet::new();
+    }
+    [l.department.as_deref(), l.function.as_deref()]
+        .into_iter()
+        .flatten()
+        .flat_map(super::names::tokens)
+        .collect()
+}
+
 /// Compares two records; returns every comparison (the evidence) and the total match weight.
 pub fn compare(l: &Record, r: &Record, tw: &TermWeights) -> (Vec<Comparison>, f64) {
     PAIRS_COMPARED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let mut out = Vec::with_capacity(6);
-    // A department's own name (and sector) in the other side's name is not evidence.
-    let ignore: BTreeSet<String> = [l.department.as_deref(), l.function.as_deref()]
-        .into_iter()
-        .flatten()
-        .filter(|_| l.dataset == crate::contracts::Dataset::Departmental)
-        .flat_map(super::names::tokens)
-        .collect();
+    let ignore = ignored_tokens(l);
     match (l.match_name(), r.match_name()) {
         (Some(a), Some(b)) => {
             let s = similarity_without(a, b, tw, &ignore);
