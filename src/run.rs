@@ -458,7 +458,9 @@ pub async fn run_with(pipeline: &Pipeline, request: &RunRequest) -> Result<RunRe
         });
     }
     let settings = &pipeline.reconcile;
+    let stage = std::time::Instant::now();
     let mut links = reconcile::link(&records, settings);
+    tracing::info!(links = links.len(), secs = stage.elapsed().as_secs_f64(), "linked");
     // Analysts' decisions apply before anything is clustered or measured.
     let stale = match &settings.overrides {
         None => Vec::new(),
@@ -486,7 +488,17 @@ pub async fn run_with(pipeline: &Pipeline, request: &RunRequest) -> Result<RunRe
     };
     let accepted: Vec<reconcile::Link> = links.iter().filter(|l| l.band == "accept").cloned().collect();
     let variances = reconcile::variances(&records, &accepted, settings);
+    tracing::info!(
+        variances = variances.len(),
+        secs = stage.elapsed().as_secs_f64(),
+        "variances"
+    );
     let metrics_df = metrics::alignment_metrics(&records, &accepted, &variances, &settings.financial_years)?;
+    tracing::info!(
+        rows = metrics_df.height(),
+        secs = stage.elapsed().as_secs_f64(),
+        "metrics"
+    );
     let previous = publish::read_manifest(&store).await?;
     let budget_totals = metrics::budget_totals(&records);
     let mut exceptions = metrics::exceptions(&records, &accepted, &variances);
@@ -511,6 +523,11 @@ pub async fn run_with(pipeline: &Pipeline, request: &RunRequest) -> Result<RunRe
         },
         None => BTreeMap::new(),
     };
+    tracing::info!(
+        exceptions = exceptions.len(),
+        secs = stage.elapsed().as_secs_f64(),
+        "exceptions"
+    );
     let accepted_refs: Vec<&reconcile::Link> = accepted.iter().collect();
     let project_register = reconcile::register::build(&records, &accepted_refs, &previous_projects);
     let register = metrics::register::merge(&previous_register, &exceptions, &request.run_id);
@@ -580,7 +597,9 @@ pub async fn run_with(pipeline: &Pipeline, request: &RunRequest) -> Result<RunRe
             partition: Partition::None,
         },
     ];
+    tracing::info!(secs = stage.elapsed().as_secs_f64(), "tables built");
     let mut written = publish::write_tables(&store, &run_id, tables).await?;
+    tracing::info!(secs = stage.elapsed().as_secs_f64(), "tables written");
     let report_html = crate::report::render(&crate::report::ReportInput {
         pipeline: &pipeline.name,
         run_id: &run_id,

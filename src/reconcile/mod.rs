@@ -132,16 +132,24 @@ pub fn link(records: &[Record], settings: &ReconcileSettings) -> Vec<Link> {
         m.dedup();
         m
     };
-    let mut links = Vec::new();
-    for lt in LinkType::ALL {
-        let (ld, rd) = lt.datasets();
-        for muni in &munis {
-            let (Some(lefts), Some(rights)) = (blocks.get(&(*muni, ld)), blocks.get(&(*muni, rd))) else {
-                continue;
-            };
-            link_block(lt, muni, lefts, rights, settings, &mut links);
-        }
-    }
+    // Blocks are independent: link them on every core (the order is restored by the sort).
+    let jobs: Vec<(LinkType, &str)> = LinkType::ALL
+        .iter()
+        .flat_map(|lt| munis.iter().map(move |m| (*lt, *m)))
+        .collect();
+    let mut links: Vec<Link> = {
+        use rayon::prelude::*;
+        jobs.par_iter()
+            .flat_map_iter(|(lt, muni)| {
+                let (ld, rd) = lt.datasets();
+                let mut out = Vec::new();
+                if let (Some(lefts), Some(rights)) = (blocks.get(&(*muni, ld)), blocks.get(&(*muni, rd))) {
+                    link_block(*lt, muni, lefts, rights, settings, &mut out);
+                }
+                out
+            })
+            .collect()
+    };
     links.sort_by(|a, b| {
         (a.link_type, &a.left_record_id, &a.right_record_id).cmp(&(b.link_type, &b.left_record_id, &b.right_record_id))
     });
