@@ -115,8 +115,8 @@ pub fn write(dir: &Path, scale: Scale) -> Result<Written, SynthError> {
     for (category, code, name) in &munis {
         let projects = match category.as_str() {
             "A" => 1500,
-            "B" => 300,
-            _ => 100,
+            "B" => 450,
+            _ => 150,
         };
         let wards = 10 + rng.below(40);
         let mut seq = 1u32;
