@@ -48,7 +48,7 @@ fn municipality_rows(metrics: &DataFrame) -> PolarsResult<Vec<MetricRow>> {
 }
 
 fn year_label(y: i32) -> String {
-    format!("{}/{:02}", y, (y + 1) % 100)
+    crate::contracts::fiscal::FinancialYear::new(crate::contracts::fiscal::Calendar::Municipal, y).label()
 }
 
 /// A strip plot: one dot per municipality on a 0..max axis.

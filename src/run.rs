@@ -501,7 +501,7 @@ pub async fn run_with(pipeline: &Pipeline, request: &RunRequest) -> Result<RunRe
     );
     let previous = publish::read_manifest(&store).await?;
     let budget_totals = metrics::budget_totals(&records);
-    let mut exceptions = metrics::exceptions(&records, &accepted, &variances);
+    let mut exceptions = metrics::exceptions(&records, &accepted, &variances, &budget_totals);
     exceptions.extend(metrics::magnitude_exceptions(
         &records,
         &budget_totals,

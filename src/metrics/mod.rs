@@ -99,17 +99,13 @@ pub struct Exception {
     pub detail: String,
 }
 
-fn natural_key(r: &Record) -> String {
-    r.natural_key()
-}
-
 fn exception_id(kind: &str, keys: &[String], year: Option<FinancialYear>) -> String {
     let text = format!("{kind}|{}|{}", keys.join("|"), year.map(|y| y.start_year).unwrap_or(0));
     crate::sources::sha256_hex(text.as_bytes())[..16].to_string()
 }
 
 /// Builds the exceptions register, sorted by amount at stake (largest first), then id.
-pub fn exceptions(records: &[Record], links: &[Link], variances: &[Variance]) -> Vec<Exception> {
+pub fn exceptions(records: &[Record], links: &[Link], variances: &[Variance], sa36: &Totals) -> Vec<Exception> {
     let by_id: BTreeMap<&str, &Record> = records.iter().map(|r| (r.record_id.as_str(), r)).collect();
     let linked = Linked::new(links);
     let (budget_linked, bepp_linked, dept_linked, bepp_budgeted) = (
@@ -127,7 +123,7 @@ pub fn exceptions(records: &[Record], links: &[Link], variances: &[Variance]) ->
     let mut add =
         |kind: &'static str, severity, sphere, r: &Record, year: Option<FinancialYear>, amount: f64, detail: String| {
             out.push(Exception {
-                exception_id: exception_id(kind, &[natural_key(r)], year),
+                exception_id: exception_id(kind, &[r.natural_key()], year),
                 exception_type: kind,
                 severity,
                 demarcation_code: r.demarcation_code.clone().unwrap_or_default(),
@@ -226,7 +222,6 @@ pub fn exceptions(records: &[Record], links: &[Link], variances: &[Variance]) ->
         }
     }
     // Treasury's own rule: SA36 project lines must reconcile with the A5 capital total.
-    let sa36 = budget_totals(records);
     let mut a5: BTreeMap<(String, String), BTreeMap<String, f64>> = BTreeMap::new();
     for r in records.iter().filter(|r| r.dataset == Dataset::Reference) {
         let Some(m) = &r.demarcation_code else { continue };
@@ -278,7 +273,7 @@ pub fn exceptions(records: &[Record], links: &[Link], variances: &[Variance]) ->
         out.push(Exception {
             exception_id: exception_id(
                 "variance_over_tolerance",
-                &[natural_key(a), natural_key(b)],
+                &[a.natural_key(), b.natural_key()],
                 Some(v.financial_year),
             ),
             exception_type: "variance_over_tolerance",

@@ -237,6 +237,7 @@ fn link_block(
         }
         let Some(lname) = l.match_name() else { continue };
         let ignore = score::ignored_tokens(l);
+        let left_years = score::municipal_years(l);
         let ltoks: BTreeSet<String> = names::tokens(lname).into_iter().collect();
         let lweight: f64 = ltoks.iter().map(|t| tw.weight(t)).sum();
         let mut shared: BTreeMap<usize, f64> = BTreeMap::new();
@@ -271,14 +272,10 @@ fn link_block(
                 continue;
             }
             // Compare with the project's record for an overlapping year (long-form rows).
-            let years = |r: &Record| -> BTreeSet<i32> {
-                r.amounts
-                    .iter()
-                    .map(|a| a.year.dominant_in(Calendar::Municipal).start_year)
-                    .collect()
-            };
-            let ly = years(l);
-            let rep = rs.iter().find(|r| !years(r).is_disjoint(&ly)).unwrap_or(&rs[0]);
+            let rep = rs
+                .iter()
+                .find(|r| !score::municipal_years(r).is_disjoint(&left_years))
+                .unwrap_or(&rs[0]);
             let (_, weight) = score::compare(l, rep, &tw);
             if best.is_none_or(|(b, _)| weight > b) {
                 best = Some((weight, k));

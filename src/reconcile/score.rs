@@ -122,7 +122,8 @@ fn ward_numbers(r: &Record) -> Option<BTreeSet<String>> {
     Some(codes.split(';').map(str::to_string).collect())
 }
 
-fn years(r: &Record) -> BTreeSet<i32> {
+/// The municipal years (start years) in which a record has amounts.
+pub fn municipal_years(r: &Record) -> BTreeSet<i32> {
     r.amounts
         .iter()
         .map(|a| {
@@ -198,7 +199,7 @@ pub fn compare(l: &Record, r: &Record, tw: &TermWeights) -> (Vec<Comparison>, f6
             value: None,
         }),
     }
-    let (ya, yb) = (years(l), years(r));
+    let (ya, yb) = (municipal_years(l), municipal_years(r));
     if ya.is_empty() || yb.is_empty() {
         out.push(Comparison {
             name: "years",

@@ -57,6 +57,13 @@ impl IntoResponse for ApiError {
     }
 }
 
+impl From<crate::history::HistoryError> for ApiError {
+    fn from(e: crate::history::HistoryError) -> Self {
+        tracing::error!(error = %e, "history");
+        ApiError::Internal
+    }
+}
+
 /// Builds the router; tests call it without a socket, `serve` binds it.
 pub fn app(service: Arc<Service>) -> Router {
     Router::new()
@@ -121,21 +128,14 @@ struct RunsQuery {
 
 async fn runs(State(s): State<Arc<Service>>, Query(q): Query<RunsQuery>) -> Result<Json<serde_json::Value>, ApiError> {
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
-    let rows = s.history.list(q.pipeline.as_deref(), limit).map_err(|e| {
-        tracing::error!(error = %e, "history");
-        ApiError::Internal
-    })?;
+    let rows = s.history.list(q.pipeline.as_deref(), limit)?;
     Ok(Json(json!(rows)))
 }
 
 async fn run(State(s): State<Arc<Service>>, Path(id): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
-    match s.history.get(&id) {
-        Ok(Some(r)) => Ok(Json(json!(r))),
-        Ok(None) => Err(ApiError::NotFound(format!("no run `{id}`"))),
-        Err(e) => {
-            tracing::error!(error = %e, "history");
-            Err(ApiError::Internal)
-        }
+    match s.history.get(&id)? {
+        Some(r) => Ok(Json(json!(r))),
+        None => Err(ApiError::NotFound(format!("no run `{id}`"))),
     }
 }
 
@@ -161,10 +161,7 @@ async fn trigger(
         Err(e @ TriggerError::UnknownPipeline(_)) => Err(ApiError::NotFound(e.to_string())),
         Err(e @ TriggerError::Busy { .. }) => Err(ApiError::Conflict(e.to_string())),
         Err(e @ TriggerError::BadParameters(_)) => Err(ApiError::Unprocessable(e.to_string())),
-        Err(TriggerError::History(e)) => {
-            tracing::error!(error = %e, "history");
-            Err(ApiError::Internal)
-        }
+        Err(TriggerError::History(e)) => Err(e.into()),
     }
 }
 
@@ -181,16 +178,12 @@ async fn cancel(
         )
             .into_response());
     }
-    match s.history.get(&id) {
-        Ok(Some(r)) => Err(ApiError::Conflict(format!(
+    match s.history.get(&id)? {
+        Some(r) => Err(ApiError::Conflict(format!(
             "run `{id}` is not running (status {})",
             r.status
         ))),
-        Ok(None) => Err(ApiError::NotFound(format!("no run `{id}`"))),
-        Err(e) => {
-            tracing::error!(error = %e, "history");
-            Err(ApiError::Internal)
-        }
+        None => Err(ApiError::NotFound(format!("no run `{id}`"))),
     }
 }
 
@@ -294,10 +287,7 @@ pub fn render_metrics(s: &Service) -> Result<String, crate::history::HistoryErro
 }
 
 async fn metrics(State(s): State<Arc<Service>>) -> Result<Response, ApiError> {
-    let body = render_metrics(&s).map_err(|e| {
-        tracing::error!(error = %e, "history");
-        ApiError::Internal
-    })?;
+    let body = render_metrics(&s)?;
     Ok((
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
         body,
