@@ -204,8 +204,14 @@ fn link_block(
         }
     }
     let common_limit = if keys.len() > 50 { keys.len() / 5 } else { usize::MAX };
-    let make = |l: &Record, r: &Record, method: &'static str, band: &'static str, matched: Option<&str>| {
-        let (comparisons, weight) = score::compare(l, r, &tw);
+    // `scored` is the comparison already made for this pair, if any, so it is not made twice.
+    let make = |l: &Record,
+                r: &Record,
+                method: &'static str,
+                band: &'static str,
+                matched: Option<&str>,
+                scored: Option<(Vec<score::Comparison>, f64)>| {
+        let (comparisons, weight) = scored.unwrap_or_else(|| score::compare(l, r, &tw));
         Link {
             left_record_id: l.record_id.clone(),
             right_record_id: r.record_id.clone(),
@@ -230,7 +236,7 @@ fn link_block(
         if let Some(id) = lt.identifier(l, true) {
             if let Some(rs) = by_id.get(id) {
                 for r in rs {
-                    out.push(make(l, r, "exact_identifier", "accept", Some(id)));
+                    out.push(make(l, r, "exact_identifier", "accept", Some(id), None));
                 }
                 continue;
             }
@@ -262,7 +268,7 @@ fn link_block(
             .collect();
         ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
         ranked.truncate(MAX_CANDIDATES);
-        let mut best: Option<(f64, usize)> = None;
+        let mut best: Option<(f64, usize, &Record, Vec<score::Comparison>)> = None;
         for (_, k) in ranked {
             let rs = &by_project[keys[k]];
             let Some(rname) = rs.iter().find_map(|r| r.match_name()) else {
@@ -276,12 +282,14 @@ fn link_block(
                 .iter()
                 .find(|r| !score::municipal_years(r).is_disjoint(&left_years))
                 .unwrap_or(&rs[0]);
-            let (_, weight) = score::compare(l, rep, &tw);
-            if best.is_none_or(|(b, _)| weight > b) {
-                best = Some((weight, k));
+            let (comparisons, weight) = score::compare(l, rep, &tw);
+            if best.as_ref().is_none_or(|(b, ..)| weight > *b) {
+                best = Some((weight, k, rep, comparisons));
             }
         }
-        let Some((weight, k)) = best else { continue };
+        let Some((weight, k, rep, comparisons)) = best else {
+            continue;
+        };
         let band = if weight >= settings.accept_weight {
             "accept"
         } else if weight >= settings.review_weight {
@@ -289,8 +297,10 @@ fn link_block(
         } else {
             continue;
         };
+        let mut scored = Some((comparisons, weight));
         for r in &by_project[keys[k]] {
-            out.push(make(l, r, "probabilistic", band, None));
+            let reuse = if std::ptr::eq(*r, rep) { scored.take() } else { None };
+            out.push(make(l, r, "probabilistic", band, None, reuse));
         }
     }
 }
