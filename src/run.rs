@@ -275,6 +275,30 @@ pub fn process_with_contract(
                 .map(|(m, n)| format!("{m} (×{n})"))
                 .collect::<Vec<_>>()
                 .join("; ");
+            // Where to look: the first rejected rows with the columns that broke a rule.
+            let mut rows: BTreeMap<(Option<&str>, u32), std::collections::BTreeSet<&str>> = BTreeMap::new();
+            for r in outcome
+                .rejections
+                .iter()
+                .filter(|r| r.severity == validate::Severity::Error)
+            {
+                rows.entry((r.sheet.as_deref(), r.row))
+                    .or_default()
+                    .insert(r.column.as_str());
+            }
+            let first = rows
+                .iter()
+                .take(3)
+                .map(|((sheet, row), cols)| {
+                    let sheet = sheet.map(|s| format!(" sheet `{s}`")).unwrap_or_default();
+                    format!(
+                        "{file}{sheet} row {row} ({})",
+                        cols.iter().copied().collect::<Vec<_>>().join(", ")
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            let examples = format!("{examples}; first rejected: {first}");
             out.problems.push(SourceProblem::TooManyRejected {
                 source_name: source_name.to_string(),
                 rejected: outcome.rows_rejected,
