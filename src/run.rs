@@ -569,60 +569,73 @@ pub async fn run_with(pipeline: &Pipeline, request: &RunRequest) -> Result<RunRe
     if cancelled() {
         return Err(RunError::Cancelled);
     }
-    let tables = vec![
-        Table {
-            name: "projects",
-            df: tables::projects(&records)?,
-            partition: Partition::FinancialYear,
-        },
-        Table {
-            name: "project_amounts",
-            df: tables::project_amounts(&records)?,
-            partition: Partition::FinancialYear,
-        },
-        Table {
-            name: "links",
-            df: tables::links(&links)?,
-            partition: Partition::None,
-        },
-        Table {
-            name: "variances",
-            df: tables::variances(&variances)?,
-            partition: Partition::FinancialYear,
-        },
-        Table {
-            name: "alignment_metrics",
-            df: metrics_df.clone(),
-            partition: Partition::FinancialYear,
-        },
-        Table {
-            name: "exceptions",
-            df: tables::exceptions(&exceptions)?,
-            partition: Partition::None,
-        },
-        Table {
-            name: "project_register",
-            df: tables::project_register(&project_register)?,
-            partition: Partition::None,
-        },
-        Table {
-            name: "exception_register",
-            df: metrics::register::to_frame(&register)?,
-            partition: Partition::None,
-        },
-        Table {
-            name: "quarantine",
-            df: tables::quarantine(&quarantine)?,
-            partition: Partition::RunId,
-        },
-        Table {
-            name: "data_quality",
-            df: tables::data_quality(&quality)?,
-            partition: Partition::None,
-        },
+    // Each table is built, written and dropped in turn, so only one is in memory at a time.
+    type Build<'b> = Box<dyn FnOnce() -> polars::prelude::PolarsResult<DataFrame> + Send + 'b>;
+    let builders: Vec<(&'static str, Partition, Build<'_>)> = vec![
+        (
+            "projects",
+            Partition::FinancialYear,
+            Box::new(|| tables::projects(&records)),
+        ),
+        (
+            "project_amounts",
+            Partition::FinancialYear,
+            Box::new(|| tables::project_amounts(&records)),
+        ),
+        ("links", Partition::None, Box::new(|| tables::links(&links))),
+        (
+            "variances",
+            Partition::FinancialYear,
+            Box::new(|| tables::variances(&variances)),
+        ),
+        (
+            "alignment_metrics",
+            Partition::FinancialYear,
+            Box::new(|| Ok(metrics_df.clone())),
+        ),
+        (
+            "exceptions",
+            Partition::None,
+            Box::new(|| tables::exceptions(&exceptions)),
+        ),
+        (
+            "project_register",
+            Partition::None,
+            Box::new(|| tables::project_register(&project_register)),
+        ),
+        (
+            "exception_register",
+            Partition::None,
+            Box::new(|| metrics::register::to_frame(&register)),
+        ),
+        (
+            "quarantine",
+            Partition::RunId,
+            Box::new(|| tables::quarantine(&quarantine)),
+        ),
+        (
+            "data_quality",
+            Partition::None,
+            Box::new(|| tables::data_quality(&quality)),
+        ),
     ];
-    tracing::info!(secs = stage.elapsed().as_secs_f64(), "tables built");
-    let mut written = publish::write_tables(&store, &run_id, tables).await?;
+    let mut written = BTreeMap::new();
+    for (name, partition, build) in builders {
+        let table_started = std::time::Instant::now();
+        let table = Table {
+            name,
+            df: build()?,
+            partition,
+        };
+        let entry = publish::write_table(&store, &run_id, &table).await?;
+        tracing::debug!(
+            table = name,
+            rows = entry.rows,
+            secs = table_started.elapsed().as_secs_f64(),
+            "table written"
+        );
+        written.insert(name.to_string(), entry);
+    }
     tracing::info!(secs = stage.elapsed().as_secs_f64(), "tables written");
     let report_html = crate::report::render(&crate::report::ReportInput {
         pipeline: &pipeline.name,

@@ -8,6 +8,7 @@
 //! ids, so unlike the other tables it differs between two runs of the same inputs.
 
 use crate::metrics::Exception;
+use crate::publish::tables::Text;
 use polars::prelude::*;
 use std::collections::BTreeMap;
 
@@ -132,27 +133,27 @@ pub fn to_frame(rows: &[RegisterRow]) -> PolarsResult<DataFrame> {
         vec![
             Column::new(
                 "exception_id".into(),
-                rows.iter().map(|r| r.exception_id.clone()).collect::<Vec<_>>(),
+                rows.iter().map(|r| r.exception_id.text()).collect::<Vec<_>>(),
             ),
             Column::new(
                 "exception_type".into(),
-                rows.iter().map(|r| r.exception_type.clone()).collect::<Vec<_>>(),
+                rows.iter().map(|r| r.exception_type.text()).collect::<Vec<_>>(),
             ),
             Column::new(
                 "severity".into(),
-                rows.iter().map(|r| r.severity.clone()).collect::<Vec<_>>(),
+                rows.iter().map(|r| r.severity.text()).collect::<Vec<_>>(),
             ),
             Column::new(
                 "demarcation_code".into(),
-                rows.iter().map(|r| r.demarcation_code.clone()).collect::<Vec<_>>(),
+                rows.iter().map(|r| r.demarcation_code.text()).collect::<Vec<_>>(),
             ),
             Column::new(
                 "sphere_responsible".into(),
-                rows.iter().map(|r| r.sphere_responsible.clone()).collect::<Vec<_>>(),
+                rows.iter().map(|r| r.sphere_responsible.text()).collect::<Vec<_>>(),
             ),
             Column::new(
                 "record_ids".into(),
-                rows.iter().map(|r| r.record_ids.clone()).collect::<Vec<_>>(),
+                rows.iter().map(|r| r.record_ids.text()).collect::<Vec<_>>(),
             ),
             Column::new(
                 "financial_year".into(),
@@ -164,23 +165,23 @@ pub fn to_frame(rows: &[RegisterRow]) -> PolarsResult<DataFrame> {
             ),
             Column::new(
                 "detail".into(),
-                rows.iter().map(|r| r.detail.clone()).collect::<Vec<_>>(),
+                rows.iter().map(|r| r.detail.text()).collect::<Vec<_>>(),
             ),
             Column::new(
                 "status".into(),
-                rows.iter().map(|r| r.status.clone()).collect::<Vec<_>>(),
+                rows.iter().map(|r| r.status.text()).collect::<Vec<_>>(),
             ),
             Column::new(
                 "first_seen_run".into(),
-                rows.iter().map(|r| r.first_seen_run.clone()).collect::<Vec<_>>(),
+                rows.iter().map(|r| r.first_seen_run.text()).collect::<Vec<_>>(),
             ),
             Column::new(
                 "last_seen_run".into(),
-                rows.iter().map(|r| r.last_seen_run.clone()).collect::<Vec<_>>(),
+                rows.iter().map(|r| r.last_seen_run.text()).collect::<Vec<_>>(),
             ),
             Column::new(
                 "resolved_in_run".into(),
-                rows.iter().map(|r| r.resolved_in_run.clone()).collect::<Vec<_>>(),
+                rows.iter().map(|r| r.resolved_in_run.text()).collect::<Vec<_>>(),
             ),
         ],
     )

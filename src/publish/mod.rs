@@ -186,50 +186,39 @@ pub async fn put(store: &Store, relative: &str, bytes: Vec<u8>) -> Result<(), Pu
         })
 }
 
-/// Writes every table under `runs/<run_id>/` and returns their manifest entries.
-pub async fn write_tables(
-    store: &Store,
-    run_id: &str,
-    tables: Vec<Table>,
-) -> Result<BTreeMap<String, TableEntry>, PublishError> {
-    let mut entries = BTreeMap::new();
-    for table in tables {
-        let enc = |source| PublishError::Encode {
-            table: table.name.to_string(),
-            source,
+/// Writes one table under `runs/<run_id>/<table>/` and returns its manifest entry.
+pub async fn write_table(store: &Store, run_id: &str, table: &Table) -> Result<TableEntry, PublishError> {
+    let enc = |source| PublishError::Encode {
+        table: table.name.to_string(),
+        source,
+    };
+    let mut files = Vec::new();
+    let rows = table.df.height();
+    let parts = partitions(table, run_id).map_err(enc)?;
+    // An empty partitioned table still gets one (empty) file so its schema is readable.
+    let parts = if parts.is_empty() {
+        vec![(None, table.df.clone())]
+    } else {
+        parts
+    };
+    for (folder, mut df) in parts {
+        let rel = match folder {
+            Some(f) => format!("runs/{run_id}/{}/{f}/part-00000.parquet", table.name),
+            None => format!("runs/{run_id}/{}/part-00000.parquet", table.name),
         };
-        let mut files = Vec::new();
-        let rows = table.df.height();
-        let parts = partitions(&table, run_id).map_err(enc)?;
-        // An empty partitioned table still gets one (empty) file so its schema is readable.
-        let parts = if parts.is_empty() {
-            vec![(None, table.df.clone())]
-        } else {
-            parts
-        };
-        for (folder, mut df) in parts {
-            let rel = match folder {
-                Some(f) => format!("runs/{run_id}/{}/{f}/part-00000.parquet", table.name),
-                None => format!("runs/{run_id}/{}/part-00000.parquet", table.name),
-            };
-            let bytes = to_parquet(&mut df).map_err(enc)?;
-            put(store, &rel, bytes).await?;
-            files.push(rel);
-        }
-        entries.insert(
-            table.name.to_string(),
-            TableEntry {
-                files,
-                rows,
-                partitioned_by: match table.partition {
-                    Partition::None => None,
-                    Partition::FinancialYear => Some("financial_year".to_string()),
-                    Partition::RunId => Some("run_id".to_string()),
-                },
-            },
-        );
+        let bytes = to_parquet(&mut df).map_err(enc)?;
+        put(store, &rel, bytes).await?;
+        files.push(rel);
     }
-    Ok(entries)
+    Ok(TableEntry {
+        files,
+        rows,
+        partitioned_by: match table.partition {
+            Partition::None => None,
+            Partition::FinancialYear => Some("financial_year".to_string()),
+            Partition::RunId => Some("run_id".to_string()),
+        },
+    })
 }
 
 /// Reads the files of a published table back into one DataFrame (empty when no files).

@@ -49,6 +49,31 @@ fn year_columns(years: &[Option<FinancialYear>]) -> PolarsResult<Vec<Column>> {
     ])
 }
 
+/// Borrows text for a column without copying it (`String` → `&str`, `Option<String>` →
+/// `Option<&str>`): the tables are large and polars copies the bytes once anyway.
+pub(crate) trait Text {
+    /// The borrowed form.
+    type Out<'a>
+    where
+        Self: 'a;
+    /// Borrows.
+    fn text(&self) -> Self::Out<'_>;
+}
+
+impl Text for String {
+    type Out<'a> = &'a str;
+    fn text(&self) -> &str {
+        self
+    }
+}
+
+impl Text for Option<String> {
+    type Out<'a> = Option<&'a str>;
+    fn text(&self) -> Option<&str> {
+        self.as_deref()
+    }
+}
+
 fn frame(columns: Vec<Column>) -> PolarsResult<DataFrame> {
     let height = columns.first().map_or(0, Column::len);
     DataFrame::new(height, columns)
@@ -56,15 +81,16 @@ fn frame(columns: Vec<Column>) -> PolarsResult<DataFrame> {
 
 /// `projects`: one row per accepted source record, with lineage.
 pub fn projects(records: &[Record]) -> PolarsResult<DataFrame> {
-    let s = |f: fn(&Record) -> Option<String>| records.iter().map(f).collect::<Vec<_>>();
+    let s =
+        |f: for<'a> fn(&'a Record) -> &'a Option<String>| records.iter().map(|r| f(r).as_deref()).collect::<Vec<_>>();
     let mut cols = vec![
         Column::new(
             "record_id".into(),
-            records.iter().map(|r| r.record_id.clone()).collect::<Vec<_>>(),
+            records.iter().map(|r| r.record_id.text()).collect::<Vec<_>>(),
         ),
         Column::new(
             "source".into(),
-            records.iter().map(|r| r.source.clone()).collect::<Vec<_>>(),
+            records.iter().map(|r| r.source.text()).collect::<Vec<_>>(),
         ),
         Column::new(
             "dataset".into(),
@@ -72,23 +98,23 @@ pub fn projects(records: &[Record]) -> PolarsResult<DataFrame> {
         ),
         Column::new(
             "source_file".into(),
-            records.iter().map(|r| r.source_file.clone()).collect::<Vec<_>>(),
+            records.iter().map(|r| r.source_file.text()).collect::<Vec<_>>(),
         ),
-        Column::new("source_sheet".into(), s(|r| r.source_sheet.clone())),
+        Column::new("source_sheet".into(), s(|r| &r.source_sheet)),
         Column::new(
             "source_row".into(),
             records.iter().map(|r| r.source_row).collect::<Vec<_>>(),
         ),
-        Column::new("demarcation_code".into(), s(|r| r.demarcation_code.clone())),
-        Column::new("project_ref".into(), s(|r| r.project_ref.clone())),
-        Column::new("mscoa_project_number".into(), s(|r| r.mscoa_project_number.clone())),
-        Column::new("idp_project_ref".into(), s(|r| r.idp_project_ref.clone())),
-        Column::new("project_name".into(), s(|r| r.project_name.clone())),
-        Column::new("description".into(), s(|r| r.description.clone())),
-        Column::new("wards".into(), s(|r| r.wards.clone())),
-        Column::new("ward_scope".into(), s(|r| r.ward_scope.clone())),
-        Column::new("ward_codes".into(), s(|r| r.ward_codes.clone())),
-        Column::new("strategic_objective".into(), s(|r| r.strategic_objective.clone())),
+        Column::new("demarcation_code".into(), s(|r| &r.demarcation_code)),
+        Column::new("project_ref".into(), s(|r| &r.project_ref)),
+        Column::new("mscoa_project_number".into(), s(|r| &r.mscoa_project_number)),
+        Column::new("idp_project_ref".into(), s(|r| &r.idp_project_ref)),
+        Column::new("project_name".into(), s(|r| &r.project_name)),
+        Column::new("description".into(), s(|r| &r.description)),
+        Column::new("wards".into(), s(|r| &r.wards)),
+        Column::new("ward_scope".into(), s(|r| &r.ward_scope)),
+        Column::new("ward_codes".into(), s(|r| &r.ward_codes)),
+        Column::new("strategic_objective".into(), s(|r| &r.strategic_objective)),
         Column::new(
             "placeholder_strategic_objective".into(),
             records
@@ -96,12 +122,12 @@ pub fn projects(records: &[Record]) -> PolarsResult<DataFrame> {
                 .map(|r| r.strategic_objective.as_deref().map(is_placeholder_objective))
                 .collect::<Vec<_>>(),
         ),
-        Column::new("asset_class".into(), s(|r| r.asset_class.clone())),
-        Column::new("mtsf_outcome".into(), s(|r| r.mtsf_outcome.clone())),
-        Column::new("iudf".into(), s(|r| r.iudf.clone())),
-        Column::new("integration_zone".into(), s(|r| r.integration_zone.clone())),
-        Column::new("function".into(), s(|r| r.function.clone())),
-        Column::new("department".into(), s(|r| r.department.clone())),
+        Column::new("asset_class".into(), s(|r| &r.asset_class)),
+        Column::new("mtsf_outcome".into(), s(|r| &r.mtsf_outcome)),
+        Column::new("iudf".into(), s(|r| &r.iudf)),
+        Column::new("integration_zone".into(), s(|r| &r.integration_zone)),
+        Column::new("function".into(), s(|r| &r.function)),
+        Column::new("department".into(), s(|r| &r.department)),
         Column::new(
             "latitude".into(),
             records.iter().map(|r| r.latitude).collect::<Vec<_>>(),
@@ -131,11 +157,11 @@ pub fn project_amounts(records: &[Record]) -> PolarsResult<DataFrame> {
     let mut amounts = Vec::new();
     for r in records {
         for a in &r.amounts {
-            ids.push(r.record_id.clone());
+            ids.push(r.record_id.as_str());
             datasets.push(r.dataset.as_str());
-            munis.push(r.demarcation_code.clone());
+            munis.push(r.demarcation_code.as_deref());
             years.push(Some(a.year));
-            phases.push(a.phase.clone());
+            phases.push(a.phase.text());
             amounts.push(a.rand);
         }
     }
@@ -155,11 +181,11 @@ pub fn links(links: &[Link]) -> PolarsResult<DataFrame> {
     frame(vec![
         Column::new(
             "left_record_id".into(),
-            links.iter().map(|l| l.left_record_id.clone()).collect::<Vec<_>>(),
+            links.iter().map(|l| l.left_record_id.text()).collect::<Vec<_>>(),
         ),
         Column::new(
             "right_record_id".into(),
-            links.iter().map(|l| l.right_record_id.clone()).collect::<Vec<_>>(),
+            links.iter().map(|l| l.right_record_id.text()).collect::<Vec<_>>(),
         ),
         Column::new(
             "link_type".into(),
@@ -169,15 +195,15 @@ pub fn links(links: &[Link]) -> PolarsResult<DataFrame> {
         Column::new("score".into(), links.iter().map(|l| l.score).collect::<Vec<_>>()),
         Column::new(
             "demarcation_code".into(),
-            links.iter().map(|l| l.demarcation_code.clone()).collect::<Vec<_>>(),
+            links.iter().map(|l| l.demarcation_code.text()).collect::<Vec<_>>(),
         ),
         Column::new(
             "matched_on".into(),
-            links.iter().map(|l| l.matched_on.clone()).collect::<Vec<_>>(),
+            links.iter().map(|l| l.matched_on.text()).collect::<Vec<_>>(),
         ),
         Column::new(
             "matched_value".into(),
-            links.iter().map(|l| l.matched_value.clone()).collect::<Vec<_>>(),
+            links.iter().map(|l| l.matched_value.text()).collect::<Vec<_>>(),
         ),
         Column::new(
             "name_similarity".into(),
@@ -185,11 +211,11 @@ pub fn links(links: &[Link]) -> PolarsResult<DataFrame> {
         ),
         Column::new(
             "left_name".into(),
-            links.iter().map(|l| l.left_name.clone()).collect::<Vec<_>>(),
+            links.iter().map(|l| l.left_name.text()).collect::<Vec<_>>(),
         ),
         Column::new(
             "right_name".into(),
-            links.iter().map(|l| l.right_name.clone()).collect::<Vec<_>>(),
+            links.iter().map(|l| l.right_name.text()).collect::<Vec<_>>(),
         ),
         Column::new("band".into(), links.iter().map(|l| l.band).collect::<Vec<_>>()),
         Column::new(
@@ -198,7 +224,7 @@ pub fn links(links: &[Link]) -> PolarsResult<DataFrame> {
         ),
         Column::new(
             "evidence".into(),
-            links.iter().map(|l| l.evidence.clone()).collect::<Vec<_>>(),
+            links.iter().map(|l| l.evidence.text()).collect::<Vec<_>>(),
         ),
     ])
 }
@@ -208,24 +234,24 @@ pub fn project_register(m: &[crate::reconcile::register::Member]) -> PolarsResul
     frame(vec![
         Column::new(
             "project_key".into(),
-            m.iter().map(|x| x.project_key.clone()).collect::<Vec<_>>(),
+            m.iter().map(|x| x.project_key.text()).collect::<Vec<_>>(),
         ),
         Column::new(
             "record_id".into(),
-            m.iter().map(|x| x.record_id.clone()).collect::<Vec<_>>(),
+            m.iter().map(|x| x.record_id.text()).collect::<Vec<_>>(),
         ),
         Column::new(
             "natural_key".into(),
-            m.iter().map(|x| x.natural_key.clone()).collect::<Vec<_>>(),
+            m.iter().map(|x| x.natural_key.text()).collect::<Vec<_>>(),
         ),
         Column::new("dataset".into(), m.iter().map(|x| x.dataset).collect::<Vec<_>>()),
         Column::new(
             "demarcation_code".into(),
-            m.iter().map(|x| x.demarcation_code.clone()).collect::<Vec<_>>(),
+            m.iter().map(|x| x.demarcation_code.text()).collect::<Vec<_>>(),
         ),
         Column::new(
             "project_name".into(),
-            m.iter().map(|x| x.project_name.clone()).collect::<Vec<_>>(),
+            m.iter().map(|x| x.project_name.text()).collect::<Vec<_>>(),
         ),
         Column::new(
             "cluster_size".into(),
@@ -248,11 +274,11 @@ pub fn variances(v: &[Variance]) -> PolarsResult<DataFrame> {
     let mut cols = vec![
         Column::new(
             "left_record_id".into(),
-            v.iter().map(|x| x.left_record_id.clone()).collect::<Vec<_>>(),
+            v.iter().map(|x| x.left_record_id.text()).collect::<Vec<_>>(),
         ),
         Column::new(
             "right_record_id".into(),
-            v.iter().map(|x| x.right_record_id.clone()).collect::<Vec<_>>(),
+            v.iter().map(|x| x.right_record_id.text()).collect::<Vec<_>>(),
         ),
         Column::new(
             "link_type".into(),
@@ -260,7 +286,7 @@ pub fn variances(v: &[Variance]) -> PolarsResult<DataFrame> {
         ),
         Column::new(
             "demarcation_code".into(),
-            v.iter().map(|x| x.demarcation_code.clone()).collect::<Vec<_>>(),
+            v.iter().map(|x| x.demarcation_code.text()).collect::<Vec<_>>(),
         ),
     ];
     cols.extend(year_columns(
@@ -296,7 +322,7 @@ pub fn exceptions(e: &[Exception]) -> PolarsResult<DataFrame> {
     let mut cols = vec![
         Column::new(
             "exception_id".into(),
-            e.iter().map(|x| x.exception_id.clone()).collect::<Vec<_>>(),
+            e.iter().map(|x| x.exception_id.text()).collect::<Vec<_>>(),
         ),
         Column::new(
             "exception_type".into(),
@@ -305,7 +331,7 @@ pub fn exceptions(e: &[Exception]) -> PolarsResult<DataFrame> {
         Column::new("severity".into(), e.iter().map(|x| x.severity).collect::<Vec<_>>()),
         Column::new(
             "demarcation_code".into(),
-            e.iter().map(|x| x.demarcation_code.clone()).collect::<Vec<_>>(),
+            e.iter().map(|x| x.demarcation_code.text()).collect::<Vec<_>>(),
         ),
     ];
     cols.extend(year_columns(&e.iter().map(|x| x.financial_year).collect::<Vec<_>>())?);
@@ -320,9 +346,9 @@ pub fn exceptions(e: &[Exception]) -> PolarsResult<DataFrame> {
         ),
         Column::new(
             "record_ids".into(),
-            e.iter().map(|x| x.record_ids.clone()).collect::<Vec<_>>(),
+            e.iter().map(|x| x.record_ids.text()).collect::<Vec<_>>(),
         ),
-        Column::new("detail".into(), e.iter().map(|x| x.detail.clone()).collect::<Vec<_>>()),
+        Column::new("detail".into(), e.iter().map(|x| x.detail.text()).collect::<Vec<_>>()),
     ]);
     frame(cols)
 }
@@ -353,30 +379,27 @@ pub struct QuarantineRow {
 /// `quarantine`: every rejected row or cell.
 pub fn quarantine(q: &[QuarantineRow]) -> PolarsResult<DataFrame> {
     frame(vec![
-        Column::new("source".into(), q.iter().map(|x| x.source.clone()).collect::<Vec<_>>()),
+        Column::new("source".into(), q.iter().map(|x| x.source.text()).collect::<Vec<_>>()),
         Column::new(
             "source_file".into(),
-            q.iter().map(|x| x.source_file.clone()).collect::<Vec<_>>(),
+            q.iter().map(|x| x.source_file.text()).collect::<Vec<_>>(),
         ),
         Column::new(
             "source_sheet".into(),
-            q.iter().map(|x| x.source_sheet.clone()).collect::<Vec<_>>(),
+            q.iter().map(|x| x.source_sheet.text()).collect::<Vec<_>>(),
         ),
         Column::new("source_row".into(), q.iter().map(|x| x.source_row).collect::<Vec<_>>()),
-        Column::new("column".into(), q.iter().map(|x| x.column.clone()).collect::<Vec<_>>()),
-        Column::new("rule".into(), q.iter().map(|x| x.rule.clone()).collect::<Vec<_>>()),
+        Column::new("column".into(), q.iter().map(|x| x.column.text()).collect::<Vec<_>>()),
+        Column::new("rule".into(), q.iter().map(|x| x.rule.text()).collect::<Vec<_>>()),
         Column::new(
             "raw_value".into(),
-            q.iter().map(|x| x.raw_value.clone()).collect::<Vec<_>>(),
+            q.iter().map(|x| x.raw_value.text()).collect::<Vec<_>>(),
         ),
         Column::new(
             "severity".into(),
-            q.iter().map(|x| x.severity.clone()).collect::<Vec<_>>(),
+            q.iter().map(|x| x.severity.text()).collect::<Vec<_>>(),
         ),
-        Column::new(
-            "message".into(),
-            q.iter().map(|x| x.message.clone()).collect::<Vec<_>>(),
-        ),
+        Column::new("message".into(), q.iter().map(|x| x.message.text()).collect::<Vec<_>>()),
     ])
 }
 
@@ -401,10 +424,10 @@ pub struct SourceQuality {
 pub fn data_quality(q: &[SourceQuality]) -> PolarsResult<DataFrame> {
     let n = |f: fn(&SourceQuality) -> usize| q.iter().map(|x| f(x) as u64).collect::<Vec<_>>();
     frame(vec![
-        Column::new("source".into(), q.iter().map(|x| x.source.clone()).collect::<Vec<_>>()),
+        Column::new("source".into(), q.iter().map(|x| x.source.text()).collect::<Vec<_>>()),
         Column::new(
             "contract".into(),
-            q.iter().map(|x| x.contract.clone()).collect::<Vec<_>>(),
+            q.iter().map(|x| x.contract.text()).collect::<Vec<_>>(),
         ),
         Column::new("rows_read".into(), n(|x| x.rows_read)),
         Column::new("rows_accepted".into(), n(|x| x.rows_accepted)),

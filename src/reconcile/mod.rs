@@ -16,7 +16,8 @@ use crate::config::ReconcileSettings;
 use crate::contracts::fiscal::{Calendar, FinancialYear};
 use crate::contracts::Dataset;
 use crate::records::Record;
-use std::collections::{BTreeMap, BTreeSet};
+use rustc_hash::FxHashMap;
+use std::collections::BTreeMap;
 
 /// Which two datasets a link joins (left ↔ right).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -121,10 +122,13 @@ pub const MAX_CANDIDATES: usize = 8;
 
 /// Links every pair of datasets within each municipality.
 pub fn link(records: &[Record], settings: &ReconcileSettings) -> Vec<Link> {
-    let mut blocks: BTreeMap<(&str, Dataset), Vec<&Record>> = BTreeMap::new();
-    for r in records {
+    use rayon::prelude::*;
+    // Names, wards and years are prepared once per record, not once per pair.
+    let prepared: Vec<score::Prepared> = records.par_iter().map(score::Prepared::new).collect();
+    let mut blocks: BTreeMap<(&str, Dataset), Vec<usize>> = BTreeMap::new();
+    for (i, r) in records.iter().enumerate() {
         if let Some(code) = r.demarcation_code.as_deref() {
-            blocks.entry((code, r.dataset)).or_default().push(r);
+            blocks.entry((code, r.dataset)).or_default().push(i);
         }
     }
     let munis: Vec<&str> = {
@@ -137,19 +141,22 @@ pub fn link(records: &[Record], settings: &ReconcileSettings) -> Vec<Link> {
         .iter()
         .flat_map(|lt| munis.iter().map(move |m| (*lt, *m)))
         .collect();
-    let mut links: Vec<Link> = {
-        use rayon::prelude::*;
-        jobs.par_iter()
-            .flat_map_iter(|(lt, muni)| {
-                let (ld, rd) = lt.datasets();
-                let mut out = Vec::new();
-                if let (Some(lefts), Some(rights)) = (blocks.get(&(*muni, ld)), blocks.get(&(*muni, rd))) {
-                    link_block(*lt, muni, lefts, rights, settings, &mut out);
-                }
-                out
-            })
-            .collect()
+    let block = Block {
+        records,
+        prepared: &prepared,
+        settings,
     };
+    let mut links: Vec<Link> = jobs
+        .par_iter()
+        .flat_map_iter(|(lt, muni)| {
+            let (ld, rd) = lt.datasets();
+            let mut out = Vec::new();
+            if let (Some(lefts), Some(rights)) = (blocks.get(&(*muni, ld)), blocks.get(&(*muni, rd))) {
+                block.link(*lt, muni, lefts, rights, &mut out);
+            }
+            out
+        })
+        .collect();
     links.sort_by(|a, b| {
         (a.link_type, &a.left_record_id, &a.right_record_id).cmp(&(b.link_type, &b.left_record_id, &b.right_record_id))
     });
@@ -164,143 +171,166 @@ fn project_identity(r: &Record) -> String {
         .unwrap_or_else(|| r.record_id.clone())
 }
 
-fn link_block(
-    lt: LinkType,
-    muni: &str,
-    lefts: &[&Record],
-    rights: &[&Record],
-    settings: &ReconcileSettings,
-    out: &mut Vec<Link>,
-) {
-    let mut by_id: BTreeMap<&str, Vec<&Record>> = BTreeMap::new();
-    for r in rights {
-        if let Some(id) = lt.identifier(r, false) {
-            by_id.entry(id).or_default().push(r);
-        }
-    }
-    let mut by_project: BTreeMap<String, Vec<&Record>> = BTreeMap::new();
-    for r in rights {
-        by_project.entry(project_identity(r)).or_default().push(r);
-    }
-    let keys: Vec<&String> = by_project.keys().collect();
-    let tw = score::TermWeights::new(
-        by_project
-            .values()
-            .filter_map(|rs| rs.iter().find_map(|r| r.match_name())),
-    );
-    // Blocking within the municipality through an inverted index of name tokens: a candidate
-    // shares at least one token that is not common (in more than a fifth of the block's
-    // projects, once the block is large). Shared token weights accumulate per candidate, which
-    // gives the term-weighted Dice without comparing every pair.
-    let mut index: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-    let mut right_weight: Vec<f64> = vec![0.0; keys.len()];
-    for (k, rs) in by_project.values().enumerate() {
-        if let Some(name) = rs.iter().find_map(|r| r.match_name()) {
-            let toks: BTreeSet<String> = names::tokens(name).into_iter().collect();
-            right_weight[k] = toks.iter().map(|t| tw.weight(t)).sum();
-            for t in toks {
-                index.entry(t).or_default().push(k);
+/// Everything one municipality's blocks are linked with: the records and their prepared forms
+/// (both indexed alike) and the settings.
+struct Block<'a> {
+    records: &'a [Record],
+    prepared: &'a [score::Prepared],
+    settings: &'a ReconcileSettings,
+}
+
+impl Block<'_> {
+    fn link(&self, lt: LinkType, muni: &str, lefts: &[usize], rights: &[usize], out: &mut Vec<Link>) {
+        let (records, prepared, settings) = (self.records, self.prepared, self.settings);
+        let mut by_id: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        for &r in rights {
+            if let Some(id) = lt.identifier(&records[r], false) {
+                by_id.entry(id).or_default().push(r);
             }
         }
-    }
-    let common_limit = if keys.len() > 50 { keys.len() / 5 } else { usize::MAX };
-    // `scored` is the comparison already made for this pair, if any, so it is not made twice.
-    let make = |l: &Record,
-                r: &Record,
-                method: &'static str,
-                band: &'static str,
-                matched: Option<&str>,
-                scored: Option<(Vec<score::Comparison>, f64)>| {
-        let (comparisons, weight) = scored.unwrap_or_else(|| score::compare(l, r, &tw));
-        Link {
-            left_record_id: l.record_id.clone(),
-            right_record_id: r.record_id.clone(),
-            link_type: lt,
-            method,
-            score: comparisons.first().and_then(|c| c.value).unwrap_or(0.0),
-            demarcation_code: muni.to_string(),
-            matched_on: matched.map(|_| lt.identifier_name().to_string()),
-            matched_value: matched.map(str::to_string),
-            name_similarity: match (l.match_name(), r.match_name()) {
-                (Some(a), Some(b)) => Some(names::similarity(a, b)),
-                _ => None,
-            },
-            left_name: l.match_name().map(str::to_string),
-            right_name: r.match_name().map(str::to_string),
-            band,
-            match_weight: weight,
-            evidence: serde_json::to_string(&comparisons).unwrap_or_default(),
+        let mut by_project: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        for &r in rights {
+            by_project.entry(project_identity(&records[r])).or_default().push(r);
         }
-    };
-    for l in lefts {
-        if let Some(id) = lt.identifier(l, true) {
-            if let Some(rs) = by_id.get(id) {
-                for r in rs {
-                    out.push(make(l, r, "exact_identifier", "accept", Some(id), None));
+        let projects: Vec<&Vec<usize>> = by_project.values().collect();
+        // Each project's name: its first record's that has one.
+        let project_name: Vec<Option<&score::NameProfile>> = projects
+            .iter()
+            .map(|rs| rs.iter().find_map(|&r| prepared[r].name.as_ref()))
+            .collect();
+        let tw = score::TermWeights::from_profiles(project_name.iter().flatten().copied());
+        // Blocking within the municipality through an inverted index of name tokens: a candidate
+        // shares at least one token that is not common (in more than a fifth of the block's
+        // projects, once the block is large). Shared token weights accumulate per candidate,
+        // which gives the term-weighted Dice without comparing every pair.
+        let mut index: FxHashMap<&str, Vec<usize>> = FxHashMap::default();
+        let mut right_weight: Vec<f64> = vec![0.0; projects.len()];
+        for (k, name) in project_name.iter().enumerate() {
+            if let Some(p) = name {
+                right_weight[k] = p.tokens.iter().map(|t| tw.weight(t)).sum();
+                for t in &p.tokens {
+                    index.entry(t.as_str()).or_default().push(k);
                 }
+            }
+        }
+        let common_limit = if projects.len() > 50 {
+            projects.len() / 5
+        } else {
+            usize::MAX
+        };
+        // `scored` is the comparison already made for this pair, if any, so it is not made twice.
+        let make = |l: usize,
+                    r: usize,
+                    method: &'static str,
+                    band: &'static str,
+                    matched: Option<&str>,
+                    scored: Option<(Vec<score::Comparison>, f64)>| {
+            let (lr, rr) = (&records[l], &records[r]);
+            let (comparisons, weight) =
+                scored.unwrap_or_else(|| score::compare_prepared(lr, rr, &prepared[l], &prepared[r], &tw));
+            Link {
+                left_record_id: lr.record_id.clone(),
+                right_record_id: rr.record_id.clone(),
+                link_type: lt,
+                method,
+                score: comparisons.first().and_then(|c| c.value).unwrap_or(0.0),
+                demarcation_code: muni.to_string(),
+                matched_on: matched.map(|_| lt.identifier_name().to_string()),
+                matched_value: matched.map(str::to_string),
+                name_similarity: match (&prepared[l].name, &prepared[r].name) {
+                    (Some(a), Some(b)) => Some(names::profile_similarity(a, b)),
+                    _ => None,
+                },
+                left_name: lr.match_name().map(str::to_string),
+                right_name: rr.match_name().map(str::to_string),
+                band,
+                match_weight: weight,
+                evidence: serde_json::to_string(&comparisons).unwrap_or_default(),
+            }
+        };
+        // Per-candidate sums of shared token weights, reused across left records.
+        let mut shared: Vec<f64> = vec![0.0; projects.len()];
+        let mut touched: Vec<usize> = Vec::new();
+        for &l in lefts {
+            let lr = &records[l];
+            if let Some(id) = lt.identifier(lr, true) {
+                if let Some(rs) = by_id.get(id) {
+                    for &r in rs {
+                        out.push(make(l, r, "exact_identifier", "accept", Some(id), None));
+                    }
+                    continue;
+                }
+            }
+            let lp = &prepared[l];
+            let Some(lname) = lp.name.as_ref() else { continue };
+            let lname_ignoring = lname.without(&lp.ignore);
+            let lweight: f64 = lname.tokens.iter().map(|t| tw.weight(t)).sum();
+            let mut blocked = false;
+            for t in &lname.tokens {
+                if let Some(ks) = index.get(t.as_str()) {
+                    if ks.len() <= common_limit {
+                        blocked = true;
+                    }
+                    let wt = tw.weight(t);
+                    for &k in ks {
+                        if shared[k] == 0.0 {
+                            touched.push(k);
+                        }
+                        shared[k] += wt;
+                    }
+                }
+            }
+            // The few best candidates by weighted Dice go on to full scoring.
+            let mut ranked: Vec<(f64, usize)> = touched
+                .drain(..)
+                .map(|k| {
+                    let w = std::mem::take(&mut shared[k]);
+                    (2.0 * w / (lweight + right_weight[k]).max(1e-9), k)
+                })
+                .collect();
+            if !blocked {
                 continue;
             }
-        }
-        let Some(lname) = l.match_name() else { continue };
-        let ignore = score::ignored_tokens(l);
-        let left_years = score::municipal_years(l);
-        let ltoks: BTreeSet<String> = names::tokens(lname).into_iter().collect();
-        let lweight: f64 = ltoks.iter().map(|t| tw.weight(t)).sum();
-        let mut shared: BTreeMap<usize, f64> = BTreeMap::new();
-        let mut blocked = false;
-        for t in &ltoks {
-            if let Some(ks) = index.get(t) {
-                if ks.len() <= common_limit {
-                    blocked = true;
+            ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+            ranked.truncate(MAX_CANDIDATES);
+            let mut best: Option<(f64, usize, usize, Vec<score::Comparison>)> = None;
+            for (_, k) in ranked {
+                let Some(rname) = project_name[k] else { continue };
+                let similarity = if lp.ignore.is_empty() {
+                    score::profile_similarity(lname, rname, &tw)
+                } else {
+                    score::profile_similarity(&lname_ignoring, &rname.without(&lp.ignore), &tw)
+                };
+                if similarity < settings.name_match_threshold {
+                    continue;
                 }
-                for &k in ks {
-                    *shared.entry(k).or_default() += tw.weight(t);
+                // Compare with the project's record for an overlapping year (long-form rows).
+                let rs = projects[k];
+                let rep = rs
+                    .iter()
+                    .copied()
+                    .find(|&r| score::years_overlap(&prepared[r].years, &lp.years))
+                    .unwrap_or(rs[0]);
+                let (comparisons, weight) = score::compare_prepared(lr, &records[rep], lp, &prepared[rep], &tw);
+                if best.as_ref().is_none_or(|(b, ..)| weight > *b) {
+                    best = Some((weight, k, rep, comparisons));
                 }
             }
-        }
-        if !blocked {
-            continue;
-        }
-        // The few best candidates by weighted Dice go on to full scoring.
-        let mut ranked: Vec<(f64, usize)> = shared
-            .into_iter()
-            .map(|(k, w)| (2.0 * w / (lweight + right_weight[k]).max(1e-9), k))
-            .collect();
-        ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
-        ranked.truncate(MAX_CANDIDATES);
-        let mut best: Option<(f64, usize, &Record, Vec<score::Comparison>)> = None;
-        for (_, k) in ranked {
-            let rs = &by_project[keys[k]];
-            let Some(rname) = rs.iter().find_map(|r| r.match_name()) else {
+            let Some((weight, k, rep, comparisons)) = best else {
                 continue;
             };
-            if score::similarity_without(lname, rname, &tw, &ignore) < settings.name_match_threshold {
+            let band = if weight >= settings.accept_weight {
+                "accept"
+            } else if weight >= settings.review_weight {
+                "review"
+            } else {
                 continue;
+            };
+            let mut scored = Some((comparisons, weight));
+            for &r in projects[k] {
+                let reuse = if r == rep { scored.take() } else { None };
+                out.push(make(l, r, "probabilistic", band, None, reuse));
             }
-            // Compare with the project's record for an overlapping year (long-form rows).
-            let rep = rs
-                .iter()
-                .find(|r| !score::municipal_years(r).is_disjoint(&left_years))
-                .unwrap_or(&rs[0]);
-            let (comparisons, weight) = score::compare(l, rep, &tw);
-            if best.as_ref().is_none_or(|(b, ..)| weight > *b) {
-                best = Some((weight, k, rep, comparisons));
-            }
-        }
-        let Some((weight, k, rep, comparisons)) = best else {
-            continue;
-        };
-        let band = if weight >= settings.accept_weight {
-            "accept"
-        } else if weight >= settings.review_weight {
-            "review"
-        } else {
-            continue;
-        };
-        let mut scored = Some((comparisons, weight));
-        for r in &by_project[keys[k]] {
-            let reuse = if std::ptr::eq(*r, rep) { scored.take() } else { None };
-            out.push(make(l, r, "probabilistic", band, None, reuse));
         }
     }
 }

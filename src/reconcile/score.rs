@@ -7,7 +7,8 @@
 //! frequency within the block, so "upgrade", "road" and "phase" count less than a place name.
 
 use crate::records::Record;
-use std::collections::{BTreeMap, BTreeSet};
+use rustc_hash::FxHashMap;
+use std::collections::BTreeSet;
 
 /// One comparison's outcome, kept as evidence on the link.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -25,26 +26,30 @@ pub struct Comparison {
 /// Term weights of one block's right-hand records: rare words weigh more.
 #[derive(Debug, Clone, Default)]
 pub struct TermWeights {
-    idf: BTreeMap<String, f64>,
+    idf: FxHashMap<String, f64>,
     max: f64,
 }
 
 impl TermWeights {
     /// Builds inverse document frequencies from the names of `records`.
     pub fn new<'a>(names: impl Iterator<Item = &'a str>) -> Self {
-        let mut df: BTreeMap<String, usize> = BTreeMap::new();
+        Self::from_profiles(names.map(NameProfile::new).collect::<Vec<_>>().iter())
+    }
+
+    /// Builds inverse document frequencies from prepared names.
+    pub fn from_profiles<'a>(profiles: impl Iterator<Item = &'a NameProfile>) -> Self {
+        let mut df: FxHashMap<&str, usize> = FxHashMap::default();
         let mut n = 0usize;
-        for name in names {
+        for p in profiles {
             n += 1;
-            let toks: BTreeSet<String> = super::names::tokens(name).into_iter().collect();
-            for t in toks {
-                *df.entry(t).or_default() += 1;
+            for t in &p.tokens {
+                *df.entry(t.as_str()).or_default() += 1;
             }
         }
         let max = ((n as f64 + 1.0) / 1.0).ln() + 1.0;
         let idf = df
             .into_iter()
-            .map(|(t, d)| (t, ((n as f64 + 1.0) / (d as f64 + 0.5)).ln().max(0.1) + 0.1))
+            .map(|(t, d)| (t.to_string(), ((n as f64 + 1.0) / (d as f64 + 0.5)).ln().max(0.1) + 0.1))
             .collect();
         Self { idf, max }
     }
@@ -55,45 +60,154 @@ impl TermWeights {
     }
 }
 
+/// A name prepared once for many comparisons: its canonical tokens, sorted and without
+/// repeats, and their join (what Jaro-Winkler compares, so word order does not matter).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NameProfile {
+    /// Canonical tokens, sorted, distinct.
+    pub tokens: Vec<String>,
+    /// The tokens joined by spaces.
+    pub joined: String,
+}
+
+impl NameProfile {
+    /// Prepares a name.
+    pub fn new(name: &str) -> Self {
+        Self::from_tokens(super::names::tokens(name))
+    }
+
+    fn from_tokens(mut tokens: Vec<String>) -> Self {
+        tokens.sort_unstable();
+        tokens.dedup();
+        let joined = tokens.join(" ");
+        Self { tokens, joined }
+    }
+
+    /// The same name without some tokens.
+    pub fn without(&self, ignore: &BTreeSet<String>) -> Self {
+        if ignore.is_empty() {
+            return self.clone();
+        }
+        Self::from_tokens(self.tokens.iter().filter(|t| !ignore.contains(*t)).cloned().collect())
+    }
+}
+
 /// Term-weighted name similarity in 0–1: weighted Dice over canonical tokens (a token that
 /// differs by a typo, Jaro-Winkler ≥ 0.9, counts at 90%), blended with Jaro-Winkler over the
 /// sorted tokens.
 pub fn weighted_similarity(a: &str, b: &str, tw: &TermWeights) -> f64 {
-    similarity_without(a, b, tw, &BTreeSet::new())
+    profile_similarity(&NameProfile::new(a), &NameProfile::new(b), tw)
 }
 
 /// [`weighted_similarity`] ignoring some tokens (a department's own name in an IDP's
 /// "(Dept of Health)" suffix says nothing about which project it is).
 pub fn similarity_without(a: &str, b: &str, tw: &TermWeights, ignore: &BTreeSet<String>) -> f64 {
-    let ta: BTreeSet<String> = super::names::tokens(a)
-        .into_iter()
-        .filter(|t| !ignore.contains(t))
-        .collect();
-    let tb: BTreeSet<String> = super::names::tokens(b)
-        .into_iter()
-        .filter(|t| !ignore.contains(t))
-        .collect();
+    profile_similarity(
+        &NameProfile::new(a).without(ignore),
+        &NameProfile::new(b).without(ignore),
+        tw,
+    )
+}
+
+/// [`weighted_similarity`] of two prepared names (no allocation but the typo search's list).
+pub fn profile_similarity(a: &NameProfile, b: &NameProfile, tw: &TermWeights) -> f64 {
+    let (ta, tb) = (&a.tokens, &b.tokens);
     if ta.is_empty() || tb.is_empty() {
         return 0.0;
     }
-    let w = |s: &BTreeSet<String>| s.iter().map(|t| tw.weight(t)).sum::<f64>();
-    let mut common: f64 = ta.intersection(&tb).map(|t| tw.weight(t)).sum();
-    let mut unmatched_b: Vec<&String> = tb.difference(&ta).filter(|t| t.len() > 3).collect();
-    for t in ta.difference(&tb).filter(|t| t.len() > 3) {
-        let best = unmatched_b
+    // Merge the two sorted lists: shared tokens, and the long ones found on one side only.
+    let (mut i, mut j) = (0, 0);
+    let mut common = 0.0;
+    let mut only_a: Vec<&str> = Vec::new();
+    let mut only_b: Vec<&str> = Vec::new();
+    while i < ta.len() || j < tb.len() {
+        match (ta.get(i), tb.get(j)) {
+            (Some(x), Some(y)) if x == y => {
+                common += tw.weight(x);
+                i += 1;
+                j += 1;
+            }
+            (Some(x), Some(y)) if x < y => {
+                if x.len() > 3 {
+                    only_a.push(x);
+                }
+                i += 1;
+            }
+            (Some(x), None) => {
+                if x.len() > 3 {
+                    only_a.push(x);
+                }
+                i += 1;
+            }
+            (_, Some(y)) => {
+                if y.len() > 3 {
+                    only_b.push(y);
+                }
+                j += 1;
+            }
+            (None, None) => break,
+        }
+    }
+    for t in only_a {
+        let best = only_b
             .iter()
             .enumerate()
             .map(|(i, u)| (strsim::jaro_winkler(t, u), i))
             .max_by(|x, y| x.0.total_cmp(&y.0));
         if let Some((sim, i)) = best.filter(|(sim, _)| *sim >= 0.9) {
-            common += 0.9 * sim * (tw.weight(t) + tw.weight(unmatched_b[i])) / 2.0;
-            unmatched_b.remove(i);
+            common += 0.9 * sim * (tw.weight(t) + tw.weight(only_b[i])) / 2.0;
+            only_b.remove(i);
         }
     }
-    let dice = (2.0 * common / (w(&ta) + w(&tb))).min(1.0);
-    let sa = ta.iter().cloned().collect::<Vec<_>>().join(" ");
-    let sb = tb.iter().cloned().collect::<Vec<_>>().join(" ");
-    0.75 * dice + 0.25 * strsim::jaro_winkler(&sa, &sb)
+    let w = |s: &[String]| s.iter().map(|t| tw.weight(t)).sum::<f64>();
+    let dice = (2.0 * common / (w(ta) + w(tb))).min(1.0);
+    0.75 * dice + 0.25 * strsim::jaro_winkler(&a.joined, &b.joined)
+}
+
+/// What a record brings to a comparison, prepared once per record rather than once per pair.
+#[derive(Debug, Clone, Default)]
+pub struct Prepared {
+    /// The name (project name, else description), prepared.
+    pub name: Option<NameProfile>,
+    /// Ward codes, sorted, when the record names wards.
+    pub wards: Option<Vec<String>>,
+    /// Municipal years (start years) with amounts, sorted.
+    pub years: Vec<i32>,
+    /// Tokens that are no evidence when this record is the left side ([`ignored_tokens`]).
+    pub ignore: BTreeSet<String>,
+}
+
+impl Prepared {
+    /// Prepares one record.
+    pub fn new(r: &Record) -> Self {
+        let mut wards: Option<Vec<String>> = ward_numbers(r).map(|w| w.into_iter().collect());
+        if let Some(w) = wards.as_mut() {
+            w.sort_unstable();
+        }
+        Self {
+            name: r.match_name().map(NameProfile::new),
+            wards,
+            years: municipal_years(r).into_iter().collect(),
+            ignore: ignored_tokens(r),
+        }
+    }
+}
+
+/// Whether two sorted year lists share a year.
+pub fn years_overlap(a: &[i32], b: &[i32]) -> bool {
+    sorted_overlap(a, b)
+}
+
+fn sorted_overlap<T: Ord>(a: &[T], b: &[T]) -> bool {
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Equal => return true,
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+        }
+    }
+    false
 }
 
 fn w(m: f64, u: f64) -> f64 {
@@ -158,12 +272,26 @@ pub fn ignored_tokens(l: &Record) -> BTreeSet<String> {
 
 /// Compares two records; returns every comparison (the evidence) and the total match weight.
 pub fn compare(l: &Record, r: &Record, tw: &TermWeights) -> (Vec<Comparison>, f64) {
+    compare_prepared(l, r, &Prepared::new(l), &Prepared::new(r), tw)
+}
+
+/// [`compare`] with both records prepared.
+pub fn compare_prepared(
+    l: &Record,
+    r: &Record,
+    lp: &Prepared,
+    rp: &Prepared,
+    tw: &TermWeights,
+) -> (Vec<Comparison>, f64) {
     PAIRS_COMPARED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let mut out = Vec::with_capacity(6);
-    let ignore = ignored_tokens(l);
-    match (l.match_name(), r.match_name()) {
+    match (&lp.name, &rp.name) {
         (Some(a), Some(b)) => {
-            let s = similarity_without(a, b, tw, &ignore);
+            let s = if lp.ignore.is_empty() {
+                profile_similarity(a, b, tw)
+            } else {
+                profile_similarity(&a.without(&lp.ignore), &b.without(&lp.ignore), tw)
+            };
             let (level, weight) = level_of(s);
             out.push(Comparison {
                 name: "name",
@@ -179,8 +307,8 @@ pub fn compare(l: &Record, r: &Record, tw: &TermWeights) -> (Vec<Comparison>, f6
             value: None,
         }),
     }
-    match (ward_numbers(l), ward_numbers(r)) {
-        (Some(a), Some(b)) if !a.is_disjoint(&b) => out.push(Comparison {
+    match (&lp.wards, &rp.wards) {
+        (Some(a), Some(b)) if sorted_overlap(a, b) => out.push(Comparison {
             name: "wards",
             level: "overlap",
             weight: w(0.8, 0.05),
@@ -199,7 +327,7 @@ pub fn compare(l: &Record, r: &Record, tw: &TermWeights) -> (Vec<Comparison>, f6
             value: None,
         }),
     }
-    let (ya, yb) = (municipal_years(l), municipal_years(r));
+    let (ya, yb) = (&lp.years, &rp.years);
     if ya.is_empty() || yb.is_empty() {
         out.push(Comparison {
             name: "years",
@@ -207,7 +335,7 @@ pub fn compare(l: &Record, r: &Record, tw: &TermWeights) -> (Vec<Comparison>, f6
             weight: 0.0,
             value: None,
         });
-    } else if !ya.is_disjoint(&yb) {
+    } else if sorted_overlap(ya, yb) {
         out.push(Comparison {
             name: "years",
             level: "overlap",
@@ -223,7 +351,7 @@ pub fn compare(l: &Record, r: &Record, tw: &TermWeights) -> (Vec<Comparison>, f6
         });
     }
     // Amounts of similar size in a shared year.
-    let shared: Option<f64> = ya.intersection(&yb).find_map(|y| {
+    let shared: Option<f64> = ya.iter().filter(|y| yb.binary_search(y).is_ok()).find_map(|y| {
         let fy = |rec: &Record| {
             rec.amounts
                 .iter()
