@@ -483,7 +483,21 @@ pub async fn run_with(pipeline: &Pipeline, request: &RunRequest) -> Result<RunRe
     }
     let settings = &pipeline.reconcile;
     let stage = std::time::Instant::now();
-    let mut links = reconcile::link(&records, settings);
+    let (mut links, models) = reconcile::link(&records, settings);
+    for m in models.iter().filter(|m| m.pairs > 0) {
+        match &m.note {
+            None => tracing::info!(
+                link_type = m.link_type.as_str(),
+                pairs = m.pairs,
+                match_share = m.lambda,
+                iterations = m.iterations,
+                "m and u estimated by EM"
+            ),
+            Some(why) => {
+                tracing::warn!(link_type = m.link_type.as_str(), pairs = m.pairs, reason = %why, "EM estimate not used; linking with the starting m and u")
+            }
+        }
+    }
     tracing::info!(links = links.len(), secs = stage.elapsed().as_secs_f64(), "linked");
     // Analysts' decisions apply before anything is clustered or measured.
     let stale = match &settings.overrides {
@@ -583,6 +597,7 @@ pub async fn run_with(pipeline: &Pipeline, request: &RunRequest) -> Result<RunRe
             Box::new(|| tables::project_amounts(&records)),
         ),
         ("links", Partition::None, Box::new(|| tables::links(&links))),
+        ("link_model", Partition::None, Box::new(|| tables::link_model(&models))),
         (
             "variances",
             Partition::FinancialYear,

@@ -81,6 +81,7 @@ const RECONCILE_KEYS: &[&str] = &[
     "tolerances",
     "financial_years",
     "name_match_threshold",
+    "model",
     "variance_abs_tolerance_rand",
     "variance_rel_tolerance",
 ];
@@ -126,6 +127,22 @@ struct RawReconcile {
     name_match_threshold: Option<f64>,
     variance_abs_tolerance_rand: Option<f64>,
     variance_rel_tolerance: Option<f64>,
+    model: Option<RawModel>,
+}
+
+#[derive(Debug, Deserialize, Default, Clone)]
+#[serde(deny_unknown_fields)]
+struct RawModel {
+    estimate: Option<bool>,
+    max_iterations: Option<u32>,
+    levels: Option<std::collections::BTreeMap<String, RawMU>>,
+}
+
+#[derive(Debug, Deserialize, Default, Clone)]
+#[serde(deny_unknown_fields)]
+struct RawMU {
+    m: f64,
+    u: f64,
 }
 
 #[derive(Debug, Deserialize, Default, Clone)]
@@ -172,6 +189,13 @@ pub struct ReconcileSettings {
     /// Per link type (`budget_idp`, ...): (absolute Rand, relative) tolerances overriding the two
     /// above.
     pub tolerances: std::collections::BTreeMap<String, (f64, f64)>,
+    /// `comparison.level` → (m, u) replacing the built-in defaults (`reconcile.model.levels`).
+    pub model_levels: std::collections::BTreeMap<String, (f64, f64)>,
+    /// Whether m and u are estimated from each run's candidate pairs by EM, per link type,
+    /// starting from the defaults and `model_levels` (`reconcile.model.estimate`). Default false.
+    pub estimate_model: bool,
+    /// EM's iteration limit (`reconcile.model.max_iterations`). Default 1000.
+    pub em_max_iterations: u32,
 }
 
 impl ReconcileSettings {
@@ -195,6 +219,9 @@ impl Default for ReconcileSettings {
             accept_weight: 6.0,
             review_weight: 2.0,
             overrides: None,
+            model_levels: std::collections::BTreeMap::new(),
+            estimate_model: false,
+            em_max_iterations: 1000,
         }
     }
 }
@@ -522,6 +549,40 @@ impl Pipeline {
             }
             settings.tolerances.insert(link_type, (abs, rel));
         }
+        if let Some(model) = reconcile.model.clone() {
+            settings.estimate_model = model.estimate.unwrap_or(false);
+            if let Some(n) = model.max_iterations {
+                if n == 0 {
+                    diag("reconcile.model.max_iterations", "expected 1 or more, found 0".into());
+                }
+                settings.em_max_iterations = n;
+            }
+            for (name, mu) in model.levels.unwrap_or_default() {
+                let key = format!("reconcile.model.levels.\"{name}\"");
+                if crate::reconcile::score::level_index(&name).is_none() {
+                    diag(
+                        &key,
+                        format!(
+                            "unknown comparison level; expected one of {}",
+                            crate::reconcile::score::level_names().join(", ")
+                        ),
+                    );
+                    continue;
+                }
+                let ok = |p: f64| p > 0.0 && p < 1.0;
+                if !ok(mu.m) || !ok(mu.u) {
+                    diag(
+                        &key,
+                        format!(
+                            "expected m and u strictly between 0 and 1, found m = {}, u = {}",
+                            mu.m, mu.u
+                        ),
+                    );
+                    continue;
+                }
+                settings.model_levels.insert(name, (mu.m, mu.u));
+            }
+        }
         let mut sources: Vec<SourceSpec> = Vec::new();
         for (i, s) in raw_sources.into_iter().enumerate() {
             let key = |k: &str| format!("sources[{i}].{k}");
@@ -843,6 +904,39 @@ max_reject_ratio = "lots"
         assert!(text.contains("did you mean `name_match_threshold`?"), "{text}");
         assert!(text.contains("unknown contract `sa36`"), "{text}");
         assert!(text.contains("found the string \"lots\""), "{text}");
+    }
+
+    #[test]
+    fn linking_model_levels_are_checked_and_applied() {
+        let good = format!(
+            "{GOOD}\n[reconcile.model]\nestimate = true\nmax_iterations = 50\n[reconcile.model.levels]\n\"wards.overlap\" = {{ m = 0.9, u = 0.1 }}\n"
+        );
+        let p = Pipeline::parse(&good, "t.toml", Path::new("/r"), Path::new("/w")).unwrap();
+        assert!(p.reconcile.estimate_model);
+        assert_eq!(p.reconcile.em_max_iterations, 50);
+        assert_eq!(p.reconcile.model_levels.get("wards.overlap"), Some(&(0.9, 0.1)));
+        let bad = format!(
+            "{GOOD}\n[reconcile.model]\nmax_iterations = 0\n[reconcile.model.levels]\n\"wards.near\" = {{ m = 0.9, u = 0.1 }}\n\"gps.near\" = {{ m = 1.5, u = 0.0 }}\n"
+        );
+        let e = Pipeline::parse(&bad, "bad.toml", Path::new("/r"), Path::new("/w")).unwrap_err();
+        let text = e.to_string();
+        assert!(text.starts_with("3 problems"), "{text}");
+        assert!(
+            text.contains("reconcile.model.max_iterations: expected 1 or more, found 0"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "reconcile.model.levels.\"wards.near\": unknown comparison level; expected one of name.exact"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "reconcile.model.levels.\"gps.near\": expected m and u strictly between 0 and 1, found m = 1.5, u = 0"
+            ),
+            "{text}"
+        );
     }
 
     #[test]

@@ -229,6 +229,44 @@ pub fn links(links: &[Link]) -> PolarsResult<DataFrame> {
     ])
 }
 
+/// `link_model`: the m, u and weight of every comparison level, per link type, as this run
+/// scored with them (estimated by EM or set).
+pub fn link_model(models: &[crate::reconcile::ModelUsed]) -> PolarsResult<DataFrame> {
+    use crate::reconcile::score::COMPARISONS;
+    let mut cols: (Vec<&str>, Vec<&str>, Vec<&str>, Vec<f64>, Vec<f64>, Vec<f64>) = Default::default();
+    let mut meta: (Vec<&str>, Vec<u64>, Vec<Option<f64>>, Vec<u32>, Vec<Option<&str>>) = Default::default();
+    for mu in models {
+        for (c, (comparison, levels)) in COMPARISONS.iter().enumerate() {
+            for (l, level) in levels.iter().enumerate() {
+                cols.0.push(mu.link_type.as_str());
+                cols.1.push(comparison);
+                cols.2.push(level);
+                cols.3.push(mu.model.m[c][l]);
+                cols.4.push(mu.model.u[c][l]);
+                cols.5.push(mu.model.weight(c, l));
+                meta.0.push(mu.model.source.as_str());
+                meta.1.push(mu.pairs);
+                meta.2.push(mu.lambda);
+                meta.3.push(mu.iterations);
+                meta.4.push(mu.note.as_deref());
+            }
+        }
+    }
+    frame(vec![
+        Column::new("link_type".into(), cols.0),
+        Column::new("comparison".into(), cols.1),
+        Column::new("level".into(), cols.2),
+        Column::new("m".into(), cols.3),
+        Column::new("u".into(), cols.4),
+        Column::new("weight".into(), cols.5),
+        Column::new("source".into(), meta.0),
+        Column::new("em_pairs".into(), meta.1),
+        Column::new("em_match_share".into(), meta.2),
+        Column::new("em_iterations".into(), meta.3),
+        Column::new("em_note".into(), meta.4),
+    ])
+}
+
 /// `project_register`: every record with the key of the cross-sphere project it belongs to.
 pub fn project_register(m: &[crate::reconcile::register::Member]) -> PolarsResult<DataFrame> {
     frame(vec![

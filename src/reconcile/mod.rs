@@ -7,6 +7,7 @@
 //! to every record of the matched project. Each link carries its evidence: the identifier that
 //! matched or the name similarity. Variances compare the two sides of each link year by year.
 
+pub mod em;
 pub mod names;
 pub mod overrides;
 pub mod register;
@@ -120,8 +121,29 @@ pub struct Link {
 /// How many candidates per record go on to full scoring (the best by weighted Dice).
 pub const MAX_CANDIDATES: usize = 8;
 
-/// Links every pair of datasets within each municipality.
-pub fn link(records: &[Record], settings: &ReconcileSettings) -> Vec<Link> {
+/// The model one link type was scored with, as published in the `link_model` table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelUsed {
+    /// Link type.
+    pub link_type: LinkType,
+    /// The m and u used.
+    pub model: score::Model,
+    /// Candidate pairs EM looked at (0 when not estimated).
+    pub pairs: u64,
+    /// EM's estimated share of matches among them.
+    pub lambda: Option<f64>,
+    /// EM iterations.
+    pub iterations: u32,
+    /// Why an estimate was not used, when one was tried.
+    pub note: Option<String>,
+}
+
+/// Left records per block that EM samples (evenly spaced), to bound its cost in large metros.
+const EM_LEFTS_PER_BLOCK: usize = 120;
+
+/// Links every pair of datasets within each municipality; returns the links and, per link type,
+/// the model they were scored with.
+pub fn link(records: &[Record], settings: &ReconcileSettings) -> (Vec<Link>, Vec<ModelUsed>) {
     use rayon::prelude::*;
     // Names, wards and years are prepared once per record, not once per pair.
     let prepared: Vec<score::Prepared> = records.par_iter().map(score::Prepared::new).collect();
@@ -146,13 +168,60 @@ pub fn link(records: &[Record], settings: &ReconcileSettings) -> Vec<Link> {
         prepared: &prepared,
         settings,
     };
+    fn sides_of<'m, 'b>(
+        blocks: &'b BTreeMap<(&'m str, Dataset), Vec<usize>>,
+        lt: LinkType,
+        muni: &'m str,
+    ) -> Option<(&'b Vec<usize>, &'b Vec<usize>)> {
+        let (ld, rd) = lt.datasets();
+        blocks.get(&(muni, ld)).zip(blocks.get(&(muni, rd)))
+    }
+    let sides = |lt: LinkType, muni| sides_of(&blocks, lt, muni);
+    let start = score::Model::with_levels(&settings.model_levels);
+    let models: Vec<ModelUsed> = LinkType::ALL
+        .iter()
+        .map(|&lt| {
+            if !settings.estimate_model {
+                return ModelUsed {
+                    link_type: lt,
+                    model: start.clone(),
+                    pairs: 0,
+                    lambda: None,
+                    iterations: 0,
+                    note: None,
+                };
+            }
+            let patterns = jobs
+                .par_iter()
+                .filter(|(t, _)| *t == lt)
+                .map(|(_, muni)| match sides(lt, muni) {
+                    Some((lefts, rights)) => block.patterns(lt, lefts, rights),
+                    None => FxHashMap::default(),
+                })
+                .reduce(FxHashMap::default, |mut a, b| {
+                    for (p, n) in b {
+                        *a.entry(p).or_default() += n;
+                    }
+                    a
+                });
+            let est = em::estimate(&patterns, &start, settings.em_max_iterations);
+            ModelUsed {
+                link_type: lt,
+                model: est.model,
+                pairs: est.pairs,
+                lambda: Some(est.lambda),
+                iterations: est.iterations,
+                note: est.rejected,
+            }
+        })
+        .collect();
+    let model_of = |lt: LinkType| &models[LinkType::ALL.iter().position(|x| *x == lt).unwrap_or(0)].model;
     let mut links: Vec<Link> = jobs
         .par_iter()
         .flat_map_iter(|(lt, muni)| {
-            let (ld, rd) = lt.datasets();
             let mut out = Vec::new();
-            if let (Some(lefts), Some(rights)) = (blocks.get(&(*muni, ld)), blocks.get(&(*muni, rd))) {
-                block.link(*lt, muni, lefts, rights, &mut out);
+            if let Some((lefts, rights)) = sides(*lt, muni) {
+                block.link(*lt, model_of(*lt), muni, lefts, rights, &mut out);
             }
             out
         })
@@ -160,7 +229,7 @@ pub fn link(records: &[Record], settings: &ReconcileSettings) -> Vec<Link> {
     links.sort_by(|a, b| {
         (a.link_type, &a.left_record_id, &a.right_record_id).cmp(&(b.link_type, &b.left_record_id, &b.right_record_id))
     });
-    links
+    (links, models)
 }
 
 /// The identity of a project within a dataset: its reference, else its name.
@@ -179,9 +248,27 @@ struct Block<'a> {
     settings: &'a ReconcileSettings,
 }
 
-impl Block<'_> {
-    fn link(&self, lt: LinkType, muni: &str, lefts: &[usize], rights: &[usize], out: &mut Vec<Link>) {
-        let (records, prepared, settings) = (self.records, self.prepared, self.settings);
+/// The right-hand side of one block, indexed for finding candidates.
+struct RightIndex<'a> {
+    /// Right records by shared identifier.
+    by_id: BTreeMap<&'a str, Vec<usize>>,
+    /// Projects (a long-form source has one record per year), each its records.
+    projects: Vec<Vec<usize>>,
+    /// Each project's name: its first record's that has one.
+    names: Vec<Option<&'a score::NameProfile>>,
+    /// Term weights over the projects' names.
+    tw: score::TermWeights,
+    /// Token → projects whose name has it.
+    index: FxHashMap<&'a str, Vec<usize>>,
+    /// Each project's total token weight.
+    weight: Vec<f64>,
+    /// Projects above which a token is too common to make candidates alone.
+    common_limit: usize,
+}
+
+impl<'a> Block<'a> {
+    fn right_index(&self, lt: LinkType, rights: &[usize]) -> RightIndex<'a> {
+        let (records, prepared) = (self.records, self.prepared);
         let mut by_id: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
         for &r in rights {
             if let Some(id) = lt.identifier(&records[r], false) {
@@ -192,22 +279,21 @@ impl Block<'_> {
         for &r in rights {
             by_project.entry(project_identity(&records[r])).or_default().push(r);
         }
-        let projects: Vec<&Vec<usize>> = by_project.values().collect();
-        // Each project's name: its first record's that has one.
-        let project_name: Vec<Option<&score::NameProfile>> = projects
+        let projects: Vec<Vec<usize>> = by_project.into_values().collect();
+        let names: Vec<Option<&score::NameProfile>> = projects
             .iter()
             .map(|rs| rs.iter().find_map(|&r| prepared[r].name.as_ref()))
             .collect();
-        let tw = score::TermWeights::from_profiles(project_name.iter().flatten().copied());
+        let tw = score::TermWeights::from_profiles(names.iter().flatten().copied());
         // Blocking within the municipality through an inverted index of name tokens: a candidate
         // shares at least one token that is not common (in more than a fifth of the block's
         // projects, once the block is large). Shared token weights accumulate per candidate,
         // which gives the term-weighted Dice without comparing every pair.
         let mut index: FxHashMap<&str, Vec<usize>> = FxHashMap::default();
-        let mut right_weight: Vec<f64> = vec![0.0; projects.len()];
-        for (k, name) in project_name.iter().enumerate() {
+        let mut weight: Vec<f64> = vec![0.0; projects.len()];
+        for (k, name) in names.iter().enumerate() {
             if let Some(p) = name {
-                right_weight[k] = p.tokens.iter().map(|t| tw.weight(t)).sum();
+                weight[k] = p.tokens.iter().map(|t| tw.weight(t)).sum();
                 for t in &p.tokens {
                     index.entry(t.as_str()).or_default().push(k);
                 }
@@ -218,6 +304,93 @@ impl Block<'_> {
         } else {
             usize::MAX
         };
+        RightIndex {
+            by_id,
+            projects,
+            names,
+            tw,
+            index,
+            weight,
+            common_limit,
+        }
+    }
+
+    /// The best candidate projects for a left name by weighted Dice, best first (none when the
+    /// name shares only common tokens with the block). `shared` is scratch space, one slot per
+    /// project, left zeroed.
+    fn candidates(&self, ri: &RightIndex<'_>, lname: &score::NameProfile, shared: &mut [f64]) -> Vec<usize> {
+        let lweight: f64 = lname.tokens.iter().map(|t| ri.tw.weight(t)).sum();
+        let mut blocked = false;
+        let mut touched: Vec<usize> = Vec::new();
+        for t in &lname.tokens {
+            if let Some(ks) = ri.index.get(t.as_str()) {
+                if ks.len() <= ri.common_limit {
+                    blocked = true;
+                }
+                let wt = ri.tw.weight(t);
+                for &k in ks {
+                    if shared[k] == 0.0 {
+                        touched.push(k);
+                    }
+                    shared[k] += wt;
+                }
+            }
+        }
+        let mut ranked: Vec<(f64, usize)> = touched
+            .into_iter()
+            .map(|k| {
+                let w = std::mem::take(&mut shared[k]);
+                (2.0 * w / (lweight + ri.weight[k]).max(1e-9), k)
+            })
+            .collect();
+        if !blocked {
+            return Vec::new();
+        }
+        ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+        ranked.truncate(MAX_CANDIDATES);
+        ranked.into_iter().map(|(_, k)| k).collect()
+    }
+
+    /// The project's record to compare with: one with a year in common (long-form rows).
+    fn representative(&self, ri: &RightIndex<'_>, k: usize, left_years: &[i32]) -> usize {
+        let rs = &ri.projects[k];
+        rs.iter()
+            .copied()
+            .find(|&r| score::years_overlap(&self.prepared[r].years, left_years))
+            .unwrap_or(rs[0])
+    }
+
+    /// The comparison patterns of a sample of the block's candidate pairs, for EM.
+    fn patterns(&self, lt: LinkType, lefts: &[usize], rights: &[usize]) -> FxHashMap<em::Pattern, u64> {
+        let ri = self.right_index(lt, rights);
+        let mut shared = vec![0.0; ri.projects.len()];
+        let mut out: FxHashMap<em::Pattern, u64> = FxHashMap::default();
+        let step = lefts.len().div_ceil(EM_LEFTS_PER_BLOCK).max(1);
+        for &l in lefts.iter().step_by(step) {
+            let lp = &self.prepared[l];
+            let Some(lname) = lp.name.as_ref() else { continue };
+            for k in self.candidates(&ri, lname, &mut shared) {
+                let rep = self.representative(&ri, k, &lp.years);
+                let o = score::outcomes(&self.records[l], &self.records[rep], lp, &self.prepared[rep], &ri.tw);
+                let p: em::Pattern = std::array::from_fn(|c| o[c].level.unwrap_or(em::MISSING));
+                *out.entry(p).or_default() += 1;
+            }
+        }
+        out
+    }
+
+    fn link(
+        &self,
+        lt: LinkType,
+        model: &score::Model,
+        muni: &str,
+        lefts: &[usize],
+        rights: &[usize],
+        out: &mut Vec<Link>,
+    ) {
+        let (records, prepared, settings) = (self.records, self.prepared, self.settings);
+        let ri = self.right_index(lt, rights);
+        let tw = &ri.tw;
         // `scored` is the comparison already made for this pair, if any, so it is not made twice.
         let make = |l: usize,
                     r: usize,
@@ -227,7 +400,7 @@ impl Block<'_> {
                     scored: Option<(Vec<score::Comparison>, f64)>| {
             let (lr, rr) = (&records[l], &records[r]);
             let (comparisons, weight) =
-                scored.unwrap_or_else(|| score::compare_prepared(lr, rr, &prepared[l], &prepared[r], &tw));
+                scored.unwrap_or_else(|| model.evidence(&score::outcomes(lr, rr, &prepared[l], &prepared[r], tw)));
             Link {
                 left_record_id: lr.record_id.clone(),
                 right_record_id: rr.record_id.clone(),
@@ -248,13 +421,11 @@ impl Block<'_> {
                 evidence: serde_json::to_string(&comparisons).unwrap_or_default(),
             }
         };
-        // Per-candidate sums of shared token weights, reused across left records.
-        let mut shared: Vec<f64> = vec![0.0; projects.len()];
-        let mut touched: Vec<usize> = Vec::new();
+        let mut shared: Vec<f64> = vec![0.0; ri.projects.len()];
         for &l in lefts {
             let lr = &records[l];
             if let Some(id) = lt.identifier(lr, true) {
-                if let Some(rs) = by_id.get(id) {
+                if let Some(rs) = ri.by_id.get(id) {
                     for &r in rs {
                         out.push(make(l, r, "exact_identifier", "accept", Some(id), None));
                     }
@@ -264,54 +435,19 @@ impl Block<'_> {
             let lp = &prepared[l];
             let Some(lname) = lp.name.as_ref() else { continue };
             let lname_ignoring = lname.without(&lp.ignore);
-            let lweight: f64 = lname.tokens.iter().map(|t| tw.weight(t)).sum();
-            let mut blocked = false;
-            for t in &lname.tokens {
-                if let Some(ks) = index.get(t.as_str()) {
-                    if ks.len() <= common_limit {
-                        blocked = true;
-                    }
-                    let wt = tw.weight(t);
-                    for &k in ks {
-                        if shared[k] == 0.0 {
-                            touched.push(k);
-                        }
-                        shared[k] += wt;
-                    }
-                }
-            }
-            // The few best candidates by weighted Dice go on to full scoring.
-            let mut ranked: Vec<(f64, usize)> = touched
-                .drain(..)
-                .map(|k| {
-                    let w = std::mem::take(&mut shared[k]);
-                    (2.0 * w / (lweight + right_weight[k]).max(1e-9), k)
-                })
-                .collect();
-            if !blocked {
-                continue;
-            }
-            ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
-            ranked.truncate(MAX_CANDIDATES);
             let mut best: Option<(f64, usize, usize, Vec<score::Comparison>)> = None;
-            for (_, k) in ranked {
-                let Some(rname) = project_name[k] else { continue };
+            for k in self.candidates(&ri, lname, &mut shared) {
+                let Some(rname) = ri.names[k] else { continue };
                 let similarity = if lp.ignore.is_empty() {
-                    score::profile_similarity(lname, rname, &tw)
+                    score::profile_similarity(lname, rname, tw)
                 } else {
-                    score::profile_similarity(&lname_ignoring, &rname.without(&lp.ignore), &tw)
+                    score::profile_similarity(&lname_ignoring, &rname.without(&lp.ignore), tw)
                 };
                 if similarity < settings.name_match_threshold {
                     continue;
                 }
-                // Compare with the project's record for an overlapping year (long-form rows).
-                let rs = projects[k];
-                let rep = rs
-                    .iter()
-                    .copied()
-                    .find(|&r| score::years_overlap(&prepared[r].years, &lp.years))
-                    .unwrap_or(rs[0]);
-                let (comparisons, weight) = score::compare_prepared(lr, &records[rep], lp, &prepared[rep], &tw);
+                let rep = self.representative(&ri, k, &lp.years);
+                let (comparisons, weight) = model.evidence(&score::outcomes(lr, &records[rep], lp, &prepared[rep], tw));
                 if best.as_ref().is_none_or(|(b, ..)| weight > *b) {
                     best = Some((weight, k, rep, comparisons));
                 }
@@ -327,7 +463,7 @@ impl Block<'_> {
                 continue;
             };
             let mut scored = Some((comparisons, weight));
-            for &r in projects[k] {
+            for &r in &ri.projects[k] {
                 let reuse = if r == rep { scored.take() } else { None };
                 out.push(make(l, r, "probabilistic", band, None, reuse));
             }

@@ -210,27 +210,6 @@ fn sorted_overlap<T: Ord>(a: &[T], b: &[T]) -> bool {
     false
 }
 
-fn w(m: f64, u: f64) -> f64 {
-    (m / u).log2()
-}
-
-/// The name comparison's levels: (lowest similarity, level, m, u).
-pub const NAME_LEVELS: &[(f64, &str, f64, f64)] = &[
-    (0.92, "exact", 0.55, 0.0005),
-    (0.78, "high", 0.30, 0.004),
-    (0.6, "medium", 0.10, 0.03),
-    (0.0, "low", 0.05, 0.9655),
-];
-
-fn level_of(value: f64) -> (&'static str, f64) {
-    for (min, name, m, u) in NAME_LEVELS {
-        if value >= *min {
-            return (name, w(*m, *u));
-        }
-    }
-    ("low", w(0.05, 0.9655))
-}
-
 fn ward_numbers(r: &Record) -> Option<BTreeSet<String>> {
     let codes = r.ward_codes.as_deref().filter(|c| !c.is_empty())?;
     Some(codes.split(';').map(str::to_string).collect())
@@ -270,85 +249,178 @@ pub fn ignored_tokens(l: &Record) -> BTreeSet<String> {
         .collect()
 }
 
-/// Compares two records; returns every comparison (the evidence) and the total match weight.
-pub fn compare(l: &Record, r: &Record, tw: &TermWeights) -> (Vec<Comparison>, f64) {
-    compare_prepared(l, r, &Prepared::new(l), &Prepared::new(r), tw)
+/// The comparisons and their levels, in evidence order. The model gives each level an m and a u.
+pub const COMPARISONS: [(&str, &[&str]); 6] = [
+    ("name", &["exact", "high", "medium", "low"]),
+    ("wards", &["overlap", "disjoint"]),
+    ("years", &["overlap", "disjoint"]),
+    ("amount", &["similar", "same_order", "different"]),
+    ("asset_class", &["agree", "disagree"]),
+    ("gps", &["near", "same_area", "far"]),
+];
+
+/// Lowest name similarity of each name level (`exact`, `high`, `medium`, `low`).
+pub const NAME_THRESHOLDS: [f64; 4] = [0.92, 0.78, 0.6, 0.0];
+
+/// The default (m, u) of every level of [`COMPARISONS`], set from the sample and the real files.
+const DEFAULT_M_U: [&[(f64, f64)]; 6] = [
+    &[(0.55, 0.0005), (0.30, 0.004), (0.10, 0.03), (0.05, 0.9655)],
+    &[(0.8, 0.05), (0.2, 0.95)],
+    &[(0.95, 0.6), (0.05, 0.4)],
+    &[(0.8, 0.2), (0.15, 0.3), (0.05, 0.5)],
+    &[(0.85, 0.15), (0.15, 0.85)],
+    &[(0.7, 0.01), (0.25, 0.2), (0.05, 0.79)],
+];
+
+/// Where a model's parameters came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModelSource {
+    /// Built-in defaults.
+    Default,
+    /// Set in the pipeline (`reconcile.model.levels`), defaults elsewhere.
+    Pipeline,
+    /// Estimated by EM from this run's candidate pairs.
+    Estimated,
 }
 
-/// [`compare`] with both records prepared.
-pub fn compare_prepared(
-    l: &Record,
-    r: &Record,
-    lp: &Prepared,
-    rp: &Prepared,
-    tw: &TermWeights,
-) -> (Vec<Comparison>, f64) {
-    PAIRS_COMPARED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let mut out = Vec::with_capacity(6);
-    match (&lp.name, &rp.name) {
-        (Some(a), Some(b)) => {
-            let s = if lp.ignore.is_empty() {
-                profile_similarity(a, b, tw)
-            } else {
-                profile_similarity(&a.without(&lp.ignore), &b.without(&lp.ignore), tw)
-            };
-            let (level, weight) = level_of(s);
-            out.push(Comparison {
-                name: "name",
-                level,
-                weight,
-                value: Some(s),
-            });
+impl ModelSource {
+    /// The name used in outputs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ModelSource::Default => "default",
+            ModelSource::Pipeline => "pipeline",
+            ModelSource::Estimated => "em",
         }
-        _ => out.push(Comparison {
-            name: "name",
-            level: "missing",
-            weight: 0.0,
-            value: None,
-        }),
     }
-    match (&lp.wards, &rp.wards) {
-        (Some(a), Some(b)) if sorted_overlap(a, b) => out.push(Comparison {
-            name: "wards",
-            level: "overlap",
-            weight: w(0.8, 0.05),
-            value: None,
-        }),
-        (Some(_), Some(_)) => out.push(Comparison {
-            name: "wards",
-            level: "disjoint",
-            weight: w(0.2, 0.95),
-            value: None,
-        }),
-        _ => out.push(Comparison {
-            name: "wards",
-            level: "missing",
-            weight: 0.0,
-            value: None,
-        }),
+}
+
+/// The Fellegi–Sunter parameters: for every comparison and level, m = P(level | match) and
+/// u = P(level | non-match). A level's weight is log2(m/u).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Model {
+    /// m per comparison, per level (indexed like [`COMPARISONS`]).
+    pub m: Vec<Vec<f64>>,
+    /// u per comparison, per level.
+    pub u: Vec<Vec<f64>>,
+    /// Where the values came from.
+    pub source: ModelSource,
+}
+
+impl Default for Model {
+    fn default() -> Self {
+        Self {
+            m: DEFAULT_M_U.iter().map(|ls| ls.iter().map(|x| x.0).collect()).collect(),
+            u: DEFAULT_M_U.iter().map(|ls| ls.iter().map(|x| x.1).collect()).collect(),
+            source: ModelSource::Default,
+        }
+    }
+}
+
+/// Finds a level by its `comparison.level` name (as in the pipeline): (comparison, level).
+pub fn level_index(key: &str) -> Option<(usize, usize)> {
+    let (c, l) = key.split_once('.')?;
+    let ci = COMPARISONS.iter().position(|(name, _)| *name == c)?;
+    let li = COMPARISONS[ci].1.iter().position(|x| *x == l)?;
+    Some((ci, li))
+}
+
+/// Every `comparison.level` name, for messages.
+pub fn level_names() -> Vec<String> {
+    COMPARISONS
+        .iter()
+        .flat_map(|(c, ls)| ls.iter().map(move |l| format!("{c}.{l}")))
+        .collect()
+}
+
+impl Model {
+    /// The defaults with the pipeline's `comparison.level` → (m, u) values applied (names are
+    /// checked when the pipeline is loaded; unknown ones are ignored here).
+    pub fn with_levels(levels: &std::collections::BTreeMap<String, (f64, f64)>) -> Self {
+        let mut model = Self::default();
+        for (key, (m, u)) in levels {
+            if let Some((c, l)) = level_index(key) {
+                model.m[c][l] = *m;
+                model.u[c][l] = *u;
+                model.source = ModelSource::Pipeline;
+            }
+        }
+        model
+    }
+
+    /// log2(m/u) of a level.
+    pub fn weight(&self, comparison: usize, level: usize) -> f64 {
+        (self.m[comparison][level] / self.u[comparison][level]).log2()
+    }
+
+    /// The evidence of a pair's outcomes: one entry per comparison, and the total weight.
+    pub fn evidence(&self, outcomes: &Outcomes) -> (Vec<Comparison>, f64) {
+        let mut total = 0.0;
+        let out = outcomes
+            .iter()
+            .enumerate()
+            .map(|(c, o)| {
+                let (level, weight) = match o.level {
+                    Some(l) => (COMPARISONS[c].1[l as usize], self.weight(c, l as usize)),
+                    None => ("missing", 0.0),
+                };
+                total += weight;
+                Comparison {
+                    name: COMPARISONS[c].0,
+                    level,
+                    weight,
+                    value: o.value,
+                }
+            })
+            .collect();
+        (out, total)
+    }
+}
+
+/// One comparison's outcome before weighting: the level reached (`None` when a value is missing
+/// on either side) and the measured value.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Outcome {
+    /// Index into the comparison's levels.
+    pub level: Option<u8>,
+    /// Similarity, ratio or km, where measured.
+    pub value: Option<f64>,
+}
+
+/// The outcomes of all comparisons of one pair, indexed like [`COMPARISONS`].
+pub type Outcomes = [Outcome; 6];
+
+/// Compares two records with the default model; returns every comparison (the evidence) and the
+/// total match weight.
+pub fn compare(l: &Record, r: &Record, tw: &TermWeights) -> (Vec<Comparison>, f64) {
+    Model::default().evidence(&outcomes(l, r, &Prepared::new(l), &Prepared::new(r), tw))
+}
+
+fn level(l: usize, value: Option<f64>) -> Outcome {
+    Outcome {
+        level: Some(l as u8),
+        value,
+    }
+}
+
+/// Where two prepared records agree and differ, comparison by comparison.
+pub fn outcomes(l: &Record, r: &Record, lp: &Prepared, rp: &Prepared, tw: &TermWeights) -> Outcomes {
+    PAIRS_COMPARED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let mut out = Outcomes::default();
+    if let (Some(a), Some(b)) = (&lp.name, &rp.name) {
+        let s = if lp.ignore.is_empty() {
+            profile_similarity(a, b, tw)
+        } else {
+            profile_similarity(&a.without(&lp.ignore), &b.without(&lp.ignore), tw)
+        };
+        let l = NAME_THRESHOLDS.iter().position(|t| s >= *t).unwrap_or(3);
+        out[0] = level(l, Some(s));
+    }
+    if let (Some(a), Some(b)) = (&lp.wards, &rp.wards) {
+        out[1] = level(if sorted_overlap(a, b) { 0 } else { 1 }, None);
     }
     let (ya, yb) = (&lp.years, &rp.years);
-    if ya.is_empty() || yb.is_empty() {
-        out.push(Comparison {
-            name: "years",
-            level: "missing",
-            weight: 0.0,
-            value: None,
-        });
-    } else if sorted_overlap(ya, yb) {
-        out.push(Comparison {
-            name: "years",
-            level: "overlap",
-            weight: w(0.95, 0.6),
-            value: None,
-        });
-    } else {
-        out.push(Comparison {
-            name: "years",
-            level: "disjoint",
-            weight: w(0.05, 0.4),
-            value: None,
-        });
+    if !ya.is_empty() && !yb.is_empty() {
+        out[2] = level(if sorted_overlap(ya, yb) { 0 } else { 1 }, None);
     }
     // Amounts of similar size in a shared year.
     let shared: Option<f64> = ya.iter().filter(|y| yb.binary_search(y).is_ok()).find_map(|y| {
@@ -366,78 +438,35 @@ pub fn compare_prepared(
         let (a, b) = (fy(l)?, fy(r)?);
         (a > 0.0 && b > 0.0).then(|| a.min(b) / a.max(b))
     });
-    match shared {
-        Some(ratio) if ratio >= 0.5 => out.push(Comparison {
-            name: "amount",
-            level: "similar",
-            weight: w(0.8, 0.2),
-            value: Some(ratio),
-        }),
-        Some(ratio) if ratio >= 0.2 => out.push(Comparison {
-            name: "amount",
-            level: "same_order",
-            weight: w(0.15, 0.3),
-            value: Some(ratio),
-        }),
-        Some(ratio) => out.push(Comparison {
-            name: "amount",
-            level: "different",
-            weight: w(0.05, 0.5),
-            value: Some(ratio),
-        }),
-        None => out.push(Comparison {
-            name: "amount",
-            level: "missing",
-            weight: 0.0,
-            value: None,
-        }),
-    }
-    match (l.asset_class.as_deref(), r.asset_class.as_deref()) {
-        (Some(a), Some(b)) if a.eq_ignore_ascii_case(b) => out.push(Comparison {
-            name: "asset_class",
-            level: "agree",
-            weight: w(0.85, 0.15),
-            value: None,
-        }),
-        (Some(_), Some(_)) => out.push(Comparison {
-            name: "asset_class",
-            level: "disagree",
-            weight: w(0.15, 0.85),
-            value: None,
-        }),
-        _ => out.push(Comparison {
-            name: "asset_class",
-            level: "missing",
-            weight: 0.0,
-            value: None,
-        }),
-    }
-    match (l.latitude.zip(l.longitude), r.latitude.zip(r.longitude)) {
-        (Some(a), Some(b)) => {
-            let km = haversine_km(a, b);
-            let (level, weight) = if km <= 2.0 {
-                ("near", w(0.7, 0.01))
-            } else if km <= 20.0 {
-                ("same_area", w(0.25, 0.2))
+    if let Some(ratio) = shared {
+        out[3] = level(
+            if ratio >= 0.5 {
+                0
+            } else if ratio >= 0.2 {
+                1
             } else {
-                ("far", w(0.05, 0.79))
-            };
-            out.push(Comparison {
-                name: "gps",
-                level,
-                weight,
-                value: Some(km),
-            });
-        }
-        _ => out.push(Comparison {
-            name: "gps",
-            level: "missing",
-            weight: 0.0,
-            value: None,
-        }),
+                2
+            },
+            Some(ratio),
+        );
     }
-    let total = out.iter().map(|c| c.weight).sum();
-    (out, total)
+    if let (Some(a), Some(b)) = (l.asset_class.as_deref(), r.asset_class.as_deref()) {
+        out[4] = level(if a.eq_ignore_ascii_case(b) { 0 } else { 1 }, None);
+    }
+    if let (Some(a), Some(b)) = (l.latitude.zip(l.longitude), r.latitude.zip(r.longitude)) {
+        let km = haversine_km(a, b);
+        out[5] = level(
+            if km <= 2.0 {
+                0
+            } else if km <= 20.0 {
+                1
+            } else {
+                2
+            },
+            Some(km),
+        );
+    }
+    out
 }
 
 #[cfg(test)]
@@ -481,11 +510,26 @@ mod tests {
 
     #[test]
     fn name_levels_and_weights() {
-        assert_eq!(level_of(0.99).0, "exact");
-        assert_eq!(level_of(0.8).0, "high");
-        assert_eq!(level_of(0.65).0, "medium");
-        assert_eq!(level_of(0.1).0, "low");
-        assert!(level_of(0.99).1 > 9.0 && level_of(0.1).1 < -4.0);
+        let level_of = |s: f64| NAME_THRESHOLDS.iter().position(|t| s >= *t).unwrap_or(3);
+        let names = COMPARISONS[0].1;
+        assert_eq!(names[level_of(0.99)], "exact");
+        assert_eq!(names[level_of(0.8)], "high");
+        assert_eq!(names[level_of(0.65)], "medium");
+        assert_eq!(names[level_of(0.1)], "low");
+        let m = Model::default();
+        assert!(m.weight(0, 0) > 9.0 && m.weight(0, 3) < -4.0);
+    }
+
+    #[test]
+    fn pipeline_levels_replace_defaults() {
+        let mut levels = std::collections::BTreeMap::new();
+        levels.insert("wards.overlap".to_string(), (0.9, 0.1));
+        let m = Model::with_levels(&levels);
+        assert_eq!(m.source, ModelSource::Pipeline);
+        assert!((m.weight(1, 0) - 9f64.log2()).abs() < 1e-12);
+        assert_eq!(m.weight(0, 0), Model::default().weight(0, 0));
+        assert_eq!(level_index("gps.far"), Some((5, 2)));
+        assert_eq!(level_index("gps.closeby"), None);
     }
 
     #[test]

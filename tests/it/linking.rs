@@ -222,3 +222,77 @@ fn synthetic_metro_links_with_high_precision_and_recall() {
     assert!(f1("budget_idp") >= 0.95, "{scores:?}");
     assert!(f1("departmental_idp") >= 0.85, "{scores:?}");
 }
+
+/// m and u set in the pipeline are what the run scores with, and the `link_model` table says so.
+#[test]
+fn model_levels_set_in_the_pipeline_change_the_weights_and_are_published() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut p = sample_pipeline(tmp.path());
+    p.reconcile.model_levels.insert("wards.overlap".to_string(), (0.9, 0.1));
+    block_on(run(&p, clock(0))).unwrap();
+    let m = manifest(tmp.path());
+    let model = read_table(tmp.path(), &m, "link_model");
+    // 5 link types × 16 levels.
+    assert_eq!(model.height(), 80);
+    let (types, comparisons, levels, sources) = (
+        strings(&model, "link_type"),
+        strings(&model, "comparison"),
+        strings(&model, "level"),
+        strings(&model, "source"),
+    );
+    let weights = model.column("weight").unwrap().f64().unwrap().clone();
+    let row = (0..model.height())
+        .find(|&i| {
+            types[i].as_deref() == Some("budget_idp")
+                && comparisons[i].as_deref() == Some("wards")
+                && levels[i].as_deref() == Some("overlap")
+        })
+        .unwrap();
+    assert!((weights.get(row).unwrap() - 9f64.log2()).abs() < 1e-9);
+    assert!(sources.iter().all(|s| s.as_deref() == Some("pipeline")));
+    // Every probabilistic link whose wards overlap carries that weight in its evidence.
+    let links = read_table(tmp.path(), &m, "links");
+    let evidence = strings(&links, "evidence");
+    let overlapping: Vec<&String> = evidence
+        .iter()
+        .flatten()
+        .filter(|e| e.contains(r#""name":"wards","level":"overlap""#))
+        .collect();
+    assert!(!overlapping.is_empty());
+    for e in overlapping {
+        assert!(
+            e.contains(r#""name":"wards","level":"overlap","weight":3.169925"#),
+            "{e}"
+        );
+    }
+}
+
+/// With `reconcile.model.estimate`, m and u come from the run's own candidate pairs.
+#[test]
+fn em_estimates_the_model_on_a_synthetic_metro() {
+    let tmp = tempfile::tempdir().unwrap();
+    harvester::synth::national::write(
+        tmp.path(),
+        harvester::synth::national::Scale {
+            municipalities: 1,
+            years: 2,
+            seed: 7,
+        },
+    )
+    .unwrap();
+    let mut p = harvester::config::Pipeline::load(&tmp.path().join("national.toml"), tmp.path()).unwrap();
+    p.reconcile.estimate_model = true;
+    block_on(run(&p, clock(0))).unwrap();
+    let out = tmp.path().join("out");
+    let model = read_table(&out, &manifest(&out), "link_model");
+    let (types, sources) = (strings(&model, "link_type"), strings(&model, "source"));
+    let pairs = model.column("em_pairs").unwrap().u64().unwrap().clone();
+    let i = (0..model.height())
+        .find(|&i| types[i].as_deref() == Some("budget_idp"))
+        .unwrap();
+    assert_eq!(sources[i].as_deref(), Some("em"), "{model}");
+    assert!(pairs.get(i).unwrap() >= 200);
+    let scores = harvester::bench::evaluate(&out, &tmp.path().join("truth.csv")).unwrap();
+    let f1 = scores.iter().find(|s| s.link_type == "budget_idp").unwrap().f1();
+    assert!(f1 >= 0.9, "{scores:?}");
+}

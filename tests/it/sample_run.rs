@@ -28,6 +28,8 @@ fn sample_run_publishes_every_table_with_manifest_counts() {
         "projects",
         "project_amounts",
         "links",
+        "link_model",
+        "project_register",
         "variances",
         "alignment_metrics",
         "exceptions",
