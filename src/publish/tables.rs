@@ -233,37 +233,62 @@ pub fn links(links: &[Link]) -> PolarsResult<DataFrame> {
 /// scored with them (estimated by EM or set).
 pub fn link_model(models: &[crate::reconcile::ModelUsed]) -> PolarsResult<DataFrame> {
     use crate::reconcile::score::COMPARISONS;
-    let mut cols: (Vec<&str>, Vec<&str>, Vec<&str>, Vec<f64>, Vec<f64>, Vec<f64>) = Default::default();
-    let mut meta: (Vec<&str>, Vec<u64>, Vec<Option<f64>>, Vec<u32>, Vec<Option<&str>>) = Default::default();
-    for mu in models {
-        for (c, (comparison, levels)) in COMPARISONS.iter().enumerate() {
-            for (l, level) in levels.iter().enumerate() {
-                cols.0.push(mu.link_type.as_str());
-                cols.1.push(comparison);
-                cols.2.push(level);
-                cols.3.push(mu.model.m[c][l]);
-                cols.4.push(mu.model.u[c][l]);
-                cols.5.push(mu.model.weight(c, l));
-                meta.0.push(mu.model.source.as_str());
-                meta.1.push(mu.pairs);
-                meta.2.push(mu.lambda);
-                meta.3.push(mu.iterations);
-                meta.4.push(mu.note.as_deref());
-            }
-        }
-    }
+    let rows: Vec<(&crate::reconcile::ModelUsed, usize, usize)> = models
+        .iter()
+        .flat_map(|mu| {
+            COMPARISONS
+                .iter()
+                .enumerate()
+                .flat_map(move |(c, (_, levels))| (0..levels.len()).map(move |l| (mu, c, l)))
+        })
+        .collect();
     frame(vec![
-        Column::new("link_type".into(), cols.0),
-        Column::new("comparison".into(), cols.1),
-        Column::new("level".into(), cols.2),
-        Column::new("m".into(), cols.3),
-        Column::new("u".into(), cols.4),
-        Column::new("weight".into(), cols.5),
-        Column::new("source".into(), meta.0),
-        Column::new("em_pairs".into(), meta.1),
-        Column::new("em_match_share".into(), meta.2),
-        Column::new("em_iterations".into(), meta.3),
-        Column::new("em_note".into(), meta.4),
+        Column::new(
+            "link_type".into(),
+            rows.iter().map(|(mu, ..)| mu.link_type.as_str()).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "comparison".into(),
+            rows.iter().map(|(_, c, _)| COMPARISONS[*c].0).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "level".into(),
+            rows.iter().map(|(_, c, l)| COMPARISONS[*c].1[*l]).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "m".into(),
+            rows.iter().map(|(mu, c, l)| mu.model.m[*c][*l]).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "u".into(),
+            rows.iter().map(|(mu, c, l)| mu.model.u[*c][*l]).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "weight".into(),
+            rows.iter()
+                .map(|(mu, c, l)| mu.model.weight(*c, *l))
+                .collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "source".into(),
+            rows.iter().map(|(mu, ..)| mu.model.source.as_str()).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "em_pairs".into(),
+            rows.iter().map(|(mu, ..)| mu.pairs).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "em_match_share".into(),
+            rows.iter().map(|(mu, ..)| mu.lambda).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "em_iterations".into(),
+            rows.iter().map(|(mu, ..)| mu.iterations).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "em_note".into(),
+            rows.iter().map(|(mu, ..)| mu.note.as_deref()).collect::<Vec<_>>(),
+        ),
     ])
 }
 

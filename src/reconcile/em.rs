@@ -57,7 +57,7 @@ pub fn estimate(patterns: &FxHashMap<Pattern, u64>, start: &Model, max_iteration
     }
     // Sorted, so sums run in the same order on every run (byte-identical outputs).
     let mut counted: Vec<(Pattern, f64)> = patterns.iter().map(|(p, n)| (*p, *n as f64)).collect();
-    counted.sort_by(|a, b| a.0.cmp(&b.0));
+    counted.sort_by_key(|a| a.0);
     let mut model = start.clone();
     let mut lambda = 0.1;
     let mut iterations = 0;

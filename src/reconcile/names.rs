@@ -119,6 +119,17 @@ pub fn similarity(a: &str, b: &str) -> f64 {
     0.7 * dice + 0.3 * jw
 }
 
+/// [`similarity`] of two prepared names.
+pub fn profile_similarity(a: &super::score::NameProfile, b: &super::score::NameProfile) -> f64 {
+    let (ta, tb) = (&a.tokens, &b.tokens);
+    if ta.is_empty() || tb.is_empty() {
+        return 0.0;
+    }
+    let common = ta.iter().filter(|t| tb.binary_search(t).is_ok()).count() as f64;
+    let dice = 2.0 * common / (ta.len() + tb.len()) as f64;
+    0.7 * dice + 0.3 * strsim::jaro_winkler(&a.joined, &b.joined)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,15 +161,4 @@ mod tests {
         assert!(different < 0.3, "{different}");
         assert_eq!(similarity("", "Road"), 0.0);
     }
-}
-
-/// [`similarity`] of two prepared names.
-pub fn profile_similarity(a: &super::score::NameProfile, b: &super::score::NameProfile) -> f64 {
-    let (ta, tb) = (&a.tokens, &b.tokens);
-    if ta.is_empty() || tb.is_empty() {
-        return 0.0;
-    }
-    let common = ta.iter().filter(|t| tb.binary_search(t).is_ok()).count() as f64;
-    let dice = 2.0 * common / (ta.len() + tb.len()) as f64;
-    0.7 * dice + 0.3 * strsim::jaro_winkler(&a.joined, &b.joined)
 }
