@@ -1,8 +1,11 @@
 //! The cross-sphere project register: records joined by accepted links form one project, with a
 //! `project_key` that survives reruns.
 //!
-//! Clusters are the connected components of accepted links (a record without links is a project
-//! of its own). A cluster takes over the key its members had in the previous run when at least
+//! Clusters are the connected components of accepted links, joined with the records of the
+//! same dataset and municipality that share a reference — the IRM `Project ID`, the mSCOA project
+//! number, the IDP reference — across years and files, so a departmental project reported in
+//! three annual IRM exports is one project even where no IDP lists it (a record without links or
+//! shared reference is a project of its own). A cluster takes over the key its members had in the previous run when at least
 //! half of its members' natural keys carried that key (so a renamed budget line, whose mSCOA
 //! number is unchanged, keeps its project); otherwise it gets a new key from the hash of its
 //! members' natural keys, which is the same on every rerun of the same inputs.
@@ -63,6 +66,24 @@ pub fn build(records: &[Record], accepted: &[&Link], previous: &BTreeMap<String,
             }
         }
     }
+    // The same project in several years or files of one dataset: its reference is shared.
+    let mut first_with_ref: BTreeMap<(&'static str, &str, &str), usize> = BTreeMap::new();
+    for (i, r) in records.iter().enumerate() {
+        let (Some(code), Some(reference)) = (r.demarcation_code.as_deref(), r.project_ref.as_deref()) else {
+            continue;
+        };
+        match first_with_ref.entry((r.dataset.as_str(), code, reference)) {
+            std::collections::btree_map::Entry::Vacant(v) => {
+                v.insert(i);
+            }
+            std::collections::btree_map::Entry::Occupied(o) => {
+                let (ra, rb) = (find(&mut parent, *o.get()), find(&mut parent, i));
+                if ra != rb {
+                    parent[ra.max(rb)] = ra.min(rb);
+                }
+            }
+        }
+    }
     let mut clusters: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
     for i in 0..records.len() {
         let root = find(&mut parent, i);
@@ -109,4 +130,71 @@ pub fn build(records: &[Record], accepted: &[&Link], previous: &BTreeMap<String,
     }
     out.sort_by(|a, b| (&a.project_key, &a.record_id).cmp(&(&b.project_key, &b.record_id)));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contracts::Dataset;
+
+    fn rec(id: &str, source: &str, dataset: Dataset, muni: &str, reference: &str) -> Record {
+        Record {
+            record_id: id.into(),
+            source: source.into(),
+            dataset,
+            source_file: format!("{source}.csv"),
+            source_sheet: None,
+            source_row: 2,
+            demarcation_code: Some(muni.into()),
+            project_ref: Some(reference.into()),
+            mscoa_project_number: None,
+            idp_project_ref: None,
+            project_name: Some(format!("Project {reference}")),
+            description: None,
+            wards: None,
+            ward_scope: None,
+            ward_codes: None,
+            strategic_objective: None,
+            asset_class: None,
+            mtsf_outcome: None,
+            iudf: None,
+            integration_zone: None,
+            function: None,
+            department: None,
+            latitude: None,
+            longitude: None,
+            financial_year: None,
+            amount_rand: None,
+            amounts: Vec::new(),
+        }
+    }
+
+    fn key_of<'a>(m: &'a [Member], id: &str) -> (&'a str, u32) {
+        let x = m.iter().find(|x| x.record_id == id).unwrap();
+        (x.project_key.as_str(), x.cluster_size)
+    }
+
+    #[test]
+    fn one_departmental_project_across_annual_exports_is_one_project() {
+        let records = vec![
+            rec("irm_2024:1", "irm_2024", Dataset::Departmental, "BUF", "100001"),
+            rec("irm_2025:1", "irm_2025", Dataset::Departmental, "BUF", "100001"),
+            rec("irm_2025:2", "irm_2025", Dataset::Departmental, "BUF", "100002"),
+            // The same number in another municipality is another project.
+            rec("irm_2025:3", "irm_2025", Dataset::Departmental, "NMA", "100001"),
+            // A different dataset with the same reference text is not joined by it.
+            rec("idp:1", "idp", Dataset::Idp, "BUF", "100001"),
+        ];
+        let m = build(&records, &[], &BTreeMap::new());
+        assert_eq!(m.len(), 5);
+        let (a, size) = key_of(&m, "irm_2024:1");
+        assert_eq!(size, 2);
+        assert_eq!(key_of(&m, "irm_2025:1").0, a);
+        for other in ["irm_2025:2", "irm_2025:3", "idp:1"] {
+            assert_ne!(key_of(&m, other).0, a, "{other}");
+            assert_eq!(key_of(&m, other).1, 1, "{other}");
+        }
+        // Same inputs, same keys.
+        assert_eq!(build(&records, &[], &BTreeMap::new()), m);
+    }
 }
