@@ -86,12 +86,14 @@ pub struct Record {
 }
 
 impl Record {
-    /// Builds the record for one valid row of a source read through `contract`.
-    pub fn from_row(source: &str, file: &str, contract: &Contract, row: &ValidRow) -> Record {
+    /// Builds the record for one valid row of a source read through `contract`; its id is
+    /// `id_prefix[:sheet]:row` (the prefix is the source name, with the file name when the
+    /// source has several files).
+    pub fn from_row(id_prefix: &str, source: &str, file: &str, contract: &Contract, row: &ValidRow) -> Record {
         let t = |c: &str| row.text(c).map(str::to_string);
         let record_id = match &row.sheet {
-            Some(s) => format!("{source}:{s}:{}", row.row),
-            None => format!("{source}:{}", row.row),
+            Some(s) => format!("{id_prefix}:{s}:{}", row.row),
+            None => format!("{id_prefix}:{}", row.row),
         };
         let mscoa = t("mscoa_project_number");
         let project_ref = match contract.dataset {

@@ -197,6 +197,12 @@ pub fn process_with_contract(
         problems: vec![],
     };
     let file = fetched.file_name.clone();
+    // Several files share sheet names and row numbers: the file joins the record id.
+    let id_prefix = if fetched.one_of_several {
+        format!("{source_name}:{file}")
+    } else {
+        source_name.to_string()
+    };
     let Some(format) = format.or_else(|| Format::from_path(&file)) else {
         out.problems.push(SourceProblem::UnknownFormat {
             source_name: source_name.to_string(),
@@ -327,7 +333,7 @@ pub fn process_with_contract(
     out.records = outcome
         .rows
         .iter()
-        .map(|row| Record::from_row(source_name, &file, contract, row))
+        .map(|row| Record::from_row(&id_prefix, source_name, &file, contract, row))
         .collect();
     out
 }
@@ -417,7 +423,7 @@ pub async fn run_with(pipeline: &Pipeline, request: &RunRequest) -> Result<RunRe
             Some(log) => sources::from_raw(spec, log, &raw).await,
             None => sources::fetch(spec, Some(&raw), previous_fetch.as_ref()).await,
         };
-        let files = match fetched {
+        let mut files = match fetched {
             Ok(f) => f,
             Err(e) => {
                 problems.push(SourceProblem::Fetch(e));
@@ -433,6 +439,9 @@ pub async fn run_with(pipeline: &Pipeline, request: &RunRequest) -> Result<RunRe
             warnings: 0,
         };
         let several = files.len() > 1;
+        for fetched in &mut files {
+            fetched.one_of_several = several;
+        }
         for fetched in &files {
             if replay.is_none() && !fetched.not_modified {
                 if let Err(e) = raw.put_blob(&fetched.sha256, &fetched.bytes).await {
@@ -447,14 +456,6 @@ pub async fn run_with(pipeline: &Pipeline, request: &RunRequest) -> Result<RunRe
                 sha256: fetched.sha256.clone(),
             });
             let mut out = process_source(pipeline, spec, fetched);
-            if several {
-                // Several files share sheet names and row numbers: the file joins the record id.
-                let old = format!("{}:", spec.name);
-                let new = format!("{}:{}:", spec.name, fetched.file_name);
-                for r in &mut out.records {
-                    r.record_id = r.record_id.replacen(&old, &new, 1);
-                }
-            }
             tracing::info!(source = %spec.name, file = %fetched.file_name, rows_read = out.quality.rows_read, accepted = out.quality.rows_accepted, rejected = out.quality.rows_rejected, "validated");
             problems.append(&mut out.problems);
             records.append(&mut out.records);

@@ -38,6 +38,9 @@ pub struct Fetched {
     pub last_modified: Option<String>,
     /// Whether the server answered 304 and the raw zone's copy was used.
     pub not_modified: bool,
+    /// Whether this is one of several files of a source (a glob or prefix): then sheet names and
+    /// row numbers repeat between files, and record ids carry the file name.
+    pub one_of_several: bool,
 }
 
 impl Fetched {
@@ -49,6 +52,7 @@ impl Fetched {
             file_name,
             bytes,
             etag: None,
+            one_of_several: false,
             last_modified: None,
             not_modified: false,
         }
