@@ -6,7 +6,8 @@
 //! 2. [`sources`] — fetching bytes ([`storage`], HTTP) and reading rows (CSV, Excel);
 //! 3. [`contracts`] — dataset contracts, normalisers (amounts, years, demarcation) and the
 //!    validation that splits rows into accepted records and the quarantine;
-//! 4. [`records`] — the canonical project record;
+//! 4. [`names`] — project-name tokens (abbreviations, filler words) and name similarity;
+//!    [`records`] — the canonical project record;
 //! 5. [`reconcile`] — links across datasets and year-by-year variances;
 //! 6. [`metrics`] — alignment metrics and the exceptions register;
 //! 7. [`report`] renders the run's HTML report; [`publish`] — Parquet tables and the manifest,
@@ -25,6 +26,7 @@ pub mod config;
 pub mod contracts;
 pub mod history;
 pub mod metrics;
+pub mod names;
 pub mod publish;
 pub mod reconcile;
 pub mod records;

@@ -173,7 +173,7 @@ impl Record {
     pub fn override_key(&self) -> String {
         self.project_ref
             .clone()
-            .or_else(|| self.match_name().map(|n| crate::reconcile::names::tokens(n).join(" ")))
+            .or_else(|| self.match_name().map(|n| crate::names::tokens(n).join(" ")))
             .unwrap_or_else(|| self.record_id.clone())
     }
 

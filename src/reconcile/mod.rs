@@ -8,7 +8,7 @@
 //! matched or the name similarity. Variances compare the two sides of each link year by year.
 
 pub mod em;
-pub mod names;
+pub use crate::names;
 pub mod overrides;
 pub mod register;
 pub mod score;

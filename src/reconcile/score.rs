@@ -6,6 +6,7 @@
 //! with a value missing on either side contributes 0. Name similarity is weighted by term
 //! frequency within the block, so "upgrade", "road" and "phase" count less than a place name.
 
+pub use crate::names::NameProfile;
 use crate::records::Record;
 use rustc_hash::FxHashMap;
 use std::collections::BTreeSet;
@@ -57,38 +58,6 @@ impl TermWeights {
     /// The weight of a token (unseen tokens weigh as the rarest).
     pub fn weight(&self, token: &str) -> f64 {
         self.idf.get(token).copied().unwrap_or(self.max)
-    }
-}
-
-/// A name prepared once for many comparisons: its canonical tokens, sorted and without
-/// repeats, and their join (what Jaro-Winkler compares, so word order does not matter).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct NameProfile {
-    /// Canonical tokens, sorted, distinct.
-    pub tokens: Vec<String>,
-    /// The tokens joined by spaces.
-    pub joined: String,
-}
-
-impl NameProfile {
-    /// Prepares a name.
-    pub fn new(name: &str) -> Self {
-        Self::from_tokens(super::names::tokens(name))
-    }
-
-    fn from_tokens(mut tokens: Vec<String>) -> Self {
-        tokens.sort_unstable();
-        tokens.dedup();
-        let joined = tokens.join(" ");
-        Self { tokens, joined }
-    }
-
-    /// The same name without some tokens.
-    pub fn without(&self, ignore: &BTreeSet<String>) -> Self {
-        if ignore.is_empty() {
-            return self.clone();
-        }
-        Self::from_tokens(self.tokens.iter().filter(|t| !ignore.contains(*t)).cloned().collect())
     }
 }
 
@@ -245,7 +214,7 @@ pub fn ignored_tokens(l: &Record) -> BTreeSet<String> {
     [l.department.as_deref(), l.function.as_deref()]
         .into_iter()
         .flatten()
-        .flat_map(super::names::tokens)
+        .flat_map(crate::names::tokens)
         .collect()
 }
 

@@ -119,8 +119,40 @@ pub fn similarity(a: &str, b: &str) -> f64 {
     0.7 * dice + 0.3 * jw
 }
 
+/// A name prepared once for many comparisons: its canonical tokens, sorted and without
+/// repeats, and their join (what Jaro-Winkler compares, so word order does not matter).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NameProfile {
+    /// Canonical tokens, sorted, distinct.
+    pub tokens: Vec<String>,
+    /// The tokens joined by spaces.
+    pub joined: String,
+}
+
+impl NameProfile {
+    /// Prepares a name.
+    pub fn new(name: &str) -> Self {
+        Self::from_tokens(tokens(name))
+    }
+
+    fn from_tokens(mut tokens: Vec<String>) -> Self {
+        tokens.sort_unstable();
+        tokens.dedup();
+        let joined = tokens.join(" ");
+        Self { tokens, joined }
+    }
+
+    /// The same name without some tokens.
+    pub fn without(&self, ignore: &BTreeSet<String>) -> Self {
+        if ignore.is_empty() {
+            return self.clone();
+        }
+        Self::from_tokens(self.tokens.iter().filter(|t| !ignore.contains(*t)).cloned().collect())
+    }
+}
+
 /// [`similarity`] of two prepared names.
-pub fn profile_similarity(a: &super::score::NameProfile, b: &super::score::NameProfile) -> f64 {
+pub fn profile_similarity(a: &NameProfile, b: &NameProfile) -> f64 {
     let (ta, tb) = (&a.tokens, &b.tokens);
     if ta.is_empty() || tb.is_empty() {
         return 0.0;
