@@ -147,3 +147,9 @@ pub fn peak_memory_bytes() -> Option<u64> {
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb * 1024)
 }
+
+/// Resets the process's peak resident memory (Linux: `5` into `/proc/self/clear_refs`), so the
+/// next reading covers only what follows. Returns whether it worked.
+pub fn reset_peak_memory() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
