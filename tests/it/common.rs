@@ -70,3 +70,75 @@ pub fn strings(df: &DataFrame, column: &str) -> Vec<Option<String>> {
     let ca = df.column(column).expect("column").str().expect("strings").clone();
     (0..ca.len()).map(|i| ca.get(i).map(str::to_string)).collect()
 }
+
+/// What the test HTTP server does with one request.
+pub enum Reply {
+    /// Answer with this status line (e.g. `200 OK`), extra header lines (each ending in `\r\n`)
+    /// and body, then close.
+    Send(&'static str, String, Vec<u8>),
+    /// Keep the connection open and say nothing (a stalled server).
+    Hold,
+}
+
+/// One request as the test HTTP server saw it.
+pub struct Request {
+    /// The path, e.g. `/flaky.csv`.
+    pub path: String,
+    /// The request head, lower-cased header names included as sent.
+    pub head: String,
+    /// How many requests this path has had, this one included.
+    pub count: usize,
+}
+
+impl Request {
+    /// A header's value, by case-insensitive name.
+    pub fn header(&self, name: &str) -> Option<String> {
+        let prefix = format!("{}:", name.to_ascii_lowercase());
+        self.head
+            .lines()
+            .find(|l| l.to_ascii_lowercase().starts_with(&prefix))
+            .and_then(|l| l.split_once(':'))
+            .map(|(_, v)| v.trim().to_string())
+    }
+}
+
+/// A real HTTP/1.1 server on 127.0.0.1 answering each request through `handle`; returns its base
+/// URL (`http://127.0.0.1:PORT`) and its task (abort it to take the server away).
+pub async fn http_server<F>(handle: F) -> (String, tokio::task::JoinHandle<()>)
+where
+    F: FnMut(&Request) -> Reply + Send + 'static,
+{
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut handle = handle;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let task = tokio::spawn(async move {
+        let mut counts: std::collections::BTreeMap<String, usize> = Default::default();
+        let mut held = Vec::new();
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let mut buf = vec![0u8; 8192];
+            let n = sock.read(&mut buf).await.unwrap_or(0);
+            let head = String::from_utf8_lossy(&buf[..n]).to_string();
+            let path = head.split_whitespace().nth(1).unwrap_or("/").to_string();
+            let count = {
+                let c = counts.entry(path.clone()).or_default();
+                *c += 1;
+                *c
+            };
+            match handle(&Request { path, head, count }) {
+                Reply::Hold => held.push(sock),
+                Reply::Send(status, extra, body) => {
+                    let mut r = format!(
+                        "HTTP/1.1 {status}\r\ncontent-length: {}\r\nconnection: close\r\n{extra}\r\n",
+                        body.len()
+                    )
+                    .into_bytes();
+                    r.extend_from_slice(&body);
+                    let _ = sock.write_all(&r).await;
+                    let _ = sock.shutdown().await;
+                }
+            }
+        }
+    });
+    (base, task)
+}

@@ -9,7 +9,6 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// What the test server saw.
 #[derive(Debug, Default)]
@@ -25,58 +24,35 @@ struct Seen {
 /// `/limited.csv` 429 with `Retry-After: 1` once, then 200; `/stall.csv` never answers;
 /// anything else 404.
 async fn test_server(body: Vec<u8>) -> (String, Arc<Mutex<Seen>>, tokio::task::JoinHandle<()>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
     let seen = Arc::new(Mutex::new(Seen::default()));
     let seen2 = seen.clone();
-    let handle = tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((mut sock, _)) = listener.accept().await {
-            let mut buf = vec![0u8; 8192];
-            let n = sock.read(&mut buf).await.unwrap_or(0);
-            let req = String::from_utf8_lossy(&buf[..n]).to_string();
-            let path = req.split_whitespace().nth(1).unwrap_or("/").to_string();
-            let inm = req
-                .lines()
-                .find(|l| l.to_ascii_lowercase().starts_with("if-none-match:"))
-                .map(|l| l.split_once(':').unwrap().1.trim().to_string());
-            let count = {
-                let mut s = seen2.lock().unwrap();
-                let v = s.requests.entry(path.clone()).or_default();
-                v.push(inm.clone());
-                v.len()
-            };
-            let respond = |status: &str, extra: &str, body: &[u8]| {
-                let mut r = format!(
-                    "HTTP/1.1 {status}\r\ncontent-length: {}\r\nconnection: close\r\n{extra}\r\n",
-                    body.len()
-                )
-                .into_bytes();
-                r.extend_from_slice(body);
-                r
-            };
-            let reply = match path.as_str() {
-                "/flaky.csv" if count <= 2 => respond("503 Service Unavailable", "retry-after: 0\r\n", b""),
-                "/flaky.csv" if inm.as_deref() == Some("\"v1\"") => {
-                    respond("304 Not Modified", "etag: \"v1\"\r\n", b"")
-                }
-                "/flaky.csv" => respond("200 OK", "etag: \"v1\"\r\n", &body),
-                "/limited.csv" if count == 1 => respond("429 Too Many Requests", "retry-after: 1\r\n", b""),
-                "/limited.csv" => respond("200 OK", "", &body),
-                "/stall.csv" => {
-                    held.push(sock);
-                    continue;
-                }
-                _ => respond("404 Not Found", "", b"no such file"),
-            };
-            if reply.windows(6).any(|w| w == b"200 OK") {
-                *seen2.lock().unwrap().bodies.entry(path.clone()).or_default() += 1;
+    let (base, task) = http_server(move |req| {
+        let inm = req.header("if-none-match");
+        seen2
+            .lock()
+            .unwrap()
+            .requests
+            .entry(req.path.clone())
+            .or_default()
+            .push(inm.clone());
+        let ok = |extra: &str| {
+            *seen2.lock().unwrap().bodies.entry(req.path.clone()).or_default() += 1;
+            Reply::Send("200 OK", extra.to_string(), body.clone())
+        };
+        match (req.path.as_str(), req.count) {
+            ("/flaky.csv", n) if n <= 2 => Reply::Send("503 Service Unavailable", "retry-after: 0\r\n".into(), vec![]),
+            ("/flaky.csv", _) if inm.as_deref() == Some("\"v1\"") => {
+                Reply::Send("304 Not Modified", "etag: \"v1\"\r\n".into(), vec![])
             }
-            let _ = sock.write_all(&reply).await;
-            let _ = sock.shutdown().await;
+            ("/flaky.csv", _) => ok("etag: \"v1\"\r\n"),
+            ("/limited.csv", 1) => Reply::Send("429 Too Many Requests", "retry-after: 1\r\n".into(), vec![]),
+            ("/limited.csv", _) => ok(""),
+            ("/stall.csv", _) => Reply::Hold,
+            _ => Reply::Send("404 Not Found", String::new(), b"no such file".to_vec()),
         }
-    });
-    (base, seen, handle)
+    })
+    .await;
+    (base, seen, task)
 }
 
 fn pipeline_with_idp(dir: &Path, idp: &str, extra: &str, out: &Path) -> Pipeline {

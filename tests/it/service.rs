@@ -6,7 +6,6 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const TOKEN: &str = "test-token-3f9a";
 
@@ -318,28 +317,16 @@ fn assert_prometheus_text(text: &str) {
 
 /// Serves `bytes` once, then accepts every later request and never answers.
 async fn stalling_http_server(bytes: Vec<u8>) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let mut served = 0;
-        let mut held = Vec::new();
-        while let Ok((mut sock, _)) = listener.accept().await {
-            let mut buf = [0u8; 4096];
-            let _ = sock.read(&mut buf).await;
-            if served == 0 {
-                let head = format!(
-                    "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-                    bytes.len()
-                );
-                let _ = sock.write_all(head.as_bytes()).await;
-                let _ = sock.write_all(&bytes).await;
-            } else {
-                held.push(sock); // stall: keep the connection open, say nothing
-            }
-            served += 1;
+    let mut served = false;
+    let (base, _task) = http_server(move |_| {
+        if std::mem::replace(&mut served, true) {
+            Reply::Hold // stall: keep the connection open, say nothing
+        } else {
+            Reply::Send("200 OK", String::new(), bytes.clone())
         }
-    });
-    format!("http://{addr}/idp.csv")
+    })
+    .await;
+    format!("{base}/idp.csv")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
