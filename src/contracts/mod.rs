@@ -122,6 +122,10 @@ pub enum OnInvalid {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawContract {
+    /// Resolved before parsing (see [`Catalog::load`]); kept here so the key is known.
+    #[serde(default)]
+    #[allow(dead_code)]
+    extends: Option<String>,
     name: String,
     dataset: Dataset,
     #[serde(default)]
@@ -450,19 +454,69 @@ pub struct Catalog {
     contracts: BTreeMap<String, Contract>,
 }
 
-impl Catalog {
-    /// Loads the built-in contracts and then `*.toml` in `extra_dir` (which may override them).
-    pub fn load(extra_dir: Option<&Path>) -> Result<Catalog, Vec<ContractError>> {
-        let mut errors = Vec::new();
-        let mut contracts = BTreeMap::new();
-        for (name, text) in BUILTIN {
-            match Contract::parse(text, &format!("builtin:schemas/{name}.toml")) {
-                Ok(c) => {
-                    contracts.insert(c.name.clone(), c);
+/// Resolves `extends` in a contract's TOML text into the full text (unchanged without it).
+fn resolve_extends(text: &str, tables: &BTreeMap<String, toml::Table>) -> Result<String, String> {
+    let Ok(mut table) = text.parse::<toml::Table>() else {
+        return Ok(text.to_string()); // the parser reports syntax errors with their place
+    };
+    let mut chain = Vec::new();
+    while let Some(base_name) = table.get("extends").and_then(|v| v.as_str()).map(str::to_string) {
+        if chain.contains(&base_name) || chain.len() > 8 {
+            chain.push(base_name);
+            return Err(format!("`extends` goes round in a circle: {}", chain.join(" → ")));
+        }
+        let Some(base) = tables.get(&base_name) else {
+            return Err(format!(
+                "extends `{base_name}`, which is not a known contract; known: {}",
+                tables.keys().cloned().collect::<Vec<_>>().join(", ")
+            ));
+        };
+        chain.push(base_name);
+        let mut merged = base.clone();
+        merged.remove("extends");
+        for (k, v) in table {
+            if k == "columns" {
+                let mut cols = merged
+                    .remove("columns")
+                    .and_then(|c| c.as_array().cloned())
+                    .unwrap_or_default();
+                for c in v.as_array().cloned().unwrap_or_default() {
+                    let name = c.get("name").cloned();
+                    match cols
+                        .iter_mut()
+                        .find(|x| name.is_some() && x.get("name") == name.as_ref())
+                    {
+                        Some(slot) => *slot = c,
+                        None => cols.push(c),
+                    }
                 }
-                Err(e) => errors.extend(e),
+                merged.insert(k, toml::Value::Array(cols));
+            } else {
+                merged.insert(k, v);
             }
         }
+        // The base's own `extends`, if any, is resolved on the next turn.
+        if let Some(e) = base.get("extends") {
+            merged.insert("extends".into(), e.clone());
+        } else {
+            merged.remove("extends");
+        }
+        table = merged;
+    }
+    toml::to_string(&table).map_err(|e| format!("cannot combine with the base contract: {e}"))
+}
+
+impl Catalog {
+    /// Loads the built-in contracts and then `*.toml` in `extra_dir` (which may override them).
+    /// A contract may say `extends = "other"`: it is the other contract's TOML with its own keys
+    /// on top, its columns replacing the other's columns of the same name and the rest added.
+    pub fn load(extra_dir: Option<&Path>) -> Result<Catalog, Vec<ContractError>> {
+        let mut errors = Vec::new();
+        // (file, text), built-ins first: a file in `extra_dir` with the same name wins.
+        let mut texts: Vec<(String, String)> = BUILTIN
+            .iter()
+            .map(|(name, text)| (format!("builtin:schemas/{name}.toml"), (*text).to_string()))
+            .collect();
         if let Some(dir) = extra_dir {
             let entries = std::fs::read_dir(dir).map_err(|e| {
                 vec![ContractError {
@@ -480,18 +534,42 @@ impl Catalog {
             for p in paths {
                 let file = p.display().to_string();
                 match std::fs::read_to_string(&p) {
-                    Ok(text) => match Contract::parse(&text, &file) {
-                        Ok(c) => {
-                            contracts.insert(c.name.clone(), c);
-                        }
-                        Err(e) => errors.extend(e),
-                    },
+                    Ok(text) => texts.push((file, text)),
                     Err(e) => errors.push(ContractError {
                         file,
                         key: "(file)".into(),
                         message: format!("cannot read: {e}"),
                     }),
                 }
+            }
+        }
+        // The TOML of each contract by name (the last file with a name wins), for `extends`.
+        let mut tables: BTreeMap<String, toml::Table> = BTreeMap::new();
+        for (_, text) in &texts {
+            if let Ok(t) = text.parse::<toml::Table>() {
+                if let Some(name) = t.get("name").and_then(|n| n.as_str()) {
+                    tables.insert(name.to_string(), t);
+                }
+            }
+        }
+        let mut contracts = BTreeMap::new();
+        for (file, text) in &texts {
+            let text = match resolve_extends(text, &tables) {
+                Ok(t) => t,
+                Err(message) => {
+                    errors.push(ContractError {
+                        file: file.clone(),
+                        key: "extends".into(),
+                        message,
+                    });
+                    continue;
+                }
+            };
+            match Contract::parse(&text, file) {
+                Ok(c) => {
+                    contracts.insert(c.name.clone(), c);
+                }
+                Err(e) => errors.extend(e),
             }
         }
         if errors.is_empty() {
@@ -555,6 +633,55 @@ name = "a"
         assert!(msgs[1].starts_with("x.toml: columns[0].pattern: invalid regular expression"));
         assert!(msgs[2].starts_with("x.toml: columns[1].name: `a` is already defined"));
         assert!(msgs[3].contains("demarcation"));
+    }
+
+    #[test]
+    fn a_contract_extends_another() {
+        let cat = Catalog::load(None).unwrap();
+        let (base, ext) = (
+            cat.get("sa36_capital_budget").unwrap(),
+            cat.get("sa36_extract").unwrap(),
+        );
+        // The extract has every SA36 column and a demarcation column, and its own layout keys.
+        for c in &base.columns {
+            assert!(ext.column(&c.name).is_some(), "{}", c.name);
+        }
+        assert!(ext.column("demarcation_code").is_some());
+        assert_eq!(ext.columns.len(), base.columns.len() + 1);
+        assert!(base.demarcation_from_sheet && !ext.demarcation_from_sheet);
+        assert!(!ext.stop_at_blank_row);
+        assert_eq!(ext.dataset, base.dataset);
+    }
+
+    #[test]
+    fn unknown_and_circular_bases_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("a.toml"),
+            "extends = \"b\"\nname = \"a\"\ndataset = \"idp\"\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("b.toml"),
+            "extends = \"a\"\nname = \"b\"\ndataset = \"idp\"\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("c.toml"),
+            "extends = \"nope\"\nname = \"c\"\ndataset = \"idp\"\n",
+        )
+        .unwrap();
+        let errs = Catalog::load(Some(dir.path())).unwrap_err();
+        let msgs: Vec<String> = errs.iter().map(ToString::to_string).collect();
+        assert_eq!(msgs.len(), 3, "{msgs:#?}");
+        assert!(
+            msgs[0].ends_with("a.toml: extends: `extends` goes round in a circle: b → a → b"),
+            "{msgs:#?}"
+        );
+        assert!(
+            msgs[2].contains("c.toml: extends: extends `nope`, which is not a known contract"),
+            "{msgs:#?}"
+        );
     }
 
     #[test]
