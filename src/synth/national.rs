@@ -267,10 +267,14 @@ struct Pool<'a> {
 
 impl Pool<'_> {
     fn pick(&self, rng: &mut Rng) -> PlaceName {
+        // A municipality with few known places of its own names more projects after places
+        // elsewhere in its province (a real one has many villages this list does not know).
+        let own = (8 * self.own.len() as u64).min(75);
+        let by_name = if self.own.is_empty() { 20 } else { 10 };
         let r = rng.below(100);
-        let (base, from_name) = if !self.own.is_empty() && r < 75 {
+        let (base, from_name) = if r < own {
             (rng.pick(self.own).clone(), false)
-        } else if (!self.own.is_empty() && r < 85) || (self.own.is_empty() && r < 30) || self.province.is_empty() {
+        } else if r < own + by_name || self.province.is_empty() {
             (rng.pick(&self.names).clone(), true)
         } else {
             (rng.pick(self.province).clone(), false)
