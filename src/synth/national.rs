@@ -205,6 +205,8 @@ fn unknown_abbreviation(name: &str) -> String {
     name.to_string()
 }
 
+const DIRECTIONS: &[&str] = &["North", "South", "East", "West", "Central"];
+
 /// What follows a place name to say which part of it (`Ext 4`, `Section C`, `North`).
 #[derive(Debug, Clone, PartialEq)]
 enum Suffix {
@@ -285,7 +287,7 @@ impl Pool<'_> {
             match rng.below(100) {
                 0..=39 => Suffix::None,
                 40..=67 => Suffix::Ext(1 + rng.below(30)),
-                68..=75 => Suffix::Direction(*rng.pick(&["North", "South", "East", "West", "Central"])),
+                68..=75 => Suffix::Direction(DIRECTIONS[rng.below(DIRECTIONS.len() as u64) as usize]),
                 76..=83 => Suffix::Section((b'A' + rng.below(8) as u8) as char),
                 84..=89 => Suffix::Zone(1 + rng.below(20)),
                 90..=95 => Suffix::Village,
