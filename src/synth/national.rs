@@ -4,8 +4,10 @@
 //! named after real places: its own towns, townships and suburbs from
 //! `data/reference/places.csv` where they are known, else places of its province and its own
 //! name, with real suffixes (`Ext 4`, `Section C`, `Zone 7`, `North`, `Village`). Many projects
-//! of one municipality share a place name, as in real registers; names are unique per
-//! municipality. Asset classes, sub-classes and functions are mSCOA's.
+//! of one municipality share a place name, as in real registers; a municipality has one project
+//! per facility (place, asset) and phase, so its project names are unique. Asset class,
+//! sub-class and function labels are mSCOA's; project-number prefixes have the mSCOA shape but
+//! are made up.
 //!
 //! Each project appears in the IDP register (one row per year), most in the budget (one SA36
 //! line per MTREF, sometimes split by funding source), some only in one of the two. Ward
@@ -20,8 +22,9 @@
 //! IDP's sector projects; about one in ten is implemented by the municipality itself and also
 //! appears as a budget line funded by a provincial grant (and often as a municipal IDP project).
 //! Metros have BEPP pipelines (one row per project per year): about 70% of BEPP projects are the
-//! metro's own capital projects under another name, sometimes carrying the IDP reference or the
-//! mSCOA project number; the rest are BEPP-only catalytic precinct projects.
+//! metro's own capital projects, named the BEPP's way (`Mdantsane Access Road Upgrade (IZ2)`) or
+//! as in the IDP, sometimes carrying the IDP reference or the mSCOA project number; the rest are
+//! BEPP-only catalytic precinct projects.
 //!
 //! `truth.csv` lists which records are the same project, for every link type: `budget_idp`,
 //! `bepp_idp`, `bepp_budget`, `departmental_idp`, `departmental_budget`.
