@@ -216,13 +216,16 @@ pub fn main() -> ExitCode {
             ) {
                 Ok(w) => {
                     println!(
-                        "wrote {} files to {}: {} budget lines, {} IDP rows, {} departmental projects, {} BEPP rows, {} true links",
+                        "wrote {} files to {}: {} budget lines, {} IDP rows ({} projects), {} departmental projects ({} IRM rows), {} BEPP rows ({} projects), {} true links",
                         w.files.len(),
                         out.display(),
                         w.budget_lines,
                         w.idp_rows,
+                        w.idp_projects,
                         w.departmental,
+                        w.departmental_rows,
                         w.bepp_rows,
+                        w.bepp_projects,
                         w.truth_pairs
                     );
                     ExitCode::SUCCESS
@@ -313,8 +316,15 @@ fn cmd_bench(municipalities: usize, years: usize, seed: u64, keep: Option<PathBu
     }
     let peak = crate::bench::peak_memory_bytes().unwrap_or(0);
     println!(
-        "national benchmark: {municipalities} municipalities, {years} years (seed {seed}): {} budget lines, {} IDP rows, {} departmental projects, {} BEPP rows",
-        w.budget_lines, w.idp_rows, w.departmental, w.bepp_rows
+        "national benchmark: {municipalities} municipalities, {years} years (seed {seed}): {} budget lines, {} IDP rows ({} projects), {} departmental projects ({} IRM rows), {} BEPP rows ({} projects), {} true links",
+        w.budget_lines,
+        w.idp_rows,
+        w.idp_projects,
+        w.departmental,
+        w.departmental_rows,
+        w.bepp_rows,
+        w.bepp_projects,
+        w.truth_pairs
     );
     println!("  generate:            {synth_secs:.1} s (not part of the run)");
     println!("  run, ingest→publish: {run_secs:.1} s wall time");

@@ -21,6 +21,11 @@ static PREFIXES: LazyLock<BTreeMap<String, (String, u32)>> = LazyLock::new(|| {
     m
 });
 
+/// A municipality's 5-digit ward-code prefix and its number of wards (2011), when known.
+pub fn prefix(muni: &str) -> Option<(&'static str, u32)> {
+    PREFIXES.get(muni).map(|(p, n)| (p.as_str(), *n))
+}
+
 /// How much of a municipality a location covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum WardScope {

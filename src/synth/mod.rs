@@ -12,6 +12,7 @@
 //! Output is deterministic for a seed, so the committed sample can be regenerated exactly.
 
 pub mod national;
+mod places;
 
 use rust_xlsxwriter::{DocProperties, ExcelDateTime, Workbook, XlsxError};
 use std::collections::BTreeMap;
@@ -126,14 +127,25 @@ const MUNIS: &[Muni] = &[
     },
 ];
 
-/// (IDP asset words, SA36 abbreviation, mSCOA asset class, function, project-number prefix).
-const ASSETS: &[(&str, &str, &str, &str, &str)] = &[
+/// (IDP asset words, SA36 abbreviation, mSCOA asset class, function, project-number prefix,
+/// mSCOA asset sub-class).
+type Asset = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+);
+
+const ASSETS: &[Asset] = &[
     (
         "Access Road",
         "ACCESS RD",
         "Roads Infrastructure",
         "Roads",
         "PC001002001001",
+        "Roads",
     ),
     (
         "Community Hall",
@@ -141,6 +153,7 @@ const ASSETS: &[(&str, &str, &str, &str, &str)] = &[
         "Community Facilities",
         "Community Halls and Facilities",
         "PC001002002001001",
+        "Halls",
     ),
     (
         "Sports Field",
@@ -148,6 +161,7 @@ const ASSETS: &[(&str, &str, &str, &str, &str)] = &[
         "Sport and Recreation Facilities",
         "Sports Grounds and Stadiums",
         "PC001002002002",
+        "Outdoor Facilities",
     ),
     (
         "Water Reticulation",
@@ -155,6 +169,7 @@ const ASSETS: &[(&str, &str, &str, &str, &str)] = &[
         "Water Supply Infrastructure",
         "Water Distribution",
         "PC001002006001",
+        "Distribution",
     ),
     (
         "Sewer Pump Station",
@@ -162,6 +177,7 @@ const ASSETS: &[(&str, &str, &str, &str, &str)] = &[
         "Sanitation Infrastructure",
         "Sewerage",
         "PC001002007001",
+        "Pump Station",
     ),
     (
         "Street Lighting",
@@ -169,6 +185,7 @@ const ASSETS: &[(&str, &str, &str, &str, &str)] = &[
         "Electrical Infrastructure",
         "Street Lighting and Signal Systems",
         "PC001002004001",
+        "LV Networks",
     ),
     (
         "Taxi Rank",
@@ -176,6 +193,7 @@ const ASSETS: &[(&str, &str, &str, &str, &str)] = &[
         "Community Facilities",
         "Public Transport",
         "PC001002002001021",
+        "Taxi Ranks/Bus Terminals",
     ),
     (
         "Library",
@@ -183,6 +201,7 @@ const ASSETS: &[(&str, &str, &str, &str, &str)] = &[
         "Community Facilities",
         "Libraries and Archives",
         "PC001002002001010",
+        "Libraries",
     ),
     (
         "Stormwater Drainage",
@@ -190,6 +209,268 @@ const ASSETS: &[(&str, &str, &str, &str, &str)] = &[
         "Storm water Infrastructure",
         "Storm Water Management",
         "PC001002003001",
+        "Drainage Collection",
+    ),
+];
+
+/// More real mSCOA asset classes and sub-classes, for the national world only: the sample draws
+/// from [`ASSETS`] alone, so the committed sample stays as it is.
+const MORE_ASSETS: &[Asset] = &[
+    (
+        "Gravel Roads",
+        "GRAVEL RDS",
+        "Roads Infrastructure",
+        "Roads",
+        "PC001002001001",
+        "Roads",
+    ),
+    (
+        "Bridge",
+        "BRIDGE",
+        "Roads Infrastructure",
+        "Roads",
+        "PC001002001002",
+        "Road Structures",
+    ),
+    (
+        "Sidewalks",
+        "SIDEWALKS",
+        "Roads Infrastructure",
+        "Roads",
+        "PC001002001003",
+        "Road Furniture",
+    ),
+    (
+        "Stormwater Channel",
+        "STORMWATER CHANNEL",
+        "Storm water Infrastructure",
+        "Storm Water Management",
+        "PC001002003002",
+        "Storm water Conveyance",
+    ),
+    (
+        "Electrification",
+        "ELECTRIFICATION",
+        "Electrical Infrastructure",
+        "Electricity",
+        "PC001002004002",
+        "LV Networks",
+    ),
+    (
+        "MV Network",
+        "MV NETWORK",
+        "Electrical Infrastructure",
+        "Electricity",
+        "PC001002004003",
+        "MV Networks",
+    ),
+    (
+        "Substation",
+        "SUBSTATION",
+        "Electrical Infrastructure",
+        "Electricity",
+        "PC001002004004",
+        "MV Substations",
+    ),
+    (
+        "High Mast Lights",
+        "HIGH MAST LIGHTS",
+        "Electrical Infrastructure",
+        "Street Lighting and Signal Systems",
+        "PC001002004001",
+        "LV Networks",
+    ),
+    (
+        "Landfill Site",
+        "LANDFILL SITE",
+        "Solid Waste Infrastructure",
+        "Solid Waste Disposal (Landfill Sites)",
+        "PC001002005001",
+        "Landfill Sites",
+    ),
+    (
+        "Waste Transfer Station",
+        "WASTE TRANSFER STN",
+        "Solid Waste Infrastructure",
+        "Solid Waste Removal",
+        "PC001002005002",
+        "Waste Transfer Stations",
+    ),
+    (
+        "Waste Drop-off Point",
+        "WASTE DROP-OFF POINT",
+        "Solid Waste Infrastructure",
+        "Recycling",
+        "PC001002005003",
+        "Waste Drop-off Points",
+    ),
+    (
+        "Bulk Water Supply",
+        "BULK WTR SUPPLY",
+        "Water Supply Infrastructure",
+        "Water Distribution",
+        "PC001002006002",
+        "Bulk Mains",
+    ),
+    (
+        "Reservoir",
+        "RESERVOIR",
+        "Water Supply Infrastructure",
+        "Water Storage",
+        "PC001002006003",
+        "Reservoirs",
+    ),
+    (
+        "Water Treatment Works",
+        "WTR TREATMENT WORKS",
+        "Water Supply Infrastructure",
+        "Water Treatment",
+        "PC001002006004",
+        "Water Treatment Works",
+    ),
+    (
+        "Boreholes",
+        "BOREHOLES",
+        "Water Supply Infrastructure",
+        "Water Distribution",
+        "PC001002006005",
+        "Boreholes",
+    ),
+    (
+        "Sewer Reticulation",
+        "SWR RETICULATION",
+        "Sanitation Infrastructure",
+        "Sewerage",
+        "PC001002007002",
+        "Reticulation",
+    ),
+    (
+        "Waste Water Treatment Works",
+        "WASTE WTR TREATMENT WORKS",
+        "Sanitation Infrastructure",
+        "Waste Water Treatment",
+        "PC001002007003",
+        "Waste Water Treatment Works",
+    ),
+    (
+        "Public Toilets",
+        "PUBLIC TOILETS",
+        "Sanitation Infrastructure",
+        "Public Toilets",
+        "PC001002007004",
+        "Toilet Facilities",
+    ),
+    (
+        "Clinic",
+        "CLINIC",
+        "Community Facilities",
+        "Health Services",
+        "PC001002002001004",
+        "Clinics/Care Centres",
+    ),
+    (
+        "Fire Station",
+        "FIRE STN",
+        "Community Facilities",
+        "Fire Fighting and Protection",
+        "PC001002002001005",
+        "Fire/Ambulance Stations",
+    ),
+    (
+        "Testing Station",
+        "TESTING STN",
+        "Community Facilities",
+        "Road and Traffic Regulation",
+        "PC001002002001006",
+        "Testing Stations",
+    ),
+    (
+        "Cemetery",
+        "CEMETERY",
+        "Community Facilities",
+        "Cemeteries, Funeral Parlours and Crematoriums",
+        "PC001002002001011",
+        "Cemeteries/Crematoria",
+    ),
+    (
+        "ECD Centre",
+        "ECD CENTRE",
+        "Community Facilities",
+        "Child Care Facilities",
+        "PC001002002001003",
+        "Crèches",
+    ),
+    (
+        "Community Park",
+        "COM PARK",
+        "Community Facilities",
+        "Community Parks (including Nurseries)",
+        "PC001002002001013",
+        "Parks",
+    ),
+    (
+        "Hawker Stalls",
+        "HAWKER STALLS",
+        "Community Facilities",
+        "Markets",
+        "PC001002002001019",
+        "Stalls",
+    ),
+    (
+        "Multi-Purpose Centre",
+        "MULTI-PURPOSE CENTRE",
+        "Community Facilities",
+        "Community Halls and Facilities",
+        "PC001002002001002",
+        "Centres",
+    ),
+    (
+        "Public Transport Interchange",
+        "PUBLIC TRANSPORT INTERCHANGE",
+        "Community Facilities",
+        "Public Transport",
+        "PC001002002001021",
+        "Taxi Ranks/Bus Terminals",
+    ),
+    (
+        "Swimming Pool",
+        "SWIMMING POOL",
+        "Sport and Recreation Facilities",
+        "Recreational Facilities",
+        "PC001002002003",
+        "Outdoor Facilities",
+    ),
+    (
+        "Indoor Sports Centre",
+        "INDOOR SPORTS CENTRE",
+        "Sport and Recreation Facilities",
+        "Sports Grounds and Stadiums",
+        "PC001002002004",
+        "Indoor Facilities",
+    ),
+    (
+        "Housing Project",
+        "HSG PROJECT",
+        "Housing",
+        "Housing",
+        "PC001002008001",
+        "Social Housing",
+    ),
+    (
+        "Municipal Offices",
+        "MUNICIPAL OFFICES",
+        "Other Assets",
+        "Administrative and Corporate Support",
+        "PC002002001001",
+        "Municipal Offices",
+    ),
+    (
+        "Depot",
+        "DEPOT",
+        "Other Assets",
+        "Fleet Management",
+        "PC002002001002",
+        "Depots",
     ),
 ];
 
