@@ -525,7 +525,8 @@ pub async fn run_with(pipeline: &Pipeline, request: &RunRequest) -> Result<RunRe
             reconcile::overrides::apply(&mut links, &records, &all)
         }
     };
-    let accepted: Vec<reconcile::Link> = links.iter().filter(|l| l.band == "accept").cloned().collect();
+    // Borrowed, not copied: the links are the run's largest structure.
+    let accepted: Vec<&reconcile::Link> = links.iter().filter(|l| l.band == "accept").collect();
     let variances = reconcile::variances(&records, &accepted, settings);
     tracing::info!(
         variances = variances.len(),
@@ -567,8 +568,7 @@ pub async fn run_with(pipeline: &Pipeline, request: &RunRequest) -> Result<RunRe
         secs = stage.elapsed().as_secs_f64(),
         "exceptions"
     );
-    let accepted_refs: Vec<&reconcile::Link> = accepted.iter().collect();
-    let project_register = reconcile::register::build(&records, &accepted_refs, &previous_projects);
+    let project_register = reconcile::register::build(&records, &accepted, &previous_projects);
     let register = metrics::register::merge(&previous_register, &exceptions, &request.run_id);
     let mut links_by_type = BTreeMap::new();
     for l in &links {

@@ -126,7 +126,7 @@ fn municipal_years(r: &Record) -> Vec<(FinancialYear, f64)> {
         .collect()
 }
 
-fn facts(records: &[Record], links: &[Link], variances: &[Variance]) -> Facts {
+fn facts(records: &[Record], links: &[&Link], variances: &[Variance]) -> Facts {
     let by_id: BTreeMap<&str, &Record> = records.iter().map(|r| (r.record_id.as_str(), r)).collect();
     let vintages = BudgetVintages::new(records);
     let linked = Linked::new(links);
@@ -405,7 +405,7 @@ fn collect_rows(df: &DataFrame, level: &'static str, area_col: &str) -> PolarsRe
 /// (all when empty).
 pub fn alignment_metrics(
     records: &[Record],
-    links: &[Link],
+    links: &[&Link],
     variances: &[Variance],
     years: &[FinancialYear],
 ) -> PolarsResult<DataFrame> {
@@ -691,7 +691,7 @@ mod tests {
         let bb1 = rec("bb1", Dataset::Budget, "BUF", 2024, &[(2024, "budget", 2000.0)]);
         let bb2 = rec("bb2", Dataset::Budget, "BUF", 2024, &[(2024, "budget", 1000.0)]);
         let records = vec![b0, b1, b2, idp1, idp2, a5, d1, d2, p1, p2, bb1, bb2];
-        let links = vec![
+        let links = [
             link("b1", "idp1", LinkType::BudgetIdp, "EC121"),
             link("d1", "idp1", LinkType::DepartmentalIdp, "EC121"),
             link("p1", "idp1", LinkType::BeppIdp, "BUF"),
@@ -709,7 +709,7 @@ mod tests {
             relative_difference: Some(-20.0 / 120.0),
             over_tolerance: false,
         }];
-        let df = alignment_metrics(&records, &links, &variances, &[fy(2024)]).unwrap();
+        let df = alignment_metrics(&records, &links.iter().collect::<Vec<_>>(), &variances, &[fy(2024)]).unwrap();
         let level = df.column("level").unwrap().str().unwrap().clone();
         let area = df.column("area_code").unwrap().str().unwrap().clone();
         let metric = df.column("metric").unwrap().str().unwrap().clone();

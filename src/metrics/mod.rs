@@ -31,7 +31,7 @@ pub(crate) struct Linked<'a> {
 }
 
 impl<'a> Linked<'a> {
-    pub(crate) fn new(links: &'a [Link]) -> Self {
+    pub(crate) fn new(links: &[&'a Link]) -> Self {
         let lefts = |lt: LinkType| {
             links
                 .iter()
@@ -105,7 +105,7 @@ fn exception_id(kind: &str, keys: &[String], year: Option<FinancialYear>) -> Str
 }
 
 /// Builds the exceptions register, sorted by amount at stake (largest first), then id.
-pub fn exceptions(records: &[Record], links: &[Link], variances: &[Variance], sa36: &Totals) -> Vec<Exception> {
+pub fn exceptions(records: &[Record], links: &[&Link], variances: &[Variance], sa36: &Totals) -> Vec<Exception> {
     let by_id: BTreeMap<&str, &Record> = records.iter().map(|r| (r.record_id.as_str(), r)).collect();
     let linked = Linked::new(links);
     let (budget_linked, bepp_linked, dept_linked, bepp_budgeted) = (

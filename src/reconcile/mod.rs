@@ -232,6 +232,11 @@ pub fn link(records: &[Record], settings: &ReconcileSettings) -> (Vec<Link>, Vec
     (links, models)
 }
 
+/// Whether a record's prepared name is `name` (the same profile, or equal tokens).
+fn same_name(a: Option<&score::NameProfile>, name: &score::NameProfile) -> bool {
+    a.is_some_and(|a| std::ptr::eq(a, name) || a.tokens == name.tokens)
+}
+
 /// The identity of a project within a dataset: its reference, else its name.
 fn project_identity(r: &Record) -> String {
     r.project_ref
@@ -447,7 +452,11 @@ impl<'a> Block<'a> {
                     continue;
                 }
                 let rep = self.representative(&ri, k, &lp.years);
-                let (comparisons, weight) = model.evidence(&score::outcomes(lr, &records[rep], lp, &prepared[rep], tw));
+                // The similarity just measured holds for the representative when it has the
+                // project's name (long-form rows may spell it differently from year to year).
+                let known = same_name(prepared[rep].name.as_ref(), rname).then_some(similarity);
+                let (comparisons, weight) =
+                    model.evidence(&score::outcomes_given(lr, &records[rep], lp, &prepared[rep], tw, known));
                 if best.as_ref().is_none_or(|(b, ..)| weight > *b) {
                     best = Some((weight, k, rep, comparisons));
                 }
@@ -498,7 +507,7 @@ pub struct Variance {
 
 /// Compares the two sides of every link in each municipal year where both have an amount.
 /// Departmental (April–March) years are compared with the municipal year they overlap most.
-pub fn variances(records: &[Record], links: &[Link], settings: &ReconcileSettings) -> Vec<Variance> {
+pub fn variances(records: &[Record], links: &[&Link], settings: &ReconcileSettings) -> Vec<Variance> {
     let by_id: BTreeMap<&str, &Record> = records.iter().map(|r| (r.record_id.as_str(), r)).collect();
     let mut out = Vec::new();
     for l in links {

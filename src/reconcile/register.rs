@@ -89,18 +89,29 @@ pub fn build(records: &[Record], accepted: &[&Link], previous: &BTreeMap<String,
         let root = find(&mut parent, i);
         clusters.entry(root).or_default().push(i);
     }
-    // Deterministic order: by the smallest natural key in the cluster.
-    let mut ordered: Vec<(BTreeSet<String>, Vec<usize>)> = clusters
+    // Natural keys once per record (they are compared and hashed below).
+    let natural: Vec<String> = {
+        use rayon::prelude::*;
+        records.par_iter().map(Record::natural_key).collect()
+    };
+    // Each cluster's distinct natural keys, sorted; clusters in the order of those lists, so the
+    // order (and the keys made from it) does not depend on record order.
+    let mut ordered: Vec<(Vec<&str>, Vec<usize>)> = clusters
         .into_values()
-        .map(|m| (m.iter().map(|&i| records[i].natural_key()).collect(), m))
+        .map(|m| {
+            let mut keys: Vec<&str> = m.iter().map(|&i| natural[i].as_str()).collect();
+            keys.sort_unstable();
+            keys.dedup();
+            (keys, m)
+        })
         .collect();
-    ordered.sort();
+    ordered.sort_unstable();
     let mut used = BTreeSet::new();
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(records.len());
     for (keys, members) in ordered {
         let mut votes: BTreeMap<&str, usize> = BTreeMap::new();
         for k in &keys {
-            if let Some(p) = previous.get(k) {
+            if let Some(p) = previous.get(*k) {
                 *votes.entry(p.as_str()).or_default() += 1;
             }
         }
@@ -110,7 +121,7 @@ pub fn build(records: &[Record], accepted: &[&Link], previous: &BTreeMap<String,
             .max_by(|a, b| a.1.cmp(b.1).then_with(|| b.0.cmp(a.0)))
             .map(|(k, _)| (*k).to_string());
         let key = carried.unwrap_or_else(|| {
-            let joined = keys.iter().cloned().collect::<Vec<_>>().join("\n");
+            let joined = keys.join("\n");
             format!("P{}", &crate::sources::sha256_hex(joined.as_bytes())[..12])
         });
         used.insert(key.clone());
@@ -120,7 +131,7 @@ pub fn build(records: &[Record], accepted: &[&Link], previous: &BTreeMap<String,
             out.push(Member {
                 project_key: key.clone(),
                 record_id: r.record_id.clone(),
-                natural_key: r.natural_key(),
+                natural_key: natural[i].clone(),
                 dataset: r.dataset.as_str(),
                 demarcation_code: r.demarcation_code.clone(),
                 project_name: r.match_name().map(str::to_string),

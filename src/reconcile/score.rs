@@ -59,6 +59,11 @@ impl TermWeights {
     pub fn weight(&self, token: &str) -> f64 {
         self.idf.get(token).copied().unwrap_or(self.max)
     }
+
+    /// Whether any of the block's names has the token.
+    pub fn knows(&self, token: &str) -> bool {
+        self.idf.contains_key(token)
+    }
 }
 
 /// Term-weighted name similarity in 0–1: weighted Dice over canonical tokens (a token that
@@ -97,15 +102,11 @@ pub fn profile_similarity(a: &NameProfile, b: &NameProfile, tw: &TermWeights) ->
                 j += 1;
             }
             (Some(x), Some(y)) if x < y => {
-                if x.len() > 3 {
-                    only_a.push(x);
-                }
+                only_a.push(x);
                 i += 1;
             }
             (Some(x), None) => {
-                if x.len() > 3 {
-                    only_a.push(x);
-                }
+                only_a.push(x);
                 i += 1;
             }
             (_, Some(y)) => {
@@ -117,20 +118,35 @@ pub fn profile_similarity(a: &NameProfile, b: &NameProfile, tw: &TermWeights) ->
             (None, None) => break,
         }
     }
+    // A left word that no right-hand name uses (a funding tag like `(USDG)`, an integration
+    // zone, a department's suffix) cannot tell the candidates apart: unless it is a typo of a
+    // candidate's word, it is left out of the comparison rather than counted as the rarest word.
+    let mut unused = 0.0;
     for t in only_a {
+        if t.len() <= 3 {
+            // Too short to be a typo of anything.
+            if !tw.knows(t) {
+                unused += tw.weight(t);
+            }
+            continue;
+        }
         let best = only_b
             .iter()
             .enumerate()
-            .map(|(i, u)| (strsim::jaro_winkler(t, u), i))
+            // A typo keeps the length within two letters; longer gaps are not worth measuring.
+            .filter(|(_, u)| t.len().abs_diff(u.len()) <= 2)
+            .map(|(i, u)| (crate::names::jaro_winkler(t, u), i))
             .max_by(|x, y| x.0.total_cmp(&y.0));
         if let Some((sim, i)) = best.filter(|(sim, _)| *sim >= 0.9) {
             common += 0.9 * sim * (tw.weight(t) + tw.weight(only_b[i])) / 2.0;
             only_b.remove(i);
+        } else if !tw.knows(t) {
+            unused += tw.weight(t);
         }
     }
     let w = |s: &[String]| s.iter().map(|t| tw.weight(t)).sum::<f64>();
-    let dice = (2.0 * common / (w(ta) + w(tb))).min(1.0);
-    0.75 * dice + 0.25 * strsim::jaro_winkler(&a.joined, &b.joined)
+    let dice = (2.0 * common / (w(ta) - unused + w(tb)).max(1e-9)).min(1.0);
+    0.75 * dice + 0.25 * crate::names::jaro_winkler(&a.joined, &b.joined)
 }
 
 /// What a record brings to a comparison, prepared once per record rather than once per pair.
@@ -373,14 +389,28 @@ fn level(l: usize, value: Option<f64>) -> Outcome {
 
 /// Where two prepared records agree and differ, comparison by comparison.
 pub fn outcomes(l: &Record, r: &Record, lp: &Prepared, rp: &Prepared, tw: &TermWeights) -> Outcomes {
+    outcomes_given(l, r, lp, rp, tw, None)
+}
+
+/// [`outcomes`], with the pair's name similarity when it is already known.
+pub fn outcomes_given(
+    l: &Record,
+    r: &Record,
+    lp: &Prepared,
+    rp: &Prepared,
+    tw: &TermWeights,
+    name_similarity: Option<f64>,
+) -> Outcomes {
     PAIRS_COMPARED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let mut out = Outcomes::default();
     if let (Some(a), Some(b)) = (&lp.name, &rp.name) {
-        let s = if lp.ignore.is_empty() {
-            profile_similarity(a, b, tw)
-        } else {
-            profile_similarity(&a.without(&lp.ignore), &b.without(&lp.ignore), tw)
-        };
+        let s = name_similarity.unwrap_or_else(|| {
+            if lp.ignore.is_empty() {
+                profile_similarity(a, b, tw)
+            } else {
+                profile_similarity(&a.without(&lp.ignore), &b.without(&lp.ignore), tw)
+            }
+        });
         let l = NAME_THRESHOLDS.iter().position(|t| s >= *t).unwrap_or(3);
         out[0] = level(l, Some(s));
     }

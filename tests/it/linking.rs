@@ -109,11 +109,26 @@ fn a_bad_overrides_file_names_every_problem() {
 #[test]
 fn doubtful_links_go_to_review_and_the_exceptions_register() {
     let tmp = tempfile::tempdir().unwrap();
-    block_on(run(&sample_pipeline(tmp.path()), clock(0))).unwrap();
+    // A stricter accept band than the default makes the sample's weaker links (weights 6–8:
+    // a department's suffix, a dropped verb) doubtful.
+    let mut p = sample_pipeline(tmp.path());
+    p.reconcile.accept_weight = 8.0;
+    block_on(run(&p, clock(0))).unwrap();
     let links = read_table(tmp.path(), &manifest(tmp.path()), "links");
     let band = strings(&links, "band");
     let reviews = band.iter().filter(|b| b.as_deref() == Some("review")).count();
     assert!(reviews > 0, "the sample has doubtful links");
+    let weights = links.column("match_weight").unwrap().f64().unwrap().clone();
+    for (i, b) in band.iter().enumerate() {
+        let w = weights.get(i).unwrap();
+        match b.as_deref() {
+            Some("review") => assert!((2.0..8.0).contains(&w), "review link weighs {w}"),
+            Some("accept") if strings(&links, "method")[i].as_deref() == Some("probabilistic") => {
+                assert!(w >= 8.0, "accepted link weighs {w}")
+            }
+            _ => {}
+        }
+    }
     let e = read_table(tmp.path(), &manifest(tmp.path()), "exceptions");
     let n = strings(&e, "exception_type")
         .iter()
