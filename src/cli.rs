@@ -215,19 +215,7 @@ pub fn main() -> ExitCode {
                 },
             ) {
                 Ok(w) => {
-                    println!(
-                        "wrote {} files to {}: {} budget lines, {} IDP rows ({} projects), {} departmental projects ({} IRM rows), {} BEPP rows ({} projects), {} true links",
-                        w.files.len(),
-                        out.display(),
-                        w.budget_lines,
-                        w.idp_rows,
-                        w.idp_projects,
-                        w.departmental,
-                        w.departmental_rows,
-                        w.bepp_rows,
-                        w.bepp_projects,
-                        w.truth_pairs
-                    );
+                    println!("wrote {} files to {}: {}", w.files.len(), out.display(), w.counts());
                     ExitCode::SUCCESS
                 }
                 Err(e) => {
@@ -316,15 +304,8 @@ fn cmd_bench(municipalities: usize, years: usize, seed: u64, keep: Option<PathBu
     }
     let peak = crate::bench::peak_memory_bytes().unwrap_or(0);
     println!(
-        "national benchmark: {municipalities} municipalities, {years} years (seed {seed}): {} budget lines, {} IDP rows ({} projects), {} departmental projects ({} IRM rows), {} BEPP rows ({} projects), {} true links",
-        w.budget_lines,
-        w.idp_rows,
-        w.idp_projects,
-        w.departmental,
-        w.departmental_rows,
-        w.bepp_rows,
-        w.bepp_projects,
-        w.truth_pairs
+        "national benchmark: {municipalities} municipalities, {years} years (seed {seed}): {}",
+        w.counts()
     );
     println!("  generate:            {synth_secs:.1} s (not part of the run)");
     println!("  run, ingest→publish: {run_secs:.1} s wall time");

@@ -435,6 +435,23 @@ pub struct Written {
     pub truth_pairs: usize,
 }
 
+impl Written {
+    /// What was generated, in one line (`synth` and `bench` print it).
+    pub fn counts(&self) -> String {
+        format!(
+            "{} budget lines, {} IDP rows ({} projects), {} departmental projects ({} IRM rows), {} BEPP rows ({} projects), {} true links",
+            self.budget_lines,
+            self.idp_rows,
+            self.idp_projects,
+            self.departmental,
+            self.departmental_rows,
+            self.bepp_rows,
+            self.bepp_projects,
+            self.truth_pairs
+        )
+    }
+}
+
 fn year_label(start: i32) -> String {
     format!("{}/{:02}", start, (start + 1) % 100)
 }

@@ -210,19 +210,24 @@ fn zip_reader(bytes: &[u8]) -> ::zip::ZipArchive<std::io::Cursor<Vec<u8>>> {
     ::zip::ZipArchive::new(std::io::Cursor::new(bytes.to_vec())).unwrap()
 }
 
-/// The national generator and the evaluation end to end, on one metro (the largest block).
-#[test]
-fn synthetic_metro_links_with_high_precision_and_recall() {
-    let tmp = tempfile::tempdir().unwrap();
-    let w = harvester::synth::national::write(
-        tmp.path(),
+/// The national world of one metro over two years (the largest block), seed 7.
+fn metro_world(dir: &std::path::Path) -> harvester::synth::national::Written {
+    harvester::synth::national::write(
+        dir,
         harvester::synth::national::Scale {
             municipalities: 1,
             years: 2,
             seed: 7,
         },
     )
-    .unwrap();
+    .unwrap()
+}
+
+/// The national generator and the evaluation end to end, on one metro (the largest block).
+#[test]
+fn synthetic_metro_links_with_high_precision_and_recall() {
+    let tmp = tempfile::tempdir().unwrap();
+    let w = metro_world(tmp.path());
     assert!(w.budget_lines > 2000 && w.truth_pairs > 1000, "{w:?}");
     let p = harvester::config::Pipeline::load(&tmp.path().join("national.toml"), tmp.path()).unwrap();
     block_on(run(&p, clock(0))).unwrap();
@@ -286,15 +291,7 @@ fn model_levels_set_in_the_pipeline_change_the_weights_and_are_published() {
 #[test]
 fn em_estimates_the_model_on_a_synthetic_metro() {
     let tmp = tempfile::tempdir().unwrap();
-    harvester::synth::national::write(
-        tmp.path(),
-        harvester::synth::national::Scale {
-            municipalities: 1,
-            years: 2,
-            seed: 7,
-        },
-    )
-    .unwrap();
+    metro_world(tmp.path());
     let mut p = harvester::config::Pipeline::load(&tmp.path().join("national.toml"), tmp.path()).unwrap();
     p.reconcile.estimate_model = true;
     block_on(run(&p, clock(0))).unwrap();
