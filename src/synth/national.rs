@@ -629,10 +629,12 @@ pub fn write(dir: &Path, scale: Scale) -> Result<Written, SynthError> {
                 .entry(p.key())
                 .or_insert_with(|| 1 + rng.below(count as u64) as u32)
         };
+        // IDPs list many projects no budget funds (41% here), so a municipality has more IDP
+        // projects than budgeted ones: about 150k IDP and 100k budgeted projects nationally.
         let projects = match category.as_str() {
-            "A" => 1500,
-            "B" => 450,
-            _ => 150,
+            "A" => 1950,
+            "B" => 585,
+            _ => 195,
         };
         let split_sources = if metro { ["USDG", "CRR"] } else { ["MIG", "CRR"] };
         let mut seq = 1u32;
@@ -667,7 +669,7 @@ pub fn write(dir: &Path, scale: Scale) -> Result<Written, SynthError> {
                 _ => format!("{place_idp} {}{phase_idp}", asset.0),
             };
             let in_idp = !rng.chance(10); // budget-only projects
-            let in_budget = !in_idp || !rng.chance(20); // IDP-only projects
+            let in_budget = !in_idp || !rng.chance(41); // IDP-only (unfunded) projects
             let wards = info.locate(home_ward(&place, &mut rng), &mut rng);
             let base = (1 + rng.below(40)) as f64 * 250_000.0;
             let mscoa = format!("{}_{:05}", asset.4, seq);
