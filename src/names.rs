@@ -151,11 +151,6 @@ impl NameProfile {
     }
 }
 
-/// Jaro-Winkler similarity of two strings.
-pub fn jaro_winkler(a: &str, b: &str) -> f64 {
-    strsim::jaro_winkler(a, b)
-}
-
 /// [`similarity`] of two prepared names.
 pub fn profile_similarity(a: &NameProfile, b: &NameProfile) -> f64 {
     let (ta, tb) = (&a.tokens, &b.tokens);
@@ -164,7 +159,7 @@ pub fn profile_similarity(a: &NameProfile, b: &NameProfile) -> f64 {
     }
     let common = ta.iter().filter(|t| tb.binary_search(t).is_ok()).count() as f64;
     let dice = 2.0 * common / (ta.len() + tb.len()) as f64;
-    0.7 * dice + 0.3 * jaro_winkler(&a.joined, &b.joined)
+    0.7 * dice + 0.3 * strsim::jaro_winkler(&a.joined, &b.joined)
 }
 
 #[cfg(test)]

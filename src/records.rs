@@ -193,3 +193,40 @@ impl Record {
         self.project_name.as_deref().or(self.description.as_deref())
     }
 }
+
+#[cfg(test)]
+impl Record {
+    /// A record with only its identity set (no names, wards, years or amounts), for unit tests
+    /// to fill in with struct-update syntax.
+    pub(crate) fn bare(record_id: &str, source: &str, dataset: Dataset, muni: &str) -> Record {
+        Record {
+            record_id: record_id.into(),
+            source: source.into(),
+            dataset,
+            source_file: format!("{source}.csv"),
+            source_sheet: None,
+            source_row: 1,
+            demarcation_code: Some(muni.into()),
+            project_ref: None,
+            mscoa_project_number: None,
+            idp_project_ref: None,
+            project_name: None,
+            description: None,
+            wards: None,
+            ward_scope: None,
+            ward_codes: None,
+            strategic_objective: None,
+            asset_class: None,
+            mtsf_outcome: None,
+            iudf: None,
+            integration_zone: None,
+            function: None,
+            department: None,
+            latitude: None,
+            longitude: None,
+            financial_year: None,
+            amount_rand: None,
+            amounts: Vec::new(),
+        }
+    }
+}

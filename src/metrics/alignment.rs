@@ -593,32 +593,10 @@ mod tests {
 
     fn rec(id: &str, dataset: Dataset, muni: &str, by: i32, amounts: &[(i32, &str, f64)]) -> Record {
         Record {
-            record_id: id.into(),
-            source: "s".into(),
-            dataset,
             source_file: "f".into(),
-            source_sheet: None,
-            source_row: 1,
-            demarcation_code: Some(muni.into()),
-            project_ref: None,
-            mscoa_project_number: None,
-            idp_project_ref: None,
             project_name: Some(id.into()),
-            description: None,
-            wards: None,
-            ward_scope: None,
-            ward_codes: None,
             strategic_objective: Some("Real objective".into()),
-            asset_class: None,
-            mtsf_outcome: None,
-            iudf: None,
-            integration_zone: None,
-            function: None,
-            department: None,
-            latitude: None,
-            longitude: None,
             financial_year: Some(fy(by)),
-            amount_rand: None,
             amounts: amounts
                 .iter()
                 .map(|(y, p, r)| AmountValue {
@@ -627,6 +605,7 @@ mod tests {
                     rand: *r,
                 })
                 .collect(),
+            ..Record::bare(id, "s", dataset, muni)
         }
     }
 

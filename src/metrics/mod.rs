@@ -491,30 +491,10 @@ mod magnitude_tests {
     fn line(muni: &str, i: usize, rand: f64) -> Record {
         let fy = FinancialYear::new(Calendar::Municipal, 2024);
         Record {
-            record_id: format!("b:{muni}:{i}"),
-            source: "b".into(),
-            dataset: Dataset::Budget,
             source_file: "f".into(),
             source_sheet: Some(muni.into()),
             source_row: i as u32,
-            demarcation_code: Some(muni.into()),
-            project_ref: None,
-            mscoa_project_number: None,
-            idp_project_ref: None,
             project_name: Some(format!("line {i}")),
-            description: None,
-            wards: None,
-            ward_scope: None,
-            ward_codes: None,
-            strategic_objective: None,
-            asset_class: None,
-            mtsf_outcome: None,
-            iudf: None,
-            integration_zone: None,
-            function: None,
-            department: None,
-            latitude: None,
-            longitude: None,
             financial_year: Some(fy),
             amount_rand: Some(rand),
             amounts: vec![AmountValue {
@@ -522,6 +502,7 @@ mod magnitude_tests {
                 phase: "budget".into(),
                 rand,
             }],
+            ..Record::bare(&format!("b:{muni}:{i}"), "b", Dataset::Budget, muni)
         }
     }
 

@@ -361,7 +361,7 @@ impl<'a> Block<'a> {
         let rs = &ri.projects[k];
         rs.iter()
             .copied()
-            .find(|&r| score::years_overlap(&self.prepared[r].years, left_years))
+            .find(|&r| score::sorted_overlap(&self.prepared[r].years, left_years))
             .unwrap_or(rs[0])
     }
 

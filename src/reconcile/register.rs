@@ -150,33 +150,10 @@ mod tests {
 
     fn rec(id: &str, source: &str, dataset: Dataset, muni: &str, reference: &str) -> Record {
         Record {
-            record_id: id.into(),
-            source: source.into(),
-            dataset,
-            source_file: format!("{source}.csv"),
-            source_sheet: None,
-            source_row: 2,
-            demarcation_code: Some(muni.into()),
             project_ref: Some(reference.into()),
-            mscoa_project_number: None,
-            idp_project_ref: None,
+            source_row: 2,
             project_name: Some(format!("Project {reference}")),
-            description: None,
-            wards: None,
-            ward_scope: None,
-            ward_codes: None,
-            strategic_objective: None,
-            asset_class: None,
-            mtsf_outcome: None,
-            iudf: None,
-            integration_zone: None,
-            function: None,
-            department: None,
-            latitude: None,
-            longitude: None,
-            financial_year: None,
-            amount_rand: None,
-            amounts: Vec::new(),
+            ..Record::bare(id, source, dataset, muni)
         }
     }
 

@@ -73,16 +73,6 @@ pub fn weighted_similarity(a: &str, b: &str, tw: &TermWeights) -> f64 {
     profile_similarity(&NameProfile::new(a), &NameProfile::new(b), tw)
 }
 
-/// [`weighted_similarity`] ignoring some tokens (a department's own name in an IDP's
-/// "(Dept of Health)" suffix says nothing about which project it is).
-pub fn similarity_without(a: &str, b: &str, tw: &TermWeights, ignore: &BTreeSet<String>) -> f64 {
-    profile_similarity(
-        &NameProfile::new(a).without(ignore),
-        &NameProfile::new(b).without(ignore),
-        tw,
-    )
-}
-
 /// [`weighted_similarity`] of two prepared names (no allocation but the typo search's list).
 pub fn profile_similarity(a: &NameProfile, b: &NameProfile, tw: &TermWeights) -> f64 {
     let (ta, tb) = (&a.tokens, &b.tokens);
@@ -135,7 +125,7 @@ pub fn profile_similarity(a: &NameProfile, b: &NameProfile, tw: &TermWeights) ->
             .enumerate()
             // A typo keeps the length within two letters; longer gaps are not worth measuring.
             .filter(|(_, u)| t.len().abs_diff(u.len()) <= 2)
-            .map(|(i, u)| (crate::names::jaro_winkler(t, u), i))
+            .map(|(i, u)| (strsim::jaro_winkler(t, u), i))
             .max_by(|x, y| x.0.total_cmp(&y.0));
         if let Some((sim, i)) = best.filter(|(sim, _)| *sim >= 0.9) {
             common += 0.9 * sim * (tw.weight(t) + tw.weight(only_b[i])) / 2.0;
@@ -146,7 +136,7 @@ pub fn profile_similarity(a: &NameProfile, b: &NameProfile, tw: &TermWeights) ->
     }
     let w = |s: &[String]| s.iter().map(|t| tw.weight(t)).sum::<f64>();
     let dice = (2.0 * common / (w(ta) - unused + w(tb)).max(1e-9)).min(1.0);
-    0.75 * dice + 0.25 * crate::names::jaro_winkler(&a.joined, &b.joined)
+    0.75 * dice + 0.25 * strsim::jaro_winkler(&a.joined, &b.joined)
 }
 
 /// What a record brings to a comparison, prepared once per record rather than once per pair.
@@ -178,12 +168,8 @@ impl Prepared {
     }
 }
 
-/// Whether two sorted year lists share a year.
-pub fn years_overlap(a: &[i32], b: &[i32]) -> bool {
-    sorted_overlap(a, b)
-}
-
-fn sorted_overlap<T: Ord>(a: &[T], b: &[T]) -> bool {
+/// Whether two sorted lists (years, ward codes) share an element.
+pub fn sorted_overlap<T: Ord>(a: &[T], b: &[T]) -> bool {
     let (mut i, mut j) = (0, 0);
     while i < a.len() && j < b.len() {
         match a[i].cmp(&b[j]) {
@@ -373,12 +359,6 @@ pub struct Outcome {
 
 /// The outcomes of all comparisons of one pair, indexed like [`COMPARISONS`].
 pub type Outcomes = [Outcome; 6];
-
-/// Compares two records with the default model; returns every comparison (the evidence) and the
-/// total match weight.
-pub fn compare(l: &Record, r: &Record, tw: &TermWeights) -> (Vec<Comparison>, f64) {
-    Model::default().evidence(&outcomes(l, r, &Prepared::new(l), &Prepared::new(r), tw))
-}
 
 fn level(l: usize, value: Option<f64>) -> Outcome {
     Outcome {
