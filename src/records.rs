@@ -63,6 +63,8 @@ pub struct Record {
     pub strategic_objective: Option<String>,
     /// mSCOA asset class.
     pub asset_class: Option<String>,
+    /// SA36 `Type`: New, Renewal or Upgrading.
+    pub project_type: Option<String>,
     /// SA36 `MTSF Service Outcome`.
     pub mtsf_outcome: Option<String>,
     /// SA36 `IUDF` goal.
@@ -136,6 +138,7 @@ impl Record {
             ward_codes: t("ward_codes"),
             strategic_objective: t("strategic_objective"),
             asset_class: t("asset_class"),
+            project_type: t("project_type"),
             mtsf_outcome: t("mtsf_outcome"),
             iudf: t("iudf"),
             integration_zone: t("integration_zone"),
@@ -217,6 +220,7 @@ impl Record {
             ward_codes: None,
             strategic_objective: None,
             asset_class: None,
+            project_type: None,
             mtsf_outcome: None,
             iudf: None,
             integration_zone: None,

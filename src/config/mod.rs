@@ -75,6 +75,9 @@ const TOP_KEYS: &[&str] = &[
 ];
 const PUBLISH_KEYS: &[&str] = &["location", "retention_days"];
 const RECONCILE_KEYS: &[&str] = &[
+    "accept_probability",
+    "review_probability",
+    "match_prior",
     "accept_weight",
     "review_weight",
     "overrides",
@@ -119,6 +122,9 @@ struct RawPublish {
 
 #[derive(Debug, Deserialize, Default)]
 struct RawReconcile {
+    accept_probability: Option<f64>,
+    review_probability: Option<f64>,
+    match_prior: Option<f64>,
     accept_weight: Option<f64>,
     review_weight: Option<f64>,
     overrides: Option<String>,
@@ -184,6 +190,14 @@ pub struct ReconcileSettings {
     pub accept_weight: f64,
     /// Match weight from which a probabilistic link is kept for review. Default 2.
     pub review_weight: f64,
+    /// Match probability from which a probabilistic link is accepted (it also needs
+    /// `accept_weight`). Default 0.8.
+    pub accept_probability: f64,
+    /// Match probability from which a probabilistic link is kept for review. Default 0.3.
+    pub review_probability: f64,
+    /// Prior share of left records that have a counterpart in the right dataset, spread evenly
+    /// over the block's projects. Default 0.5 (no knowledge either way).
+    pub match_prior: f64,
     /// Analysts' must-link / cannot-link decisions (CSV or Parquet), applied on every run.
     pub overrides: Option<Location>,
     /// Per link type (`budget_idp`, ...): (absolute Rand, relative) tolerances overriding the two
@@ -218,6 +232,9 @@ impl Default for ReconcileSettings {
             tolerances: std::collections::BTreeMap::new(),
             accept_weight: 6.0,
             review_weight: 2.0,
+            accept_probability: 0.8,
+            review_probability: 0.3,
+            match_prior: 0.5,
             overrides: None,
             model_levels: std::collections::BTreeMap::new(),
             estimate_model: false,
@@ -506,6 +523,42 @@ impl Pipeline {
         }
         if let Some(a) = reconcile.accept_weight {
             settings.accept_weight = a;
+        }
+        let probabilities = [
+            (
+                "reconcile.accept_probability",
+                reconcile.accept_probability,
+                &mut settings.accept_probability,
+            ),
+            (
+                "reconcile.review_probability",
+                reconcile.review_probability,
+                &mut settings.review_probability,
+            ),
+            (
+                "reconcile.match_prior",
+                reconcile.match_prior,
+                &mut settings.match_prior,
+            ),
+        ];
+        for (key, value, slot) in probabilities {
+            match value {
+                Some(p) if p > 0.0 && p < 1.0 => *slot = p,
+                Some(p) => diag(
+                    key,
+                    format!("expected a probability between 0 and 1 (exclusive), found {p}"),
+                ),
+                None => {}
+            }
+        }
+        if settings.review_probability > settings.accept_probability {
+            diag(
+                "reconcile.review_probability",
+                format!(
+                    "expected at most accept_probability ({}), found {}",
+                    settings.accept_probability, settings.review_probability
+                ),
+            );
         }
         if let Some(r) = reconcile.review_weight {
             settings.review_weight = r;

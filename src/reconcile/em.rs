@@ -16,7 +16,7 @@ use super::score::{Model, ModelSource, COMPARISONS};
 use rustc_hash::FxHashMap;
 
 /// A pair's levels per comparison; `MISSING` where a value was missing on either side.
-pub type Pattern = [u8; 6];
+pub type Pattern = [u8; super::score::N_COMPARISONS];
 
 /// The pattern entry for a missing comparison.
 pub const MISSING: u8 = u8::MAX;
@@ -152,7 +152,7 @@ mod tests {
         let mut out: FxHashMap<Pattern, u64> = FxHashMap::default();
         for _ in 0..n {
             let is_match = next() < lambda;
-            let mut p = [MISSING; 6];
+            let mut p = [MISSING; crate::reconcile::score::N_COMPARISONS];
             for (c, slot) in p.iter_mut().enumerate() {
                 let probs = if is_match { &truth.m[c] } else { &truth.u[c] };
                 let mut x = next();

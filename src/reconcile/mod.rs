@@ -12,6 +12,8 @@ pub use crate::names;
 pub mod overrides;
 pub mod register;
 pub mod score;
+#[cfg(test)]
+mod tests;
 
 use crate::config::ReconcileSettings;
 use crate::contracts::fiscal::{Calendar, FinancialYear};
@@ -269,6 +271,8 @@ struct RightIndex<'a> {
     weight: Vec<f64>,
     /// Projects above which a token is too common to make candidates alone.
     common_limit: usize,
+    /// Ward code → projects in that ward (for records without a name).
+    by_ward: FxHashMap<&'a str, Vec<usize>>,
 }
 
 impl<'a> Block<'a> {
@@ -304,6 +308,14 @@ impl<'a> Block<'a> {
                 }
             }
         }
+        let mut by_ward: FxHashMap<&str, Vec<usize>> = FxHashMap::default();
+        for (k, rs) in projects.iter().enumerate() {
+            if let Some(wards) = rs.iter().find_map(|&r| prepared[r].wards.as_ref()) {
+                for w in wards {
+                    by_ward.entry(w.as_str()).or_default().push(k);
+                }
+            }
+        }
         let common_limit = if projects.len() > 50 {
             projects.len() / 5
         } else {
@@ -317,6 +329,7 @@ impl<'a> Block<'a> {
             index,
             weight,
             common_limit,
+            by_ward,
         }
     }
 
@@ -438,39 +451,24 @@ impl<'a> Block<'a> {
                 }
             }
             let lp = &prepared[l];
-            let Some(lname) = lp.name.as_ref() else { continue };
-            let lname_ignoring = lname.without(&lp.ignore);
-            let mut best: Option<(f64, usize, usize, Vec<score::Comparison>)> = None;
-            for k in self.candidates(&ri, lname, &mut shared) {
-                let Some(rname) = ri.names[k] else { continue };
-                let similarity = if lp.ignore.is_empty() {
-                    score::profile_similarity(lname, rname, tw)
-                } else {
-                    score::profile_similarity(&lname_ignoring, &rname.without(&lp.ignore), tw)
-                };
-                if similarity < settings.name_match_threshold {
-                    continue;
-                }
-                let rep = self.representative(&ri, k, &lp.years);
-                // The similarity just measured holds for the representative when it has the
-                // project's name (long-form rows may spell it differently from year to year).
-                let known = same_name(prepared[rep].name.as_ref(), rname).then_some(similarity);
-                let (comparisons, weight) =
-                    model.evidence(&score::outcomes_given(lr, &records[rep], lp, &prepared[rep], tw, known));
-                if best.as_ref().is_none_or(|(b, ..)| weight > *b) {
-                    best = Some((weight, k, rep, comparisons));
-                }
-            }
-            let Some((weight, k, rep, comparisons)) = best else {
+            let scored = match lp.name.as_ref() {
+                Some(lname) => self.score_named(&ri, model, l, lname, &mut shared),
+                None => self.score_nameless(&ri, model, l),
+            };
+            let Some(decision) = decide(scored, ri.projects.len(), lp.name.is_some(), settings) else {
                 continue;
             };
-            let band = if weight >= settings.accept_weight {
-                "accept"
-            } else if weight >= settings.review_weight {
-                "review"
-            } else {
-                continue;
-            };
+            let Decision {
+                band,
+                candidate:
+                    Scored {
+                        k,
+                        rep,
+                        comparisons,
+                        weight,
+                        ..
+                    },
+            } = decision;
             let mut scored = Some((comparisons, weight));
             for &r in &ri.projects[k] {
                 let reuse = if r == rep { scored.take() } else { None };
@@ -478,6 +476,158 @@ impl<'a> Block<'a> {
             }
         }
     }
+
+    /// Scores a named left record against its candidates by name (the blocking's best, above
+    /// the name threshold).
+    fn score_named(
+        &self,
+        ri: &RightIndex<'_>,
+        model: &score::Model,
+        l: usize,
+        lname: &score::NameProfile,
+        shared: &mut [f64],
+    ) -> Vec<Scored> {
+        let (records, prepared) = (self.records, self.prepared);
+        let lp = &prepared[l];
+        let lname_ignoring = lname.without(&lp.ignore);
+        let mut out = Vec::new();
+        for k in self.candidates(ri, lname, shared) {
+            let Some(rname) = ri.names[k] else { continue };
+            let similarity = if lp.ignore.is_empty() {
+                score::profile_similarity(lname, rname, &ri.tw)
+            } else {
+                score::profile_similarity(&lname_ignoring, &rname.without(&lp.ignore), &ri.tw)
+            };
+            if similarity < self.settings.name_match_threshold {
+                continue;
+            }
+            let rep = self.representative(ri, k, &lp.years);
+            // The similarity just measured holds for the representative when it has the
+            // project's name (long-form rows may spell it differently from year to year).
+            let known = same_name(prepared[rep].name.as_ref(), rname).then_some(similarity);
+            let (comparisons, weight) = model.evidence(&score::outcomes_given(
+                &records[l],
+                &records[rep],
+                lp,
+                &prepared[rep],
+                &ri.tw,
+                known,
+            ));
+            out.push(Scored {
+                k,
+                rep,
+                comparisons,
+                weight,
+            });
+        }
+        out
+    }
+
+    /// Scores a left record without a name (an SA36 line with an empty description) against the
+    /// block's projects in the same wards, on the rest of its evidence.
+    fn score_nameless(&self, ri: &RightIndex<'_>, model: &score::Model, l: usize) -> Vec<Scored> {
+        let (records, prepared) = (self.records, self.prepared);
+        let lp = &prepared[l];
+        let Some(wards) = lp.wards.as_ref() else {
+            return Vec::new();
+        };
+        let mut ks: Vec<usize> = wards
+            .iter()
+            .filter_map(|w| ri.by_ward.get(w.as_str()))
+            .flatten()
+            .copied()
+            .collect();
+        ks.sort_unstable();
+        ks.dedup();
+        if ks.len() > MAX_NAMELESS_CANDIDATES {
+            return Vec::new();
+        }
+        ks.into_iter()
+            .map(|k| {
+                let rep = self.representative(ri, k, &lp.years);
+                let (comparisons, weight) =
+                    model.evidence(&score::outcomes(&records[l], &records[rep], lp, &prepared[rep], &ri.tw));
+                Scored {
+                    k,
+                    rep,
+                    comparisons,
+                    weight,
+                }
+            })
+            .collect()
+    }
+}
+
+/// Right-hand projects sharing a ward with a nameless left record beyond which its evidence
+/// cannot single one out (no candidates are scored).
+const MAX_NAMELESS_CANDIDATES: usize = 400;
+
+/// A candidate project scored against one left record.
+struct Scored {
+    /// The project (index into the right index's projects).
+    k: usize,
+    /// The project's record the left one was compared with.
+    rep: usize,
+    /// The comparisons made.
+    comparisons: Vec<score::Comparison>,
+    /// Their total weight.
+    weight: f64,
+}
+
+/// The candidate chosen for a left record, with its band.
+struct Decision {
+    band: &'static str,
+    candidate: Scored,
+}
+
+/// The chance that each candidate is the left record's counterpart, given every candidate's
+/// weight: the prior (`match_prior` spread over the block's `projects`) turned into posterior
+/// odds by 2^weight, against the chance that the record has no counterpart at all. Candidates
+/// that explain the record about equally well share the probability, so a generic name with
+/// several look-alikes, or a record whose best candidate is weak, is not accepted.
+pub fn match_probabilities(weights: &[f64], projects: usize, prior: f64) -> Vec<f64> {
+    let per_project = prior / projects.max(1) as f64;
+    // Work in log2 space relative to the largest term so large weights do not overflow.
+    let none = (1.0 - prior).log2();
+    let terms: Vec<f64> = weights.iter().map(|w| w + per_project.log2()).collect();
+    let top = terms.iter().copied().fold(none, f64::max);
+    let total: f64 = (none - top).exp2() + terms.iter().map(|t| (t - top).exp2()).sum::<f64>();
+    terms.iter().map(|t| (t - top).exp2() / total).collect()
+}
+
+/// Picks the best candidate and its band, or none: accepted when its probability and weight
+/// reach the accept thresholds, kept for review when they reach the review ones. A record
+/// without a name is never accepted on weaker evidence than the accept probability's square
+/// root away from certainty.
+fn decide(mut scored: Vec<Scored>, projects: usize, named: bool, settings: &ReconcileSettings) -> Option<Decision> {
+    let weights: Vec<f64> = scored.iter().map(|s| s.weight).collect();
+    let probabilities = match_probabilities(&weights, projects, settings.match_prior);
+    let best = (0..scored.len()).max_by(|&a, &b| {
+        probabilities[a]
+            .total_cmp(&probabilities[b])
+            .then(scored[b].k.cmp(&scored[a].k))
+    })?;
+    let (p, weight) = (probabilities[best], scored[best].weight);
+    let accept_p = if named {
+        settings.accept_probability
+    } else {
+        1.0 - (1.0 - settings.accept_probability).powi(2)
+    };
+    let band = if p >= accept_p && weight >= settings.accept_weight {
+        "accept"
+    } else if p >= settings.review_probability && weight >= settings.review_weight {
+        "review"
+    } else {
+        return None;
+    };
+    let mut candidate = scored.swap_remove(best);
+    candidate.comparisons.push(score::Comparison {
+        name: "match_probability",
+        level: band,
+        weight: 0.0,
+        value: Some(p),
+    });
+    Some(Decision { band, candidate })
 }
 
 /// One year of one link: both sides' amounts and how far apart they are.

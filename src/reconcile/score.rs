@@ -6,7 +6,7 @@
 //! with a value missing on either side contributes 0. Name similarity is weighted by term
 //! frequency within the block, so "upgrade", "road" and "phase" count less than a place name.
 
-pub use crate::names::NameProfile;
+pub use crate::names::{NameProfile, WorkKind};
 use crate::records::Record;
 use rustc_hash::FxHashMap;
 use std::collections::BTreeSet;
@@ -73,13 +73,65 @@ pub fn weighted_similarity(a: &str, b: &str, tw: &TermWeights) -> f64 {
     profile_similarity(&NameProfile::new(a), &NameProfile::new(b), tw)
 }
 
-/// [`weighted_similarity`] of two prepared names (no allocation but the typo search's list).
+/// Whether `short` is an abbreviation of `long` written the usual ways: a prefix (`Retic` →
+/// Reticulation, a truncated `Kimberl`) or the same first letter and the rest of its letters in
+/// order (`Strmwtr` → Stormwater, `Ctr` → Centre). At least three letters.
+fn abbreviates(short: &str, long: &str) -> bool {
+    if short.len() < 3 || short.len() >= long.len() || short.as_bytes()[0] != long.as_bytes()[0] {
+        return false;
+    }
+    if long.starts_with(short) {
+        return true;
+    }
+    let mut rest = long.chars();
+    short.chars().all(|c| rest.by_ref().any(|d| d == c))
+}
+
+/// How much two different words count as the same word (0–1), if at all: a typo (Jaro-Winkler
+/// ≥ 0.9 within two letters of length, doubled letters included) or an abbreviation either way.
+/// Numbers never match fuzzily: `2` and `3` are different phases.
+pub fn word_match(a: &str, b: &str) -> Option<f64> {
+    let alphabetic = |w: &str| w.len() >= 3 && w.bytes().all(|c| c.is_ascii_alphabetic());
+    if !alphabetic(a) || !alphabetic(b) {
+        return None;
+    }
+    if a.len() > 3 && b.len() > 3 && a.len().abs_diff(b.len()) <= 2 {
+        let sim = strsim::jaro_winkler(a, b);
+        if sim >= 0.9 {
+            return Some(0.9 * sim);
+        }
+    }
+    if abbreviates(a, b) || abbreviates(b, a) {
+        return Some(if a.starts_with(b) || b.starts_with(a) {
+            0.85
+        } else {
+            0.8
+        });
+    }
+    None
+}
+
+/// Where `joined` is two of `words` written as one (`accessroad` = `access` + `road`): their
+/// indices, first part first.
+fn split_as_two(joined: &str, words: &[&str]) -> Option<(usize, usize)> {
+    if joined.len() < 6 || !joined.is_ascii() {
+        return None;
+    }
+    (3..=joined.len() - 3).find_map(|k| {
+        let (head, tail) = joined.split_at(k);
+        let i = words.iter().position(|w| *w == head)?;
+        let j = words.iter().position(|w| *w == tail)?;
+        (i != j).then_some((i, j))
+    })
+}
+
+/// [`weighted_similarity`] of two prepared names (no allocation but the small word lists).
 pub fn profile_similarity(a: &NameProfile, b: &NameProfile, tw: &TermWeights) -> f64 {
     let (ta, tb) = (&a.tokens, &b.tokens);
     if ta.is_empty() || tb.is_empty() {
         return 0.0;
     }
-    // Merge the two sorted lists: shared tokens, and the long ones found on one side only.
+    // Merge the two sorted lists: shared tokens, and the words found on one side only.
     let (mut i, mut j) = (0, 0);
     let mut common = 0.0;
     let mut only_a: Vec<&str> = Vec::new();
@@ -100,37 +152,63 @@ pub fn profile_similarity(a: &NameProfile, b: &NameProfile, tw: &TermWeights) ->
                 i += 1;
             }
             (_, Some(y)) => {
-                if y.len() > 3 {
-                    only_b.push(y);
-                }
+                only_b.push(y);
                 j += 1;
             }
             (None, None) => break,
         }
     }
+    // Words of one side that are typos, abbreviations or joins of the other side's words.
     // A left word that no right-hand name uses (a funding tag like `(USDG)`, an integration
-    // zone, a department's suffix) cannot tell the candidates apart: unless it is a typo of a
-    // candidate's word, it is left out of the comparison rather than counted as the rarest word.
+    // zone, a department's suffix) and that matches nothing cannot tell the candidates apart:
+    // it is left out of the comparison rather than counted as the rarest word. A matched word
+    // the block does not know weighs what its counterpart weighs.
     let mut unused = 0.0;
+    let mut rest_a: Vec<&str> = Vec::new();
     for t in only_a {
-        if t.len() <= 3 {
-            // Too short to be a typo of anything.
-            if !tw.knows(t) {
-                unused += tw.weight(t);
-            }
-            continue;
-        }
         let best = only_b
             .iter()
             .enumerate()
-            // A typo keeps the length within two letters; longer gaps are not worth measuring.
-            .filter(|(_, u)| t.len().abs_diff(u.len()) <= 2)
-            .map(|(i, u)| (strsim::jaro_winkler(t, u), i))
-            .max_by(|x, y| x.0.total_cmp(&y.0));
-        if let Some((sim, i)) = best.filter(|(sim, _)| *sim >= 0.9) {
-            common += 0.9 * sim * (tw.weight(t) + tw.weight(only_b[i])) / 2.0;
-            only_b.remove(i);
-        } else if !tw.knows(t) {
+            .filter_map(|(i, u)| word_match(t, u).map(|c| (c, i)))
+            .max_by(|x, y| x.0.total_cmp(&y.0).then(y.1.cmp(&x.1)));
+        match best {
+            Some((credit, i)) => {
+                let wu = tw.weight(only_b[i]);
+                let wt = if tw.knows(t) { tw.weight(t) } else { wu };
+                unused += tw.weight(t) - wt;
+                common += credit * (wt + wu) / 2.0;
+                only_b.remove(i);
+            }
+            None => rest_a.push(t),
+        }
+    }
+    // `AccessRoad` on the left, `Access Road` on the right.
+    let mut k = 0;
+    while k < rest_a.len() {
+        let t = rest_a[k];
+        let Some((i, m)) = split_as_two(t, &only_b) else {
+            k += 1;
+            continue;
+        };
+        let (x, y) = (only_b[i], only_b[m]);
+        let parts = tw.weight(x) + tw.weight(y);
+        let wt = if tw.knows(t) { tw.weight(t) } else { parts };
+        unused += tw.weight(t) - wt;
+        common += 0.9 * (wt + parts) / 2.0;
+        only_b.retain(|u| *u != x && *u != y);
+        rest_a.remove(k);
+    }
+    // `Access Road` on the left, `AccessRoad` on the right.
+    for u in only_b {
+        if let Some((i, k)) = split_as_two(u, &rest_a) {
+            let parts = tw.weight(rest_a[i]) + tw.weight(rest_a[k]);
+            common += 0.9 * (parts + tw.weight(u)) / 2.0;
+            let (x, y) = (rest_a[i], rest_a[k]);
+            rest_a.retain(|t| *t != x && *t != y);
+        }
+    }
+    for t in rest_a {
+        if !tw.knows(t) {
             unused += tw.weight(t);
         }
     }
@@ -150,6 +228,10 @@ pub struct Prepared {
     pub years: Vec<i32>,
     /// Tokens that are no evidence when this record is the left side ([`ignored_tokens`]).
     pub ignore: BTreeSet<String>,
+    /// The numbers in the name (phase, sequence, extension), sorted.
+    pub numbers: Vec<u64>,
+    /// The kind of work: SA36's `Type`, else the name's verb.
+    pub kind: Option<WorkKind>,
 }
 
 impl Prepared {
@@ -159,8 +241,16 @@ impl Prepared {
         if let Some(w) = wards.as_mut() {
             w.sort_unstable();
         }
+        // A name of numbers or punctuation only says nothing a name comparison could use.
+        let name = r.match_name().map(NameProfile::new).filter(|n| !n.tokens.is_empty());
         Self {
-            name: r.match_name().map(NameProfile::new),
+            numbers: name.as_ref().map(|n| n.numbers.clone()).unwrap_or_default(),
+            kind: r
+                .project_type
+                .as_deref()
+                .and_then(WorkKind::from_type)
+                .or_else(|| r.match_name().and_then(WorkKind::from_name)),
+            name,
             wards,
             years: municipal_years(r).into_iter().collect(),
             ignore: ignored_tokens(r),
@@ -221,26 +311,37 @@ pub fn ignored_tokens(l: &Record) -> BTreeSet<String> {
 }
 
 /// The comparisons and their levels, in evidence order. The model gives each level an m and a u.
-pub const COMPARISONS: [(&str, &[&str]); 6] = [
+pub const COMPARISONS: [(&str, &[&str]); N_COMPARISONS] = [
     ("name", &["exact", "high", "medium", "low"]),
     ("wards", &["overlap", "disjoint"]),
     ("years", &["overlap", "disjoint"]),
-    ("amount", &["similar", "same_order", "different"]),
+    ("amount", &["close", "similar", "same_order", "different"]),
     ("asset_class", &["agree", "disagree"]),
     ("gps", &["near", "same_area", "far"]),
+    ("numbers", &["agree", "partial", "disagree"]),
+    ("kind", &["agree", "disagree"]),
 ];
+
+/// How many comparisons a pair goes through.
+pub const N_COMPARISONS: usize = 8;
 
 /// Lowest name similarity of each name level (`exact`, `high`, `medium`, `low`).
 pub const NAME_THRESHOLDS: [f64; 4] = [0.92, 0.78, 0.6, 0.0];
 
 /// The default (m, u) of every level of [`COMPARISONS`], set from the sample and the real files.
-const DEFAULT_M_U: [&[(f64, f64)]; 6] = [
+const DEFAULT_M_U: [&[(f64, f64)]; N_COMPARISONS] = [
     &[(0.55, 0.0005), (0.30, 0.004), (0.10, 0.03), (0.05, 0.9655)],
     &[(0.8, 0.05), (0.2, 0.95)],
     &[(0.95, 0.6), (0.05, 0.4)],
-    &[(0.8, 0.2), (0.15, 0.3), (0.05, 0.5)],
+    // Amounts within 10% of each other in a shared year are rare between different projects.
+    &[(0.5, 0.05), (0.3, 0.15), (0.15, 0.3), (0.05, 0.5)],
     &[(0.85, 0.15), (0.15, 0.85)],
     &[(0.7, 0.01), (0.25, 0.2), (0.05, 0.79)],
+    // Numbers in names (phase 2, item 9, Ext 4): the same numbers are evidence for, one side
+    // without them weakly against, different numbers strongly against.
+    &[(0.85, 0.25), (0.12, 0.35), (0.03, 0.4)],
+    // The kind of work (new, upgrading, renewal).
+    &[(0.9, 0.5), (0.1, 0.5)],
 ];
 
 /// Where a model's parameters came from.
@@ -358,7 +459,7 @@ pub struct Outcome {
 }
 
 /// The outcomes of all comparisons of one pair, indexed like [`COMPARISONS`].
-pub type Outcomes = [Outcome; 6];
+pub type Outcomes = [Outcome; N_COMPARISONS];
 
 fn level(l: usize, value: Option<f64>) -> Outcome {
     Outcome {
@@ -419,12 +520,14 @@ pub fn outcomes_given(
     });
     if let Some(ratio) = shared {
         out[3] = level(
-            if ratio >= 0.5 {
+            if ratio >= 0.9 {
                 0
-            } else if ratio >= 0.2 {
+            } else if ratio >= 0.5 {
                 1
-            } else {
+            } else if ratio >= 0.2 {
                 2
+            } else {
+                3
             },
             Some(ratio),
         );
@@ -445,7 +548,35 @@ pub fn outcomes_given(
             Some(km),
         );
     }
+    out[6] = numbers_outcome(&lp.numbers, &rp.numbers);
+    // Names whose numbers differ name different things (phase 2 and phase 3, item 2 and item
+    // 9, Ext 4 and Ext 5), however alike their words: the name does not agree.
+    if out[6].level == Some(2) {
+        if let Some(name) = out[0].level.as_mut() {
+            *name = 3;
+        }
+    }
+    if let (Some(a), Some(b)) = (lp.kind, rp.kind) {
+        out[7] = level(if a == b { 0 } else { 1 }, None);
+    }
     out
+}
+
+/// Numbers in two names: the same (agree), one side's within the other's or only one side with
+/// numbers (partial), or different (disagree); missing when neither name has a number.
+fn numbers_outcome(a: &[u64], b: &[u64]) -> Outcome {
+    if a.is_empty() && b.is_empty() {
+        return Outcome::default();
+    }
+    let within = |x: &[u64], y: &[u64]| x.iter().all(|n| y.binary_search(n).is_ok());
+    let l = if a == b {
+        0
+    } else if within(a, b) || within(b, a) {
+        1
+    } else {
+        2
+    };
+    level(l, None)
 }
 
 #[cfg(test)]

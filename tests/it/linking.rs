@@ -252,8 +252,8 @@ fn model_levels_set_in_the_pipeline_change_the_weights_and_are_published() {
     block_on(run(&p, clock(0))).unwrap();
     let m = manifest(tmp.path());
     let model = read_table(tmp.path(), &m, "link_model");
-    // 5 link types × 16 levels.
-    assert_eq!(model.height(), 80);
+    // 5 link types × 22 levels.
+    assert_eq!(model.height(), 110);
     let (types, comparisons, levels, sources) = (
         strings(&model, "link_type"),
         strings(&model, "comparison"),

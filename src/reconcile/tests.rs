@@ -1,0 +1,206 @@
+//! Linking decisions on hand-made records: the cases a person would get right and the linker
+//! must too (abbreviations in a big block, generic items that differ by a number, records
+//! without a name, different work on the same asset and place).
+
+use super::*;
+use crate::contracts::fiscal::{Calendar, FinancialYear};
+use crate::contracts::validate::AmountValue;
+
+fn fy(y: i32) -> FinancialYear {
+    FinancialYear::new(Calendar::Municipal, y)
+}
+
+/// A record with a name, a ward, an asset class and one amount in 2024/25.
+fn rec(id: &str, dataset: Dataset, name: &str, ward: &str, class: &str, rand: f64) -> Record {
+    Record {
+        project_ref: Some(id.into()),
+        project_name: (!name.is_empty()).then(|| name.to_string()),
+        ward_codes: Some(ward.into()),
+        asset_class: Some(class.into()),
+        financial_year: Some(fy(2024)),
+        amounts: vec![AmountValue {
+            year: fy(2024),
+            phase: "budget".into(),
+            rand,
+        }],
+        ..Record::bare(id, "s", dataset, "KZN282")
+    }
+}
+
+/// A block of `n` IDP projects of many kinds and places, as a big metro's register looks.
+fn big_idp_block(n: usize) -> Vec<Record> {
+    let places = [
+        "Esikhaleni",
+        "Ngwelezane",
+        "Meerensee",
+        "Arboretum",
+        "Nseleni",
+        "Felixton",
+        "Aquadene",
+        "Brackenham",
+        "Birdswood",
+        "Veldenvlei",
+        "Mzingazi",
+        "Dlangezwa",
+        "Buchanana",
+        "Port Durnford",
+        "Madlankala",
+    ];
+    let assets = [
+        ("Community Hall", "Community Assets"),
+        ("Access Road", "Roads Infrastructure"),
+        ("Water Reticulation", "Water Supply Infrastructure"),
+        ("Stormwater Drainage", "Storm water Infrastructure"),
+        ("High Mast Lights", "Electrical Infrastructure"),
+        ("Sports Field", "Sport and Recreation Facilities"),
+        ("Bulk Water Pipeline", "Water Supply Infrastructure"),
+        ("Taxi Rank", "Roads Infrastructure"),
+    ];
+    let verbs = ["Construction of", "Upgrading of", "Rehabilitation of"];
+    (0..n)
+        .map(|i| {
+            let place = places[i % places.len()];
+            let (asset, class) = assets[(i / places.len()) % assets.len()];
+            let verb = verbs[(i / (places.len() * assets.len())) % verbs.len()];
+            let ext = i / (places.len() * assets.len() * verbs.len());
+            let name = format!("{verb} {place} Ext {} {asset}", ext + 1);
+            let ward = format!("528020{:02}", 1 + i % 60);
+            rec(
+                &format!("IDP-{i:05}"),
+                Dataset::Idp,
+                &name,
+                &ward,
+                class,
+                1_000_000.0 + i as f64 * 1000.0,
+            )
+        })
+        .collect()
+}
+
+/// The accepted links of one budget line against the records.
+fn accepted(records: &[Record]) -> Vec<(String, String)> {
+    let (links, _) = link(records, &ReconcileSettings::default());
+    links
+        .into_iter()
+        .filter(|l| l.band == "accept")
+        .map(|l| (l.left_record_id, l.right_record_id))
+        .collect()
+}
+
+#[test]
+fn a_shortened_word_links_inside_a_big_block() {
+    let mut records = big_idp_block(1200);
+    records.push(rec(
+        "IDP-TRUE",
+        Dataset::Idp,
+        "Provision of Sewer Reticulation in Empangeni",
+        "52802051",
+        "Sanitation Infrastructure",
+        4_000_000.0,
+    ));
+    records.push(rec(
+        "BUD-1",
+        Dataset::Budget,
+        "Provision of Sewer Retic in Empangeni",
+        "52802051",
+        "Sanitation Infrastructure",
+        4_240_000.0,
+    ));
+    assert_eq!(accepted(&records), [("BUD-1".to_string(), "IDP-TRUE".to_string())]);
+}
+
+#[test]
+fn a_budget_only_generic_item_stays_unlinked() {
+    let mut records = big_idp_block(300);
+    for i in [1, 4, 9] {
+        records.push(rec(
+            &format!("IDP-FURN-{i}"),
+            Dataset::Idp,
+            &format!("Office Furniture - Finance {i}"),
+            "52802001",
+            "Furniture and Office Equipment",
+            250_000.0,
+        ));
+    }
+    records.push(rec(
+        "BUD-FURN-2",
+        Dataset::Budget,
+        "Office Furniture - Finance 2",
+        "52802001",
+        "Furniture and Office Equipment",
+        250_000.0,
+    ));
+    records.push(rec(
+        "BUD-FURN-9",
+        Dataset::Budget,
+        "Office Furniture - Finance 9",
+        "52802001",
+        "Furniture and Office Equipment",
+        250_000.0,
+    ));
+    // Item 9 is the IDP's item 9; item 2 has no counterpart, however alike the names.
+    assert_eq!(
+        accepted(&records),
+        [("BUD-FURN-9".to_string(), "IDP-FURN-9".to_string())]
+    );
+}
+
+#[test]
+fn different_work_on_the_same_asset_and_place_is_not_accepted() {
+    let mut records = big_idp_block(300);
+    records.push(rec(
+        "IDP-HML",
+        Dataset::Idp,
+        "Extension of High Mast Lights in Kabokweni Phase 3",
+        "52802010",
+        "Electrical Infrastructure",
+        3_000_000.0,
+    ));
+    records.push(rec(
+        "BUD-HML",
+        Dataset::Budget,
+        "Development of High Mast Lights in Kabokweni",
+        "52802011",
+        "Electrical Infrastructure",
+        1_200_000.0,
+    ));
+    assert_eq!(accepted(&records), Vec::<(String, String)>::new());
+}
+
+#[test]
+fn a_record_without_a_name_is_scored_on_the_rest_of_its_evidence() {
+    let mut records = big_idp_block(120);
+    records.push(rec(
+        "IDP-CLINIC",
+        Dataset::Idp,
+        "Construction of Nseleni Clinic",
+        "52802077",
+        "Health Facilities",
+        6_500_000.0,
+    ));
+    records.push(rec(
+        "BUD-EMPTY",
+        Dataset::Budget,
+        "",
+        "52802077",
+        "Health Facilities",
+        6_500_000.0,
+    ));
+    let (links, _) = link(&records, &ReconcileSettings::default());
+    let found: Vec<(&str, &str)> = links.iter().map(|l| (l.right_record_id.as_str(), l.band)).collect();
+    assert_eq!(found, [("IDP-CLINIC", "review")]);
+}
+
+#[test]
+fn probabilities_share_between_look_alikes_and_leave_room_for_no_match() {
+    // One strong candidate in a block of 100 projects: nearly certain.
+    let p = match_probabilities(&[20.0], 100, 0.5);
+    assert!(p[0] > 0.99, "{p:?}");
+    // Two equally strong candidates: neither reaches one half.
+    let p = match_probabilities(&[20.0, 20.0], 100, 0.5);
+    assert!((p[0] - p[1]).abs() < 1e-12 && p[0] < 0.5, "{p:?}");
+    // A weak best candidate in a big block is more likely no match at all:
+    // 2^8 × 0.5/1024 = 0.125 against 0.5 for none → 0.2.
+    let p = match_probabilities(&[8.0], 1024, 0.5);
+    assert!((p[0] - 0.2).abs() < 1e-9, "{p:?}");
+}
