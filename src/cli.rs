@@ -134,9 +134,14 @@ pub enum Command {
         /// Random seed.
         #[arg(long, default_value_t = 1)]
         seed: u64,
-        /// Keep the generated world and outputs in this folder (default: a temporary one).
+        /// Keep the generated worlds and outputs in this folder, one subfolder per profile
+        /// (default: temporary folders).
         #[arg(long)]
         keep: Option<PathBuf>,
+        /// Noise profile to run (repeatable): default, sparse, abbreviated, generic. Default: all
+        /// of them, then each link type's F1 per profile and the worst.
+        #[arg(long)]
+        profile: Vec<String>,
     },
 }
 
@@ -199,7 +204,8 @@ pub fn main() -> ExitCode {
             years,
             seed,
             keep,
-        } => cmd_bench(municipalities, years, seed, keep),
+            profile,
+        } => cmd_bench(municipalities, years, seed, keep, profile),
         Command::Synth {
             out,
             seed,
@@ -212,6 +218,7 @@ pub fn main() -> ExitCode {
                     municipalities: n,
                     years,
                     seed,
+                    noise: crate::synth::national::Noise::DEFAULT,
                 },
             ) {
                 Ok(w) => {
@@ -265,22 +272,81 @@ fn render_scores(scores: &[crate::bench::Score]) -> String {
     )
 }
 
-fn cmd_bench(municipalities: usize, years: usize, seed: u64, keep: Option<PathBuf>) -> ExitCode {
-    let tmp = tempfile_dir();
-    let dir = keep.unwrap_or_else(|| tmp.clone());
-    let t0 = std::time::Instant::now();
-    let w = match crate::synth::national::write(
-        &dir,
-        crate::synth::national::Scale {
+fn cmd_bench(municipalities: usize, years: usize, seed: u64, keep: Option<PathBuf>, profiles: Vec<String>) -> ExitCode {
+    let mut chosen = Vec::new();
+    for name in &profiles {
+        match crate::synth::national::Noise::named(name) {
+            Some(p) => chosen.push(p),
+            None => {
+                let known: Vec<&str> = crate::synth::national::Noise::PROFILES.iter().map(|p| p.name).collect();
+                eprintln!("error: --profile {name}: expected one of {}", known.join(", "));
+                return ExitCode::from(2);
+            }
+        }
+    }
+    if chosen.is_empty() {
+        chosen = crate::synth::national::Noise::PROFILES.to_vec();
+    }
+    let mut all: Vec<(&'static str, Vec<crate::bench::Score>)> = Vec::new();
+    for noise in chosen {
+        let scale = crate::synth::national::Scale {
             municipalities,
             years,
             seed,
-        },
-    ) {
+            noise,
+        };
+        let dir = keep.as_ref().map(|k| k.join(noise.name));
+        match bench_profile(scale, dir) {
+            Some(scores) => all.push((noise.name, scores)),
+            None => return ExitCode::FAILURE,
+        }
+    }
+    if all.len() > 1 {
+        print!("{}", render_profiles(&all));
+    }
+    ExitCode::SUCCESS
+}
+
+/// F1 per profile and link type, and the worst profile's F1 per link type.
+fn render_profiles(all: &[(&'static str, Vec<crate::bench::Score>)]) -> String {
+    let types: Vec<String> = all[0].1.iter().map(|s| s.link_type.clone()).collect();
+    let f1 = |scores: &[crate::bench::Score], t: &str| scores.iter().find(|s| s.link_type == t).map_or(0.0, |s| s.f1());
+    let mut rows: Vec<Vec<String>> = all
+        .iter()
+        .map(|(name, scores)| {
+            std::iter::once(name.to_string())
+                .chain(types.iter().map(|t| format!("{:.3}", f1(scores, t))))
+                .collect()
+        })
+        .collect();
+    rows.push(
+        std::iter::once("worst".to_string())
+            .chain(types.iter().map(|t| {
+                let worst = all.iter().map(|(_, s)| f1(s, t)).fold(f64::INFINITY, f64::min);
+                format!("{worst:.3}")
+            }))
+            .collect(),
+    );
+    let header: Vec<&str> = std::iter::once("F1 by profile").chain(types.iter().map(String::as_str)).collect();
+    format!("\n{}", crate::summary::table(&header, &rows))
+}
+
+/// Generates one profile's world, runs it and prints its figures; its scores, or none on error.
+fn bench_profile(scale: crate::synth::national::Scale, keep: Option<PathBuf>) -> Option<Vec<crate::bench::Score>> {
+    let crate::synth::national::Scale {
+        municipalities,
+        years,
+        seed,
+        noise,
+    } = scale;
+    let tmp = tempfile_dir();
+    let dir = keep.unwrap_or_else(|| tmp.clone());
+    let t0 = std::time::Instant::now();
+    let w = match crate::synth::national::write(&dir, scale) {
         Ok(w) => w,
         Err(e) => {
             eprintln!("error: {e}");
-            return ExitCode::FAILURE;
+            return None;
         }
     };
     let synth_secs = t0.elapsed().as_secs_f64();
@@ -288,7 +354,7 @@ fn cmd_bench(municipalities: usize, years: usize, seed: u64, keep: Option<PathBu
         Ok(p) => p,
         Err(e) => {
             eprint!("error: {e}");
-            return ExitCode::FAILURE;
+            return None;
         }
     };
     let before = crate::reconcile::score::PAIRS_COMPARED.load(std::sync::atomic::Ordering::Relaxed);
@@ -300,11 +366,12 @@ fn cmd_bench(municipalities: usize, years: usize, seed: u64, keep: Option<PathBu
     let pairs = crate::reconcile::score::PAIRS_COMPARED.load(std::sync::atomic::Ordering::Relaxed) - before;
     if let Err(e) = result {
         eprintln!("error: {e}");
-        return ExitCode::FAILURE;
+        return None;
     }
     let peak = crate::bench::peak_memory_bytes().unwrap_or(0);
     println!(
-        "national benchmark: {municipalities} municipalities, {years} years (seed {seed}): {}",
+        "national benchmark, profile {}: {municipalities} municipalities, {years} years (seed {seed}): {}",
+        noise.name,
         w.counts()
     );
     println!("  generate:            {synth_secs:.1} s (not part of the run)");
@@ -322,14 +389,20 @@ fn cmd_bench(municipalities: usize, years: usize, seed: u64, keep: Option<PathBu
         "  pairs compared:      {pairs} ({:.0} per second of run time)",
         pairs as f64 / run_secs.max(1e-9)
     );
-    match crate::bench::evaluate(&dir.join("out"), &dir.join("truth.csv")) {
-        Ok(scores) => print!("{}", render_scores(&scores)),
-        Err(e) => eprintln!("error: evaluation failed: {e}"),
-    }
+    let scores = crate::bench::evaluate(&dir.join("out"), &dir.join("truth.csv"));
     if dir == tmp {
         let _ = std::fs::remove_dir_all(&tmp);
     }
-    ExitCode::SUCCESS
+    match scores {
+        Ok(scores) => {
+            print!("{}", render_scores(&scores));
+            Some(scores)
+        }
+        Err(e) => {
+            eprintln!("error: evaluation failed: {e}");
+            None
+        }
+    }
 }
 
 fn tempfile_dir() -> PathBuf {

@@ -77,7 +77,7 @@ const PUBLISH_KEYS: &[&str] = &["location", "retention_days"];
 const RECONCILE_KEYS: &[&str] = &[
     "accept_probability",
     "review_probability",
-    "match_prior",
+    "no_match_weight",
     "accept_weight",
     "review_weight",
     "overrides",
@@ -124,7 +124,7 @@ struct RawPublish {
 struct RawReconcile {
     accept_probability: Option<f64>,
     review_probability: Option<f64>,
-    match_prior: Option<f64>,
+    no_match_weight: Option<f64>,
     accept_weight: Option<f64>,
     review_weight: Option<f64>,
     overrides: Option<String>,
@@ -191,13 +191,13 @@ pub struct ReconcileSettings {
     /// Match weight from which a probabilistic link is kept for review. Default 2.
     pub review_weight: f64,
     /// Match probability from which a probabilistic link is accepted (it also needs
-    /// `accept_weight`). Default 0.8.
+    /// `accept_weight`). Default 0.7.
     pub accept_probability: f64,
     /// Match probability from which a probabilistic link is kept for review. Default 0.3.
     pub review_probability: f64,
-    /// Prior share of left records that have a counterpart in the right dataset, spread evenly
-    /// over the block's projects. Default 0.5 (no knowledge either way).
-    pub match_prior: f64,
+    /// The match weight at which a lone candidate is as likely a match as not: the odds of "no
+    /// counterpart at all" that every candidate's 2^weight is set against. Default 6.
+    pub no_match_weight: f64,
     /// Analysts' must-link / cannot-link decisions (CSV or Parquet), applied on every run.
     pub overrides: Option<Location>,
     /// Per link type (`budget_idp`, ...): (absolute Rand, relative) tolerances overriding the two
@@ -232,9 +232,9 @@ impl Default for ReconcileSettings {
             tolerances: std::collections::BTreeMap::new(),
             accept_weight: 6.0,
             review_weight: 2.0,
-            accept_probability: 0.8,
+            accept_probability: 0.7,
             review_probability: 0.3,
-            match_prior: 0.5,
+            no_match_weight: 6.0,
             overrides: None,
             model_levels: std::collections::BTreeMap::new(),
             estimate_model: false,
@@ -524,6 +524,9 @@ impl Pipeline {
         if let Some(a) = reconcile.accept_weight {
             settings.accept_weight = a;
         }
+        if let Some(w) = reconcile.no_match_weight {
+            settings.no_match_weight = w;
+        }
         let probabilities = [
             (
                 "reconcile.accept_probability",
@@ -534,11 +537,6 @@ impl Pipeline {
                 "reconcile.review_probability",
                 reconcile.review_probability,
                 &mut settings.review_probability,
-            ),
-            (
-                "reconcile.match_prior",
-                reconcile.match_prior,
-                &mut settings.match_prior,
             ),
         ];
         for (key, value, slot) in probabilities {

@@ -455,7 +455,7 @@ impl<'a> Block<'a> {
                 Some(lname) => self.score_named(&ri, model, l, lname, &mut shared),
                 None => self.score_nameless(&ri, model, l),
             };
-            let Some(decision) = decide(scored, ri.projects.len(), lp.name.is_some(), settings) else {
+            let Some(decision) = decide(scored, lp.name.is_some(), settings) else {
                 continue;
             };
             let Decision {
@@ -581,27 +581,25 @@ struct Decision {
 }
 
 /// The chance that each candidate is the left record's counterpart, given every candidate's
-/// weight: the prior (`match_prior` spread over the block's `projects`) turned into posterior
-/// odds by 2^weight, against the chance that the record has no counterpart at all. Candidates
-/// that explain the record about equally well share the probability, so a generic name with
-/// several look-alikes, or a record whose best candidate is weak, is not accepted.
-pub fn match_probabilities(weights: &[f64], projects: usize, prior: f64) -> Vec<f64> {
-    let per_project = prior / projects.max(1) as f64;
-    // Work in log2 space relative to the largest term so large weights do not overflow.
-    let none = (1.0 - prior).log2();
-    let terms: Vec<f64> = weights.iter().map(|w| w + per_project.log2()).collect();
-    let top = terms.iter().copied().fold(none, f64::max);
-    let total: f64 = (none - top).exp2() + terms.iter().map(|t| (t - top).exp2()).sum::<f64>();
-    terms.iter().map(|t| (t - top).exp2() / total).collect()
+/// match weight: each candidate's odds are 2^weight, set against 2^`no_match_weight` for the
+/// chance that the record has no counterpart at all (a lone candidate of exactly that weight is
+/// as likely a match as not). Candidates that explain the record about equally well share the
+/// probability, so a generic name with several look-alikes, or a record whose best candidate is
+/// weak, is not accepted.
+pub fn match_probabilities(weights: &[f64], no_match_weight: f64) -> Vec<f64> {
+    // Relative to the largest term, so large weights do not overflow.
+    let top = weights.iter().copied().fold(no_match_weight, f64::max);
+    let total: f64 = (no_match_weight - top).exp2() + weights.iter().map(|w| (w - top).exp2()).sum::<f64>();
+    weights.iter().map(|w| (w - top).exp2() / total).collect()
 }
 
 /// Picks the best candidate and its band, or none: accepted when its probability and weight
 /// reach the accept thresholds, kept for review when they reach the review ones. A record
-/// without a name is never accepted on weaker evidence than the accept probability's square
-/// root away from certainty.
-fn decide(mut scored: Vec<Scored>, projects: usize, named: bool, settings: &ReconcileSettings) -> Option<Decision> {
+/// without a name needs more to be accepted: its doubt (1 − probability) must be at most the
+/// square of the accept doubt (0.2 → 0.04).
+fn decide(mut scored: Vec<Scored>, named: bool, settings: &ReconcileSettings) -> Option<Decision> {
     let weights: Vec<f64> = scored.iter().map(|s| s.weight).collect();
-    let probabilities = match_probabilities(&weights, projects, settings.match_prior);
+    let probabilities = match_probabilities(&weights, settings.no_match_weight);
     let best = (0..scored.len()).max_by(|&a, &b| {
         probabilities[a]
             .total_cmp(&probabilities[b])

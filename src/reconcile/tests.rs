@@ -186,21 +186,33 @@ fn a_record_without_a_name_is_scored_on_the_rest_of_its_evidence() {
         "Health Facilities",
         6_500_000.0,
     ));
-    let (links, _) = link(&records, &ReconcileSettings::default());
-    let found: Vec<(&str, &str)> = links.iter().map(|l| (l.right_record_id.as_str(), l.band)).collect();
-    assert_eq!(found, [("IDP-CLINIC", "review")]);
+    let found = |records: &[Record]| -> Vec<(String, &'static str)> {
+        let (links, _) = link(records, &ReconcileSettings::default());
+        links.into_iter().map(|l| (l.right_record_id, l.band)).collect()
+    };
+    // The only project of that class in that ward, of the same amount: overwhelming.
+    assert_eq!(found(&records), [("IDP-CLINIC".to_string(), "accept")]);
+    // A second clinic in the ward of a similar amount: for an analyst to decide.
+    records.push(rec(
+        "IDP-CLINIC-2",
+        Dataset::Idp,
+        "Upgrading of Nseleni Clinic",
+        "52802077",
+        "Health Facilities",
+        6_000_000.0,
+    ));
+    assert_eq!(found(&records), [("IDP-CLINIC".to_string(), "review")]);
 }
 
 #[test]
 fn probabilities_share_between_look_alikes_and_leave_room_for_no_match() {
-    // One strong candidate in a block of 100 projects: nearly certain.
-    let p = match_probabilities(&[20.0], 100, 0.5);
-    assert!(p[0] > 0.99, "{p:?}");
+    // One strong candidate: nearly certain. 2^20 / (2^6 + 2^20).
+    let p = match_probabilities(&[20.0], 6.0);
+    assert!((p[0] - 1.0 / (1.0 + 2f64.powi(-14))).abs() < 1e-12, "{p:?}");
     // Two equally strong candidates: neither reaches one half.
-    let p = match_probabilities(&[20.0, 20.0], 100, 0.5);
+    let p = match_probabilities(&[20.0, 20.0], 6.0);
     assert!((p[0] - p[1]).abs() < 1e-12 && p[0] < 0.5, "{p:?}");
-    // A weak best candidate in a big block is more likely no match at all:
-    // 2^8 × 0.5/1024 = 0.125 against 0.5 for none → 0.2.
-    let p = match_probabilities(&[8.0], 1024, 0.5);
-    assert!((p[0] - 0.2).abs() < 1e-9, "{p:?}");
+    // A lone candidate two bits above the no-match weight: 4 / (1 + 4) = 0.8.
+    let p = match_probabilities(&[8.0], 6.0);
+    assert!((p[0] - 0.8).abs() < 1e-12, "{p:?}");
 }

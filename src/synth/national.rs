@@ -410,7 +410,207 @@ pub struct Scale {
     pub years: usize,
     /// Seed.
     pub seed: u64,
+    /// How the budget lines' descriptions are written.
+    pub noise: Noise,
 }
+
+/// How noisy the budget lines are, in percent of lines (or a count per municipality), so that
+/// the benchmark can run the linker on worlds it was not tuned on.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Noise {
+    /// The profile's name, as `bench` prints it.
+    pub name: &'static str,
+    /// Projects in the budget and not in the IDP.
+    pub budget_only_pct: u64,
+    /// Lines whose description is empty.
+    pub empty_description_pct: u64,
+    /// Lines with an abbreviation the linker's list does not know.
+    pub unknown_abbreviation_pct: u64,
+    /// Lines with a typo.
+    pub typo_pct: u64,
+    /// Lines with a word cut short (`Kimberl`).
+    pub truncation_pct: u64,
+    /// Lines with two words written as one (`ACCESSRD`).
+    pub joined_words_pct: u64,
+    /// Generic items per municipality (office furniture, computers, vehicles per department and
+    /// number), half of them budget-only with a number the IDP does not use.
+    pub generic_items: u32,
+}
+
+impl Noise {
+    /// The noise the defaults were set on.
+    pub const DEFAULT: Noise = Noise {
+        name: "default",
+        budget_only_pct: 10,
+        empty_description_pct: 2,
+        unknown_abbreviation_pct: 4,
+        typo_pct: 12,
+        truncation_pct: 0,
+        joined_words_pct: 0,
+        generic_items: 0,
+    };
+
+    /// Every profile `bench` runs: the default and three the defaults were not set on.
+    pub const PROFILES: [Noise; 4] = [
+        Noise::DEFAULT,
+        Noise {
+            name: "sparse",
+            budget_only_pct: 20,
+            empty_description_pct: 10,
+            ..Noise::DEFAULT
+        },
+        Noise {
+            name: "abbreviated",
+            unknown_abbreviation_pct: 30,
+            typo_pct: 20,
+            truncation_pct: 15,
+            joined_words_pct: 10,
+            ..Noise::DEFAULT
+        },
+        Noise {
+            name: "generic",
+            budget_only_pct: 15,
+            generic_items: 40,
+            ..Noise::DEFAULT
+        },
+    ];
+
+    /// The profile of that name.
+    pub fn named(name: &str) -> Option<Noise> {
+        Self::PROFILES.iter().copied().find(|p| p.name == name)
+    }
+}
+
+impl Default for Noise {
+    fn default() -> Self {
+        Noise::DEFAULT
+    }
+}
+
+/// Cuts one long word short, as a full cell does (`KIMBERLEY` → `KIMBERL`).
+fn truncate_word(name: &str, rng: &mut Rng) -> String {
+    let mut words: Vec<String> = name.split(' ').map(str::to_string).collect();
+    let long: Vec<usize> = (0..words.len())
+        .filter(|&i| words[i].len() > 7 && words[i].chars().all(|c| c.is_ascii_alphabetic()))
+        .collect();
+    if long.is_empty() {
+        return name.to_string();
+    }
+    let i = long[rng.below(long.len() as u64) as usize];
+    let keep = 4 + rng.below(3) as usize;
+    words[i].truncate(keep);
+    words.join(" ")
+}
+
+/// Writes two neighbouring words as one (`ACCESS RD` → `ACCESSRD`).
+fn join_words(name: &str, rng: &mut Rng) -> String {
+    let words: Vec<&str> = name.split(' ').collect();
+    let pairs: Vec<usize> = (0..words.len().saturating_sub(1))
+        .filter(|&i| {
+            [words[i], words[i + 1]]
+                .iter()
+                .all(|w| w.len() >= 3 && w.chars().all(|c| c.is_ascii_alphabetic()))
+        })
+        .collect();
+    if pairs.is_empty() {
+        return name.to_string();
+    }
+    let i = pairs[rng.below(pairs.len() as u64) as usize];
+    let mut out: Vec<String> = words[..i].iter().map(|w| w.to_string()).collect();
+    out.push(format!("{}{}", words[i], words[i + 1]));
+    out.extend(words[i + 2..].iter().map(|w| w.to_string()));
+    out.join(" ")
+}
+
+/// Generic items (`Office Furniture - Finance 2`): half of them in the IDP under the same name
+/// and number, half budget-only under a number the IDP's look-alikes do not use.
+fn generic_items(
+    code: &str,
+    info: &WardInfo,
+    years: &[i32],
+    count: u32,
+    (seq, idp_seq): (&mut u32, &mut u32),
+    rng: &mut Rng,
+    out: &mut Out,
+) {
+    let mut used: BTreeSet<(usize, usize, u64)> = BTreeSet::new();
+    for n in 0..count {
+        let (item, dept) = (rng.below(GENERIC_ITEMS.len() as u64) as usize, rng.below(GENERIC_DEPARTMENTS.len() as u64) as usize);
+        // Budget-only items take numbers from 10 up, in-IDP ones 1 to 9, so they never share.
+        let in_idp = n % 2 == 0;
+        let number = if in_idp { 1 + rng.below(9) } else { 10 + rng.below(20) };
+        if !used.insert((item, dept, number)) {
+            continue;
+        }
+        let (label, class) = GENERIC_ITEMS[item];
+        let name = format!("{label} - {} {number}", GENERIC_DEPARTMENTS[dept]);
+        let mscoa = format!("PC002003003001_{:05}", *seq);
+        *seq += 1;
+        let base = (1 + rng.below(20)) as f64 * 25_000.0;
+        let ward_text = info.whole(rng);
+        for by in 0..years.len() {
+            let mut row = vec![
+                code.to_string(),
+                "Finance and Administration".into(),
+                name.to_uppercase(),
+                mscoa.clone(),
+                "New".into(),
+                "OWN MUNICIPAL STRATEGIC OBJECTIVE".into(),
+                class.into(),
+                class.into(),
+                ward_text.clone(),
+            ];
+            for _ in 0..3 {
+                row.push(format!("{:.0}", base * (0.9 + rng.below(20) as f64 / 100.0)));
+            }
+            out.budgets[by].push_str(&csv_line(&row));
+            out.w.budget_lines += 1;
+        }
+        if in_idp {
+            *idp_seq += 1;
+            let r = format!("IDP-{code}-{:05}", *idp_seq);
+            for y in years {
+                out.idp.push_str(&idp_row(
+                    code,
+                    &r,
+                    &name,
+                    "Municipal Transformation and Institutional Development",
+                    "Whole municipality",
+                    "municipal",
+                    class,
+                    "",
+                    "CRR",
+                    "funded",
+                    *y,
+                    round_to(base * (0.9 + rng.below(20) as f64 / 100.0), 1000.0),
+                ));
+                out.w.idp_rows += 1;
+            }
+            out.w.idp_projects += 1;
+            out.truth("budget_idp", code, &mscoa, &r);
+        }
+    }
+}
+
+/// Generic items municipalities budget for every department: (item, mSCOA asset class).
+const GENERIC_ITEMS: &[(&str, &str)] = &[
+    ("Office Furniture", "Furniture and Office Equipment"),
+    ("Computer Equipment", "Computer Equipment"),
+    ("Vehicles", "Transport Assets"),
+    ("Plant and Equipment", "Machinery and Equipment"),
+    ("Office Equipment", "Furniture and Office Equipment"),
+];
+
+/// Departments generic items are bought for.
+const GENERIC_DEPARTMENTS: &[&str] = &[
+    "Finance",
+    "Corporate Services",
+    "Fire and Rescue",
+    "Community Services",
+    "Technical Services",
+    "Electricity",
+    "Planning",
+];
 
 /// What was written.
 #[derive(Debug, Clone, Default)]
@@ -668,7 +868,7 @@ pub fn write(dir: &Path, scale: Scale) -> Result<Written, SynthError> {
                 65..=89 => format!("{place_idp} {} {}{phase_idp}", asset.0, noun(verb_full)),
                 _ => format!("{place_idp} {}{phase_idp}", asset.0),
             };
-            let in_idp = !rng.chance(10); // budget-only projects
+            let in_idp = !rng.chance(scale.noise.budget_only_pct); // budget-only projects
             let in_budget = !in_idp || !rng.chance(41); // IDP-only (unfunded) projects
             let wards = info.locate(home_ward(&place, &mut rng), &mut rng);
             let base = (1 + rng.below(40)) as f64 * 250_000.0;
@@ -689,11 +889,18 @@ pub fn write(dir: &Path, scale: Scale) -> Result<Written, SynthError> {
                 } else {
                     format!("{verb_abbr} {} {}{phase_budget}", place.budget(&mut rng), asset.1)
                 };
-                if rng.chance(4) {
+                if rng.chance(scale.noise.unknown_abbreviation_pct) {
                     budget_name = unknown_abbreviation(&budget_name);
                 }
-                if rng.chance(12) {
+                if rng.chance(scale.noise.typo_pct) {
                     budget_name = typo(&budget_name, &mut rng);
+                }
+                // Drawn only when asked for, so the default world stays the one documented.
+                if scale.noise.truncation_pct > 0 && rng.chance(scale.noise.truncation_pct) {
+                    budget_name = truncate_word(&budget_name, &mut rng);
+                }
+                if scale.noise.joined_words_pct > 0 && rng.chance(scale.noise.joined_words_pct) {
+                    budget_name = join_words(&budget_name, &mut rng);
                 }
                 if rng.chance(8) {
                     // Reordered words.
@@ -701,7 +908,7 @@ pub fn write(dir: &Path, scale: Scale) -> Result<Written, SynthError> {
                     words.rotate_left(1);
                     budget_name = words.join(" ");
                 }
-                if rng.chance(2) {
+                if rng.chance(scale.noise.empty_description_pct) {
                     // An empty description: only the project number says what it is.
                     budget_name.clear();
                 }
@@ -795,6 +1002,10 @@ pub fn write(dir: &Path, scale: Scale) -> Result<Written, SynthError> {
                 base,
                 idp_name: in_idp.then_some(idp_name),
             });
+        }
+
+        if scale.noise.generic_items > 0 {
+            generic_items(code, &info, &years, scale.noise.generic_items, (&mut seq, &mut idp_seq), &mut rng, &mut out);
         }
 
         // Provincial projects in the municipality, one IRM export per year.

@@ -218,6 +218,7 @@ fn metro_world(dir: &std::path::Path) -> harvester::synth::national::Written {
             municipalities: 1,
             years: 2,
             seed: 7,
+            noise: harvester::synth::national::Noise::DEFAULT,
         },
     )
     .unwrap()
