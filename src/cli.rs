@@ -8,7 +8,7 @@ use crate::config::Pipeline;
 use crate::contracts::fiscal::{FinancialYear, YearLabel};
 use crate::contracts::numbers::Unit;
 use crate::contracts::Catalog;
-use crate::sources::location::Location;
+use crate::sources::location::{redact_text, Location};
 use crate::sources::readers::Format;
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
@@ -386,7 +386,9 @@ fn cmd_run(
         }
     };
     let mut request = crate::run::RunRequest::new(chrono::Utc::now());
-    let params = serde_json::json!({ "sources": sources, "out": out, "as_of": as_of });
+    // URLs given on the command line may carry credentials: the history keeps them redacted.
+    let shown: Vec<String> = sources.iter().map(|s| redact_text(s)).collect();
+    let params = serde_json::json!({ "sources": shown, "out": out.map(redact_text), "as_of": as_of });
     request.as_of = as_of;
     let clock = crate::service::SystemClock;
     let result = runtime().block_on(crate::service::execute(
@@ -635,6 +637,7 @@ fn cmd_check(
         sheets: sheets.clone(),
         financial_year: fy,
         max_reject_ratio: 1.0,
+        min_rows: 0,
         http: crate::config::HttpSettings::default(),
     };
     let fetched = match runtime().block_on(crate::sources::fetch(&spec, None, None)) {

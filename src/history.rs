@@ -5,6 +5,7 @@
 //! database survives restarts; a run still marked `running` when the service starts was cut off
 //! by a crash or a kill and is marked `interrupted`.
 
+use crate::sources::location::redact_text;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -196,7 +197,7 @@ impl History {
         self.with(|c| {
             c.execute(
                 "INSERT INTO runs (run_id, pipeline, trigger, parameters, status, started_at) VALUES (?1, ?2, ?3, ?4, 'running', ?5)",
-                params![run_id, pipeline, trigger.as_str(), parameters.to_string(), started_at],
+                params![run_id, pipeline, trigger.as_str(), redact_text(&parameters.to_string()), started_at],
             )
             .map(|_| ())
         })
@@ -207,7 +208,7 @@ impl History {
         self.with(|c| {
             c.execute(
                 "UPDATE runs SET status = ?2, finished_at = ?3, duration_secs = ?4, inputs = ?5, manifest = ?6, rows_in = ?7, rows_out = ?8, rows_quarantined = ?9, error = ?10 WHERE run_id = ?1",
-                params![run_id, f.status, f.finished_at, f.duration_secs, f.inputs.to_string(), f.manifest, f.rows_in, f.rows_out, f.rows_quarantined, f.error],
+                params![run_id, f.status, f.finished_at, f.duration_secs, redact_text(&f.inputs.to_string()), f.manifest, f.rows_in, f.rows_out, f.rows_quarantined, f.error.as_deref().map(redact_text)],
             )
             .map(|_| ())
         })

@@ -104,6 +104,20 @@ pub enum SourceProblem {
         /// Rows rejected.
         rejected: usize,
     },
+    /// The source gave fewer accepted rows than its `min_rows`.
+    #[error("source `{source_name}`: {accepted} row(s) accepted from {files} ({read} data row(s) read), fewer than min_rows {min}; an empty or header-only file is not published (set `min_rows = 0` on the source if it may be empty)")]
+    TooFewRows {
+        /// Source name.
+        source_name: String,
+        /// The file (or files) read.
+        files: String,
+        /// Rows accepted.
+        accepted: usize,
+        /// Data rows read.
+        read: usize,
+        /// The source's `min_rows`.
+        min: usize,
+    },
     /// Too many rows were rejected.
     #[error("source `{source_name}`: {rejected} of {read} rows rejected ({ratio:.1}% > max_reject_ratio {max:.1}%); most frequent: {examples}")]
     TooManyRejected {
@@ -338,6 +352,15 @@ pub fn process_with_contract(
     out
 }
 
+/// A previous run's table that cannot be read: logged and noted; the run goes on without it.
+fn unreadable_state(what: &str, files: &[String], error: &str, notes: &mut Vec<String>) {
+    tracing::warn!(state = what, files = %files.join(", "), error = %error, "previous state cannot be read; starting without it");
+    notes.push(format!(
+        "the previous {what} ({}) could not be read ({error}); this run started without it",
+        files.join(", ")
+    ));
+}
+
 /// A new run id: the UTC start time (to the millisecond) and a random suffix, so ids sort by
 /// time and two runs started in the same millisecond still differ.
 pub fn new_run_id(now: DateTime<Utc>) -> String {
@@ -442,6 +465,7 @@ pub async fn run_with(pipeline: &Pipeline, request: &RunRequest) -> Result<RunRe
         for fetched in &mut files {
             fetched.one_of_several = several;
         }
+        let problems_before = problems.len();
         for fetched in &files {
             if replay.is_none() && !fetched.not_modified {
                 if let Err(e) = raw.put_blob(&fetched.sha256, &fetched.bytes).await {
@@ -464,6 +488,16 @@ pub async fn run_with(pipeline: &Pipeline, request: &RunRequest) -> Result<RunRe
             quality_sum.rows_accepted += out.quality.rows_accepted;
             quality_sum.rows_rejected += out.quality.rows_rejected;
             quality_sum.warnings += out.quality.warnings;
+        }
+        // Only when nothing else is wrong with the source: a missing header already says why.
+        if problems.len() == problems_before && quality_sum.rows_accepted < spec.min_rows {
+            problems.push(SourceProblem::TooFewRows {
+                source_name: spec.name.clone(),
+                files: files.iter().map(|f| f.location.as_str()).collect::<Vec<_>>().join(", "),
+                accepted: quality_sum.rows_accepted,
+                read: quality_sum.rows_read,
+                min: spec.min_rows,
+            });
         }
         quality.push(quality_sum);
     }
@@ -513,6 +547,7 @@ pub async fn run_with(pipeline: &Pipeline, request: &RunRequest) -> Result<RunRe
                 sheets: None,
                 financial_year: None,
                 max_reject_ratio: 1.0,
+                min_rows: 0,
                 http: crate::config::HttpSettings::default(),
             };
             let fetched = sources::fetch(&spec, None, None)
@@ -539,8 +574,23 @@ pub async fn run_with(pipeline: &Pipeline, request: &RunRequest) -> Result<RunRe
         secs = stage.elapsed().as_secs_f64(),
         "metrics"
     );
-    let previous = publish::read_manifest(&store).await?;
-    let budget_totals = metrics::budget_totals(&records);
+    // State from the previous run: a file that cannot be read is set aside and the run goes on
+    // as a first run, saying so, instead of failing every run from now on.
+    let mut notes = Vec::new();
+    let (previous, set_aside) = publish::read_manifest_or_set_aside(&store, now).await?;
+    if let Some(a) = set_aside {
+        tracing::warn!(moved_to = %a.moved_to, reason = %a.reason, "the previous manifest cannot be read; set aside, starting without previous state");
+        notes.push(a.note());
+    }
+    let mut budget_totals = metrics::budget_totals(&records);
+    let dropped = publish::retain_finite(&mut budget_totals);
+    if !dropped.is_empty() {
+        tracing::warn!(totals = %dropped.join(", "), "non-finite budget totals left out of the manifest");
+        notes.push(format!(
+            "budget totals that are not finite numbers were left out: {}",
+            dropped.join(", ")
+        ));
+    }
     let mut exceptions = metrics::exceptions(&records, &accepted, &variances, &budget_totals);
     exceptions.extend(metrics::magnitude_exceptions(
         &records,
@@ -550,17 +600,31 @@ pub async fn run_with(pipeline: &Pipeline, request: &RunRequest) -> Result<RunRe
     exceptions.extend(metrics::review_exceptions(&links, &stale));
     metrics::sort_exceptions(&mut exceptions);
     let previous_register = match previous.as_ref().and_then(|m| m.tables.get("exception_register")) {
-        Some(t) => match publish::read_table(&store, &t.files).await? {
-            Some(df) => metrics::register::from_frame(&df)?,
-            None => Vec::new(),
-        },
+        Some(t) => {
+            let read = match publish::read_table(&store, &t.files).await {
+                Ok(Some(df)) => metrics::register::from_frame(&df).map_err(|e| e.to_string()),
+                Ok(None) => Ok(Vec::new()),
+                Err(e) => Err(e.to_string()),
+            };
+            read.unwrap_or_else(|e| {
+                unreadable_state("exception register", &t.files, &e, &mut notes);
+                Vec::new()
+            })
+        }
         None => Vec::new(),
     };
     let previous_projects = match previous.as_ref().and_then(|m| m.tables.get("project_register")) {
-        Some(t) => match publish::read_table(&store, &t.files).await? {
-            Some(df) => tables::project_keys(&df)?,
-            None => BTreeMap::new(),
-        },
+        Some(t) => {
+            let read = match publish::read_table(&store, &t.files).await {
+                Ok(Some(df)) => tables::project_keys(&df).map_err(|e| e.to_string()),
+                Ok(None) => Ok(BTreeMap::new()),
+                Err(e) => Err(e.to_string()),
+            };
+            read.unwrap_or_else(|e| {
+                unreadable_state("project register", &t.files, &e, &mut notes);
+                BTreeMap::new()
+            })
+        }
         None => BTreeMap::new(),
     };
     tracing::info!(
@@ -644,6 +708,12 @@ pub async fn run_with(pipeline: &Pipeline, request: &RunRequest) -> Result<RunRe
             partition,
         };
         let entry = publish::write_table(&store, &run_id, &table).await?;
+        if entry.non_finite_nulled > 0 {
+            notes.push(format!(
+                "table `{name}`: {} NaN or infinite value(s) published as null",
+                entry.non_finite_nulled
+            ));
+        }
         tracing::debug!(
             table = name,
             rows = entry.rows,
@@ -689,6 +759,7 @@ pub async fn run_with(pipeline: &Pipeline, request: &RunRequest) -> Result<RunRe
         data_quality: quality,
         budget_totals,
         report: Some(report_path),
+        notes,
     };
     publish::commit(&store, &manifest).await?;
     // Housekeeping after the commit point: a failure here leaves a good run published.

@@ -94,6 +94,7 @@ const SOURCE_KEYS: &[&str] = &[
     "sheets",
     "financial_year",
     "max_reject_ratio",
+    "min_rows",
     "timeout_secs",
     "retries",
     "retry_base_ms",
@@ -162,6 +163,7 @@ struct RawSource {
     sheets: Option<String>,
     financial_year: Option<String>,
     max_reject_ratio: Option<f64>,
+    min_rows: Option<i64>,
     timeout_secs: Option<i64>,
     retries: Option<i64>,
     retry_base_ms: Option<i64>,
@@ -235,6 +237,8 @@ pub const DEFAULT_RETENTION_DAYS: u32 = 30;
 
 /// Default share of rejected rows past which a source fails the run.
 pub const DEFAULT_MAX_REJECT_RATIO: f64 = 0.25;
+/// Fewest accepted rows a source must give by default.
+pub const DEFAULT_MIN_ROWS: usize = 1;
 
 /// One source of a pipeline, validated.
 #[derive(Debug, Clone)]
@@ -255,6 +259,10 @@ pub struct SourceSpec {
     pub financial_year: Option<FinancialYear>,
     /// Share of rejected rows (0–1) past which the run fails before publishing.
     pub max_reject_ratio: f64,
+    /// Fewest accepted rows (over all its files) the source must give, or the run fails before
+    /// publishing: an empty or header-only file is a broken delivery, not an empty register.
+    /// Default [`DEFAULT_MIN_ROWS`]; 0 allows an empty source.
+    pub min_rows: usize,
     /// How HTTP sources are fetched.
     pub http: HttpSettings,
 }
@@ -703,6 +711,7 @@ impl Pipeline {
             if let Some(m) = positive("max_bytes", s.max_bytes, i64::MAX) {
                 http.max_bytes = m;
             }
+            let min_rows = positive("min_rows", s.min_rows, i64::from(u32::MAX)).map_or(DEFAULT_MIN_ROWS, |n| n as usize);
             for (header, var) in s.headers_from_env.clone().unwrap_or_default() {
                 if reqwest::header::HeaderName::from_bytes(header.as_bytes()).is_err() {
                     diag(
@@ -728,6 +737,7 @@ impl Pipeline {
                     sheets,
                     financial_year,
                     max_reject_ratio,
+                    min_rows,
                     http,
                 });
             }
@@ -752,24 +762,26 @@ impl Pipeline {
 
     /// Replaces one source's location (`--source NAME=URL`), relative to `cwd`.
     pub fn override_source(&mut self, spec: &str, cwd: &Path) -> Result<(), String> {
+        let shown = crate::sources::location::redact_text(spec);
         let (name, url) = spec
             .split_once('=')
-            .ok_or_else(|| format!("--source `{spec}`: expected NAME=URL"))?;
+            .ok_or_else(|| format!("--source `{shown}`: expected NAME=URL"))?;
         let names: Vec<String> = self.sources.iter().map(|s| s.name.clone()).collect();
         let src = self.sources.iter_mut().find(|s| s.name == name).ok_or_else(|| {
             format!(
-                "--source `{spec}`: pipeline `{}` has no source `{name}`; its sources are {}",
+                "--source `{shown}`: pipeline `{}` has no source `{name}`; its sources are {}",
                 self.name,
                 names.join(", ")
             )
         })?;
-        src.location = Location::parse(url, cwd).map_err(|e| format!("--source `{spec}`: {e}"))?;
+        src.location = Location::parse(url, cwd).map_err(|e| format!("--source `{shown}`: {e}"))?;
         Ok(())
     }
 
     /// Replaces the publish location (`--out URL`), relative to `cwd`.
     pub fn override_publish(&mut self, url: &str, cwd: &Path) -> Result<(), String> {
-        self.publish = Location::parse(url, cwd).map_err(|e| format!("--out `{url}`: {e}"))?;
+        self.publish = Location::parse(url, cwd)
+            .map_err(|e| format!("--out `{}`: {e}", crate::sources::location::redact_text(url)))?;
         Ok(())
     }
 }

@@ -395,11 +395,14 @@ fn validate_sheet(contract: &Contract, sheet: &RawSheet, opts: &Options, referen
                     }
                     let header = normalise_header(&header_row.cells[j].raw());
                     match cell_number(cell) {
-                        Ok(Some(v)) => amounts.push(AmountValue {
-                            year: year.unwrap_or(FinancialYear::new(contract.calendar, 0)),
-                            phase: phase.clone(),
-                            rand: v * opts.unit.to_rand_factor(),
-                        }),
+                        Ok(Some(v)) => match plausible(v * opts.unit.to_rand_factor(), Some(contract.max_abs), &header) {
+                            Ok(rand) => amounts.push(AmountValue {
+                                year: year.unwrap_or(FinancialYear::new(contract.calendar, 0)),
+                                phase: phase.clone(),
+                                rand,
+                            }),
+                            Err((rule, message)) => errs.push(reject(&header, &rule, cell.raw(), message)),
+                        },
                         Ok(None) => {}
                         Err(raw) => errs.push(reject(
                             &header,
@@ -421,12 +424,13 @@ fn validate_sheet(contract: &Contract, sheet: &RawSheet, opts: &Options, referen
                         ColumnKind::Text => check_text(col, &text).map(|()| Value::Text(text.clone())),
                         ColumnKind::Amount | ColumnKind::Number => match cell_number(cell) {
                             Ok(Some(v)) => {
-                                let v = if col.kind == ColumnKind::Amount {
-                                    v * opts.unit.to_rand_factor()
+                                let (v, bound) = if col.kind == ColumnKind::Amount {
+                                    (v * opts.unit.to_rand_factor(), col.max_abs.or(Some(contract.max_abs)))
                                 } else {
-                                    v
+                                    (v, col.max_abs)
                                 };
-                                check_range(col, v).map(|()| Value::Number(v))
+                                plausible(v, bound, &col.name)
+                                    .and_then(|v| check_range(col, v).map(|()| Value::Number(v)))
                             }
                             Ok(None) => {
                                 continue;
@@ -701,6 +705,28 @@ fn cell_number(cell: &Cell) -> Result<Option<f64>, String> {
     }
 }
 
+/// A number that may be published: finite (a cell of `1e308` times a unit factor, or a NaN
+/// from a Parquet or JSON file, is not) and, when `max_abs` is set, no larger in magnitude.
+fn plausible(v: f64, max_abs: Option<f64>, column: &str) -> Result<f64, (String, String)> {
+    if !v.is_finite() {
+        return Err((
+            "non_finite".into(),
+            format!("the value in `{column}` is not a finite number ({v})"),
+        ));
+    }
+    if let Some(max) = max_abs.filter(|m| v.abs() > *m) {
+        return Err((
+            "max_abs".into(),
+            format!(
+                "{} in `{column}` is implausibly large (magnitude above max_abs {})",
+                format_number(v),
+                format_number(max)
+            ),
+        ));
+    }
+    Ok(v)
+}
+
 fn check_text(col: &crate::contracts::Column, text: &str) -> Result<(), (String, String)> {
     if let Some(p) = &col.pattern {
         if !p.is_match(text) {
@@ -788,5 +814,99 @@ mod tests {
             .collect();
         assert_eq!(years, [(2024, 100.0), (2025, 200.0)]);
         assert_eq!(out.rows[0].row, 3);
+    }
+
+    fn idp_opts() -> Options {
+        Options {
+            unit: crate::contracts::numbers::Unit::Rand,
+            financial_year: None,
+            file: "idp.csv".into(),
+        }
+    }
+
+    #[test]
+    fn non_finite_and_implausible_amounts_are_quarantined() {
+        let contract = Catalog::load(None).unwrap().get("idp_register").unwrap().clone();
+        assert_eq!(contract.max_abs, crate::contracts::DEFAULT_MAX_ABS);
+        let header = text_row(1, &["demarcation_code", "idp_project_ref", "project_name", "2024/25", "2025/26"]);
+        let mut huge = text_row(3, &["BUF", "IDP-2", "Road", "", "5"]);
+        huge.cells[3] = Cell::Number(1.797_693_134_862_315_7e308);
+        let mut nan = text_row(4, &["BUF", "IDP-3", "Clinic", "7", ""]);
+        nan.cells[4] = Cell::Number(f64::NAN);
+        let sheet = RawSheet {
+            name: None,
+            rows: vec![
+                header,
+                text_row(2, &["BUF", "IDP-1", "Hall", "100", "9999999999999"]),
+                huge,
+                nan,
+                text_row(5, &["BUF", "IDP-4", "Pool", "1e308", "1"]),
+                text_row(6, &["BUF", "IDP-5", "Park", "20000000000000", "1"]),
+            ],
+        };
+        let out = validate(&contract, &[sheet], &idp_opts());
+        assert!(out.problems.is_empty(), "{:?}", out.problems);
+        assert_eq!(out.rows_read, 5);
+        assert_eq!(out.rows.len(), 1, "only the plausible row is accepted");
+        assert_eq!(out.rows[0].row, 2);
+        assert_eq!(out.rows_rejected, 4);
+        let got: Vec<(u32, &str, &str, &str)> = out
+            .rejections
+            .iter()
+            .map(|r| (r.row, r.column.as_str(), r.rule.as_str(), r.raw.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (3, "2024/25", "max_abs", "1.7976931348623157e308"),
+                (4, "2025/26", "non_finite", "NaN"),
+                (5, "2024/25", "max_abs", "1e308"),
+                (6, "2024/25", "max_abs", "20000000000000"),
+            ]
+        );
+        assert!(out.rejections.iter().all(|r| r.severity == Severity::Error));
+        assert!(
+            out.rejections[0].message.contains("implausibly large"),
+            "{}",
+            out.rejections[0].message
+        );
+    }
+
+    #[test]
+    fn max_abs_is_set_per_contract_and_per_column() {
+        let base = crate::contracts::BUILTIN
+            .iter()
+            .find(|(n, _)| *n == "idp_register")
+            .unwrap()
+            .1;
+        // A contract-level bound applies to wide amounts; a column-level one to its column.
+        let text = base.replacen("unit = \"rand\"", "unit = \"rand\"\nmax_abs = 1000.0", 1).replacen(
+            "kind = \"amount\"",
+            "kind = \"amount\"\nmax_abs = 50.0",
+            1,
+        );
+        let contract = crate::contracts::Contract::parse(&text, "test").unwrap();
+        assert_eq!(contract.max_abs, 1000.0);
+        assert_eq!(contract.column("amount").unwrap().max_abs, Some(50.0));
+        let sheet = RawSheet {
+            name: None,
+            rows: vec![
+                text_row(1, &["demarcation_code", "idp_project_ref", "project_name", "financial_year", "amount", "2024/25"]),
+                text_row(2, &["BUF", "IDP-1", "Hall", "2024/25", "50", "1000"]),
+                text_row(3, &["BUF", "IDP-2", "Road", "2024/25", "51", ""]),
+                text_row(4, &["BUF", "IDP-3", "Pool", "2024/25", "", "1001"]),
+            ],
+        };
+        let out = validate(&contract, &[sheet], &idp_opts());
+        assert_eq!(out.rows.iter().map(|r| r.row).collect::<Vec<_>>(), [2]);
+        let got: Vec<(u32, &str, &str)> = out
+            .rejections
+            .iter()
+            .map(|r| (r.row, r.column.as_str(), r.rule.as_str()))
+            .collect();
+        assert_eq!(got, [(3, "amount", "max_abs"), (4, "2024/25", "max_abs")]);
+        let bad = base.replacen("unit = \"rand\"", "unit = \"rand\"\nmax_abs = -1.0", 1);
+        let e = crate::contracts::Contract::parse(&bad, "test").unwrap_err();
+        assert_eq!(e[0].key, "max_abs", "{e:?}");
     }
 }

@@ -39,10 +39,13 @@ impl Cell {
     }
 }
 
-/// Formats a number without a spurious `.0` for integers.
+/// Formats a number without a spurious `.0` for integers; huge magnitudes (from 1e15) in
+/// exponent form, so `1.7976931348623157e308` stays one short, readable token.
 pub fn format_number(n: f64) -> String {
     if n.fract() == 0.0 && n.abs() < 1e15 {
         format!("{}", n as i64)
+    } else if n.is_finite() && n.abs() >= 1e15 {
+        format!("{n:e}")
     } else {
         format!("{n}")
     }
