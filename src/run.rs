@@ -217,6 +217,14 @@ pub fn process_with_contract(
     } else {
         source_name.to_string()
     };
+    // A web page served in place of the data says so, whatever the format was meant to be.
+    if let Some(error) = readers::html_page(&fetched.bytes, &file) {
+        out.problems.push(SourceProblem::Read {
+            source_name: source_name.to_string(),
+            error,
+        });
+        return out;
+    }
     let Some(format) = format.or_else(|| Format::from_path(&file)) else {
         out.problems.push(SourceProblem::UnknownFormat {
             source_name: source_name.to_string(),
@@ -424,10 +432,15 @@ pub async fn run_with(pipeline: &Pipeline, request: &RunRequest) -> Result<RunRe
         Some(a) => Some(raw.resolve_as_of(a).await.map_err(RunError::Raw)?),
         None => None,
     };
+    // Things the run had to work around, recorded in the manifest and the summary.
+    let mut notes = Vec::new();
     let previous_fetch = match &replay {
         Some(_) => None,
         None => raw.latest().await.unwrap_or_else(|e| {
             tracing::warn!(error = %e, "cannot read the previous fetch log; fetching without conditional requests");
+            notes.push(format!(
+                "the previous fetch log could not be read ({e}); sources were fetched without conditional requests"
+            ));
             None
         }),
     };
@@ -576,7 +589,6 @@ pub async fn run_with(pipeline: &Pipeline, request: &RunRequest) -> Result<RunRe
     );
     // State from the previous run: a file that cannot be read is set aside and the run goes on
     // as a first run, saying so, instead of failing every run from now on.
-    let mut notes = Vec::new();
     let (previous, set_aside) = publish::read_manifest_or_set_aside(&store, now).await?;
     if let Some(a) = set_aside {
         tracing::warn!(moved_to = %a.moved_to, reason = %a.reason, "the previous manifest cannot be read; set aside, starting without previous state");

@@ -883,6 +883,20 @@ contract = "sa36_capital_budget"
         assert_eq!(p.timezone, chrono_tz::Africa::Johannesburg);
         assert!(p.schedule.is_some());
         assert_eq!(p.sources[0].max_reject_ratio, DEFAULT_MAX_REJECT_RATIO);
+        assert_eq!(p.sources[0].min_rows, DEFAULT_MIN_ROWS);
+    }
+
+    #[test]
+    fn min_rows_is_a_known_key_and_checked() {
+        let with = |v: &str| GOOD.replacen("contract = ", &format!("min_rows = {v}\ncontract = "), 1);
+        let p = Pipeline::parse(&with("0"), "t.toml", Path::new("/r"), Path::new("/w")).unwrap();
+        assert_eq!(p.sources[0].min_rows, 0);
+        let p = Pipeline::parse(&with("25"), "t.toml", Path::new("/r"), Path::new("/w")).unwrap();
+        assert_eq!(p.sources[0].min_rows, 25);
+        let e = Pipeline::parse(&with("-1"), "t.toml", Path::new("/r"), Path::new("/w")).unwrap_err();
+        assert_eq!(e.0.len(), 1, "{e}");
+        assert_eq!(e.0[0].key, "sources[0].min_rows", "{e}");
+        assert!(e.to_string().contains("found -1"), "{e}");
     }
 
     #[test]

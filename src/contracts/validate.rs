@@ -286,13 +286,20 @@ fn validate_sheet(contract: &Contract, sheet: &RawSheet, opts: &Options, referen
     let header_row = &combined;
     let mut targets: Vec<Option<Target>> = Vec::new();
     let mut found_cols = vec![false; contract.columns.len()];
-    for cell in &header_row.cells {
+    let mut first_at = vec![0usize; contract.columns.len()];
+    // (column, position of its first header, position of a repeat): the first is read, and a
+    // row whose repeat holds another value is quarantined (rule `duplicate_header`).
+    let mut duplicates: Vec<(usize, usize, usize)> = Vec::new();
+    for (j, cell) in header_row.cells.iter().enumerate() {
         let h = normalise_header(&cell.raw());
         let t = match header_target(contract, &h, opts) {
-            // Repeated headers (IRM's `Project Contractor`) keep only the first.
-            Some(Target::Column(i)) if found_cols[i] => None,
+            Some(Target::Column(i)) if found_cols[i] => {
+                duplicates.push((i, first_at[i], j));
+                None
+            }
             Some(Target::Column(i)) => {
                 found_cols[i] = true;
+                first_at[i] = j;
                 Some(Target::Column(i))
             }
             Some(Target::Amount { year: None, .. }) => {
@@ -364,7 +371,7 @@ fn validate_sheet(contract: &Contract, sheet: &RawSheet, opts: &Options, referen
             row: row.number,
             column: column.to_string(),
             rule: rule.to_string(),
-            raw,
+            raw: escape_controls(raw),
             severity: Severity::Error,
             message,
         };
@@ -417,9 +424,34 @@ fn validate_sheet(contract: &Contract, sheet: &RawSheet, opts: &Options, referen
                     if cell.is_empty() || col.null_values.contains(&cell.raw().trim().to_lowercase()) {
                         continue;
                     }
-                    present[*ci] = true;
                     let raw = cell.raw();
-                    let text = raw.trim().to_string();
+                    // NUL bytes and terminal escape codes are never data: removed, with a warning.
+                    let cleaned = strip_controls(&raw);
+                    if cleaned.is_some() {
+                        let mut r = reject(
+                            &col.name,
+                            "control_characters",
+                            raw.clone(),
+                            format!(
+                                "control characters (NUL bytes, terminal escape codes) removed from `{}`",
+                                col.name
+                            ),
+                        );
+                        r.severity = Severity::Warning;
+                        warns.push(r);
+                    }
+                    let text = cleaned.as_deref().unwrap_or(&raw).trim().to_string();
+                    if text.is_empty() {
+                        continue;
+                    }
+                    let owned;
+                    let cell = if cleaned.is_some() {
+                        owned = Cell::Text(text.clone());
+                        &owned
+                    } else {
+                        cell
+                    };
+                    present[*ci] = true;
                     let checked: Result<Value, (String, String)> = match col.kind {
                         ColumnKind::Text => check_text(col, &text).map(|()| Value::Text(text.clone())),
                         ColumnKind::Amount | ColumnKind::Number => match cell_number(cell) {
@@ -488,6 +520,34 @@ fn validate_sheet(contract: &Contract, sheet: &RawSheet, opts: &Options, referen
                 }
             }
         }
+        for &(ci, a, b) in &duplicates {
+            let col = &contract.columns[ci];
+            let value = |k: usize| row.cells.get(k).map(Cell::raw).unwrap_or_default().trim().to_string();
+            let (first, repeat) = (value(a), value(b));
+            // The first column is read; a repeat that says something else would be lost silently.
+            if !repeat.is_empty() && first != repeat {
+                let header = |k: usize| normalise_header(&header_row.cells[k].raw());
+                let mut r = reject(
+                    &col.name,
+                    "duplicate_header",
+                    format!("{first} | {repeat}"),
+                    format!(
+                        "columns {} (`{}`) and {} (`{}`) both map to `{}` and disagree: `{first}` vs `{repeat}`; rename or remove one of them",
+                        a + 1,
+                        header(a),
+                        b + 1,
+                        header(b),
+                        col.name
+                    ),
+                );
+                if col.on_invalid == OnInvalid::Warn && !col.required {
+                    r.severity = Severity::Warning;
+                    warns.push(r);
+                } else {
+                    errs.push(r);
+                }
+            }
+        }
         for (ci, col) in contract.columns.iter().enumerate() {
             if col.required && !present[ci] && found_cols[ci] {
                 errs.push(reject(
@@ -528,7 +588,7 @@ fn validate_sheet(contract: &Contract, sheet: &RawSheet, opts: &Options, referen
             row: row.number,
             column: column.to_string(),
             rule: rule.to_string(),
-            raw,
+            raw: escape_controls(raw),
             severity: Severity::Warning,
             message,
         };
@@ -702,6 +762,32 @@ fn cell_number(cell: &Cell) -> Result<Option<f64>, String> {
         Cell::Empty => Ok(None),
         Cell::Number(n) => Ok(Some(*n)),
         Cell::Text(t) => parse_amount(t).map_err(|e| e.raw),
+    }
+}
+
+/// The text without control characters (NUL, escape and other C0/C1 codes, with whole ANSI
+/// escape sequences such as `ESC[31m`), or `None` when it had none. Tabs and line breaks are
+/// kept: multi-line cells are ordinary in workbooks.
+fn strip_controls(text: &str) -> Option<String> {
+    let is_bad = |c: char| c.is_control() && !matches!(c, '\t' | '\n' | '\r');
+    if !text.chars().any(is_bad) {
+        return None;
+    }
+    static ANSI: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let ansi = ANSI.get_or_init(|| {
+        regex::Regex::new(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-_])")
+            .expect("valid regular expression")
+    });
+    Some(ansi.replace_all(text, "").chars().filter(|c| !is_bad(*c)).collect())
+}
+
+/// Raw text for the quarantine: as found, except that control characters are shown escaped
+/// (`\u{1b}`), so reading the quarantine in a terminal is safe.
+fn escape_controls(raw: String) -> String {
+    if raw.chars().any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r')) {
+        raw.escape_debug().to_string()
+    } else {
+        raw
     }
 }
 
@@ -908,5 +994,75 @@ mod tests {
         let bad = base.replacen("unit = \"rand\"", "unit = \"rand\"\nmax_abs = -1.0", 1);
         let e = crate::contracts::Contract::parse(&bad, "test").unwrap_err();
         assert_eq!(e[0].key, "max_abs", "{e:?}");
+    }
+
+    #[test]
+    fn a_repeated_header_that_disagrees_is_quarantined_naming_both_columns() {
+        let contract = Catalog::load(None).unwrap().get("idp_register").unwrap().clone();
+        let sheet = RawSheet {
+            name: None,
+            rows: vec![
+                // `project` is an alias of `project_name`: two columns map to it.
+                text_row(1, &["demarcation_code", "idp_project_ref", "project_name", "2024/25", "project"]),
+                text_row(2, &["BUF", "IDP-1", "Hall", "100", "Hall"]),
+                text_row(3, &["BUF", "IDP-2", "Road", "200", "Bridge"]),
+                text_row(4, &["BUF", "IDP-3", "Pool", "300", ""]),
+                text_row(5, &["BUF", "IDP-4", "", "400", "Clinic"]),
+            ],
+        };
+        let out = validate(&contract, &[sheet], &idp_opts());
+        assert_eq!(out.rows.iter().map(|r| r.row).collect::<Vec<_>>(), [2, 4]);
+        assert_eq!(out.rows[0].text("project_name"), Some("Hall"));
+        let dups: Vec<(u32, &str, &str)> = out
+            .rejections
+            .iter()
+            .filter(|r| r.rule == "duplicate_header")
+            .map(|r| (r.row, r.raw.as_str(), r.message.as_str()))
+            .collect();
+        assert_eq!(dups.len(), 2, "{:?}", out.rejections);
+        assert_eq!(dups[0].0, 3);
+        assert_eq!(dups[0].1, "Road | Bridge");
+        assert!(
+            dups[0].2.contains("columns 3 (`project_name`) and 5 (`project`) both map to `project_name`"),
+            "{}",
+            dups[0].2
+        );
+        // A value only in the repeat would be lost: quarantined too (with `required`).
+        assert_eq!(dups[1].0, 5);
+        assert!(out.rejections.iter().all(|r| r.severity == Severity::Error));
+    }
+
+    #[test]
+    fn nul_bytes_and_terminal_escapes_are_stripped_with_a_warning() {
+        let contract = Catalog::load(None).unwrap().get("idp_register").unwrap().clone();
+        let sheet = RawSheet {
+            name: None,
+            rows: vec![
+                text_row(1, &["demarcation_code", "idp_project_ref", "project_name", "2024/25"]),
+                text_row(2, &["BUF", "IDP-1", "Com\u{0}munity \u{1b}[31mHall\u{1b}[0m", "100"]),
+                text_row(3, &["BUF", "IDP-2", "\u{0}\u{7}", "100"]),
+                text_row(4, &["BUF", "IDP-3", "Line one\nline two", "100"]),
+            ],
+        };
+        let out = validate(&contract, &[sheet], &idp_opts());
+        assert_eq!(out.rows.iter().map(|r| r.row).collect::<Vec<_>>(), [2, 4]);
+        assert_eq!(out.rows[0].text("project_name"), Some("Community Hall"));
+        assert_eq!(out.rows[1].text("project_name"), Some("Line one\nline two"));
+        let got: Vec<(u32, &str, &str, Severity)> = out
+            .rejections
+            .iter()
+            .map(|r| (r.row, r.column.as_str(), r.rule.as_str(), r.severity))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (2, "project_name", "control_characters", Severity::Warning),
+                (3, "project_name", "required", Severity::Error),
+                (3, "project_name", "control_characters", Severity::Warning),
+            ]
+        );
+        // The quarantine shows what was there, escaped, never the raw escape codes.
+        assert_eq!(out.rejections[0].raw, "Com\\0munity \\u{1b}[31mHall\\u{1b}[0m");
+        assert!(out.rejections.iter().all(|r| !r.raw.contains('\u{1b}') && !r.raw.contains('\0')));
     }
 }

@@ -447,3 +447,60 @@ async fn a_304_whose_stored_copy_is_gone_downloads_again() {
         second.manifest.tables["projects"].rows
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_html_page_served_as_data_is_named_as_one() {
+    let (base, _server) = http_server(|_| {
+        Reply::Send(
+            "200 OK",
+            "content-type: text/html\r\n".into(),
+            b"<!DOCTYPE html><html><head><title>Login</title></head><body>Please sign in</body></html>".to_vec(),
+        )
+    })
+    .await;
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let p = small_pipeline(tmp.path(), &format!("{base}/export/idp.csv"), "", &out);
+    let err = run_with(&p, &RunRequest::new(clock(0))).await.unwrap_err().to_string();
+    assert!(
+        err.contains("source `idp`: idp.csv: received an HTML page (title `Login`), not a data file"),
+        "{err}"
+    );
+    assert!(!out.join("manifest.json").exists(), "nothing was published");
+}
+
+#[test]
+fn control_characters_in_names_are_stripped_and_reported() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let text = sample_idp();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let name = "Refurbishment of Zwelitsha Stormwater Drainage Phase 3";
+    assert!(lines[1].contains(name));
+    lines[1] = lines[1].replace(name, "Refurbishment of Zwelitsha\u{0} Stormwater \u{1b}[2JDrainage Phase 3");
+    let idp = tmp.path().join("idp_controls.csv");
+    std::fs::write(&idp, lines.join("\n") + "\n").unwrap();
+    let p = small_pipeline(tmp.path(), &idp.display().to_string(), "", &out);
+    block_on(run(&p, clock(0))).expect("the row is kept, cleaned");
+    let m = manifest(&out);
+    let projects = read_table(&out, &m, "projects");
+    let sources = strings(&projects, "source");
+    let rows = projects
+        .column("source_row")
+        .unwrap()
+        .cast(&DataType::Int64)
+        .unwrap();
+    let i = (0..projects.height())
+        .find(|&i| sources[i].as_deref() == Some("idp") && rows.i64().unwrap().get(i) == Some(2))
+        .expect("row 2 of the IDP file was accepted");
+    assert_eq!(strings(&projects, "project_name")[i].as_deref(), Some(name));
+    let q = read_table(&out, &m, "quarantine");
+    let rules = strings(&q, "rule");
+    let hits: Vec<usize> = (0..q.height())
+        .filter(|&k| rules[k].as_deref() == Some("control_characters"))
+        .collect();
+    assert_eq!(hits.len(), 1, "{rules:?}");
+    assert_eq!(strings(&q, "severity")[hits[0]].as_deref(), Some("warning"));
+    let raw = strings(&q, "raw_value")[hits[0]].clone().unwrap();
+    assert!(raw.contains("\\u{1b}[2J") && !raw.contains('\u{1b}') && !raw.contains('\0'), "{raw}");
+}
