@@ -378,8 +378,13 @@ fn cmd_run(
         }
         return ExitCode::from(2);
     }
-    let history = match crate::history::History::open(history) {
-        Ok(h) => h,
+    let history = match crate::history::History::open_or_set_aside(history, chrono::Utc::now()) {
+        Ok((h, note)) => {
+            if let Some(n) = note {
+                eprintln!("warning: {n}");
+            }
+            h
+        }
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::FAILURE;
@@ -491,8 +496,13 @@ fn cmd_serve(dir: &Path, listen: &str, grace_secs: u64, cwd: &Path, history: &Pa
     if token.is_none() {
         eprintln!("warning: no API token configured: POST endpoints are disabled");
     }
-    let history = match crate::history::History::open(history) {
-        Ok(h) => std::sync::Arc::new(h),
+    let history = match crate::history::History::open_or_set_aside(history, chrono::Utc::now()) {
+        Ok((h, note)) => {
+            if let Some(n) = note {
+                eprintln!("warning: {n}");
+            }
+            std::sync::Arc::new(h)
+        }
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::FAILURE;
@@ -638,6 +648,7 @@ fn cmd_check(
         financial_year: fy,
         max_reject_ratio: 1.0,
         min_rows: 0,
+        max_row_drop: None,
         http: crate::config::HttpSettings::default(),
     };
     let fetched = match runtime().block_on(crate::sources::fetch(&spec, None, None)) {

@@ -118,6 +118,24 @@ pub enum SourceProblem {
         /// The source's `min_rows`.
         min: usize,
     },
+    /// The source's accepted rows fell by more than its `max_row_drop` since the last run.
+    #[error("source `{source_name}`: {accepted} row(s) accepted from {files}, down from {previous} in the previous run {previous_run} ({drop:.1}% fewer > max_row_drop {max:.1}%); a partial delivery is not published")]
+    RowDrop {
+        /// Source name.
+        source_name: String,
+        /// The file (or files) read.
+        files: String,
+        /// Rows accepted now.
+        accepted: usize,
+        /// Rows accepted in the previous run.
+        previous: usize,
+        /// The previous run's id.
+        previous_run: String,
+        /// Percentage fewer.
+        drop: f64,
+        /// Percentage allowed.
+        max: f64,
+    },
     /// Too many rows were rejected.
     #[error("source `{source_name}`: {rejected} of {read} rows rejected ({ratio:.1}% > max_reject_ratio {max:.1}%); most frequent: {examples}")]
     TooManyRejected {
@@ -444,6 +462,21 @@ pub async fn run_with(pipeline: &Pipeline, request: &RunRequest) -> Result<RunRe
             None
         }),
     };
+    // Rows each source gave last time, for `max_row_drop` (only read when a source asks; an
+    // unreadable manifest is dealt with, and reported, where the run reads its state below).
+    let previous_rows: Option<(String, BTreeMap<String, usize>)> =
+        if replay.is_none() && pipeline.sources.iter().any(|s| s.max_row_drop.is_some()) {
+            publish::read_manifest(&store).await.ok().flatten().map(|m| {
+                let rows = m
+                    .data_quality
+                    .iter()
+                    .map(|q| (q.source.clone(), q.rows_accepted))
+                    .collect();
+                (m.run_id, rows)
+            })
+        } else {
+            None
+        };
     let started_at = now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let mut fetch_log = FetchLog {
         run_id: request.run_id.clone(),
@@ -512,6 +545,24 @@ pub async fn run_with(pipeline: &Pipeline, request: &RunRequest) -> Result<RunRe
                 min: spec.min_rows,
             });
         }
+        if let (Some(max), Some((previous_run, rows))) = (spec.max_row_drop, &previous_rows) {
+            let previous = rows.get(&spec.name).copied().unwrap_or(0);
+            let now_rows = quality_sum.rows_accepted;
+            if problems.len() == problems_before && previous > 0 && now_rows < previous {
+                let drop = (previous - now_rows) as f64 / previous as f64;
+                if drop > max {
+                    problems.push(SourceProblem::RowDrop {
+                        source_name: spec.name.clone(),
+                        files: files.iter().map(|f| f.location.as_str()).collect::<Vec<_>>().join(", "),
+                        accepted: now_rows,
+                        previous,
+                        previous_run: previous_run.clone(),
+                        drop: drop * 100.0,
+                        max: max * 100.0,
+                    });
+                }
+            }
+        }
         quality.push(quality_sum);
     }
     if !fetch_log.inputs.is_empty() {
@@ -561,6 +612,7 @@ pub async fn run_with(pipeline: &Pipeline, request: &RunRequest) -> Result<RunRe
                 financial_year: None,
                 max_reject_ratio: 1.0,
                 min_rows: 0,
+                max_row_drop: None,
                 http: crate::config::HttpSettings::default(),
             };
             let fetched = sources::fetch(&spec, None, None)

@@ -95,6 +95,7 @@ const SOURCE_KEYS: &[&str] = &[
     "financial_year",
     "max_reject_ratio",
     "min_rows",
+    "max_row_drop",
     "timeout_secs",
     "retries",
     "retry_base_ms",
@@ -164,6 +165,7 @@ struct RawSource {
     financial_year: Option<String>,
     max_reject_ratio: Option<f64>,
     min_rows: Option<i64>,
+    max_row_drop: Option<f64>,
     timeout_secs: Option<i64>,
     retries: Option<i64>,
     retry_base_ms: Option<i64>,
@@ -263,6 +265,9 @@ pub struct SourceSpec {
     /// publishing: an empty or header-only file is a broken delivery, not an empty register.
     /// Default [`DEFAULT_MIN_ROWS`]; 0 allows an empty source.
     pub min_rows: usize,
+    /// Largest share (0–1) by which the source's accepted rows may fall since the previous
+    /// published run, or the run fails before publishing; `None` (the default) does not check.
+    pub max_row_drop: Option<f64>,
     /// How HTTP sources are fetched.
     pub http: HttpSettings,
 }
@@ -688,6 +693,13 @@ impl Pipeline {
                     format!("expected a share between 0 and 1, found {max_reject_ratio}"),
                 );
             }
+            let max_row_drop = s.max_row_drop;
+            if let Some(d) = max_row_drop.filter(|d| !(0.0..=1.0).contains(d)) {
+                diag(
+                    &key("max_row_drop"),
+                    format!("expected a share between 0 and 1, found {d}"),
+                );
+            }
             let mut http = HttpSettings::default();
             let mut positive = |k: &str, v: Option<i64>, max: i64| -> Option<u64> {
                 match v {
@@ -711,7 +723,8 @@ impl Pipeline {
             if let Some(m) = positive("max_bytes", s.max_bytes, i64::MAX) {
                 http.max_bytes = m;
             }
-            let min_rows = positive("min_rows", s.min_rows, i64::from(u32::MAX)).map_or(DEFAULT_MIN_ROWS, |n| n as usize);
+            let min_rows =
+                positive("min_rows", s.min_rows, i64::from(u32::MAX)).map_or(DEFAULT_MIN_ROWS, |n| n as usize);
             for (header, var) in s.headers_from_env.clone().unwrap_or_default() {
                 if reqwest::header::HeaderName::from_bytes(header.as_bytes()).is_err() {
                     diag(
@@ -738,6 +751,7 @@ impl Pipeline {
                     financial_year,
                     max_reject_ratio,
                     min_rows,
+                    max_row_drop,
                     http,
                 });
             }
@@ -897,6 +911,11 @@ contract = "sa36_capital_budget"
         assert_eq!(e.0.len(), 1, "{e}");
         assert_eq!(e.0[0].key, "sources[0].min_rows", "{e}");
         assert!(e.to_string().contains("found -1"), "{e}");
+        let drop = |v: &str| GOOD.replacen("contract = ", &format!("max_row_drop = {v}\ncontract = "), 1);
+        let p = Pipeline::parse(&drop("0.5"), "t.toml", Path::new("/r"), Path::new("/w")).unwrap();
+        assert_eq!(p.sources[0].max_row_drop, Some(0.5));
+        let e = Pipeline::parse(&drop("1.5"), "t.toml", Path::new("/r"), Path::new("/w")).unwrap_err();
+        assert_eq!(e.0[0].key, "sources[0].max_row_drop", "{e}");
     }
 
     #[test]

@@ -308,7 +308,12 @@ pub struct Contract {
 /// entire annual GDP, so no real budget line comes near it.
 pub const DEFAULT_MAX_ABS: f64 = 1e13;
 
-fn check_bound(v: Option<f64>, key: &str, errors: &mut Vec<ContractError>, err: &impl Fn(&str, String) -> ContractError) {
+fn check_bound(
+    v: Option<f64>,
+    key: &str,
+    errors: &mut Vec<ContractError>,
+    err: &impl Fn(&str, String) -> ContractError,
+) {
     if let Some(v) = v {
         if !(v.is_finite() && v > 0.0) {
             errors.push(err(key, format!("expected a positive finite number, found {v}")));

@@ -294,8 +294,24 @@ fn validate_sheet(contract: &Contract, sheet: &RawSheet, opts: &Options, referen
         let h = normalise_header(&cell.raw());
         let t = match header_target(contract, &h, opts) {
             Some(Target::Column(i)) if found_cols[i] => {
-                duplicates.push((i, first_at[i], j));
-                None
+                // A header that also names another column not yet found goes there (the Cape
+                // Town ledger's `Department` is one column's name and another's alias).
+                let other = contract
+                    .columns
+                    .iter()
+                    .enumerate()
+                    .position(|(k, c)| k != i && !found_cols[k] && c.aliases.contains(&h));
+                match other {
+                    Some(k) => {
+                        found_cols[k] = true;
+                        first_at[k] = j;
+                        Some(Target::Column(k))
+                    }
+                    None => {
+                        duplicates.push((i, first_at[i], j));
+                        None
+                    }
+                }
             }
             Some(Target::Column(i)) => {
                 found_cols[i] = true;
@@ -402,7 +418,8 @@ fn validate_sheet(contract: &Contract, sheet: &RawSheet, opts: &Options, referen
                     }
                     let header = normalise_header(&header_row.cells[j].raw());
                     match cell_number(cell) {
-                        Ok(Some(v)) => match plausible(v * opts.unit.to_rand_factor(), Some(contract.max_abs), &header) {
+                        Ok(Some(v)) => match plausible(v * opts.unit.to_rand_factor(), Some(contract.max_abs), &header)
+                        {
                             Ok(rand) => amounts.push(AmountValue {
                                 year: year.unwrap_or(FinancialYear::new(contract.calendar, 0)),
                                 phase: phase.clone(),
@@ -914,7 +931,16 @@ mod tests {
     fn non_finite_and_implausible_amounts_are_quarantined() {
         let contract = Catalog::load(None).unwrap().get("idp_register").unwrap().clone();
         assert_eq!(contract.max_abs, crate::contracts::DEFAULT_MAX_ABS);
-        let header = text_row(1, &["demarcation_code", "idp_project_ref", "project_name", "2024/25", "2025/26"]);
+        let header = text_row(
+            1,
+            &[
+                "demarcation_code",
+                "idp_project_ref",
+                "project_name",
+                "2024/25",
+                "2025/26",
+            ],
+        );
         let mut huge = text_row(3, &["BUF", "IDP-2", "Road", "", "5"]);
         huge.cells[3] = Cell::Number(1.797_693_134_862_315_7e308);
         let mut nan = text_row(4, &["BUF", "IDP-3", "Clinic", "7", ""]);
@@ -966,18 +992,26 @@ mod tests {
             .unwrap()
             .1;
         // A contract-level bound applies to wide amounts; a column-level one to its column.
-        let text = base.replacen("unit = \"rand\"", "unit = \"rand\"\nmax_abs = 1000.0", 1).replacen(
-            "kind = \"amount\"",
-            "kind = \"amount\"\nmax_abs = 50.0",
-            1,
-        );
+        let text = base
+            .replacen("unit = \"rand\"", "unit = \"rand\"\nmax_abs = 1000.0", 1)
+            .replacen("kind = \"amount\"", "kind = \"amount\"\nmax_abs = 50.0", 1);
         let contract = crate::contracts::Contract::parse(&text, "test").unwrap();
         assert_eq!(contract.max_abs, 1000.0);
         assert_eq!(contract.column("amount").unwrap().max_abs, Some(50.0));
         let sheet = RawSheet {
             name: None,
             rows: vec![
-                text_row(1, &["demarcation_code", "idp_project_ref", "project_name", "financial_year", "amount", "2024/25"]),
+                text_row(
+                    1,
+                    &[
+                        "demarcation_code",
+                        "idp_project_ref",
+                        "project_name",
+                        "financial_year",
+                        "amount",
+                        "2024/25",
+                    ],
+                ),
                 text_row(2, &["BUF", "IDP-1", "Hall", "2024/25", "50", "1000"]),
                 text_row(3, &["BUF", "IDP-2", "Road", "2024/25", "51", ""]),
                 text_row(4, &["BUF", "IDP-3", "Pool", "2024/25", "", "1001"]),
@@ -1003,7 +1037,16 @@ mod tests {
             name: None,
             rows: vec![
                 // `project` is an alias of `project_name`: two columns map to it.
-                text_row(1, &["demarcation_code", "idp_project_ref", "project_name", "2024/25", "project"]),
+                text_row(
+                    1,
+                    &[
+                        "demarcation_code",
+                        "idp_project_ref",
+                        "project_name",
+                        "2024/25",
+                        "project",
+                    ],
+                ),
                 text_row(2, &["BUF", "IDP-1", "Hall", "100", "Hall"]),
                 text_row(3, &["BUF", "IDP-2", "Road", "200", "Bridge"]),
                 text_row(4, &["BUF", "IDP-3", "Pool", "300", ""]),
@@ -1023,7 +1066,9 @@ mod tests {
         assert_eq!(dups[0].0, 3);
         assert_eq!(dups[0].1, "Road | Bridge");
         assert!(
-            dups[0].2.contains("columns 3 (`project_name`) and 5 (`project`) both map to `project_name`"),
+            dups[0]
+                .2
+                .contains("columns 3 (`project_name`) and 5 (`project`) both map to `project_name`"),
             "{}",
             dups[0].2
         );
@@ -1063,6 +1108,48 @@ mod tests {
         );
         // The quarantine shows what was there, escaped, never the raw escape codes.
         assert_eq!(out.rejections[0].raw, "Com\\0munity \\u{1b}[31mHall\\u{1b}[0m");
-        assert!(out.rejections.iter().all(|r| !r.raw.contains('\u{1b}') && !r.raw.contains('\0')));
+        assert!(out
+            .rejections
+            .iter()
+            .all(|r| !r.raw.contains('\u{1b}') && !r.raw.contains('\0')));
+    }
+
+    #[test]
+    fn a_header_naming_two_columns_fills_the_one_not_yet_found() {
+        // `Department` is the `department` column's own name and `sub_department`'s alias; the
+        // ledger's `Directorate` already filled `department`.
+        let contract = Catalog::load(None).unwrap().get("cct_capital_ledger").unwrap().clone();
+        let sheet = RawSheet {
+            name: None,
+            rows: vec![
+                text_row(
+                    1,
+                    &[
+                        "IM_Dir",
+                        "Directorate",
+                        "IM_Dep",
+                        "Department",
+                        "Project Definition",
+                        "Project Definition Description",
+                    ],
+                ),
+                text_row(
+                    2,
+                    &[
+                        "A01",
+                        "City Manager",
+                        "A0101",
+                        "Office of the CM",
+                        "C14.21001",
+                        "Office Equipment",
+                    ],
+                ),
+            ],
+        };
+        let out = validate(&contract, &[sheet], &idp_opts());
+        assert!(out.problems.is_empty(), "{:?}", out.problems);
+        assert!(out.rejections.is_empty(), "{:?}", out.rejections);
+        assert_eq!(out.rows[0].text("department"), Some("City Manager"));
+        assert_eq!(out.rows[0].text("sub_department"), Some("Office of the CM"));
     }
 }

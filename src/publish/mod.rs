@@ -56,7 +56,9 @@ pub enum PublishError {
     #[error("manifest.json is not valid: {0}")]
     Manifest(#[from] serde_json::Error),
     /// The manifest about to be written would not read back; nothing was committed.
-    #[error("refusing to commit a manifest.json that would not read back ({0}); the previous manifest is still current")]
+    #[error(
+        "refusing to commit a manifest.json that would not read back ({0}); the previous manifest is still current"
+    )]
     Unreadable(String),
 }
 

@@ -85,9 +85,11 @@ pub fn is_secret_param(name: &str) -> bool {
         n.as_str(),
         "api_key" | "apikey" | "key" | "token" | "access_token" | "sig" | "signature" | "password" | "secret"
     ) || n.starts_with("x-amz-")
-        || ["_key", "-key", "_token", "-token", "_secret", "-secret", "password", "passwd"]
-            .iter()
-            .any(|s| n.ends_with(s))
+        || [
+            "_key", "-key", "_token", "-token", "_secret", "-secret", "password", "passwd",
+        ]
+        .iter()
+        .any(|s| n.ends_with(s))
 }
 
 /// A URL as it may be shown, logged or stored: without user name and password, and with the
@@ -102,7 +104,11 @@ pub fn redact_url(url: &Url) -> String {
         let pairs: Vec<(String, String)> = u
             .query_pairs()
             .map(|(k, v)| {
-                let v = if is_secret_param(&k) { MASK.to_string() } else { v.into_owned() };
+                let v = if is_secret_param(&k) {
+                    MASK.to_string()
+                } else {
+                    v.into_owned()
+                };
                 (k.into_owned(), v)
             })
             .collect();
@@ -199,7 +205,15 @@ mod tests {
         // A URL without secrets is shown as written.
         let plain = Location::parse("https://example.org/x.csv?year=2024&page=2", Path::new("/")).unwrap();
         assert_eq!(plain.to_string(), "https://example.org/x.csv?year=2024&page=2");
-        for name in ["key", "Token", "password", "secret", "signature", "apikey", "x-amz-credential"] {
+        for name in [
+            "key",
+            "Token",
+            "password",
+            "secret",
+            "signature",
+            "apikey",
+            "x-amz-credential",
+        ] {
             assert!(is_secret_param(name), "{name}");
         }
         for name in ["year", "monkey", "page", "format"] {
@@ -209,8 +223,12 @@ mod tests {
 
     #[test]
     fn urls_in_free_text_are_redacted() {
-        let t = redact_text("--source idp=https://bob:CANARY1@h.example/a.csv?token=CANARY2 failed; see http://x/?ok=1");
-        assert_eq!(t, "--source idp=https://h.example/a.csv?token=REDACTED failed; see http://x/?ok=1");
+        let t =
+            redact_text("--source idp=https://bob:CANARY1@h.example/a.csv?token=CANARY2 failed; see http://x/?ok=1");
+        assert_eq!(
+            t,
+            "--source idp=https://h.example/a.csv?token=REDACTED failed; see http://x/?ok=1"
+        );
         // An invalid URL (bad port) still loses its user info and query.
         let t = redact_text("https://bob:CANARY1@h.example:99999/a.csv?token=CANARY2");
         assert!(!t.contains("CANARY"), "{t}");

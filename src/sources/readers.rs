@@ -571,7 +571,11 @@ mod tests {
             );
         }
         let bare = read(b"<html><body>502 Bad Gateway</body></html>", Format::Csv, "x.csv").unwrap_err();
-        assert!(bare.to_string().starts_with("x.csv: received an HTML page, not a data file"), "{bare}");
+        assert!(
+            bare.to_string()
+                .starts_with("x.csv: received an HTML page, not a data file"),
+            "{bare}"
+        );
         // Data that merely mentions HTML is still data.
         assert!(html_page(b"name,note\nHall,<html> in a cell\n", "x.csv").is_none());
     }

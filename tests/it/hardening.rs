@@ -19,7 +19,10 @@ fn idp_with_first_amount(dir: &Path, amount: &str) -> PathBuf {
     let text = sample_idp();
     let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
     let (head, old) = lines[1].rsplit_once(',').unwrap();
-    assert!(old.parse::<f64>().is_ok(), "the sample's first row ends in its amount: {old}");
+    assert!(
+        old.parse::<f64>().is_ok(),
+        "the sample's first row ends in its amount: {old}"
+    );
     lines[1] = format!("{head},{amount}");
     let path = dir.join("idp_huge.csv");
     std::fs::write(&path, lines.join("\n") + "\n").unwrap();
@@ -99,12 +102,7 @@ fn a_1e308_amount_is_quarantined_and_every_published_float_is_finite() {
     assert_eq!(strings(&q, "severity")[i].as_deref(), Some("error"));
     let row = q.column("source_row").unwrap().cast(&DataType::Int64).unwrap();
     assert_eq!(row.i64().unwrap().get(i), Some(2), "first data row of the CSV");
-    let idp_quality = report
-        .manifest
-        .data_quality
-        .iter()
-        .find(|d| d.source == "idp")
-        .unwrap();
+    let idp_quality = report.manifest.data_quality.iter().find(|d| d.source == "idp").unwrap();
     assert!(idp_quality.rows_rejected >= 1);
     assert_eq!(
         idp_quality.rows_read,
@@ -147,7 +145,13 @@ fn a_manifest_that_cannot_be_read_is_set_aside_and_the_run_goes_on() {
     // What the issue saw: a total written as `null` where an f64 is expected.
     let mut m = manifest(&out);
     let code = m["budget_totals"].as_object().unwrap().keys().next().unwrap().clone();
-    let year = m["budget_totals"][&code].as_object().unwrap().keys().next().unwrap().clone();
+    let year = m["budget_totals"][&code]
+        .as_object()
+        .unwrap()
+        .keys()
+        .next()
+        .unwrap()
+        .clone();
     m["budget_totals"][&code][&year] = serde_json::Value::Null;
     let bad = serde_json::to_vec_pretty(&m).unwrap();
     std::fs::write(out.join("manifest.json"), &bad).unwrap();
@@ -164,7 +168,11 @@ fn a_manifest_that_cannot_be_read_is_set_aside_and_the_run_goes_on() {
         })
         .collect();
     assert_eq!(set_aside.len(), 1, "{set_aside:?}");
-    assert_eq!(std::fs::read(&set_aside[0]).unwrap(), bad, "the bad file is kept as it was");
+    assert_eq!(
+        std::fs::read(&set_aside[0]).unwrap(),
+        bad,
+        "the bad file is kept as it was"
+    );
     let name = set_aside[0].file_name().unwrap().to_string_lossy().into_owned();
     assert_eq!(report.manifest.notes.len(), 1, "{:?}", report.manifest.notes);
     let note = &report.manifest.notes[0];
@@ -319,9 +327,11 @@ retry_base_ms = 10
     .await
     .unwrap();
     // A failing run: the error message names the URL.
-    let failed = run_cli(format!("idp=http://alice:{PASS}@{host}/missing.csv?X-Amz-Signature={KEY}"))
-        .await
-        .unwrap();
+    let failed = run_cli(format!(
+        "idp=http://alice:{PASS}@{host}/missing.csv?X-Amz-Signature={KEY}"
+    ))
+    .await
+    .unwrap();
 
     let ok_out = String::from_utf8_lossy(&ok.stdout).into_owned();
     let ok_err = String::from_utf8_lossy(&ok.stderr).into_owned();
@@ -333,7 +343,9 @@ retry_base_ms = 10
         let heads = seen.lock().unwrap();
         assert!(heads.iter().any(|h| h.contains(&format!("api_key={KEY}"))), "{heads:?}");
         assert!(
-            heads.iter().any(|h| h.to_ascii_lowercase().contains("authorization: basic")),
+            heads
+                .iter()
+                .any(|h| h.to_ascii_lowercase().contains("authorization: basic")),
             "user info is sent as basic auth: {heads:?}"
         );
     }
@@ -431,10 +443,9 @@ async fn a_304_whose_stored_copy_is_gone_downloads_again() {
     );
     assert!(blob.exists(), "the downloaded copy is stored again");
     assert_eq!(std::fs::read(&blob).unwrap(), sample_idp().into_bytes());
-    let log: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(out.join(format!("raw/runs/{}.json", second.manifest.run_id))).unwrap(),
-    )
-    .unwrap();
+    let log: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join(format!("raw/runs/{}.json", second.manifest.run_id))).unwrap())
+            .unwrap();
     let entry = log["inputs"]
         .as_array()
         .unwrap()
@@ -477,7 +488,10 @@ fn control_characters_in_names_are_stripped_and_reported() {
     let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
     let name = "Refurbishment of Zwelitsha Stormwater Drainage Phase 3";
     assert!(lines[1].contains(name));
-    lines[1] = lines[1].replace(name, "Refurbishment of Zwelitsha\u{0} Stormwater \u{1b}[2JDrainage Phase 3");
+    lines[1] = lines[1].replace(
+        name,
+        "Refurbishment of Zwelitsha\u{0} Stormwater \u{1b}[2JDrainage Phase 3",
+    );
     let idp = tmp.path().join("idp_controls.csv");
     std::fs::write(&idp, lines.join("\n") + "\n").unwrap();
     let p = small_pipeline(tmp.path(), &idp.display().to_string(), "", &out);
@@ -485,11 +499,7 @@ fn control_characters_in_names_are_stripped_and_reported() {
     let m = manifest(&out);
     let projects = read_table(&out, &m, "projects");
     let sources = strings(&projects, "source");
-    let rows = projects
-        .column("source_row")
-        .unwrap()
-        .cast(&DataType::Int64)
-        .unwrap();
+    let rows = projects.column("source_row").unwrap().cast(&DataType::Int64).unwrap();
     let i = (0..projects.height())
         .find(|&i| sources[i].as_deref() == Some("idp") && rows.i64().unwrap().get(i) == Some(2))
         .expect("row 2 of the IDP file was accepted");
@@ -502,5 +512,49 @@ fn control_characters_in_names_are_stripped_and_reported() {
     assert_eq!(hits.len(), 1, "{rules:?}");
     assert_eq!(strings(&q, "severity")[hits[0]].as_deref(), Some("warning"));
     let raw = strings(&q, "raw_value")[hits[0]].clone().unwrap();
-    assert!(raw.contains("\\u{1b}[2J") && !raw.contains('\u{1b}') && !raw.contains('\0'), "{raw}");
+    assert!(
+        raw.contains("\\u{1b}[2J") && !raw.contains('\u{1b}') && !raw.contains('\0'),
+        "{raw}"
+    );
+}
+
+#[test]
+fn a_source_that_shrinks_past_max_row_drop_fails_the_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let full = repo().join("sample/idp/idp_register_2024_25.csv");
+    let first = block_on(run(
+        &small_pipeline(tmp.path(), &full.display().to_string(), "max_row_drop = 0.5", &out),
+        clock(0),
+    ))
+    .expect("first run: nothing to compare with");
+    let before_rows = first
+        .manifest
+        .data_quality
+        .iter()
+        .find(|d| d.source == "idp")
+        .unwrap()
+        .rows_accepted;
+    assert!(before_rows > 20, "{before_rows}");
+    let before = std::fs::read(out.join("manifest.json")).unwrap();
+    // A partial delivery: the header and the first ten rows.
+    let partial = tmp.path().join("idp_partial.csv");
+    let text = sample_idp();
+    let lines: Vec<&str> = text.lines().take(11).collect();
+    std::fs::write(&partial, lines.join("\n") + "\n").unwrap();
+    let p = small_pipeline(tmp.path(), &partial.display().to_string(), "max_row_drop = 0.5", &out);
+    let err = block_on(run(&p, clock(1))).unwrap_err().to_string();
+    assert!(
+        err.contains(&format!(
+            "source `idp`: 10 row(s) accepted from {}, down from {before_rows} in the previous run {}",
+            partial.display(),
+            first.manifest.run_id
+        )),
+        "{err}"
+    );
+    assert!(err.contains("> max_row_drop 50.0%"), "{err}");
+    assert_eq!(std::fs::read(out.join("manifest.json")).unwrap(), before);
+    // Without the setting the same file publishes.
+    let p = small_pipeline(tmp.path(), &partial.display().to_string(), "", &out);
+    block_on(run(&p, clock(2))).expect("max_row_drop is off by default");
 }
