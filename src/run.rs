@@ -1,9 +1,13 @@
 //! One pipeline run, end to end: fetch → read → validate → link → measure → publish.
 //!
 //! Every source is processed before anything is decided, so a run that fails reports every
-//! failing source at once. Sources fail on unreadable files, unusable sheets, or a share of
-//! rejected rows above their `max_reject_ratio`; any failure stops the run before publishing, so
-//! the previously published outputs stay current. The clock is passed in, so tests can fix it.
+//! failing source at once. Sources fail on unreadable files (an HTML page included), unusable
+//! sheets, a share of rejected rows above their `max_reject_ratio`, fewer accepted rows than
+//! their `min_rows`, or a fall in rows past their `max_row_drop`; any failure stops the run
+//! before publishing, so the previously published outputs stay current. Previous state that
+//! cannot be read (the manifest, the registers, the fetch log) is set aside or skipped with a
+//! warning and a note in the new manifest, never a reason to fail. The clock is passed in, so
+//! tests can fix it.
 
 use crate::config::Pipeline;
 use crate::contracts::validate::{self, Options};
