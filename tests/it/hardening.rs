@@ -558,3 +558,94 @@ fn a_source_that_shrinks_past_max_row_drop_fails_the_run() {
     let p = small_pipeline(tmp.path(), &partial.display().to_string(), "", &out);
     block_on(run(&p, clock(2))).expect("max_row_drop is off by default");
 }
+
+/// An SA36 workbook with one sheet, `BUF`, whose second project's 2024/25 budget is the largest
+/// f64 stored as a number: the cell from the issue.
+fn sa36_with_max_f64(path: &Path) {
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let ws = wb.add_worksheet();
+    ws.set_name("BUF").unwrap();
+    let headers = [
+        "Function",
+        "Project Description",
+        "Project Number",
+        "Type",
+        "Asset Class",
+        "Ward Location",
+        "Budget Year 2024/25",
+    ];
+    for (c, h) in headers.iter().enumerate() {
+        ws.write_string(0, c as u16, *h).unwrap();
+    }
+    let rows = [
+        ("Zwelitsha Stormwater Drainage", 13_440_000.0),
+        ("Mdantsane Community Hall", f64::MAX),
+        ("Gonubie Water Reservoir", 25_000_000.0),
+    ];
+    for (i, (name, amount)) in rows.iter().enumerate() {
+        let r = i as u32 + 1;
+        ws.write_string(r, 0, "Water Management").unwrap();
+        ws.write_string(r, 1, *name).unwrap();
+        ws.write_string(r, 2, format!("PC001002003001_0002{i}")).unwrap();
+        ws.write_string(r, 3, "New").unwrap();
+        ws.write_string(r, 4, "Water Supply Infrastructure").unwrap();
+        ws.write_string(r, 5, "Ward 4").unwrap();
+        ws.write_number(r, 6, *amount).unwrap();
+    }
+    std::fs::write(path, wb.save_to_buffer().unwrap()).unwrap();
+}
+
+#[test]
+fn the_largest_f64_in_an_sa36_workbook_never_reaches_the_manifest() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let workbook = tmp.path().join("sa36_max.xlsx");
+    sa36_with_max_f64(&workbook);
+    let text = format!(
+        r#"
+name = "issue15"
+[publish]
+location = "{out}"
+[[sources]]
+name = "budget"
+location = "{budget}"
+contract = "sa36_capital_budget"
+max_reject_ratio = 0.5
+[[sources]]
+name = "idp"
+location = "{idp}"
+contract = "idp_register"
+"#,
+        out = out.display(),
+        budget = workbook.display(),
+        idp = repo().join("sample/idp/idp_register_2024_25.csv").display(),
+    );
+    let p = Pipeline::parse(&text, "issue15.toml", tmp.path(), tmp.path()).unwrap();
+    let report = block_on(run(&p, clock(0))).expect("the absurd cell is quarantined, the rest published");
+    let budget = report
+        .manifest
+        .data_quality
+        .iter()
+        .find(|d| d.source == "budget")
+        .unwrap();
+    assert_eq!(
+        (budget.rows_read, budget.rows_accepted, budget.rows_rejected),
+        (3, 2, 1)
+    );
+    let m = manifest(&out);
+    let q = read_table(&out, &m, "quarantine");
+    let rules = strings(&q, "rule");
+    let i = (0..q.height())
+        .find(|&i| rules[i].as_deref() == Some("max_abs"))
+        .expect("a max_abs entry");
+    assert_eq!(strings(&q, "source")[i].as_deref(), Some("budget"));
+    assert_eq!(strings(&q, "source_sheet")[i].as_deref(), Some("BUF"));
+    assert_eq!(strings(&q, "column")[i].as_deref(), Some("budget year 2024/25"));
+    assert_eq!(strings(&q, "raw_value")[i].as_deref(), Some("1.7976931348623157e308"));
+    // BUF's 2024/25 total is the two plausible projects, a number, not `null`.
+    assert_eq!(m["budget_totals"]["BUF"]["2024/25"].as_f64(), Some(38_440_000.0));
+    assert!(finite_float_cells(&out, &m) > 0);
+    // And every later run still reads the manifest.
+    block_on(run(&p, clock(1))).expect("second run");
+    block_on(run(&p, clock(2))).expect("third run");
+}
