@@ -489,3 +489,88 @@ pub async fn apply_retention(
     }
     Ok(removed.len())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sources::location::Location;
+
+    fn manifest_with_total(v: f64) -> Manifest {
+        Manifest {
+            format_version: 1,
+            pipeline: "p".into(),
+            run_id: "r".into(),
+            started_at: String::new(),
+            finished_at: String::new(),
+            harvester_version: String::new(),
+            inputs: vec![],
+            tables: BTreeMap::new(),
+            data_quality: vec![],
+            budget_totals: BTreeMap::from([("BUF".to_string(), BTreeMap::from([("2024/25".to_string(), v)]))]),
+            report: None,
+            notes: vec![],
+        }
+    }
+
+    #[test]
+    fn non_finite_floats_are_published_as_null_and_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_folder(&Location::Local(dir.path().to_path_buf())).unwrap();
+        let df = df!(
+            "amount_rand" => [Some(1.0), Some(f64::NAN), None, Some(f64::INFINITY), Some(-2.5)],
+            "ratio" => [Some(0.5f32), Some(f32::NEG_INFINITY), Some(1.0), None, Some(0.0)],
+            "name" => ["a", "b", "c", "d", "e"],
+        )
+        .unwrap();
+        let table = Table {
+            name: "projects",
+            df,
+            partition: Partition::None,
+        };
+        let (entry, back) = tokio::runtime::Runtime::new().unwrap().block_on(async {
+            let entry = write_table(&store, "r1", &table).await.unwrap();
+            let back = read_table(&store, &entry.files).await.unwrap().unwrap();
+            (entry, back)
+        });
+        assert_eq!(entry.non_finite_nulled, 3);
+        let amounts: Vec<Option<f64>> = back.column("amount_rand").unwrap().f64().unwrap().iter().collect();
+        assert_eq!(amounts, [Some(1.0), None, None, None, Some(-2.5)]);
+        let ratio = back.column("ratio").unwrap();
+        assert_eq!(ratio.dtype(), &DataType::Float32, "the column keeps its type");
+        let ratios: Vec<Option<f32>> = ratio.f32().unwrap().iter().collect();
+        assert_eq!(ratios, [Some(0.5), None, Some(1.0), None, Some(0.0)]);
+        // The count is in the manifest entry only when there is one.
+        assert!(serde_json::to_string(&entry)
+            .unwrap()
+            .contains("\"non_finite_nulled\":3"));
+        let clean = TableEntry {
+            non_finite_nulled: 0,
+            ..entry
+        };
+        assert!(!serde_json::to_string(&clean).unwrap().contains("non_finite_nulled"));
+    }
+
+    #[test]
+    fn a_manifest_that_would_not_read_back_is_refused_and_non_finite_totals_dropped() {
+        assert!(manifest_bytes(&manifest_with_total(1.5)).is_ok());
+        let e = manifest_bytes(&manifest_with_total(f64::NAN)).unwrap_err().to_string();
+        assert!(
+            e.starts_with("refusing to commit a manifest.json that would not read back"),
+            "{e}"
+        );
+        let mut m = manifest_with_total(f64::INFINITY);
+        m.budget_totals
+            .entry("BUF".into())
+            .or_default()
+            .insert("2025/26".into(), 7.0);
+        m.budget_totals
+            .insert("EC122".into(), BTreeMap::from([("2024/25".to_string(), f64::NAN)]));
+        let dropped = retain_finite(&mut m.budget_totals);
+        assert_eq!(dropped, ["BUF 2024/25", "EC122 2024/25"]);
+        assert_eq!(
+            m.budget_totals,
+            BTreeMap::from([("BUF".to_string(), BTreeMap::from([("2025/26".to_string(), 7.0)]))])
+        );
+        assert!(manifest_bytes(&m).is_ok());
+    }
+}
