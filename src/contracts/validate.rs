@@ -126,7 +126,9 @@ pub struct Rejection {
     /// Canonical column (or the header as found, or `(sheet name)`).
     pub column: String,
     /// Rule name: `required`, `number`, `pattern`, `allowed_values`, `range`,
-    /// `financial_year`, `demarcation_code`, `require_any`.
+    /// `financial_year`, `demarcation_code`, `require_any`, `max_abs` (an implausibly large
+    /// amount), `non_finite`, `duplicate_header` (two columns for one field disagree),
+    /// `control_characters` (removed from the cell; a warning).
     pub rule: String,
     /// The raw cell text.
     pub raw: String,
