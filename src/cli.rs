@@ -8,7 +8,7 @@ use crate::config::Pipeline;
 use crate::contracts::fiscal::{FinancialYear, YearLabel};
 use crate::contracts::numbers::Unit;
 use crate::contracts::Catalog;
-use crate::sources::location::Location;
+use crate::sources::location::{redact_text, Location};
 use crate::sources::readers::Format;
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
@@ -451,15 +451,22 @@ fn cmd_run(
         }
         return ExitCode::from(2);
     }
-    let history = match crate::history::History::open(history) {
-        Ok(h) => h,
+    let history = match crate::history::History::open_or_set_aside(history, chrono::Utc::now()) {
+        Ok((h, note)) => {
+            if let Some(n) = note {
+                eprintln!("warning: {n}");
+            }
+            h
+        }
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::FAILURE;
         }
     };
     let mut request = crate::run::RunRequest::new(chrono::Utc::now());
-    let params = serde_json::json!({ "sources": sources, "out": out, "as_of": as_of });
+    // URLs given on the command line may carry credentials: the history keeps them redacted.
+    let shown: Vec<String> = sources.iter().map(|s| redact_text(s)).collect();
+    let params = serde_json::json!({ "sources": shown, "out": out.map(redact_text), "as_of": as_of });
     request.as_of = as_of;
     let clock = crate::service::SystemClock;
     let result = runtime().block_on(crate::service::execute(
@@ -562,8 +569,13 @@ fn cmd_serve(dir: &Path, listen: &str, grace_secs: u64, cwd: &Path, history: &Pa
     if token.is_none() {
         eprintln!("warning: no API token configured: POST endpoints are disabled");
     }
-    let history = match crate::history::History::open(history) {
-        Ok(h) => std::sync::Arc::new(h),
+    let history = match crate::history::History::open_or_set_aside(history, chrono::Utc::now()) {
+        Ok((h, note)) => {
+            if let Some(n) = note {
+                eprintln!("warning: {n}");
+            }
+            std::sync::Arc::new(h)
+        }
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::FAILURE;
@@ -708,6 +720,8 @@ fn cmd_check(
         sheets: sheets.clone(),
         financial_year: fy,
         max_reject_ratio: 1.0,
+        min_rows: 0,
+        max_row_drop: None,
         http: crate::config::HttpSettings::default(),
     };
     let fetched = match runtime().block_on(crate::sources::fetch(&spec, None, None)) {

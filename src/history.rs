@@ -5,6 +5,7 @@
 //! database survives restarts; a run still marked `running` when the service starts was cut off
 //! by a crash or a kill and is marked `interrupted`.
 
+use crate::sources::location::redact_text;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -166,6 +167,57 @@ impl History {
         })
     }
 
+    /// Opens the database like [`History::open`], but a file that is not a readable SQLite
+    /// database (damaged, or something else written over it) never stops every later run: it is
+    /// renamed to `<name>.unreadable-<time>` (with its `-wal` and `-shm` files) and a new, empty
+    /// history is started. The second value says what was set aside. A database that is only
+    /// busy or cannot be reached is still an error.
+    pub fn open_or_set_aside(
+        path: &Path,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(History, Option<String>), HistoryError> {
+        match History::open(path) {
+            Ok(h) => Ok((h, None)),
+            Err(HistoryError::Sqlite {
+                source: rusqlite::Error::SqliteFailure(e, _),
+                ..
+            }) if matches!(
+                e.code,
+                rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt
+            ) =>
+            {
+                let stamp = now.format("%Y%m%dT%H%M%S%3fZ");
+                let aside = |suffix: &str| {
+                    let mut from = path.as_os_str().to_owned();
+                    from.push(suffix);
+                    let mut to = path.as_os_str().to_owned();
+                    to.push(format!(".unreadable-{stamp}{suffix}"));
+                    (std::path::PathBuf::from(from), std::path::PathBuf::from(to))
+                };
+                let (from, to) = aside("");
+                std::fs::rename(&from, &to).map_err(|source| HistoryError::Folder {
+                    path: path.display().to_string(),
+                    source,
+                })?;
+                for suffix in ["-wal", "-shm"] {
+                    let (from, to) = aside(suffix);
+                    if from.exists() {
+                        let _ = std::fs::rename(from, to);
+                    }
+                }
+                let note = format!(
+                    "the run history {} could not be read ({}); it was set aside as {} and a new history was started",
+                    path.display(),
+                    e,
+                    to.display()
+                );
+                tracing::warn!(path = %path.display(), moved_to = %to.display(), "the run history cannot be read; set aside, starting a new one");
+                Ok((History::open(path)?, Some(note)))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     fn with<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, HistoryError> {
         let conn = self.conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         f(&conn).map_err(|source| HistoryError::Sqlite {
@@ -196,7 +248,7 @@ impl History {
         self.with(|c| {
             c.execute(
                 "INSERT INTO runs (run_id, pipeline, trigger, parameters, status, started_at) VALUES (?1, ?2, ?3, ?4, 'running', ?5)",
-                params![run_id, pipeline, trigger.as_str(), parameters.to_string(), started_at],
+                params![run_id, pipeline, trigger.as_str(), redact_text(&parameters.to_string()), started_at],
             )
             .map(|_| ())
         })
@@ -207,7 +259,7 @@ impl History {
         self.with(|c| {
             c.execute(
                 "UPDATE runs SET status = ?2, finished_at = ?3, duration_secs = ?4, inputs = ?5, manifest = ?6, rows_in = ?7, rows_out = ?8, rows_quarantined = ?9, error = ?10 WHERE run_id = ?1",
-                params![run_id, f.status, f.finished_at, f.duration_secs, f.inputs.to_string(), f.manifest, f.rows_in, f.rows_out, f.rows_quarantined, f.error],
+                params![run_id, f.status, f.finished_at, f.duration_secs, redact_text(&f.inputs.to_string()), f.manifest, f.rows_in, f.rows_out, f.rows_quarantined, f.error.as_deref().map(redact_text)],
             )
             .map(|_| ())
         })
@@ -373,5 +425,30 @@ mod tests {
         assert_eq!(runs[0].parameters["financial_years"][0], "2024/25");
         assert_eq!(h.get("r1").unwrap().unwrap().rows_in, Some(10));
         assert!(h.get("nope").unwrap().is_none());
+    }
+
+    #[test]
+    fn an_unreadable_history_is_set_aside_and_a_new_one_started() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("history.sqlite");
+        let garbage = b"this is not a database, it is an HTML error page: <html></html> ".repeat(100);
+        std::fs::write(&path, &garbage).unwrap();
+        assert!(History::open(&path).is_err(), "the plain open refuses it");
+        let now = chrono::DateTime::parse_from_rfc3339("2026-11-22T02:00:00Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        let (h, note) = History::open_or_set_aside(&path, now).unwrap();
+        let aside = dir.path().join("history.sqlite.unreadable-20261122T020000000Z");
+        assert_eq!(std::fs::read(&aside).unwrap(), garbage, "kept as it was");
+        let note = note.expect("a note says what happened");
+        assert!(note.contains(&format!("set aside as {}", aside.display())), "{note}");
+        h.start("r1", "p", Trigger::Cli, &serde_json::json!({}), "2026-11-22T02:00:00Z")
+            .unwrap();
+        assert_eq!(h.list(None, 10).unwrap().len(), 1);
+        // A good database is opened as it is.
+        drop(h);
+        let (h, note) = History::open_or_set_aside(&path, now).unwrap();
+        assert!(note.is_none());
+        assert_eq!(h.list(None, 10).unwrap().len(), 1);
     }
 }

@@ -1,9 +1,13 @@
 //! One pipeline run, end to end: fetch → read → validate → link → measure → publish.
 //!
 //! Every source is processed before anything is decided, so a run that fails reports every
-//! failing source at once. Sources fail on unreadable files, unusable sheets, or a share of
-//! rejected rows above their `max_reject_ratio`; any failure stops the run before publishing, so
-//! the previously published outputs stay current. The clock is passed in, so tests can fix it.
+//! failing source at once. Sources fail on unreadable files (an HTML page included), unusable
+//! sheets, a share of rejected rows above their `max_reject_ratio`, fewer accepted rows than
+//! their `min_rows`, or a fall in rows past their `max_row_drop`; any failure stops the run
+//! before publishing, so the previously published outputs stay current. Previous state that
+//! cannot be read (the manifest, the registers, the fetch log) is set aside or skipped with a
+//! warning and a note in the new manifest, never a reason to fail. The clock is passed in, so
+//! tests can fix it.
 
 use crate::config::Pipeline;
 use crate::contracts::validate::{self, Options};
@@ -104,6 +108,38 @@ pub enum SourceProblem {
         /// Rows rejected.
         rejected: usize,
     },
+    /// The source gave fewer accepted rows than its `min_rows`.
+    #[error("source `{source_name}`: {accepted} row(s) accepted from {files} ({read} data row(s) read), fewer than min_rows {min}; an empty or header-only file is not published (set `min_rows = 0` on the source if it may be empty)")]
+    TooFewRows {
+        /// Source name.
+        source_name: String,
+        /// The file (or files) read.
+        files: String,
+        /// Rows accepted.
+        accepted: usize,
+        /// Data rows read.
+        read: usize,
+        /// The source's `min_rows`.
+        min: usize,
+    },
+    /// The source's accepted rows fell by more than its `max_row_drop` since the last run.
+    #[error("source `{source_name}`: {accepted} row(s) accepted from {files}, down from {previous} in the previous run {previous_run} ({drop:.1}% fewer > max_row_drop {max:.1}%); a partial delivery is not published")]
+    RowDrop {
+        /// Source name.
+        source_name: String,
+        /// The file (or files) read.
+        files: String,
+        /// Rows accepted now.
+        accepted: usize,
+        /// Rows accepted in the previous run.
+        previous: usize,
+        /// The previous run's id.
+        previous_run: String,
+        /// Percentage fewer.
+        drop: f64,
+        /// Percentage allowed.
+        max: f64,
+    },
     /// Too many rows were rejected.
     #[error("source `{source_name}`: {rejected} of {read} rows rejected ({ratio:.1}% > max_reject_ratio {max:.1}%); most frequent: {examples}")]
     TooManyRejected {
@@ -203,6 +239,14 @@ pub fn process_with_contract(
     } else {
         source_name.to_string()
     };
+    // A web page served in place of the data says so, whatever the format was meant to be.
+    if let Some(error) = readers::html_page(&fetched.bytes, &file) {
+        out.problems.push(SourceProblem::Read {
+            source_name: source_name.to_string(),
+            error,
+        });
+        return out;
+    }
     let Some(format) = format.or_else(|| Format::from_path(&file)) else {
         out.problems.push(SourceProblem::UnknownFormat {
             source_name: source_name.to_string(),
@@ -338,6 +382,15 @@ pub fn process_with_contract(
     out
 }
 
+/// A previous run's table that cannot be read: logged and noted; the run goes on without it.
+fn unreadable_state(what: &str, files: &[String], error: &str, notes: &mut Vec<String>) {
+    tracing::warn!(state = what, files = %files.join(", "), error = %error, "previous state cannot be read; starting without it");
+    notes.push(format!(
+        "the previous {what} ({}) could not be read ({error}); this run started without it",
+        files.join(", ")
+    ));
+}
+
 /// A new run id: the UTC start time (to the millisecond) and a random suffix, so ids sort by
 /// time and two runs started in the same millisecond still differ.
 pub fn new_run_id(now: DateTime<Utc>) -> String {
@@ -401,13 +454,33 @@ pub async fn run_with(pipeline: &Pipeline, request: &RunRequest) -> Result<RunRe
         Some(a) => Some(raw.resolve_as_of(a).await.map_err(RunError::Raw)?),
         None => None,
     };
+    // Things the run had to work around, recorded in the manifest and the summary.
+    let mut notes = Vec::new();
     let previous_fetch = match &replay {
         Some(_) => None,
         None => raw.latest().await.unwrap_or_else(|e| {
             tracing::warn!(error = %e, "cannot read the previous fetch log; fetching without conditional requests");
+            notes.push(format!(
+                "the previous fetch log could not be read ({e}); sources were fetched without conditional requests"
+            ));
             None
         }),
     };
+    // Rows each source gave last time, for `max_row_drop` (only read when a source asks; an
+    // unreadable manifest is dealt with, and reported, where the run reads its state below).
+    let previous_rows: Option<(String, BTreeMap<String, usize>)> =
+        if replay.is_none() && pipeline.sources.iter().any(|s| s.max_row_drop.is_some()) {
+            publish::read_manifest(&store).await.ok().flatten().map(|m| {
+                let rows = m
+                    .data_quality
+                    .iter()
+                    .map(|q| (q.source.clone(), q.rows_accepted))
+                    .collect();
+                (m.run_id, rows)
+            })
+        } else {
+            None
+        };
     let started_at = now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let mut fetch_log = FetchLog {
         run_id: request.run_id.clone(),
@@ -442,6 +515,7 @@ pub async fn run_with(pipeline: &Pipeline, request: &RunRequest) -> Result<RunRe
         for fetched in &mut files {
             fetched.one_of_several = several;
         }
+        let problems_before = problems.len();
         for fetched in &files {
             if replay.is_none() && !fetched.not_modified {
                 if let Err(e) = raw.put_blob(&fetched.sha256, &fetched.bytes).await {
@@ -464,6 +538,34 @@ pub async fn run_with(pipeline: &Pipeline, request: &RunRequest) -> Result<RunRe
             quality_sum.rows_accepted += out.quality.rows_accepted;
             quality_sum.rows_rejected += out.quality.rows_rejected;
             quality_sum.warnings += out.quality.warnings;
+        }
+        // Only when nothing else is wrong with the source: a missing header already says why.
+        if problems.len() == problems_before && quality_sum.rows_accepted < spec.min_rows {
+            problems.push(SourceProblem::TooFewRows {
+                source_name: spec.name.clone(),
+                files: files.iter().map(|f| f.location.as_str()).collect::<Vec<_>>().join(", "),
+                accepted: quality_sum.rows_accepted,
+                read: quality_sum.rows_read,
+                min: spec.min_rows,
+            });
+        }
+        if let (Some(max), Some((previous_run, rows))) = (spec.max_row_drop, &previous_rows) {
+            let previous = rows.get(&spec.name).copied().unwrap_or(0);
+            let now_rows = quality_sum.rows_accepted;
+            if problems.len() == problems_before && previous > 0 && now_rows < previous {
+                let drop = (previous - now_rows) as f64 / previous as f64;
+                if drop > max {
+                    problems.push(SourceProblem::RowDrop {
+                        source_name: spec.name.clone(),
+                        files: files.iter().map(|f| f.location.as_str()).collect::<Vec<_>>().join(", "),
+                        accepted: now_rows,
+                        previous,
+                        previous_run: previous_run.clone(),
+                        drop: drop * 100.0,
+                        max: max * 100.0,
+                    });
+                }
+            }
         }
         quality.push(quality_sum);
     }
@@ -513,6 +615,8 @@ pub async fn run_with(pipeline: &Pipeline, request: &RunRequest) -> Result<RunRe
                 sheets: None,
                 financial_year: None,
                 max_reject_ratio: 1.0,
+                min_rows: 0,
+                max_row_drop: None,
                 http: crate::config::HttpSettings::default(),
             };
             let fetched = sources::fetch(&spec, None, None)
@@ -539,8 +643,22 @@ pub async fn run_with(pipeline: &Pipeline, request: &RunRequest) -> Result<RunRe
         secs = stage.elapsed().as_secs_f64(),
         "metrics"
     );
-    let previous = publish::read_manifest(&store).await?;
-    let budget_totals = metrics::budget_totals(&records);
+    // State from the previous run: a file that cannot be read is set aside and the run goes on
+    // as a first run, saying so, instead of failing every run from now on.
+    let (previous, set_aside) = publish::read_manifest_or_set_aside(&store, now).await?;
+    if let Some(a) = set_aside {
+        tracing::warn!(moved_to = %a.moved_to, reason = %a.reason, "the previous manifest cannot be read; set aside, starting without previous state");
+        notes.push(a.note());
+    }
+    let mut budget_totals = metrics::budget_totals(&records);
+    let dropped = publish::retain_finite(&mut budget_totals);
+    if !dropped.is_empty() {
+        tracing::warn!(totals = %dropped.join(", "), "non-finite budget totals left out of the manifest");
+        notes.push(format!(
+            "budget totals that are not finite numbers were left out: {}",
+            dropped.join(", ")
+        ));
+    }
     let mut exceptions = metrics::exceptions(&records, &accepted, &variances, &budget_totals);
     exceptions.extend(metrics::magnitude_exceptions(
         &records,
@@ -550,17 +668,31 @@ pub async fn run_with(pipeline: &Pipeline, request: &RunRequest) -> Result<RunRe
     exceptions.extend(metrics::review_exceptions(&links, &stale));
     metrics::sort_exceptions(&mut exceptions);
     let previous_register = match previous.as_ref().and_then(|m| m.tables.get("exception_register")) {
-        Some(t) => match publish::read_table(&store, &t.files).await? {
-            Some(df) => metrics::register::from_frame(&df)?,
-            None => Vec::new(),
-        },
+        Some(t) => {
+            let read = match publish::read_table(&store, &t.files).await {
+                Ok(Some(df)) => metrics::register::from_frame(&df).map_err(|e| e.to_string()),
+                Ok(None) => Ok(Vec::new()),
+                Err(e) => Err(e.to_string()),
+            };
+            read.unwrap_or_else(|e| {
+                unreadable_state("exception register", &t.files, &e, &mut notes);
+                Vec::new()
+            })
+        }
         None => Vec::new(),
     };
     let previous_projects = match previous.as_ref().and_then(|m| m.tables.get("project_register")) {
-        Some(t) => match publish::read_table(&store, &t.files).await? {
-            Some(df) => tables::project_keys(&df)?,
-            None => BTreeMap::new(),
-        },
+        Some(t) => {
+            let read = match publish::read_table(&store, &t.files).await {
+                Ok(Some(df)) => tables::project_keys(&df).map_err(|e| e.to_string()),
+                Ok(None) => Ok(BTreeMap::new()),
+                Err(e) => Err(e.to_string()),
+            };
+            read.unwrap_or_else(|e| {
+                unreadable_state("project register", &t.files, &e, &mut notes);
+                BTreeMap::new()
+            })
+        }
         None => BTreeMap::new(),
     };
     tracing::info!(
@@ -644,6 +776,12 @@ pub async fn run_with(pipeline: &Pipeline, request: &RunRequest) -> Result<RunRe
             partition,
         };
         let entry = publish::write_table(&store, &run_id, &table).await?;
+        if entry.non_finite_nulled > 0 {
+            notes.push(format!(
+                "table `{name}`: {} NaN or infinite value(s) published as null",
+                entry.non_finite_nulled
+            ));
+        }
         tracing::debug!(
             table = name,
             rows = entry.rows,
@@ -689,6 +827,7 @@ pub async fn run_with(pipeline: &Pipeline, request: &RunRequest) -> Result<RunRe
         data_quality: quality,
         budget_totals,
         report: Some(report_path),
+        notes,
     };
     publish::commit(&store, &manifest).await?;
     // Housekeeping after the commit point: a failure here leaves a good run published.

@@ -140,6 +140,12 @@ pub fn render(report: &RunReport) -> String {
         .collect();
     s.push_str("\nAlignment metrics (municipal financial years)\n");
     s.push_str(&table(&headers, &rows));
+    if !m.notes.is_empty() {
+        s.push_str("\nNotes\n");
+        for n in &m.notes {
+            let _ = writeln!(s, "  - {n}");
+        }
+    }
     let _ = writeln!(s, "\nExceptions: {}", report.exceptions);
     let _ = writeln!(s, "Tables:");
     for (name, t) in &m.tables {

@@ -97,6 +97,8 @@ const SOURCE_KEYS: &[&str] = &[
     "sheets",
     "financial_year",
     "max_reject_ratio",
+    "min_rows",
+    "max_row_drop",
     "timeout_secs",
     "retries",
     "retry_base_ms",
@@ -168,6 +170,8 @@ struct RawSource {
     sheets: Option<String>,
     financial_year: Option<String>,
     max_reject_ratio: Option<f64>,
+    min_rows: Option<i64>,
+    max_row_drop: Option<f64>,
     timeout_secs: Option<i64>,
     retries: Option<i64>,
     retry_base_ms: Option<i64>,
@@ -252,6 +256,8 @@ pub const DEFAULT_RETENTION_DAYS: u32 = 30;
 
 /// Default share of rejected rows past which a source fails the run.
 pub const DEFAULT_MAX_REJECT_RATIO: f64 = 0.25;
+/// Fewest accepted rows a source must give by default.
+pub const DEFAULT_MIN_ROWS: usize = 1;
 
 /// One source of a pipeline, validated.
 #[derive(Debug, Clone)]
@@ -272,6 +278,13 @@ pub struct SourceSpec {
     pub financial_year: Option<FinancialYear>,
     /// Share of rejected rows (0–1) past which the run fails before publishing.
     pub max_reject_ratio: f64,
+    /// Fewest accepted rows (over all its files) the source must give, or the run fails before
+    /// publishing: an empty or header-only file is a broken delivery, not an empty register.
+    /// Default [`DEFAULT_MIN_ROWS`]; 0 allows an empty source.
+    pub min_rows: usize,
+    /// Largest share (0–1) by which the source's accepted rows may fall since the previous
+    /// published run, or the run fails before publishing; `None` (the default) does not check.
+    pub max_row_drop: Option<f64>,
     /// How HTTP sources are fetched.
     pub http: HttpSettings,
 }
@@ -731,6 +744,13 @@ impl Pipeline {
                     format!("expected a share between 0 and 1, found {max_reject_ratio}"),
                 );
             }
+            let max_row_drop = s.max_row_drop;
+            if let Some(d) = max_row_drop.filter(|d| !(0.0..=1.0).contains(d)) {
+                diag(
+                    &key("max_row_drop"),
+                    format!("expected a share between 0 and 1, found {d}"),
+                );
+            }
             let mut http = HttpSettings::default();
             let mut positive = |k: &str, v: Option<i64>, max: i64| -> Option<u64> {
                 match v {
@@ -754,6 +774,8 @@ impl Pipeline {
             if let Some(m) = positive("max_bytes", s.max_bytes, i64::MAX) {
                 http.max_bytes = m;
             }
+            let min_rows =
+                positive("min_rows", s.min_rows, i64::from(u32::MAX)).map_or(DEFAULT_MIN_ROWS, |n| n as usize);
             for (header, var) in s.headers_from_env.clone().unwrap_or_default() {
                 if reqwest::header::HeaderName::from_bytes(header.as_bytes()).is_err() {
                     diag(
@@ -779,6 +801,8 @@ impl Pipeline {
                     sheets,
                     financial_year,
                     max_reject_ratio,
+                    min_rows,
+                    max_row_drop,
                     http,
                 });
             }
@@ -803,24 +827,26 @@ impl Pipeline {
 
     /// Replaces one source's location (`--source NAME=URL`), relative to `cwd`.
     pub fn override_source(&mut self, spec: &str, cwd: &Path) -> Result<(), String> {
+        let shown = crate::sources::location::redact_text(spec);
         let (name, url) = spec
             .split_once('=')
-            .ok_or_else(|| format!("--source `{spec}`: expected NAME=URL"))?;
+            .ok_or_else(|| format!("--source `{shown}`: expected NAME=URL"))?;
         let names: Vec<String> = self.sources.iter().map(|s| s.name.clone()).collect();
         let src = self.sources.iter_mut().find(|s| s.name == name).ok_or_else(|| {
             format!(
-                "--source `{spec}`: pipeline `{}` has no source `{name}`; its sources are {}",
+                "--source `{shown}`: pipeline `{}` has no source `{name}`; its sources are {}",
                 self.name,
                 names.join(", ")
             )
         })?;
-        src.location = Location::parse(url, cwd).map_err(|e| format!("--source `{spec}`: {e}"))?;
+        src.location = Location::parse(url, cwd).map_err(|e| format!("--source `{shown}`: {e}"))?;
         Ok(())
     }
 
     /// Replaces the publish location (`--out URL`), relative to `cwd`.
     pub fn override_publish(&mut self, url: &str, cwd: &Path) -> Result<(), String> {
-        self.publish = Location::parse(url, cwd).map_err(|e| format!("--out `{url}`: {e}"))?;
+        self.publish = Location::parse(url, cwd)
+            .map_err(|e| format!("--out `{}`: {e}", crate::sources::location::redact_text(url)))?;
         Ok(())
     }
 }
@@ -922,6 +948,25 @@ contract = "sa36_capital_budget"
         assert_eq!(p.timezone, chrono_tz::Africa::Johannesburg);
         assert!(p.schedule.is_some());
         assert_eq!(p.sources[0].max_reject_ratio, DEFAULT_MAX_REJECT_RATIO);
+        assert_eq!(p.sources[0].min_rows, DEFAULT_MIN_ROWS);
+    }
+
+    #[test]
+    fn min_rows_is_a_known_key_and_checked() {
+        let with = |v: &str| GOOD.replacen("contract = ", &format!("min_rows = {v}\ncontract = "), 1);
+        let p = Pipeline::parse(&with("0"), "t.toml", Path::new("/r"), Path::new("/w")).unwrap();
+        assert_eq!(p.sources[0].min_rows, 0);
+        let p = Pipeline::parse(&with("25"), "t.toml", Path::new("/r"), Path::new("/w")).unwrap();
+        assert_eq!(p.sources[0].min_rows, 25);
+        let e = Pipeline::parse(&with("-1"), "t.toml", Path::new("/r"), Path::new("/w")).unwrap_err();
+        assert_eq!(e.0.len(), 1, "{e}");
+        assert_eq!(e.0[0].key, "sources[0].min_rows", "{e}");
+        assert!(e.to_string().contains("found -1"), "{e}");
+        let drop = |v: &str| GOOD.replacen("contract = ", &format!("max_row_drop = {v}\ncontract = "), 1);
+        let p = Pipeline::parse(&drop("0.5"), "t.toml", Path::new("/r"), Path::new("/w")).unwrap();
+        assert_eq!(p.sources[0].max_row_drop, Some(0.5));
+        let e = Pipeline::parse(&drop("1.5"), "t.toml", Path::new("/r"), Path::new("/w")).unwrap_err();
+        assert_eq!(e.0[0].key, "sources[0].max_row_drop", "{e}");
     }
 
     #[test]

@@ -157,6 +157,8 @@ struct RawContract {
     #[serde(default)]
     subtotal_when_blank: Vec<String>,
     #[serde(default)]
+    max_abs: Option<f64>,
+    #[serde(default)]
     columns: Vec<RawColumn>,
     #[serde(default)]
     amounts: Vec<RawAmounts>,
@@ -186,6 +188,8 @@ struct RawColumn {
     null_values: Vec<String>,
     #[serde(default)]
     categories: Vec<String>,
+    #[serde(default)]
+    max_abs: Option<f64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -242,6 +246,9 @@ pub struct Column {
     pub null_values: Vec<String>,
     /// For demarcation columns: the municipal categories allowed (`A`, `B`, `C`); empty = any.
     pub categories: Vec<String>,
+    /// Largest plausible magnitude of a value (after scaling to Rand); larger ones are
+    /// quarantined with rule `max_abs`. Amount columns default to the contract's `max_abs`.
+    pub max_abs: Option<f64>,
 }
 
 /// Amount columns laid out one per year: headers matching `header_pattern`, whose first capture
@@ -292,6 +299,26 @@ pub struct Contract {
     pub columns: Vec<Column>,
     /// Wide amount columns.
     pub amounts: Vec<AmountColumns>,
+    /// Largest plausible magnitude of an amount in Rand ([`DEFAULT_MAX_ABS`] unless set):
+    /// larger amounts are quarantined (rule `max_abs`), never published.
+    pub max_abs: f64,
+}
+
+/// The default plausibility bound for amounts: R10 trillion, several times South Africa's
+/// entire annual GDP, so no real budget line comes near it.
+pub const DEFAULT_MAX_ABS: f64 = 1e13;
+
+fn check_bound(
+    v: Option<f64>,
+    key: &str,
+    errors: &mut Vec<ContractError>,
+    err: &impl Fn(&str, String) -> ContractError,
+) {
+    if let Some(v) = v {
+        if !(v.is_finite() && v > 0.0) {
+            errors.push(err(key, format!("expected a positive finite number, found {v}")));
+        }
+    }
 }
 
 /// Normalises a header cell: lowercase, whitespace (newlines included) collapsed, trimmed.
@@ -337,6 +364,7 @@ impl Contract {
                 }
                 None => None,
             };
+            check_bound(c.max_abs, &format!("columns[{i}].max_abs"), &mut errors, &err);
             let mut aliases: Vec<String> = c.aliases.iter().map(|a| normalise_header(a)).collect();
             aliases.push(normalise_header(&c.name));
             columns.push(Column {
@@ -351,6 +379,7 @@ impl Contract {
                 on_invalid: c.on_invalid,
                 null_values: c.null_values.iter().map(|v| v.trim().to_lowercase()).collect(),
                 categories: c.categories,
+                max_abs: c.max_abs,
             });
         }
         let mut amounts = Vec::new();
@@ -405,6 +434,7 @@ impl Contract {
                 ));
             }
         }
+        check_bound(raw.max_abs, "max_abs", &mut errors, &err);
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -426,6 +456,7 @@ impl Contract {
             subtotal_when_blank: raw.subtotal_when_blank,
             columns,
             amounts,
+            max_abs: raw.max_abs.unwrap_or(DEFAULT_MAX_ABS),
         })
     }
 

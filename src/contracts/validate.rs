@@ -126,7 +126,9 @@ pub struct Rejection {
     /// Canonical column (or the header as found, or `(sheet name)`).
     pub column: String,
     /// Rule name: `required`, `number`, `pattern`, `allowed_values`, `range`,
-    /// `financial_year`, `demarcation_code`, `require_any`.
+    /// `financial_year`, `demarcation_code`, `require_any`, `max_abs` (an implausibly large
+    /// amount), `non_finite`, `duplicate_header` (two columns for one field disagree),
+    /// `control_characters` (removed from the cell; a warning).
     pub rule: String,
     /// The raw cell text.
     pub raw: String,
@@ -286,13 +288,36 @@ fn validate_sheet(contract: &Contract, sheet: &RawSheet, opts: &Options, referen
     let header_row = &combined;
     let mut targets: Vec<Option<Target>> = Vec::new();
     let mut found_cols = vec![false; contract.columns.len()];
-    for cell in &header_row.cells {
+    let mut first_at = vec![0usize; contract.columns.len()];
+    // (column, position of its first header, position of a repeat): the first is read, and a
+    // row whose repeat holds another value is quarantined (rule `duplicate_header`).
+    let mut duplicates: Vec<(usize, usize, usize)> = Vec::new();
+    for (j, cell) in header_row.cells.iter().enumerate() {
         let h = normalise_header(&cell.raw());
         let t = match header_target(contract, &h, opts) {
-            // Repeated headers (IRM's `Project Contractor`) keep only the first.
-            Some(Target::Column(i)) if found_cols[i] => None,
+            Some(Target::Column(i)) if found_cols[i] => {
+                // A header that also names another column not yet found goes there (the Cape
+                // Town ledger's `Department` is one column's name and another's alias).
+                let other = contract
+                    .columns
+                    .iter()
+                    .enumerate()
+                    .position(|(k, c)| k != i && !found_cols[k] && c.aliases.contains(&h));
+                match other {
+                    Some(k) => {
+                        found_cols[k] = true;
+                        first_at[k] = j;
+                        Some(Target::Column(k))
+                    }
+                    None => {
+                        duplicates.push((i, first_at[i], j));
+                        None
+                    }
+                }
+            }
             Some(Target::Column(i)) => {
                 found_cols[i] = true;
+                first_at[i] = j;
                 Some(Target::Column(i))
             }
             Some(Target::Amount { year: None, .. }) => {
@@ -364,7 +389,7 @@ fn validate_sheet(contract: &Contract, sheet: &RawSheet, opts: &Options, referen
             row: row.number,
             column: column.to_string(),
             rule: rule.to_string(),
-            raw,
+            raw: escape_controls(raw),
             severity: Severity::Error,
             message,
         };
@@ -395,11 +420,15 @@ fn validate_sheet(contract: &Contract, sheet: &RawSheet, opts: &Options, referen
                     }
                     let header = normalise_header(&header_row.cells[j].raw());
                     match cell_number(cell) {
-                        Ok(Some(v)) => amounts.push(AmountValue {
-                            year: year.unwrap_or(FinancialYear::new(contract.calendar, 0)),
-                            phase: phase.clone(),
-                            rand: v * opts.unit.to_rand_factor(),
-                        }),
+                        Ok(Some(v)) => match plausible(v * opts.unit.to_rand_factor(), Some(contract.max_abs), &header)
+                        {
+                            Ok(rand) => amounts.push(AmountValue {
+                                year: year.unwrap_or(FinancialYear::new(contract.calendar, 0)),
+                                phase: phase.clone(),
+                                rand,
+                            }),
+                            Err((rule, message)) => errs.push(reject(&header, &rule, cell.raw(), message)),
+                        },
                         Ok(None) => {}
                         Err(raw) => errs.push(reject(
                             &header,
@@ -414,19 +443,45 @@ fn validate_sheet(contract: &Contract, sheet: &RawSheet, opts: &Options, referen
                     if cell.is_empty() || col.null_values.contains(&cell.raw().trim().to_lowercase()) {
                         continue;
                     }
-                    present[*ci] = true;
                     let raw = cell.raw();
-                    let text = raw.trim().to_string();
+                    // NUL bytes and terminal escape codes are never data: removed, with a warning.
+                    let cleaned = strip_controls(&raw);
+                    if cleaned.is_some() {
+                        let mut r = reject(
+                            &col.name,
+                            "control_characters",
+                            raw.clone(),
+                            format!(
+                                "control characters (NUL bytes, terminal escape codes) removed from `{}`",
+                                col.name
+                            ),
+                        );
+                        r.severity = Severity::Warning;
+                        warns.push(r);
+                    }
+                    let text = cleaned.as_deref().unwrap_or(&raw).trim().to_string();
+                    if text.is_empty() {
+                        continue;
+                    }
+                    let owned;
+                    let cell = if cleaned.is_some() {
+                        owned = Cell::Text(text.clone());
+                        &owned
+                    } else {
+                        cell
+                    };
+                    present[*ci] = true;
                     let checked: Result<Value, (String, String)> = match col.kind {
                         ColumnKind::Text => check_text(col, &text).map(|()| Value::Text(text.clone())),
                         ColumnKind::Amount | ColumnKind::Number => match cell_number(cell) {
                             Ok(Some(v)) => {
-                                let v = if col.kind == ColumnKind::Amount {
-                                    v * opts.unit.to_rand_factor()
+                                let (v, bound) = if col.kind == ColumnKind::Amount {
+                                    (v * opts.unit.to_rand_factor(), col.max_abs.or(Some(contract.max_abs)))
                                 } else {
-                                    v
+                                    (v, col.max_abs)
                                 };
-                                check_range(col, v).map(|()| Value::Number(v))
+                                plausible(v, bound, &col.name)
+                                    .and_then(|v| check_range(col, v).map(|()| Value::Number(v)))
                             }
                             Ok(None) => {
                                 continue;
@@ -484,6 +539,34 @@ fn validate_sheet(contract: &Contract, sheet: &RawSheet, opts: &Options, referen
                 }
             }
         }
+        for &(ci, a, b) in &duplicates {
+            let col = &contract.columns[ci];
+            let value = |k: usize| row.cells.get(k).map(Cell::raw).unwrap_or_default().trim().to_string();
+            let (first, repeat) = (value(a), value(b));
+            // The first column is read; a repeat that says something else would be lost silently.
+            if !repeat.is_empty() && first != repeat {
+                let header = |k: usize| normalise_header(&header_row.cells[k].raw());
+                let mut r = reject(
+                    &col.name,
+                    "duplicate_header",
+                    format!("{first} | {repeat}"),
+                    format!(
+                        "columns {} (`{}`) and {} (`{}`) both map to `{}` and disagree: `{first}` vs `{repeat}`; rename or remove one of them",
+                        a + 1,
+                        header(a),
+                        b + 1,
+                        header(b),
+                        col.name
+                    ),
+                );
+                if col.on_invalid == OnInvalid::Warn && !col.required {
+                    r.severity = Severity::Warning;
+                    warns.push(r);
+                } else {
+                    errs.push(r);
+                }
+            }
+        }
         for (ci, col) in contract.columns.iter().enumerate() {
             if col.required && !present[ci] && found_cols[ci] {
                 errs.push(reject(
@@ -524,7 +607,7 @@ fn validate_sheet(contract: &Contract, sheet: &RawSheet, opts: &Options, referen
             row: row.number,
             column: column.to_string(),
             rule: rule.to_string(),
-            raw,
+            raw: escape_controls(raw),
             severity: Severity::Warning,
             message,
         };
@@ -701,6 +784,54 @@ fn cell_number(cell: &Cell) -> Result<Option<f64>, String> {
     }
 }
 
+/// The text without control characters (NUL, escape and other C0/C1 codes, with whole ANSI
+/// escape sequences such as `ESC[31m`), or `None` when it had none. Tabs and line breaks are
+/// kept: multi-line cells are ordinary in workbooks.
+fn strip_controls(text: &str) -> Option<String> {
+    let is_bad = |c: char| c.is_control() && !matches!(c, '\t' | '\n' | '\r');
+    if !text.chars().any(is_bad) {
+        return None;
+    }
+    static ANSI: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let ansi = ANSI.get_or_init(|| {
+        regex::Regex::new(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-_])")
+            .expect("valid regular expression")
+    });
+    Some(ansi.replace_all(text, "").chars().filter(|c| !is_bad(*c)).collect())
+}
+
+/// Raw text for the quarantine: as found, except that control characters are shown escaped
+/// (`\u{1b}`), so reading the quarantine in a terminal is safe.
+fn escape_controls(raw: String) -> String {
+    if raw.chars().any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r')) {
+        raw.escape_debug().to_string()
+    } else {
+        raw
+    }
+}
+
+/// A number that may be published: finite (a cell of `1e308` times a unit factor, or a NaN
+/// from a Parquet or JSON file, is not) and, when `max_abs` is set, no larger in magnitude.
+fn plausible(v: f64, max_abs: Option<f64>, column: &str) -> Result<f64, (String, String)> {
+    if !v.is_finite() {
+        return Err((
+            "non_finite".into(),
+            format!("the value in `{column}` is not a finite number ({v})"),
+        ));
+    }
+    if let Some(max) = max_abs.filter(|m| v.abs() > *m) {
+        return Err((
+            "max_abs".into(),
+            format!(
+                "{} in `{column}` is implausibly large (magnitude above max_abs {})",
+                format_number(v),
+                format_number(max)
+            ),
+        ));
+    }
+    Ok(v)
+}
+
 fn check_text(col: &crate::contracts::Column, text: &str) -> Result<(), (String, String)> {
     if let Some(p) = &col.pattern {
         if !p.is_match(text) {
@@ -788,5 +919,239 @@ mod tests {
             .collect();
         assert_eq!(years, [(2024, 100.0), (2025, 200.0)]);
         assert_eq!(out.rows[0].row, 3);
+    }
+
+    fn idp_opts() -> Options {
+        Options {
+            unit: crate::contracts::numbers::Unit::Rand,
+            financial_year: None,
+            file: "idp.csv".into(),
+        }
+    }
+
+    #[test]
+    fn non_finite_and_implausible_amounts_are_quarantined() {
+        let contract = Catalog::load(None).unwrap().get("idp_register").unwrap().clone();
+        assert_eq!(contract.max_abs, crate::contracts::DEFAULT_MAX_ABS);
+        let header = text_row(
+            1,
+            &[
+                "demarcation_code",
+                "idp_project_ref",
+                "project_name",
+                "2024/25",
+                "2025/26",
+            ],
+        );
+        let mut huge = text_row(3, &["BUF", "IDP-2", "Road", "", "5"]);
+        huge.cells[3] = Cell::Number(1.797_693_134_862_315_7e308);
+        let mut nan = text_row(4, &["BUF", "IDP-3", "Clinic", "7", ""]);
+        nan.cells[4] = Cell::Number(f64::NAN);
+        let sheet = RawSheet {
+            name: None,
+            rows: vec![
+                header,
+                text_row(2, &["BUF", "IDP-1", "Hall", "100", "9999999999999"]),
+                huge,
+                nan,
+                text_row(5, &["BUF", "IDP-4", "Pool", "1e308", "1"]),
+                text_row(6, &["BUF", "IDP-5", "Park", "20000000000000", "1"]),
+            ],
+        };
+        let out = validate(&contract, &[sheet], &idp_opts());
+        assert!(out.problems.is_empty(), "{:?}", out.problems);
+        assert_eq!(out.rows_read, 5);
+        assert_eq!(out.rows.len(), 1, "only the plausible row is accepted");
+        assert_eq!(out.rows[0].row, 2);
+        assert_eq!(out.rows_rejected, 4);
+        let got: Vec<(u32, &str, &str, &str)> = out
+            .rejections
+            .iter()
+            .map(|r| (r.row, r.column.as_str(), r.rule.as_str(), r.raw.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (3, "2024/25", "max_abs", "1.7976931348623157e308"),
+                (4, "2025/26", "non_finite", "NaN"),
+                (5, "2024/25", "max_abs", "1e308"),
+                (6, "2024/25", "max_abs", "20000000000000"),
+            ]
+        );
+        assert!(out.rejections.iter().all(|r| r.severity == Severity::Error));
+        assert!(
+            out.rejections[0].message.contains("implausibly large"),
+            "{}",
+            out.rejections[0].message
+        );
+    }
+
+    #[test]
+    fn max_abs_is_set_per_contract_and_per_column() {
+        let base = crate::contracts::BUILTIN
+            .iter()
+            .find(|(n, _)| *n == "idp_register")
+            .unwrap()
+            .1;
+        // A contract-level bound applies to wide amounts; a column-level one to its column.
+        let text = base
+            .replacen("unit = \"rand\"", "unit = \"rand\"\nmax_abs = 1000.0", 1)
+            .replacen("kind = \"amount\"", "kind = \"amount\"\nmax_abs = 50.0", 1);
+        let contract = crate::contracts::Contract::parse(&text, "test").unwrap();
+        assert_eq!(contract.max_abs, 1000.0);
+        assert_eq!(contract.column("amount").unwrap().max_abs, Some(50.0));
+        let sheet = RawSheet {
+            name: None,
+            rows: vec![
+                text_row(
+                    1,
+                    &[
+                        "demarcation_code",
+                        "idp_project_ref",
+                        "project_name",
+                        "financial_year",
+                        "amount",
+                        "2024/25",
+                    ],
+                ),
+                text_row(2, &["BUF", "IDP-1", "Hall", "2024/25", "50", "1000"]),
+                text_row(3, &["BUF", "IDP-2", "Road", "2024/25", "51", ""]),
+                text_row(4, &["BUF", "IDP-3", "Pool", "2024/25", "", "1001"]),
+            ],
+        };
+        let out = validate(&contract, &[sheet], &idp_opts());
+        assert_eq!(out.rows.iter().map(|r| r.row).collect::<Vec<_>>(), [2]);
+        let got: Vec<(u32, &str, &str)> = out
+            .rejections
+            .iter()
+            .map(|r| (r.row, r.column.as_str(), r.rule.as_str()))
+            .collect();
+        assert_eq!(got, [(3, "amount", "max_abs"), (4, "2024/25", "max_abs")]);
+        let bad = base.replacen("unit = \"rand\"", "unit = \"rand\"\nmax_abs = -1.0", 1);
+        let e = crate::contracts::Contract::parse(&bad, "test").unwrap_err();
+        assert_eq!(e[0].key, "max_abs", "{e:?}");
+    }
+
+    #[test]
+    fn a_repeated_header_that_disagrees_is_quarantined_naming_both_columns() {
+        let contract = Catalog::load(None).unwrap().get("idp_register").unwrap().clone();
+        let sheet = RawSheet {
+            name: None,
+            rows: vec![
+                // `project` is an alias of `project_name`: two columns map to it.
+                text_row(
+                    1,
+                    &[
+                        "demarcation_code",
+                        "idp_project_ref",
+                        "project_name",
+                        "2024/25",
+                        "project",
+                    ],
+                ),
+                text_row(2, &["BUF", "IDP-1", "Hall", "100", "Hall"]),
+                text_row(3, &["BUF", "IDP-2", "Road", "200", "Bridge"]),
+                text_row(4, &["BUF", "IDP-3", "Pool", "300", ""]),
+                text_row(5, &["BUF", "IDP-4", "", "400", "Clinic"]),
+            ],
+        };
+        let out = validate(&contract, &[sheet], &idp_opts());
+        assert_eq!(out.rows.iter().map(|r| r.row).collect::<Vec<_>>(), [2, 4]);
+        assert_eq!(out.rows[0].text("project_name"), Some("Hall"));
+        let dups: Vec<(u32, &str, &str)> = out
+            .rejections
+            .iter()
+            .filter(|r| r.rule == "duplicate_header")
+            .map(|r| (r.row, r.raw.as_str(), r.message.as_str()))
+            .collect();
+        assert_eq!(dups.len(), 2, "{:?}", out.rejections);
+        assert_eq!(dups[0].0, 3);
+        assert_eq!(dups[0].1, "Road | Bridge");
+        assert!(
+            dups[0]
+                .2
+                .contains("columns 3 (`project_name`) and 5 (`project`) both map to `project_name`"),
+            "{}",
+            dups[0].2
+        );
+        // A value only in the repeat would be lost: quarantined too (with `required`).
+        assert_eq!(dups[1].0, 5);
+        assert!(out.rejections.iter().all(|r| r.severity == Severity::Error));
+    }
+
+    #[test]
+    fn nul_bytes_and_terminal_escapes_are_stripped_with_a_warning() {
+        let contract = Catalog::load(None).unwrap().get("idp_register").unwrap().clone();
+        let sheet = RawSheet {
+            name: None,
+            rows: vec![
+                text_row(1, &["demarcation_code", "idp_project_ref", "project_name", "2024/25"]),
+                text_row(2, &["BUF", "IDP-1", "Com\u{0}munity \u{1b}[31mHall\u{1b}[0m", "100"]),
+                text_row(3, &["BUF", "IDP-2", "\u{0}\u{7}", "100"]),
+                text_row(4, &["BUF", "IDP-3", "Line one\nline two", "100"]),
+            ],
+        };
+        let out = validate(&contract, &[sheet], &idp_opts());
+        assert_eq!(out.rows.iter().map(|r| r.row).collect::<Vec<_>>(), [2, 4]);
+        assert_eq!(out.rows[0].text("project_name"), Some("Community Hall"));
+        assert_eq!(out.rows[1].text("project_name"), Some("Line one\nline two"));
+        let got: Vec<(u32, &str, &str, Severity)> = out
+            .rejections
+            .iter()
+            .map(|r| (r.row, r.column.as_str(), r.rule.as_str(), r.severity))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (2, "project_name", "control_characters", Severity::Warning),
+                (3, "project_name", "required", Severity::Error),
+                (3, "project_name", "control_characters", Severity::Warning),
+            ]
+        );
+        // The quarantine shows what was there, escaped, never the raw escape codes.
+        assert_eq!(out.rejections[0].raw, "Com\\0munity \\u{1b}[31mHall\\u{1b}[0m");
+        assert!(out
+            .rejections
+            .iter()
+            .all(|r| !r.raw.contains('\u{1b}') && !r.raw.contains('\0')));
+    }
+
+    #[test]
+    fn a_header_naming_two_columns_fills_the_one_not_yet_found() {
+        // `Department` is the `department` column's own name and `sub_department`'s alias; the
+        // ledger's `Directorate` already filled `department`.
+        let contract = Catalog::load(None).unwrap().get("cct_capital_ledger").unwrap().clone();
+        let sheet = RawSheet {
+            name: None,
+            rows: vec![
+                text_row(
+                    1,
+                    &[
+                        "IM_Dir",
+                        "Directorate",
+                        "IM_Dep",
+                        "Department",
+                        "Project Definition",
+                        "Project Definition Description",
+                    ],
+                ),
+                text_row(
+                    2,
+                    &[
+                        "A01",
+                        "City Manager",
+                        "A0101",
+                        "Office of the CM",
+                        "C14.21001",
+                        "Office Equipment",
+                    ],
+                ),
+            ],
+        };
+        let out = validate(&contract, &[sheet], &idp_opts());
+        assert!(out.problems.is_empty(), "{:?}", out.problems);
+        assert!(out.rejections.is_empty(), "{:?}", out.rejections);
+        assert_eq!(out.rows[0].text("department"), Some("City Manager"));
+        assert_eq!(out.rows[0].text("sub_department"), Some("Office of the CM"));
     }
 }

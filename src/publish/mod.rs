@@ -55,6 +55,11 @@ pub enum PublishError {
     /// The manifest could not be serialised or parsed.
     #[error("manifest.json is not valid: {0}")]
     Manifest(#[from] serde_json::Error),
+    /// The manifest about to be written would not read back; nothing was committed.
+    #[error(
+        "refusing to commit a manifest.json that would not read back ({0}); the previous manifest is still current"
+    )]
+    Unreadable(String),
 }
 
 /// How a table's files are split.
@@ -101,6 +106,44 @@ pub struct TableEntry {
     pub rows: usize,
     /// The partition column, if any.
     pub partitioned_by: Option<String>,
+    /// Float cells that were NaN or infinite and were published as null instead (see
+    /// [`null_non_finite`]); absent when none.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub non_finite_nulled: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+/// Replaces every NaN or infinite value in the float columns of `df` by null and returns how
+/// many were replaced. Publishing calls it on every table, so no non-finite float ever reaches
+/// a published file: Parquet would carry it, but JSON (and most readers' totals) cannot. The
+/// contracts quarantine implausible inputs first; this is the last line of defence against a
+/// computation (a ratio over zero) producing one.
+pub fn null_non_finite(df: &mut DataFrame) -> PolarsResult<usize> {
+    let mut replaced = 0;
+    let names: Vec<PlSmallStr> = df
+        .columns()
+        .iter()
+        .filter(|c| matches!(c.dtype(), DataType::Float64 | DataType::Float32))
+        .map(|c| c.name().clone())
+        .collect();
+    for name in names {
+        let column = df.column(name.as_str())?;
+        let dtype = column.dtype().clone();
+        let values = column.cast(&DataType::Float64)?;
+        let ca = values.f64()?;
+        let bad = ca.iter().filter(|v| v.is_some_and(|x| !x.is_finite())).count();
+        if bad == 0 {
+            continue;
+        }
+        replaced += bad;
+        let cleaned: Float64Chunked = ca.iter().map(|v| v.filter(|x| x.is_finite())).collect();
+        let cleaned = cleaned.with_name(name.clone()).into_series().cast(&dtype)?;
+        df.with_column(cleaned.into())?;
+    }
+    Ok(replaced)
 }
 
 /// The manifest: what a run read and wrote.
@@ -131,6 +174,27 @@ pub struct Manifest {
     /// The run's HTML report, relative to the publish location.
     #[serde(default)]
     pub report: Option<String>,
+    /// Things the run wants a reader to know (a previous manifest that could not be read and
+    /// was set aside, non-finite values dropped); absent when none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+/// Removes non-finite totals (JSON has no NaN or infinity: `serde_json` would write `null`,
+/// which then never reads back as `f64`) and returns what was removed, as `CODE year` labels.
+pub fn retain_finite(totals: &mut BTreeMap<String, BTreeMap<String, f64>>) -> Vec<String> {
+    let mut dropped = Vec::new();
+    for (code, years) in totals.iter_mut() {
+        years.retain(|year, v| {
+            let keep = v.is_finite();
+            if !keep {
+                dropped.push(format!("{code} {year}"));
+            }
+            keep
+        });
+    }
+    totals.retain(|_, years| !years.is_empty());
+    dropped
 }
 
 /// Encodes a DataFrame as Parquet bytes (zstd, statistics on).
@@ -194,6 +258,20 @@ pub async fn write_table(store: &Store, run_id: &str, table: &Table) -> Result<T
     };
     let mut files = Vec::new();
     let rows = table.df.height();
+    let mut df = table.df.clone();
+    let non_finite_nulled = null_non_finite(&mut df).map_err(enc)?;
+    if non_finite_nulled > 0 {
+        tracing::warn!(
+            table = table.name,
+            cells = non_finite_nulled,
+            "non-finite floats (NaN or infinite) published as null"
+        );
+    }
+    let table = &Table {
+        name: table.name,
+        df,
+        partition: table.partition,
+    };
     let parts = partitions(table, run_id).map_err(enc)?;
     // An empty partitioned table still gets one (empty) file so its schema is readable.
     let parts = if parts.is_empty() {
@@ -218,6 +296,7 @@ pub async fn write_table(store: &Store, run_id: &str, table: &Table) -> Result<T
             Partition::FinancialYear => Some("financial_year".to_string()),
             Partition::RunId => Some("run_id".to_string()),
         },
+        non_finite_nulled,
     })
 }
 
@@ -262,7 +341,7 @@ pub async fn read_table(store: &Store, files: &[String]) -> Result<Option<DataFr
 }
 
 /// Reads the current manifest, if there is one. A missing manifest is `Ok(None)`; an unreadable
-/// one is an error, so a run never silently forgets the history it should carry on.
+/// one is an error (runs use [`read_manifest_or_set_aside`], which sets it aside and says so).
 pub async fn read_manifest(store: &Store) -> Result<Option<Manifest>, PublishError> {
     let path = store.path(MANIFEST);
     match store.store.get(&path).await {
@@ -283,9 +362,71 @@ pub async fn read_manifest(store: &Store) -> Result<Option<Manifest>, PublishErr
     }
 }
 
+/// A previous manifest that could not be read, and what was done about it.
+#[derive(Debug, Clone)]
+pub struct SetAside {
+    /// Where the unreadable file now is, relative to the publish location.
+    pub moved_to: String,
+    /// Why it could not be read.
+    pub reason: String,
+}
+
+impl SetAside {
+    /// The note a run records about it.
+    pub fn note(&self) -> String {
+        format!(
+            "the previous {MANIFEST} could not be read ({}); it was set aside as {} and this run started without previous state (no quarantine history, exception register or project keys carried over)",
+            self.reason, self.moved_to
+        )
+    }
+}
+
+/// Reads the current manifest like [`read_manifest`], but a manifest whose content cannot be
+/// read (not JSON, or not the manifest's schema) never stops a run: it is renamed to
+/// `manifest.json.unreadable-<time>` beside it and `Ok((None, Some(..)))` says so. Failing to
+/// reach the store is still an error, so a passing network fault never discards history.
+pub async fn read_manifest_or_set_aside(
+    store: &Store,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(Option<Manifest>, Option<SetAside>), PublishError> {
+    match read_manifest(store).await {
+        Ok(m) => Ok((m, None)),
+        Err(PublishError::Manifest(e)) => {
+            let moved_to = format!("{MANIFEST}.unreadable-{}", now.format("%Y%m%dT%H%M%S%3fZ"));
+            store
+                .store
+                .rename(&store.path(MANIFEST), &store.path(&moved_to))
+                .await
+                .map_err(|source| PublishError::Write {
+                    path: moved_to.clone(),
+                    location: store.display.clone(),
+                    source,
+                })?;
+            Ok((
+                None,
+                Some(SetAside {
+                    moved_to,
+                    reason: e.to_string(),
+                }),
+            ))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The manifest's JSON, checked to read back as a manifest: a value JSON cannot hold (a NaN
+/// total becomes `null`) fails here, before anything is committed, not on the next run.
+pub fn manifest_bytes(manifest: &Manifest) -> Result<Vec<u8>, PublishError> {
+    let bytes = serde_json::to_vec_pretty(manifest)?;
+    if let Err(e) = serde_json::from_slice::<Manifest>(&bytes) {
+        return Err(PublishError::Unreadable(e.to_string()));
+    }
+    Ok(bytes)
+}
+
 /// Writes the run's own manifest copy, then replaces the root `manifest.json`: the commit point.
 pub async fn commit(store: &Store, manifest: &Manifest) -> Result<(), PublishError> {
-    let bytes = serde_json::to_vec_pretty(manifest)?;
+    let bytes = manifest_bytes(manifest)?;
     put(store, &format!("runs/{}/{MANIFEST}", manifest.run_id), bytes.clone()).await?;
     put(store, MANIFEST, bytes).await
 }
@@ -347,4 +488,89 @@ pub async fn apply_retention(
         }
     }
     Ok(removed.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sources::location::Location;
+
+    fn manifest_with_total(v: f64) -> Manifest {
+        Manifest {
+            format_version: 1,
+            pipeline: "p".into(),
+            run_id: "r".into(),
+            started_at: String::new(),
+            finished_at: String::new(),
+            harvester_version: String::new(),
+            inputs: vec![],
+            tables: BTreeMap::new(),
+            data_quality: vec![],
+            budget_totals: BTreeMap::from([("BUF".to_string(), BTreeMap::from([("2024/25".to_string(), v)]))]),
+            report: None,
+            notes: vec![],
+        }
+    }
+
+    #[test]
+    fn non_finite_floats_are_published_as_null_and_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_folder(&Location::Local(dir.path().to_path_buf())).unwrap();
+        let df = df!(
+            "amount_rand" => [Some(1.0), Some(f64::NAN), None, Some(f64::INFINITY), Some(-2.5)],
+            "ratio" => [Some(0.5f32), Some(f32::NEG_INFINITY), Some(1.0), None, Some(0.0)],
+            "name" => ["a", "b", "c", "d", "e"],
+        )
+        .unwrap();
+        let table = Table {
+            name: "projects",
+            df,
+            partition: Partition::None,
+        };
+        let (entry, back) = tokio::runtime::Runtime::new().unwrap().block_on(async {
+            let entry = write_table(&store, "r1", &table).await.unwrap();
+            let back = read_table(&store, &entry.files).await.unwrap().unwrap();
+            (entry, back)
+        });
+        assert_eq!(entry.non_finite_nulled, 3);
+        let amounts: Vec<Option<f64>> = back.column("amount_rand").unwrap().f64().unwrap().iter().collect();
+        assert_eq!(amounts, [Some(1.0), None, None, None, Some(-2.5)]);
+        let ratio = back.column("ratio").unwrap();
+        assert_eq!(ratio.dtype(), &DataType::Float32, "the column keeps its type");
+        let ratios: Vec<Option<f32>> = ratio.f32().unwrap().iter().collect();
+        assert_eq!(ratios, [Some(0.5), None, Some(1.0), None, Some(0.0)]);
+        // The count is in the manifest entry only when there is one.
+        assert!(serde_json::to_string(&entry)
+            .unwrap()
+            .contains("\"non_finite_nulled\":3"));
+        let clean = TableEntry {
+            non_finite_nulled: 0,
+            ..entry
+        };
+        assert!(!serde_json::to_string(&clean).unwrap().contains("non_finite_nulled"));
+    }
+
+    #[test]
+    fn a_manifest_that_would_not_read_back_is_refused_and_non_finite_totals_dropped() {
+        assert!(manifest_bytes(&manifest_with_total(1.5)).is_ok());
+        let e = manifest_bytes(&manifest_with_total(f64::NAN)).unwrap_err().to_string();
+        assert!(
+            e.starts_with("refusing to commit a manifest.json that would not read back"),
+            "{e}"
+        );
+        let mut m = manifest_with_total(f64::INFINITY);
+        m.budget_totals
+            .entry("BUF".into())
+            .or_default()
+            .insert("2025/26".into(), 7.0);
+        m.budget_totals
+            .insert("EC122".into(), BTreeMap::from([("2024/25".to_string(), f64::NAN)]));
+        let dropped = retain_finite(&mut m.budget_totals);
+        assert_eq!(dropped, ["BUF 2024/25", "EC122 2024/25"]);
+        assert_eq!(
+            m.budget_totals,
+            BTreeMap::from([("BUF".to_string(), BTreeMap::from([("2025/26".to_string(), 7.0)]))])
+        );
+        assert!(manifest_bytes(&m).is_ok());
+    }
 }

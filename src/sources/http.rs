@@ -253,13 +253,7 @@ async fn once(
     })
 }
 
-/// The URL without user name, password or query string (which may carry tokens).
+/// The URL as it may be logged: see [`crate::sources::location::redact_url`].
 pub fn redact(url: &url::Url) -> String {
-    let mut u = url.clone();
-    let _ = u.set_username("");
-    let _ = u.set_password(None);
-    if u.query().is_some() {
-        u.set_query(Some("…"));
-    }
-    u.to_string()
+    crate::sources::location::redact_url(url)
 }

@@ -286,8 +286,23 @@ async fn fetch_one(
                     Ok(f)
                 }
                 http::Response::NotModified => {
-                    let (Some(prior), Some(raw)) = (prior, raw) else {
-                        // A 304 without a stored copy: ask again without validators.
+                    // The copy the 304 refers to comes from the raw zone; without it (no earlier
+                    // fetch, or its file was removed or damaged) ask again without validators.
+                    let stored = match (prior, raw) {
+                        (Some(prior), Some(raw)) => match raw.get_blob(&prior.sha256).await {
+                            Ok(Some(bytes)) => Some((prior, bytes)),
+                            Ok(None) => {
+                                tracing::warn!(source = %spec.name, url = %shown, sha256 = %prior.sha256, "not modified, but the stored copy is missing from the raw zone; downloading again");
+                                None
+                            }
+                            Err(e) => {
+                                tracing::warn!(source = %spec.name, url = %shown, error = %e, "not modified, but the stored copy cannot be used; downloading again");
+                                None
+                            }
+                        },
+                        _ => None,
+                    };
+                    let Some((prior, bytes)) = stored else {
                         return match http::get(url, &spec.http, &http::Validators::default(), true)
                             .await
                             .map_err(http_err)?
@@ -304,13 +319,6 @@ async fn fetch_one(
                             })),
                         };
                     };
-                    let bytes = stored_copy(
-                        spec,
-                        raw,
-                        &prior.sha256,
-                        &format!("stored copy {} of {shown}", prior.sha256),
-                    )
-                    .await?;
                     tracing::info!(source = %spec.name, url = %shown, "not modified; using the stored copy");
                     let mut f = Fetched::new(display, file_name, bytes);
                     f.etag = prior.etag.clone();

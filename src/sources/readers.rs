@@ -39,10 +39,13 @@ impl Cell {
     }
 }
 
-/// Formats a number without a spurious `.0` for integers.
+/// Formats a number without a spurious `.0` for integers; huge magnitudes (from 1e15) in
+/// exponent form, so `1.7976931348623157e308` stays one short, readable token.
 pub fn format_number(n: f64) -> String {
     if n.fract() == 0.0 && n.abs() < 1e15 {
         format!("{}", n as i64)
+    } else if n.is_finite() && n.abs() >= 1e15 {
+        format!("{n:e}")
     } else {
         format!("{n}")
     }
@@ -149,6 +152,14 @@ pub enum ReadError {
         /// What polars reported.
         reason: String,
     },
+    /// A web page arrived where a data file was expected.
+    #[error("{file}: received an HTML page{title}, not a data file: the server answered with a web page (a login, error or landing page?) instead of the data; check the URL and any credentials")]
+    Html {
+        /// File name.
+        file: String,
+        /// ` (title `...`)` or empty.
+        title: String,
+    },
     /// The text could not be split into records.
     #[error("{file}: cannot read as delimited text: {reason}")]
     Delimited {
@@ -159,8 +170,52 @@ pub enum ReadError {
     },
 }
 
+/// The error for bytes that are an HTML page (a server's login or error page served with 200),
+/// if they are one; checked before any format is tried, since no data format starts like that.
+pub fn html_page(bytes: &[u8], file: &str) -> Option<ReadError> {
+    let head = &bytes[..bytes.len().min(4096)];
+    let (text, _) = decode_text(head);
+    let start = text.trim_start_matches('\u{feff}').trim_start().to_ascii_lowercase();
+    let is_html = start.starts_with("<!doctype html")
+        || start.starts_with("<html")
+        || ((start.starts_with("<!--") || start.starts_with("<?xml") || start.starts_with("<head"))
+            && start.contains("<html"));
+    if !is_html {
+        return None;
+    }
+    let title = start
+        .find("<title")
+        .and_then(|i| start[i..].find('>').map(|j| i + j + 1))
+        .and_then(|from| start[from..].find("</title").map(|to| (from, from + to)))
+        .map(|(from, to)| {
+            // Byte offsets of the lower-cased ASCII text match the original's.
+            let original = text.trim_start_matches('\u{feff}').trim_start();
+            let t: String = original
+                .get(from..to)
+                .unwrap_or_default()
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+                .chars()
+                .filter(|c| !c.is_control())
+                .take(80)
+                .collect();
+            t
+        })
+        .filter(|t| !t.is_empty())
+        .map(|t| format!(" (title `{t}`)"))
+        .unwrap_or_default();
+    Some(ReadError::Html {
+        file: file.to_string(),
+        title,
+    })
+}
+
 /// Reads a file's bytes into sheets. `file` is only used in error messages.
 pub fn read(bytes: &[u8], format: Format, file: &str) -> Result<Vec<RawSheet>, ReadError> {
+    if let Some(e) = html_page(bytes, file) {
+        return Err(e);
+    }
     match format {
         Format::Csv | Format::Tsv => {
             let (text, _) = decode_text(bytes);
@@ -504,6 +559,26 @@ fn cell_from(d: &Data) -> Cell {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_html_page_is_named_as_one_whatever_the_format() {
+        let page = b"\xef\xbb\xbf\n  <!DOCTYPE html>\n<html><head><title>\n  Sign in | Municipal\n Portal </title></head><body>...</body></html>";
+        for format in [Format::Csv, Format::Xlsx, Format::Xls, Format::Json] {
+            let e = read(page, format, "idp.csv").unwrap_err().to_string();
+            assert_eq!(
+                e,
+                "idp.csv: received an HTML page (title `Sign in | Municipal Portal`), not a data file: the server answered with a web page (a login, error or landing page?) instead of the data; check the URL and any credentials"
+            );
+        }
+        let bare = read(b"<html><body>502 Bad Gateway</body></html>", Format::Csv, "x.csv").unwrap_err();
+        assert!(
+            bare.to_string()
+                .starts_with("x.csv: received an HTML page, not a data file"),
+            "{bare}"
+        );
+        // Data that merely mentions HTML is still data.
+        assert!(html_page(b"name,note\nHall,<html> in a cell\n", "x.csv").is_none());
+    }
 
     #[test]
     fn decodes_latin1_and_cr_only_lines() {

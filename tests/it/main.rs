@@ -3,6 +3,7 @@
 
 mod common;
 mod fuzz;
+mod hardening;
 mod ingest;
 mod linking;
 mod quarantine;
