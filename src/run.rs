@@ -627,7 +627,7 @@ pub async fn run_with(pipeline: &Pipeline, request: &RunRequest) -> Result<RunRe
         (
             "quarantine",
             Partition::RunId,
-            Box::new(|| tables::quarantine(&quarantine)),
+            Box::new(|| tables::quarantine(&quarantine, &request.run_id)),
         ),
         (
             "data_quality",

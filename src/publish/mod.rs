@@ -64,8 +64,9 @@ pub enum Partition {
     None,
     /// `financial_year=<start year>/`, Hive-style.
     FinancialYear,
-    /// `run_id=<run id>/`: for tables whose history is kept across runs (the quarantine), so the
-    /// run id is readable with Hive partitioning while the file bytes stay deterministic.
+    /// `run_id=<run id>/`: for tables whose history is kept across runs (the quarantine); the
+    /// rows carry the same `run_id` as a column, so the history can be filtered to one run
+    /// without Hive partitioning.
     RunId,
 }
 
