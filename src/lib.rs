@@ -32,6 +32,7 @@ pub mod reconcile;
 pub mod records;
 pub mod report;
 pub mod run;
+pub mod scenario;
 pub mod service;
 pub mod sources;
 pub mod storage;

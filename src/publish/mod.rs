@@ -132,6 +132,29 @@ pub struct Manifest {
     /// The run's HTML report, relative to the publish location.
     #[serde(default)]
     pub report: Option<String>,
+    /// Set on scenario runs only (published under `scenarios/<name>/`): what the run was
+    /// limited to. Live manifests do not carry it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scenario: Option<ScenarioEntry>,
+}
+
+/// What a scenario run was limited to, as recorded in its manifest.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ScenarioEntry {
+    /// The scenario's name (its folder under `scenarios/`).
+    pub name: String,
+    /// Municipal financial years kept (`2025/26`); empty when not limited.
+    pub financial_years: Vec<String>,
+    /// Demarcation codes kept; empty when not limited.
+    pub municipalities: Vec<String>,
+    /// The earlier run whose inputs were replayed, if any.
+    pub as_of: Option<String>,
+    /// `full` when roll-ups (province, category, national) and peer ranks cover every
+    /// municipality in the inputs; `filtered` when the municipality filter limited them to the
+    /// chosen municipalities (the `population` column of `alignment_metrics` says the same).
+    pub population: String,
+    /// The same in words, for a person opening the manifest.
+    pub note: String,
 }
 
 /// Encodes a DataFrame as Parquet bytes (zstd, statistics on).

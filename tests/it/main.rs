@@ -11,3 +11,4 @@ mod report;
 mod sample_run;
 mod service;
 mod validate_cli;
+mod scenario;
