@@ -566,7 +566,17 @@ pub async fn run_with(pipeline: &Pipeline, request: &RunRequest) -> Result<RunRe
             for f in &fetched {
                 all.extend(reconcile::overrides::load(&f.bytes, &f.file_name).map_err(RunError::Overrides)?);
             }
-            reconcile::overrides::apply(&mut links, &records, &all)
+            let mut stale = reconcile::overrides::apply(&mut links, &records, &all);
+            // A decision about a municipality this run left out is not stale.
+            if !request.municipalities.is_empty() {
+                stale.retain(|s| {
+                    s.over
+                        .municipality
+                        .as_ref()
+                        .is_none_or(|m| request.municipalities.contains(m))
+                });
+            }
+            stale
         }
     };
     if !years.is_empty() {
