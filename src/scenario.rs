@@ -102,10 +102,16 @@ mod tests {
     fn unsafe_names_are_refused_and_unfiltered_runs_are_live() {
         for bad in ["", "../live", "a/b", ".hidden", "-x", "naïve", "a b"] {
             let e = check_name(bad).unwrap_err();
-            assert!(e.starts_with(&format!("scenario `{bad}`: a scenario name is 1 to 80")), "{e}");
+            assert!(
+                e.starts_with(&format!("scenario `{bad}`: a scenario name is 1 to 80")),
+                "{e}"
+            );
         }
         assert_eq!(name_for(None, &[], &[]), Ok(None));
-        assert_eq!(name_for(Some("what-if_2025.v2"), &[], &[]), Ok(Some("what-if_2025.v2".into())));
+        assert_eq!(
+            name_for(Some("what-if_2025.v2"), &[], &[]),
+            Ok(Some("what-if_2025.v2".into()))
+        );
         assert_eq!(name_for(None, &[], &["BUF".into()]), Ok(Some("BUF".into())));
         assert!(name_for(Some("../x"), &[], &["BUF".into()]).is_err());
     }

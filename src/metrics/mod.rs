@@ -330,10 +330,7 @@ pub fn review_exceptions(links: &[Link], stale: &[crate::reconcile::overrides::S
                 "stale_override",
                 &[match &o.municipality {
                     None => format!("{}|{}|{}|{}", o.left_label, o.left_key, o.right_label, o.right_key),
-                    Some(m) => format!(
-                        "{m}|{}|{}|{}|{}",
-                        o.left_label, o.left_key, o.right_label, o.right_key
-                    ),
+                    Some(m) => format!("{m}|{}|{}|{}|{}", o.left_label, o.left_key, o.right_label, o.right_key),
                 }],
                 None,
             ),

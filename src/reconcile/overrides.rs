@@ -301,7 +301,8 @@ pub fn apply(links: &mut Vec<Link>, records: &[Record], overrides: &[Override]) 
                         x.method = "override";
                         x.matched_on = Some("override".into());
                         x.matched_value = Some(why);
-                        let mut evidence: Vec<serde_json::Value> = serde_json::from_str(&x.evidence).unwrap_or_default();
+                        let mut evidence: Vec<serde_json::Value> =
+                            serde_json::from_str(&x.evidence).unwrap_or_default();
                         evidence.push(o.evidence());
                         x.evidence = serde_json::Value::Array(evidence).to_string();
                     } else {

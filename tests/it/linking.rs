@@ -358,7 +358,10 @@ fn must_link_holds_across_years_and_stays_in_its_municipality(overrides_csv: &st
     let buf_lines = &library["BUF"];
     let ec122_lines = &library["EC122"];
     assert_eq!(buf_lines.len(), 2, "one BUF line per year: {buf_lines:?}");
-    assert!(buf_lines.iter().any(|i| i.starts_with("budget_2024:")) && buf_lines.iter().any(|i| i.starts_with("budget_2025:")));
+    assert!(
+        buf_lines.iter().any(|i| i.starts_with("budget_2024:"))
+            && buf_lines.iter().any(|i| i.starts_with("budget_2025:"))
+    );
     assert_eq!(ec122_lines.len(), 2);
     let potsdam: Vec<String> = ids_of(&projects, "IDP-BUF-015").remove("BUF").unwrap();
     assert!(!potsdam.is_empty());

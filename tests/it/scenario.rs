@@ -57,7 +57,10 @@ fn a_filtered_run_publishes_its_own_scenario_and_leaves_the_live_outputs_byte_id
         .collect();
     assert_eq!(register_files.len(), 2, "{register_files:?}");
     let before_manifest = std::fs::read(out.join("manifest.json")).unwrap();
-    let before_registers: Vec<Vec<u8>> = register_files.iter().map(|f| std::fs::read(out.join(f)).unwrap()).collect();
+    let before_registers: Vec<Vec<u8>> = register_files
+        .iter()
+        .map(|f| std::fs::read(out.join(f)).unwrap())
+        .collect();
     // The raw zone legitimately gains the scenario's fetch log; everything else must not move.
     let before_all = snapshot(out, &["raw"]);
 
@@ -93,7 +96,10 @@ fn a_filtered_run_publishes_its_own_scenario_and_leaves_the_live_outputs_byte_id
         .exists());
     assert_eq!(
         report.manifest_path,
-        format!("scenarios/fy2025-BUF-EC121/runs/{}/manifest.json", report.manifest.run_id)
+        format!(
+            "scenarios/fy2025-BUF-EC121/runs/{}/manifest.json",
+            report.manifest.run_id
+        )
     );
 
     // Only the chosen municipalities and year.
@@ -109,10 +115,7 @@ fn a_filtered_run_publishes_its_own_scenario_and_leaves_the_live_outputs_byte_id
     for table in ["project_amounts", "links", "variances", "exceptions"] {
         let df = read_table(&root, &m, table);
         let codes = distinct(&df, "demarcation_code");
-        assert!(
-            codes.is_subset(&chosen(&["BUF", "EC121"])),
-            "{table}: {codes:?}"
-        );
+        assert!(codes.is_subset(&chosen(&["BUF", "EC121"])), "{table}: {codes:?}");
     }
     let metrics = read_table(&root, &m, "alignment_metrics");
     let levels = strings(&metrics, "level");
@@ -169,7 +172,9 @@ fn a_second_live_run_after_a_scenario_carries_on_the_live_history_only() {
     assert!(status.iter().all(|s| s.as_deref() == Some("open")), "{status:?}");
     assert!(resolved_in.iter().all(Option::is_none));
     let last = strings(&reg, "last_seen_run");
-    assert!(last.iter().all(|r| r.as_deref() == Some(second.manifest.run_id.as_str())));
+    assert!(last
+        .iter()
+        .all(|r| r.as_deref() == Some(second.manifest.run_id.as_str())));
     let first_seen = strings(&reg, "first_seen_run");
     assert!(first_seen
         .iter()
@@ -222,7 +227,12 @@ fn the_command_line_runs_a_scenario_and_says_where_it_went() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&o.stdout);
-    assert_eq!(o.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert!(
         stdout.contains("Scenario `fy2025-BUF-EC121` (years 2025/26; municipalities BUF, EC121): published under"),
         "{stdout}"
