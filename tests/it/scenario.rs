@@ -253,3 +253,48 @@ fn the_command_line_runs_a_scenario_and_says_where_it_went() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_year_only_scenario_keeps_the_full_population_and_the_live_values_of_that_year() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path();
+    let p = sample_pipeline(out);
+    block_on(run(&p, clock(0))).unwrap();
+    let mut req = RunRequest::new(clock(5));
+    req.financial_years = vec![FinancialYear::new(Calendar::Municipal, 2025)];
+    let report = block_on(run_with(&p, &req)).unwrap();
+    assert_eq!(report.scenario.as_deref(), Some("fy2025"));
+    let root = out.join("scenarios/fy2025");
+    let m = manifest(&root);
+    assert_eq!(m["scenario"]["population"], "full");
+    let live = read_table(out, &manifest(out), "alignment_metrics");
+    let scen = read_table(&root, &m, "alignment_metrics");
+    assert_eq!(distinct(&scen, "population"), chosen(&["full"]));
+    let rows = |df: &DataFrame| -> BTreeMap<String, Option<f64>> {
+        let y = df.column("financial_year").unwrap().i32().unwrap().clone();
+        let v = df.column("value").unwrap().f64().unwrap().clone();
+        let cols: Vec<Vec<Option<String>>> = ["level", "area_code", "metric", "dimension"]
+            .iter()
+            .map(|c| strings(df, c))
+            .collect();
+        (0..df.height())
+            .filter(|&i| y.get(i) == Some(2025))
+            .map(|i| {
+                (
+                    format!("{:?}", cols.iter().map(|c| &c[i]).collect::<Vec<_>>()),
+                    v.get(i),
+                )
+            })
+            .collect()
+    };
+    let (live, scen) = (rows(&live), rows(&scen));
+    // Every metric of 2025/26 has its live value at every level, national roll-up and peer
+    // population included; only the MTREF stability (2025/26 BY against the 2024/25 budget's
+    // BY+1) needs the year left out.
+    let expected: BTreeMap<String, Option<f64>> = live
+        .into_iter()
+        .filter(|(k, _)| !k.contains("mtref_stability_wape"))
+        .collect();
+    assert!(expected.len() > 50, "{}", expected.len());
+    assert_eq!(scen, expected);
+}
