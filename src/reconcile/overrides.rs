@@ -347,3 +347,108 @@ pub fn apply(links: &mut Vec<Link>, records: &[Record], overrides: &[Override]) 
     });
     stale
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(id: &str, dataset: Dataset, muni: &str, key: &str) -> Record {
+        Record {
+            project_ref: Some(key.into()),
+            ..Record::bare(id, dataset.as_str(), dataset, muni)
+        }
+    }
+
+    fn link(l: &str, r: &str, muni: &str, method: &'static str) -> Link {
+        Link {
+            left_record_id: l.into(),
+            right_record_id: r.into(),
+            link_type: LinkType::BudgetIdp,
+            method,
+            score: 0.9,
+            demarcation_code: muni.into(),
+            matched_on: None,
+            matched_value: None,
+            name_similarity: None,
+            left_name: None,
+            right_name: None,
+            band: "accept",
+            match_weight: 7.0,
+            evidence: "[]".into(),
+        }
+    }
+
+    fn pairs(links: &[Link]) -> Vec<(&str, &str, &str)> {
+        links
+            .iter()
+            .map(|l| (l.left_record_id.as_str(), l.right_record_id.as_str(), l.method))
+            .collect()
+    }
+
+    #[test]
+    fn a_cannot_link_for_one_municipality_leaves_the_same_key_elsewhere_alone() {
+        let records = vec![
+            rec("b:BUF", Dataset::Budget, "BUF", "PC1"),
+            rec("b:EC122", Dataset::Budget, "EC122", "PC1"),
+            rec("i:BUF", Dataset::Idp, "BUF", "IDP-1"),
+            rec("i:EC122", Dataset::Idp, "EC122", "IDP-1"),
+        ];
+        let mut links = vec![
+            link("b:BUF", "i:BUF", "BUF", "probabilistic"),
+            link("b:EC122", "i:EC122", "EC122", "probabilistic"),
+        ];
+        let file =
+            "decision,link_type,municipality,left_key,right_key,decided_by\ncannot_link,budget_idp,BUF,PC1,IDP-1,a\n";
+        let o = load(file.as_bytes(), "o.csv").unwrap();
+        assert_eq!(o[0].municipality.as_deref(), Some("BUF"));
+        assert_eq!(o[0].left_label, "budget");
+        let stale = apply(&mut links, &records, &o);
+        assert!(stale.is_empty(), "{stale:?}");
+        assert_eq!(pairs(&links), [("b:EC122", "i:EC122", "probabilistic")]);
+    }
+
+    #[test]
+    fn a_must_link_across_municipalities_is_stale_and_links_nothing() {
+        let records = vec![
+            rec("b:BUF", Dataset::Budget, "BUF", "PC1"),
+            rec("i:EC122", Dataset::Idp, "EC122", "IDP-9"),
+        ];
+        let mut links = vec![];
+        let file = "decision,link_type,left_source,left_key,right_source,right_key\nmust_link,budget_idp,budget_2024,PC1,idp,IDP-9\n";
+        let o = load(file.as_bytes(), "o.csv").unwrap();
+        let stale = apply(&mut links, &records, &o);
+        assert!(links.is_empty());
+        assert_eq!(
+            stale[0].reason,
+            "the left budget_2024/PC1 is in BUF and the right idp/IDP-9 in EC122: no pair in one municipality"
+        );
+    }
+
+    #[test]
+    fn a_must_link_keeps_exact_links_and_drops_competing_guesses() {
+        let records = vec![
+            rec("b", Dataset::Budget, "BUF", "PC1"),
+            rec("i1", Dataset::Idp, "BUF", "IDP-1"),
+            rec("i2", Dataset::Idp, "BUF", "IDP-2"),
+            rec("i3", Dataset::Idp, "BUF", "IDP-3"),
+        ];
+        let mut links = vec![
+            link("b", "i1", "BUF", "probabilistic"),
+            link("b", "i2", "BUF", "exact_identifier"),
+            link("b", "i3", "BUF", "probabilistic"),
+        ];
+        let file = "decision,link_type,municipality,left_key,right_key,decided_by,decided_on,reason\nmust_link,budget_idp,BUF,PC1,IDP-3,t.ndlovu,2026-10-01,same hall\n";
+        let o = load(file.as_bytes(), "o.csv").unwrap();
+        assert!(apply(&mut links, &records, &o).is_empty());
+        assert_eq!(
+            pairs(&links),
+            [("b", "i2", "exact_identifier"), ("b", "i3", "override")]
+        );
+        let ev: serde_json::Value = serde_json::from_str(&links[1].evidence).unwrap();
+        assert_eq!(
+            ev[0],
+            serde_json::json!({"name": "override", "level": "must_link", "weight": 0.0, "value": null,
+                "row": 2, "decided_by": "t.ndlovu", "decided_on": "2026-10-01", "reason": "same hall"})
+        );
+    }
+}
