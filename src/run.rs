@@ -777,7 +777,7 @@ pub async fn run_with(pipeline: &Pipeline, request: &RunRequest) -> Result<RunRe
             note: if population == "full" {
                 "province, category and national roll-ups and peer ranks cover every municipality in the inputs".into()
             } else {
-                "population limited: province, category and national roll-ups and peer ranks cover only the municipalities of this scenario".into()
+                "population limited to this scenario's municipalities: its province, category and national roll-ups and peer ranks cover only them; the live outputs have the full population".into()
             },
         }),
     };

@@ -109,7 +109,7 @@ pub fn render(report: &RunReport) -> String {
         };
         let _ = writeln!(
             s,
-            "Scenario `{}`{limited}: published under {}; the live manifest.json and registers were not touched.\nPopulation: {}: {}\n",
+            "Scenario `{}`{limited}: published under {}; the live manifest.json and registers were not touched.\nPopulation {}: {}.\n",
             sc.name, report.publish_location, sc.population, sc.note
         );
     }
