@@ -17,7 +17,7 @@ use crate::sources::readers::{self, Format};
 use crate::sources::{self, Fetched};
 use crate::storage::{StorageError, Store};
 use chrono::{DateTime, Utc};
-use polars::prelude::{Column, DataFrame, PolarsError};
+use polars::prelude::{DataFrame, PolarsError};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -366,7 +366,9 @@ pub struct RunRequest {
     pub run_id: String,
     /// The run's start time.
     pub now: DateTime<Utc>,
-    /// Only records of these municipalities are reconciled and published (all when empty).
+    /// Only these municipalities' records, links and metric rows are published (all when empty);
+    /// every municipality is still linked and measured, so roll-ups and peer ranks cover the
+    /// full population.
     pub municipalities: Vec<String>,
     /// Only these municipal financial years are reconciled and published (all when empty; the
     /// pipeline's `reconcile.financial_years` when that is set).
@@ -505,13 +507,6 @@ pub async fn run_with(pipeline: &Pipeline, request: &RunRequest) -> Result<RunRe
     if !problems.is_empty() {
         return Err(RunError::Sources(problems));
     }
-    if !request.municipalities.is_empty() {
-        records.retain(|r| {
-            r.demarcation_code
-                .as_ref()
-                .is_some_and(|c| request.municipalities.contains(c))
-        });
-    }
     let mut settings = pipeline.reconcile.clone();
     let years = &request.financial_years;
     if !years.is_empty() {
@@ -589,24 +584,28 @@ pub async fn run_with(pipeline: &Pipeline, request: &RunRequest) -> Result<RunRe
     }
     // Borrowed, not copied: the links are the run's largest structure.
     let accepted: Vec<&reconcile::Link> = links.iter().filter(|l| l.band == "accept").collect();
-    let variances = reconcile::variances(&records, &accepted, settings);
+    let mut variances = reconcile::variances(&records, &accepted, settings);
     tracing::info!(
         variances = variances.len(),
         secs = stage.elapsed().as_secs_f64(),
         "variances"
     );
     let mut metrics_df = metrics::alignment_metrics(&records, &accepted, &variances, &settings.financial_years)?;
-    // Roll-ups and peer ranks are computed from the records the run kept: a municipality filter
-    // limits their population, and a scenario's metrics say so on every row.
-    let population = if request.municipalities.is_empty() {
-        "full"
+    // A municipality filter applies only now: every municipality was linked and measured, so
+    // the province, category and national roll-ups and the peer ranks cover the full
+    // population; what is published is the chosen municipalities' own rows and their roll-ups.
+    let munis = &request.municipalities;
+    let accepted = if munis.is_empty() {
+        accepted
     } else {
-        "filtered"
+        drop(accepted);
+        let chosen = |c: &str| munis.iter().any(|m| m == c);
+        records.retain(|r| r.demarcation_code.as_deref().is_some_and(chosen));
+        links.retain(|l| chosen(&l.demarcation_code));
+        variances.retain(|v| chosen(&v.demarcation_code));
+        metrics_df = metrics::alignment::keep_areas(&metrics_df, munis)?;
+        links.iter().filter(|l| l.band == "accept").collect()
     };
-    if scenario.is_some() {
-        let n = metrics_df.height();
-        metrics_df.with_column(Column::new("population".into(), vec![population; n]))?;
-    }
     tracing::info!(
         rows = metrics_df.height(),
         secs = stage.elapsed().as_secs_f64(),
@@ -773,11 +772,11 @@ pub async fn run_with(pipeline: &Pipeline, request: &RunRequest) -> Result<RunRe
             financial_years: years.iter().map(|y| y.label()).collect(),
             municipalities: request.municipalities.clone(),
             as_of: request.as_of.clone(),
-            population: population.to_string(),
-            note: if population == "full" {
+            population: "full".into(),
+            note: if munis.is_empty() {
                 "province, category and national roll-ups and peer ranks cover every municipality in the inputs".into()
             } else {
-                "population limited to this scenario's municipalities: its province, category and national roll-ups and peer ranks cover only them; the live outputs have the full population".into()
+                "every municipality in the inputs was linked and measured, so province, category and national roll-ups and peer ranks cover the full population; only the chosen municipalities' rows and the roll-ups they belong to are published".into()
             },
         }),
     };

@@ -149,9 +149,10 @@ pub struct ScenarioEntry {
     pub municipalities: Vec<String>,
     /// The earlier run whose inputs were replayed, if any.
     pub as_of: Option<String>,
-    /// `full` when roll-ups (province, category, national) and peer ranks cover every
-    /// municipality in the inputs; `filtered` when the municipality filter limited them to the
-    /// chosen municipalities (the `population` column of `alignment_metrics` says the same).
+    /// `full`: roll-ups (province, category, national) and peer ranks cover every municipality in
+    /// the inputs, also when only some municipalities' rows are published (every municipality
+    /// is linked and measured; the filter applies after). Kept as a field so a cheaper,
+    /// population-limited mode could say `filtered`.
     pub population: String,
     /// The same in words, for a person opening the manifest.
     pub note: String,

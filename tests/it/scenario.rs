@@ -43,6 +43,32 @@ fn chosen(codes: &[&str]) -> BTreeSet<Option<String>> {
     codes.iter().map(|c| Some((*c).to_string())).collect()
 }
 
+/// Metric rows of one year: (level, area, metric, dimension) → (value, peer rank, peer count,
+/// peer percentile), as text.
+fn metric_rows(df: &DataFrame, year: i32) -> BTreeMap<String, String> {
+    let y = df.column("financial_year").unwrap().i32().unwrap().clone();
+    let keys: Vec<Vec<Option<String>>> = ["level", "area_code", "metric", "dimension"]
+        .iter()
+        .map(|c| strings(df, c))
+        .collect();
+    let vals: Vec<&Column> = ["value", "peer_rank", "peer_count", "peer_percentile"]
+        .iter()
+        .map(|c| df.column(c).unwrap())
+        .collect();
+    (0..df.height())
+        .filter(|&i| y.get(i) == Some(year))
+        .map(|i| {
+            (
+                format!("{:?}", keys.iter().map(|c| &c[i]).collect::<Vec<_>>()),
+                vals.iter()
+                    .map(|c| format!("{}", c.get(i).unwrap()))
+                    .collect::<Vec<_>>()
+                    .join(" | "),
+            )
+        })
+        .collect()
+}
+
 #[test]
 fn a_filtered_run_publishes_its_own_scenario_and_leaves_the_live_outputs_byte_identical() {
     let tmp = tempfile::tempdir().unwrap();
@@ -89,7 +115,7 @@ fn a_filtered_run_publishes_its_own_scenario_and_leaves_the_live_outputs_byte_id
     assert_eq!(m["scenario"]["name"], "fy2025-BUF-EC121");
     assert_eq!(m["scenario"]["financial_years"], serde_json::json!(["2025/26"]));
     assert_eq!(m["scenario"]["municipalities"], serde_json::json!(["BUF", "EC121"]));
-    assert_eq!(m["scenario"]["population"], "filtered");
+    assert_eq!(m["scenario"]["population"], "full");
     assert!(live.get("scenario").is_none(), "live manifests carry no scenario");
     assert!(root
         .join(format!("runs/{}/manifest.json", report.manifest.run_id))
@@ -125,7 +151,23 @@ fn a_filtered_run_publishes_its_own_scenario_and_leaves_the_live_outputs_byte_id
         .map(|i| areas[i].clone())
         .collect();
     assert_eq!(munis, chosen(&["BUF", "EC121"]));
-    assert_eq!(distinct(&metrics, "population"), chosen(&["filtered"]));
+    // Roll-ups and peer ranks are those of the full population: the scenario's rows are the live
+    // run's rows for BUF, EC121 and the roll-ups they belong to (EC; A and B; ZA), values, peer
+    // ranks and percentiles alike. Only the MTREF stability needs the year left out.
+    let kept = [
+        "\"municipality\"), Some(\"BUF\")",
+        "\"municipality\"), Some(\"EC121\")",
+        "\"province\"), Some(\"EC\")",
+        "\"category\"), Some(\"A\")",
+        "\"category\"), Some(\"B\")",
+        "\"national\"), Some(\"ZA\")",
+    ];
+    let expected: BTreeMap<String, String> = metric_rows(&read_table(out, &live, "alignment_metrics"), 2025)
+        .into_iter()
+        .filter(|(k, _)| kept.iter().any(|a| k.contains(a)) && !k.contains("mtref_stability_wape"))
+        .collect();
+    assert!(expected.len() > 40, "{}", expected.len());
+    assert_eq!(metric_rows(&metrics, 2025), expected);
 
     // Project keys are taken from the live register, never invented afresh.
     let live_keys: BTreeMap<Option<String>, Option<String>> = {
@@ -267,31 +309,12 @@ fn a_year_only_scenario_keeps_the_full_population_and_the_live_values_of_that_ye
     let root = out.join("scenarios/fy2025");
     let m = manifest(&root);
     assert_eq!(m["scenario"]["population"], "full");
-    let live = read_table(out, &manifest(out), "alignment_metrics");
-    let scen = read_table(&root, &m, "alignment_metrics");
-    assert_eq!(distinct(&scen, "population"), chosen(&["full"]));
-    let rows = |df: &DataFrame| -> BTreeMap<String, Option<f64>> {
-        let y = df.column("financial_year").unwrap().i32().unwrap().clone();
-        let v = df.column("value").unwrap().f64().unwrap().clone();
-        let cols: Vec<Vec<Option<String>>> = ["level", "area_code", "metric", "dimension"]
-            .iter()
-            .map(|c| strings(df, c))
-            .collect();
-        (0..df.height())
-            .filter(|&i| y.get(i) == Some(2025))
-            .map(|i| {
-                (
-                    format!("{:?}", cols.iter().map(|c| &c[i]).collect::<Vec<_>>()),
-                    v.get(i),
-                )
-            })
-            .collect()
-    };
-    let (live, scen) = (rows(&live), rows(&scen));
+    let live = metric_rows(&read_table(out, &manifest(out), "alignment_metrics"), 2025);
+    let scen = metric_rows(&read_table(&root, &m, "alignment_metrics"), 2025);
     // Every metric of 2025/26 has its live value at every level, national roll-up and peer
     // population included; only the MTREF stability (2025/26 BY against the 2024/25 budget's
     // BY+1) needs the year left out.
-    let expected: BTreeMap<String, Option<f64>> = live
+    let expected: BTreeMap<String, String> = live
         .into_iter()
         .filter(|(k, _)| !k.contains("mtref_stability_wape"))
         .collect();
