@@ -56,7 +56,7 @@ pub enum Command {
         #[arg(long, value_name = "RUN_ID|TIME")]
         as_of: Option<String>,
         /// Only this municipal financial year, e.g. 2025/26 (repeatable). Makes the run a
-        /// scenario run: it publishes under scenarios/<name>/ and leaves the live outputs alone.
+        /// scenario run: it publishes under `scenarios/<name>/` and leaves the live outputs alone.
         #[arg(long = "financial-year", value_name = "YEAR")]
         financial_years: Vec<String>,
         /// Only this municipality, by demarcation code or name (repeatable). Makes the run a
