@@ -55,6 +55,18 @@ pub enum Command {
         /// raw zone without touching the network.
         #[arg(long, value_name = "RUN_ID|TIME")]
         as_of: Option<String>,
+        /// Only this municipal financial year, e.g. 2025/26 (repeatable). Makes the run a
+        /// scenario run: it publishes under `scenarios/<name>/` and leaves the live outputs alone.
+        #[arg(long = "financial-year", value_name = "YEAR")]
+        financial_years: Vec<String>,
+        /// Only this municipality, by demarcation code or name (repeatable). Makes the run a
+        /// scenario run.
+        #[arg(long = "municipality", value_name = "CODE")]
+        municipalities: Vec<String>,
+        /// Publish under scenarios/NAME/ instead of the live outputs (default for a filtered
+        /// run: named after the filter, e.g. fy2025-BUF-EC121).
+        #[arg(long, value_name = "NAME")]
+        scenario: Option<String>,
     },
     /// Check pipelines and the contracts they name without running anything.
     Validate {
@@ -166,7 +178,22 @@ pub fn main() -> ExitCode {
             sources,
             out,
             as_of,
-        } => cmd_run(&pipeline, &sources, out.as_deref(), as_of, &cwd, &cli.history),
+            financial_years,
+            municipalities,
+            scenario,
+        } => cmd_run(
+            &pipeline,
+            &sources,
+            out.as_deref(),
+            RunFilter {
+                as_of,
+                financial_years,
+                municipalities,
+                scenario,
+            },
+            &cwd,
+            &cli.history,
+        ),
         Command::Serve {
             pipelines,
             listen,
@@ -327,7 +354,9 @@ fn render_profiles(all: &[(&'static str, Vec<crate::bench::Score>)]) -> String {
             }))
             .collect(),
     );
-    let header: Vec<&str> = std::iter::once("F1 by profile").chain(types.iter().map(String::as_str)).collect();
+    let header: Vec<&str> = std::iter::once("F1 by profile")
+        .chain(types.iter().map(String::as_str))
+        .collect();
     format!("\n{}", crate::summary::table(&header, &rows))
 }
 
@@ -419,11 +448,19 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("the tokio runtime starts")
 }
 
+/// What `harvester run` was limited to, as given on the command line.
+struct RunFilter {
+    as_of: Option<String>,
+    financial_years: Vec<String>,
+    municipalities: Vec<String>,
+    scenario: Option<String>,
+}
+
 fn cmd_run(
     pipeline: &Path,
     sources: &[String],
     out: Option<&str>,
-    as_of: Option<String>,
+    filter: RunFilter,
     cwd: &Path,
     history: &Path,
 ) -> ExitCode {
@@ -445,6 +482,28 @@ fn cmd_run(
             errors.push(e);
         }
     }
+    let mut request = crate::run::RunRequest::new(chrono::Utc::now());
+    for y in &filter.financial_years {
+        match crate::contracts::fiscal::FinancialYear::parse(
+            y,
+            crate::contracts::fiscal::Calendar::Municipal,
+            crate::contracts::fiscal::YearLabel::Start,
+        ) {
+            Ok(fy) => request.financial_years.push(fy),
+            Err(e) => errors.push(format!("--financial-year: {e}")),
+        }
+    }
+    for m in &filter.municipalities {
+        match crate::contracts::reference::Reference::bundled().resolve(m) {
+            Ok(r) => request.municipalities.push(r.code),
+            Err(e) => errors.push(format!("--municipality: {e}")),
+        }
+    }
+    request.scenario.clone_from(&filter.scenario);
+    request.as_of.clone_from(&filter.as_of);
+    if let Err(e) = request.scenario_name() {
+        errors.push(format!("--scenario: {e}"));
+    }
     if !errors.is_empty() {
         for e in errors {
             eprintln!("error: {e}");
@@ -463,11 +522,16 @@ fn cmd_run(
             return ExitCode::FAILURE;
         }
     };
-    let mut request = crate::run::RunRequest::new(chrono::Utc::now());
     // URLs given on the command line may carry credentials: the history keeps them redacted.
     let shown: Vec<String> = sources.iter().map(|s| redact_text(s)).collect();
-    let params = serde_json::json!({ "sources": shown, "out": out.map(redact_text), "as_of": as_of });
-    request.as_of = as_of;
+    let params = serde_json::json!({
+        "sources": shown,
+        "out": out.map(redact_text),
+        "as_of": filter.as_of,
+        "financial_years": filter.financial_years,
+        "municipalities": filter.municipalities,
+        "scenario": filter.scenario,
+    });
     let clock = crate::service::SystemClock;
     let result = runtime().block_on(crate::service::execute(
         &p,

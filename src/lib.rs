@@ -12,7 +12,9 @@
 //! 6. [`metrics`] — alignment metrics and the exceptions register;
 //! 7. [`report`] renders the run's HTML report; [`publish`] — Parquet tables and the manifest,
 //!    the commit point;
-//! 8. [`run`] — one run of a pipeline, end to end; [`summary`] prints it.
+//! 8. [`scenario`] names scenario runs (filtered or named runs that publish under
+//!    `scenarios/<name>/`, never over the live outputs); [`run`] — one run of a pipeline, end
+//!    to end; [`summary`] prints it.
 //!
 //! 9. [`history`] records every run in SQLite; [`service`] schedules pipelines and serves the
 //!    HTTP API ([`service::api`]).
@@ -32,6 +34,7 @@ pub mod reconcile;
 pub mod records;
 pub mod report;
 pub mod run;
+pub mod scenario;
 pub mod service;
 pub mod sources;
 pub mod storage;

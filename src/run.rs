@@ -40,6 +40,9 @@ pub enum RunError {
     /// The raw zone could not be used.
     #[error(transparent)]
     Raw(crate::sources::raw::RawError),
+    /// The scenario name cannot be used as a folder name.
+    #[error("{0}")]
+    Scenario(String),
     /// The overrides file is wrong; every problem is listed.
     #[error("the overrides file has {} problem(s); nothing was published:\n{}", .0.len(), .0.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
     Overrides(Vec<String>),
@@ -171,6 +174,11 @@ pub struct RunReport {
     pub metrics: DataFrame,
     /// Number of exceptions.
     pub exceptions: usize,
+    /// The scenario the run published to (`scenarios/<name>/`), `None` for a live run.
+    pub scenario: Option<String>,
+    /// The run's own manifest copy, relative to the output root
+    /// (`[scenarios/<name>/]runs/<run_id>/manifest.json`).
+    pub manifest_path: String,
 }
 
 /// Everything read and validated from one source.
@@ -411,8 +419,17 @@ pub struct RunRequest {
     pub run_id: String,
     /// The run's start time.
     pub now: DateTime<Utc>,
-    /// Only records of these municipalities are reconciled and published (all when empty).
+    /// Only these municipalities' records, links and metric rows are published (all when empty);
+    /// every municipality is still linked and measured, so roll-ups and peer ranks cover the
+    /// full population.
     pub municipalities: Vec<String>,
+    /// Only these municipal financial years are reconciled and published (all when empty; the
+    /// pipeline's `reconcile.financial_years` when that is set).
+    pub financial_years: Vec<crate::contracts::fiscal::FinancialYear>,
+    /// Publish under `scenarios/<name>/` instead of the live outputs. A run with a municipality
+    /// or year filter is always a scenario run; without a name it gets
+    /// [`crate::scenario::default_name`].
+    pub scenario: Option<String>,
     /// Set to stop the run at the next stage boundary; nothing is published after it is set.
     pub cancel: Arc<AtomicBool>,
     /// Replay the inputs of an earlier run (run id or timestamp) from the raw zone instead of
@@ -421,12 +438,20 @@ pub struct RunRequest {
 }
 
 impl RunRequest {
+    /// The scenario this request publishes to (`None`: the live outputs), or why its name is
+    /// not usable.
+    pub fn scenario_name(&self) -> Result<Option<String>, String> {
+        crate::scenario::name_for(self.scenario.as_deref(), &self.financial_years, &self.municipalities)
+    }
+
     /// A request with a fresh run id and no filters.
     pub fn new(now: DateTime<Utc>) -> Self {
         Self {
             run_id: new_run_id(now),
             now,
             municipalities: Vec::new(),
+            financial_years: Vec::new(),
+            scenario: None,
             cancel: Arc::new(AtomicBool::new(false)),
             as_of: None,
         }
@@ -447,8 +472,15 @@ pub async fn run_with(pipeline: &Pipeline, request: &RunRequest) -> Result<RunRe
     let mut quarantine = Vec::new();
     let mut quality = Vec::new();
     let mut inputs = Vec::new();
-    let store = Store::open_folder(&pipeline.publish)?;
-    let raw = RawZone::new(store.clone());
+    let scenario = request.scenario_name().map_err(RunError::Scenario)?;
+    // The live outputs are at the root; a scenario publishes under `scenarios/<name>/` with the
+    // same layout and reads the root only for the raw zone and the project keys.
+    let live = Store::open_folder(&pipeline.publish)?;
+    let store = match &scenario {
+        Some(name) => live.sub(&format!("{}/{name}", crate::scenario::PREFIX)),
+        None => live.clone(),
+    };
+    let raw = RawZone::new(live.clone());
     // Inputs come from the network, or from the raw zone when replaying an earlier run.
     let replay = match &request.as_of {
         Some(a) => Some(raw.resolve_as_of(a).await.map_err(RunError::Raw)?),
@@ -577,14 +609,21 @@ pub async fn run_with(pipeline: &Pipeline, request: &RunRequest) -> Result<RunRe
     if !problems.is_empty() {
         return Err(RunError::Sources(problems));
     }
-    if !request.municipalities.is_empty() {
-        records.retain(|r| {
-            r.demarcation_code
-                .as_ref()
-                .is_some_and(|c| request.municipalities.contains(c))
+    let mut settings = pipeline.reconcile.clone();
+    let years = &request.financial_years;
+    if !years.is_empty() {
+        settings.financial_years.clone_from(years);
+        // A record belongs to a year by its own year (a budget's budget year, a long-form
+        // row's year), else by any of its amounts.
+        let chosen = |y: crate::contracts::fiscal::FinancialYear| {
+            years.contains(&y.dominant_in(crate::contracts::fiscal::Calendar::Municipal))
+        };
+        records.retain(|r| match r.financial_year {
+            Some(y) => chosen(y),
+            None => r.amounts.iter().any(|a| chosen(a.year)),
         });
     }
-    let settings = &pipeline.reconcile;
+    let settings = &settings;
     let stage = std::time::Instant::now();
     let (mut links, models) = reconcile::link(&records, settings);
     for m in models.iter().filter(|m| m.pairs > 0) {
@@ -626,18 +665,51 @@ pub async fn run_with(pipeline: &Pipeline, request: &RunRequest) -> Result<RunRe
             for f in &fetched {
                 all.extend(reconcile::overrides::load(&f.bytes, &f.file_name).map_err(RunError::Overrides)?);
             }
-            reconcile::overrides::apply(&mut links, &records, &all)
+            let mut stale = reconcile::overrides::apply(&mut links, &records, &all);
+            // A decision about a municipality this run left out is not stale.
+            if !request.municipalities.is_empty() {
+                stale.retain(|s| {
+                    s.over
+                        .municipality
+                        .as_ref()
+                        .is_none_or(|m| request.municipalities.contains(m))
+                });
+            }
+            stale
         }
     };
+    if !years.is_empty() {
+        // Linking compared whole records; what is published holds the chosen years only (an
+        // MTREF's outer years are left out).
+        for r in &mut records {
+            r.amounts
+                .retain(|a| years.contains(&a.year.dominant_in(crate::contracts::fiscal::Calendar::Municipal)));
+        }
+    }
     // Borrowed, not copied: the links are the run's largest structure.
     let accepted: Vec<&reconcile::Link> = links.iter().filter(|l| l.band == "accept").collect();
-    let variances = reconcile::variances(&records, &accepted, settings);
+    let mut variances = reconcile::variances(&records, &accepted, settings);
     tracing::info!(
         variances = variances.len(),
         secs = stage.elapsed().as_secs_f64(),
         "variances"
     );
-    let metrics_df = metrics::alignment_metrics(&records, &accepted, &variances, &settings.financial_years)?;
+    let mut metrics_df = metrics::alignment_metrics(&records, &accepted, &variances, &settings.financial_years)?;
+    // A municipality filter applies only now: every municipality was linked and measured, so
+    // the province, category and national roll-ups and the peer ranks cover the full
+    // population; what is published is the chosen municipalities' own rows and their roll-ups.
+    let munis = &request.municipalities;
+    let accepted = if munis.is_empty() {
+        accepted
+    } else {
+        drop(accepted);
+        let chosen = |c: &str| munis.iter().any(|m| m == c);
+        records.retain(|r| r.demarcation_code.as_deref().is_some_and(chosen));
+        links.retain(|l| chosen(&l.demarcation_code));
+        variances.retain(|v| chosen(&v.demarcation_code));
+        metrics_df = metrics::alignment::keep_areas(&metrics_df, munis)?;
+        links.iter().filter(|l| l.band == "accept").collect()
+    };
     tracing::info!(
         rows = metrics_df.height(),
         secs = stage.elapsed().as_secs_f64(),
@@ -681,9 +753,18 @@ pub async fn run_with(pipeline: &Pipeline, request: &RunRequest) -> Result<RunRe
         }
         None => Vec::new(),
     };
-    let previous_projects = match previous.as_ref().and_then(|m| m.tables.get("project_register")) {
+    // Project keys come from the live register (read, never written, by a scenario run), so a
+    // scenario's projects carry the keys analysts know.
+    let live_manifest = match &scenario {
+        Some(_) => publish::read_manifest(&live).await.unwrap_or_else(|e| {
+            notes.push(format!("the live manifest could not be read for project keys: {e}"));
+            None
+        }),
+        None => previous.clone(),
+    };
+    let previous_projects = match live_manifest.as_ref().and_then(|m| m.tables.get("project_register")) {
         Some(t) => {
-            let read = match publish::read_table(&store, &t.files).await {
+            let read = match publish::read_table(&live, &t.files).await {
                 Ok(Some(df)) => tables::project_keys(&df).map_err(|e| e.to_string()),
                 Ok(None) => Ok(BTreeMap::new()),
                 Err(e) => Err(e.to_string()),
@@ -759,7 +840,7 @@ pub async fn run_with(pipeline: &Pipeline, request: &RunRequest) -> Result<RunRe
         (
             "quarantine",
             Partition::RunId,
-            Box::new(|| tables::quarantine(&quarantine)),
+            Box::new(|| tables::quarantine(&quarantine, &request.run_id)),
         ),
         (
             "data_quality",
@@ -828,6 +909,18 @@ pub async fn run_with(pipeline: &Pipeline, request: &RunRequest) -> Result<RunRe
         budget_totals,
         report: Some(report_path),
         notes,
+        scenario: scenario.as_ref().map(|name| publish::ScenarioEntry {
+            name: name.clone(),
+            financial_years: years.iter().map(|y| y.label()).collect(),
+            municipalities: request.municipalities.clone(),
+            as_of: request.as_of.clone(),
+            population: "full".into(),
+            note: if munis.is_empty() {
+                "province, category and national roll-ups and peer ranks cover every municipality in the inputs".into()
+            } else {
+                "every municipality in the inputs was linked and measured, so province, category and national roll-ups and peer ranks cover the full population; only the chosen municipalities' rows and the roll-ups they belong to are published".into()
+            },
+        }),
     };
     publish::commit(&store, &manifest).await?;
     // Housekeeping after the commit point: a failure here leaves a good run published.
@@ -840,11 +933,17 @@ pub async fn run_with(pipeline: &Pipeline, request: &RunRequest) -> Result<RunRe
         ),
         Err(e) => tracing::warn!(error = %e, "retention clean-up failed"),
     }
+    let manifest_path = match &scenario {
+        Some(name) => format!("{}/{name}/runs/{run_id}/{}", crate::scenario::PREFIX, publish::MANIFEST),
+        None => format!("runs/{run_id}/{}", publish::MANIFEST),
+    };
     Ok(RunReport {
         manifest,
         publish_location: store.display.clone(),
         links_by_type,
         metrics: metrics_df,
         exceptions: exceptions.len(),
+        scenario,
+        manifest_path,
     })
 }

@@ -102,6 +102,16 @@ impl Store {
         }
     }
 
+    /// The folder `relative` inside this store, as a store of its own (scenario runs publish
+    /// under `scenarios/<name>/` with the same layout as the live outputs at the root).
+    pub fn sub(&self, relative: &str) -> Store {
+        Store {
+            store: self.store.clone(),
+            prefix: self.path(relative),
+            display: format!("{}/{}", self.display.trim_end_matches('/'), relative.trim_matches('/')),
+        }
+    }
+
     /// The full object path of `relative` (a `/`-separated key) under this store's prefix.
     pub fn path(&self, relative: &str) -> ObjectPath {
         let mut p = self.prefix.clone();

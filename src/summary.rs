@@ -93,6 +93,26 @@ pub fn render(report: &RunReport) -> String {
         "harvester: run {} of pipeline `{}` published to {}\n",
         m.run_id, m.pipeline, report.publish_location
     );
+    if let Some(sc) = &m.scenario {
+        let limited: Vec<String> = [
+            (!sc.financial_years.is_empty()).then(|| format!("years {}", sc.financial_years.join(", "))),
+            (!sc.municipalities.is_empty()).then(|| format!("municipalities {}", sc.municipalities.join(", "))),
+            sc.as_of.as_ref().map(|a| format!("inputs as of {a}")),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let limited = if limited.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", limited.join("; "))
+        };
+        let _ = writeln!(
+            s,
+            "Scenario `{}`{limited}: published under {}; the live manifest.json and registers were not touched.\nPopulation {}: {}.\n",
+            sc.name, report.publish_location, sc.population, sc.note
+        );
+    }
     let rows: Vec<Vec<String>> = m
         .data_quality
         .iter()

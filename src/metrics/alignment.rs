@@ -581,6 +581,30 @@ pub fn alignment_metrics(
     )
 }
 
+/// The rows a run limited to `municipalities` publishes: those municipalities' own rows and the
+/// province, category and national roll-ups they belong to. The roll-ups and peer ranks were
+/// computed over every municipality, so they stay those of the full population.
+pub fn keep_areas(df: &DataFrame, municipalities: &[String]) -> PolarsResult<DataFrame> {
+    let reference = Reference::bundled();
+    let mut areas: BTreeSet<(&str, String)> = BTreeSet::from([("national", "ZA".to_string())]);
+    for m in municipalities {
+        areas.insert(("municipality", m.clone()));
+        if let Some(x) = reference.get(m) {
+            areas.insert(("province", x.province.clone()));
+            areas.insert(("category", x.category.clone()));
+        }
+    }
+    let level = df.column("level")?.str()?;
+    let area = df.column("area_code")?.str()?;
+    let mask: BooleanChunked = (0..df.height())
+        .map(|i| match (level.get(i), area.get(i)) {
+            (Some(l), Some(a)) => areas.contains(&(l, a.to_string())),
+            _ => false,
+        })
+        .collect();
+    df.filter(&mask)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

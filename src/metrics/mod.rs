@@ -328,15 +328,15 @@ pub fn review_exceptions(links: &[Link], stale: &[crate::reconcile::overrides::S
         out.push(Exception {
             exception_id: exception_id(
                 "stale_override",
-                &[format!(
-                    "{}|{}|{}|{}",
-                    o.left_source, o.left_key, o.right_source, o.right_key
-                )],
+                &[match &o.municipality {
+                    None => format!("{}|{}|{}|{}", o.left_label, o.left_key, o.right_label, o.right_key),
+                    Some(m) => format!("{m}|{}|{}|{}|{}", o.left_label, o.left_key, o.right_label, o.right_key),
+                }],
                 None,
             ),
             exception_type: "stale_override",
             severity: "medium",
-            demarcation_code: String::new(),
+            demarcation_code: o.municipality.clone().unwrap_or_default(),
             financial_year: None,
             sphere_responsible: "analyst",
             amount_at_stake: 0.0,
@@ -345,7 +345,7 @@ pub fn review_exceptions(links: &[Link], stale: &[crate::reconcile::overrides::S
                 "override row {} ({} by {}): {}",
                 o.row,
                 o.link_type.as_str(),
-                o.who,
+                o.decided_by,
                 s.reason
             ),
         });

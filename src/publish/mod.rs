@@ -69,8 +69,9 @@ pub enum Partition {
     None,
     /// `financial_year=<start year>/`, Hive-style.
     FinancialYear,
-    /// `run_id=<run id>/`: for tables whose history is kept across runs (the quarantine), so the
-    /// run id is readable with Hive partitioning while the file bytes stay deterministic.
+    /// `run_id=<run id>/`: for tables whose history is kept across runs (the quarantine); the
+    /// rows carry the same `run_id` as a column, so the history can be filtered to one run
+    /// without Hive partitioning.
     RunId,
 }
 
@@ -178,6 +179,30 @@ pub struct Manifest {
     /// was set aside, non-finite values dropped); absent when none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// Set on scenario runs only (published under `scenarios/<name>/`): what the run was
+    /// limited to. Live manifests do not carry it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scenario: Option<ScenarioEntry>,
+}
+
+/// What a scenario run was limited to, as recorded in its manifest.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ScenarioEntry {
+    /// The scenario's name (its folder under `scenarios/`).
+    pub name: String,
+    /// Municipal financial years kept (`2025/26`); empty when not limited.
+    pub financial_years: Vec<String>,
+    /// Demarcation codes kept; empty when not limited.
+    pub municipalities: Vec<String>,
+    /// The earlier run whose inputs were replayed, if any.
+    pub as_of: Option<String>,
+    /// `full`: roll-ups (province, category, national) and peer ranks cover every municipality in
+    /// the inputs, also when only some municipalities' rows are published (every municipality
+    /// is linked and measured; the filter applies after). Kept as a field so a cheaper,
+    /// population-limited mode could say `filtered`.
+    pub population: String,
+    /// The same in words, for a person opening the manifest.
+    pub note: String,
 }
 
 /// Removes non-finite totals (JSON has no NaN or infinity: `serde_json` would write `null`,
@@ -509,6 +534,7 @@ mod tests {
             budget_totals: BTreeMap::from([("BUF".to_string(), BTreeMap::from([("2024/25".to_string(), v)]))]),
             report: None,
             notes: vec![],
+            scenario: None,
         }
     }
 

@@ -439,9 +439,11 @@ pub struct QuarantineRow {
     pub message: String,
 }
 
-/// `quarantine`: every rejected row or cell.
-pub fn quarantine(q: &[QuarantineRow]) -> PolarsResult<DataFrame> {
+/// `quarantine`: every rejected row or cell, with the run that rejected it (`run_id`), so the
+/// history (every run's file) can be filtered to one run.
+pub fn quarantine(q: &[QuarantineRow], run_id: &str) -> PolarsResult<DataFrame> {
     frame(vec![
+        Column::new("run_id".into(), vec![run_id; q.len()]),
         Column::new("source".into(), q.iter().map(|x| x.source.text()).collect::<Vec<_>>()),
         Column::new(
             "source_file".into(),

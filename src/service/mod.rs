@@ -51,9 +51,14 @@ pub struct RunParams {
     /// Demarcation codes or names of the municipalities to reconcile.
     #[serde(default)]
     pub municipalities: Option<Vec<String>>,
-    /// Rerun from the inputs of an earlier run (run id or timestamp).
+    /// Rerun from the inputs of an earlier run (run id or timestamp), read from the raw zone.
     #[serde(default)]
     pub as_of: Option<String>,
+    /// Publish under `scenarios/<name>/` of the output root, never the live outputs. A run with
+    /// `financial_years` or `municipalities` is always a scenario run; without a name it is
+    /// named after its filter (`fy2025-BUF-EC121`).
+    #[serde(default)]
+    pub scenario: Option<String>,
 }
 
 /// Why a trigger was refused.
@@ -128,7 +133,7 @@ pub async fn execute(
         Ok(report) => {
             finish.status = "succeeded";
             finish.inputs = serde_json::to_value(&report.manifest.inputs).unwrap_or_default();
-            finish.manifest = Some(format!("runs/{}/manifest.json", report.manifest.run_id));
+            finish.manifest = Some(report.manifest_path.clone());
             finish.rows_in = Some(report.manifest.data_quality.iter().map(|q| q.rows_read as i64).sum());
             finish.rows_quarantined = Some(
                 report
@@ -199,19 +204,17 @@ impl Service {
         if !valid_name(name) {
             return Err(TriggerError::UnknownPipeline(name.to_string()));
         }
-        let mut pipeline = self
+        let pipeline = self
             .pipelines
             .get(name)
             .cloned()
             .ok_or_else(|| TriggerError::UnknownPipeline(name.to_string()))?;
         let mut problems = Vec::new();
-        if let Some(years) = &params.financial_years {
-            pipeline.reconcile.financial_years.clear();
-            for y in years {
-                match FinancialYear::parse(y, Calendar::Municipal, YearLabel::Start) {
-                    Ok(fy) => pipeline.reconcile.financial_years.push(fy),
-                    Err(e) => problems.push(format!("financial_years: {e}")),
-                }
+        let mut financial_years = Vec::new();
+        for y in params.financial_years.iter().flatten() {
+            match FinancialYear::parse(y, Calendar::Municipal, YearLabel::Start) {
+                Ok(fy) => financial_years.push(fy),
+                Err(e) => problems.push(format!("financial_years: {e}")),
             }
         }
         let mut municipalities = Vec::new();
@@ -221,18 +224,21 @@ impl Service {
                 Err(e) => problems.push(format!("municipalities: {e}")),
             }
         }
-        if let Some(a) = &params.as_of {
-            problems.push(format!(
-                "as_of `{a}`: reruns from stored inputs need the raw zone, which this version does not keep yet"
-            ));
-        }
-        if !problems.is_empty() {
-            return Err(TriggerError::BadParameters(problems));
+        if params.as_of.as_deref().is_some_and(|a| a.trim().is_empty()) {
+            problems.push("as_of: give a run id or a time such as 2026-11-01T02:00:00Z".to_string());
         }
         let now = self.clock.now();
         let mut request = RunRequest::new(now);
         request.municipalities = municipalities;
+        request.financial_years = financial_years;
         request.as_of = params.as_of.clone();
+        request.scenario = params.scenario.clone();
+        if let Err(e) = request.scenario_name() {
+            problems.push(e);
+        }
+        if !problems.is_empty() {
+            return Err(TriggerError::BadParameters(problems));
+        }
         {
             let mut running = self.running();
             if let Some(r) = running.get(name) {

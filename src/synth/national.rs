@@ -535,7 +535,10 @@ fn generic_items(
 ) {
     let mut used: BTreeSet<(usize, usize, u64)> = BTreeSet::new();
     for n in 0..count {
-        let (item, dept) = (rng.below(GENERIC_ITEMS.len() as u64) as usize, rng.below(GENERIC_DEPARTMENTS.len() as u64) as usize);
+        let (item, dept) = (
+            rng.below(GENERIC_ITEMS.len() as u64) as usize,
+            rng.below(GENERIC_DEPARTMENTS.len() as u64) as usize,
+        );
         // Budget-only items take numbers from 10 up, in-IDP ones 1 to 9, so they never share.
         let in_idp = n % 2 == 0;
         let number = if in_idp { 1 + rng.below(9) } else { 10 + rng.below(20) };
@@ -1005,7 +1008,15 @@ pub fn write(dir: &Path, scale: Scale) -> Result<Written, SynthError> {
         }
 
         if scale.noise.generic_items > 0 {
-            generic_items(code, &info, &years, scale.noise.generic_items, (&mut seq, &mut idp_seq), &mut rng, &mut out);
+            generic_items(
+                code,
+                &info,
+                &years,
+                scale.noise.generic_items,
+                (&mut seq, &mut idp_seq),
+                &mut rng,
+                &mut out,
+            );
         }
 
         // Provincial projects in the municipality, one IRM export per year.

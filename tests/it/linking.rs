@@ -309,3 +309,159 @@ fn em_estimates_the_model_on_a_synthetic_metro() {
     let f1 = scores.iter().find(|s| s.link_type == "budget_idp").unwrap().f1();
     assert!(f1 >= 0.9, "{scores:?}");
 }
+
+/// Record ids of the sample's records with this project reference, by municipality.
+fn ids_of(projects: &DataFrame, reference: &str) -> std::collections::BTreeMap<String, Vec<String>> {
+    let ids = strings(projects, "record_id");
+    let refs = strings(projects, "project_ref");
+    let munis = strings(projects, "demarcation_code");
+    let mut out: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for i in 0..projects.height() {
+        if refs[i].as_deref() == Some(reference) {
+            out.entry(munis[i].clone().unwrap())
+                .or_default()
+                .push(ids[i].clone().unwrap());
+        }
+    }
+    out
+}
+
+/// Links of one left record: right record → (method, band, evidence).
+fn links_of(links: &DataFrame, left: &str) -> std::collections::BTreeMap<String, (String, String, String)> {
+    let l = strings(links, "left_record_id");
+    let r = strings(links, "right_record_id");
+    let t = strings(links, "link_type");
+    let m = strings(links, "method");
+    let b = strings(links, "band");
+    let e = strings(links, "evidence");
+    (0..links.height())
+        .filter(|&i| l[i].as_deref() == Some(left) && t[i].as_deref() == Some("budget_idp"))
+        .map(|i| {
+            (
+                r[i].clone().unwrap(),
+                (m[i].clone().unwrap(), b[i].clone().unwrap(), e[i].clone().unwrap()),
+            )
+        })
+        .collect()
+}
+
+/// The sample's BUF and EC122 budgets both use mSCOA number PC001002002001010_00026 (Dimbaza
+/// library in BUF, Butterworth library in EC122), in both years' files. An analyst must-links
+/// BUF's line to IDP-BUF-015 (Potsdam library): the decision applies to both years' BUF lines,
+/// replaces their probabilistic guesses, and never reaches EC122's line.
+fn must_link_holds_across_years_and_stays_in_its_municipality(overrides_csv: &str, expect_evidence: bool) {
+    let plain = tempfile::tempdir().unwrap();
+    block_on(run(&sample_pipeline(plain.path()), clock(0))).unwrap();
+    let pm = manifest(plain.path());
+    let projects = read_table(plain.path(), &pm, "projects");
+    let before = read_table(plain.path(), &pm, "links");
+    let library = ids_of(&projects, "PC001002002001010_00026");
+    let buf_lines = &library["BUF"];
+    let ec122_lines = &library["EC122"];
+    assert_eq!(buf_lines.len(), 2, "one BUF line per year: {buf_lines:?}");
+    assert!(
+        buf_lines.iter().any(|i| i.starts_with("budget_2024:"))
+            && buf_lines.iter().any(|i| i.starts_with("budget_2025:"))
+    );
+    assert_eq!(ec122_lines.len(), 2);
+    let potsdam: Vec<String> = ids_of(&projects, "IDP-BUF-015").remove("BUF").unwrap();
+    assert!(!potsdam.is_empty());
+    for line in buf_lines {
+        let guesses = links_of(&before, line);
+        assert!(
+            guesses.values().any(|(m, _, _)| m == "probabilistic"),
+            "{line} has probabilistic links before: {guesses:?}"
+        );
+        assert!(potsdam.iter().all(|p| !guesses.contains_key(p)));
+    }
+
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("overrides.csv");
+    std::fs::write(&file, overrides_csv).unwrap();
+    let mut p = sample_pipeline(&tmp.path().join("out"));
+    p.reconcile.overrides = Some(harvester::sources::location::Location::Local(file));
+    block_on(run(&p, clock(1))).unwrap();
+    let out = tmp.path().join("out");
+    let links = read_table(&out, &manifest(&out), "links");
+    for line in buf_lines {
+        let now = links_of(&links, line);
+        let rights: std::collections::BTreeSet<&String> = now.keys().collect();
+        assert_eq!(
+            rights,
+            potsdam.iter().collect(),
+            "{line}: only the must-linked IDP records remain (competing guesses removed)"
+        );
+        for (method, band, evidence) in now.values() {
+            assert_eq!((method.as_str(), band.as_str()), ("override", "accept"));
+            let ev: serde_json::Value = serde_json::from_str(evidence).unwrap();
+            let o = ev
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|x| x["name"] == "override")
+                .expect("the override is in the evidence");
+            assert_eq!(o["level"], "must_link");
+            if expect_evidence {
+                assert_eq!(o["decided_by"], "t.ndlovu");
+                assert_eq!(o["decided_on"], "2026-10-01");
+                assert_eq!(o["reason"], "Potsdam branch is the one funded");
+            }
+        }
+    }
+    for line in ec122_lines {
+        assert_eq!(
+            links_of(&links, line),
+            links_of(&before, line),
+            "EC122's {line} is untouched by BUF's decision"
+        );
+    }
+    let e = read_table(&out, &manifest(&out), "exceptions");
+    assert!(
+        strings(&e, "exception_type")
+            .iter()
+            .all(|t| t.as_deref() != Some("stale_override")),
+        "the override matched"
+    );
+}
+
+#[test]
+fn a_must_link_keyed_on_municipality_applies_to_every_year_and_no_other_municipality() {
+    must_link_holds_across_years_and_stays_in_its_municipality(
+        "decision,link_type,municipality,left_dataset,left_key,right_dataset,right_key,decided_by,decided_on,reason\n\
+         must_link,budget_idp,BUF,budget,PC001002002001010_00026,idp,IDP-BUF-015,t.ndlovu,2026-10-01,Potsdam branch is the one funded\n",
+        true,
+    );
+}
+
+#[test]
+fn a_must_link_of_the_earlier_layout_made_on_2024_applies_to_2025_and_stays_in_its_municipality() {
+    // Source names, no municipality: the link type gives the datasets, and a pair is always in
+    // one municipality.
+    must_link_holds_across_years_and_stays_in_its_municipality(
+        "decision,link_type,left_source,left_key,right_source,right_key,who,when,why\n\
+         must_link,budget_idp,budget_2024,PC001002002001010_00026,idp,IDP-BUF-015,t.ndlovu,2026-10-01,Potsdam branch is the one funded\n",
+        true,
+    );
+}
+
+#[test]
+fn overrides_name_wrong_municipalities_and_datasets() {
+    let tmp = tempfile::tempdir().unwrap();
+    let overrides = tmp.path().join("overrides.csv");
+    std::fs::write(
+        &overrides,
+        "decision,link_type,municipality,left_dataset,left_key,right_dataset,right_key\n\
+         must_link,budget_idp,Atlantis,budget,PC1,idp,IDP-1\n\
+         must_link,budget_idp,BUF,idp,PC1,idp,IDP-1\n",
+    )
+    .unwrap();
+    let mut p = sample_pipeline(&tmp.path().join("out"));
+    p.reconcile.overrides = Some(harvester::sources::location::Location::Local(overrides));
+    let err = block_on(run(&p, clock(0))).unwrap_err().to_string();
+    assert!(err.contains("the overrides file has 2 problem(s)"), "{err}");
+    assert!(err.contains("overrides.csv: row 2: municipality: "), "{err}");
+    assert!(
+        err.contains("overrides.csv: row 3: left_dataset: budget_idp links budget on the left, found `idp`"),
+        "{err}"
+    );
+}

@@ -10,5 +10,6 @@ mod quarantine;
 mod real_data;
 mod report;
 mod sample_run;
+mod scenario;
 mod service;
 mod validate_cli;

@@ -129,3 +129,36 @@ fn a_thousandfold_jump_since_the_last_run_is_flagged() {
         details[hit]
     );
 }
+
+#[test]
+fn each_quarantine_row_names_its_run_so_one_run_can_be_picked_out_of_the_history() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path();
+    let reports: Vec<_> = (0..3)
+        .map(|minute| block_on(run(&sample_pipeline(out), clock(minute))).unwrap())
+        .collect();
+    let per_run = reports[0].manifest.tables["quarantine"].rows;
+    assert!(per_run > 0, "the sample has quarantined rows");
+    let q = read_table(out, &manifest(out), "quarantine");
+    assert_eq!(q.height(), 3 * per_run, "the history holds every run's rows");
+    let run_ids = strings(&q, "run_id");
+    let second = &reports[1].manifest.run_id;
+    let mine: Vec<usize> = (0..q.height())
+        .filter(|&i| run_ids[i].as_deref() == Some(second.as_str()))
+        .collect();
+    assert_eq!(mine.len(), per_run, "one run's rows, once each");
+    // Within one run each rejected cell appears once.
+    let key = |i: usize| {
+        ["source", "source_file", "source_sheet", "column", "rule"]
+            .iter()
+            .map(|c| strings(&q, c)[i].clone().unwrap_or_default())
+            .chain([format!("{:?}", q.column("source_row").unwrap().u32().unwrap().get(i))])
+            .collect::<Vec<_>>()
+    };
+    let distinct: std::collections::BTreeSet<Vec<String>> = mine.iter().map(|&i| key(i)).collect();
+    assert_eq!(distinct.len(), per_run);
+    let ids: std::collections::BTreeSet<Option<String>> = run_ids.into_iter().collect();
+    let expected: std::collections::BTreeSet<Option<String>> =
+        reports.iter().map(|r| Some(r.manifest.run_id.clone())).collect();
+    assert_eq!(ids, expected);
+}

@@ -211,10 +211,23 @@ async fn scheduled_and_triggered_runs_with_auth_and_metrics() {
     assert_eq!(done["parameters"]["municipalities"][0], "BUF");
     let runs = get_json(&format!("{base}/runs")).await;
     assert!(runs.as_array().unwrap().iter().any(|r| r["run_id"] == run_id.as_str()));
+    // A filtered run is a scenario run: published under scenarios/<name>/, never as the live
+    // manifest.
+    let root = tmp0.path().join("manual");
+    assert!(
+        !root.join("manifest.json").exists(),
+        "a filtered run wrote the live manifest"
+    );
+    assert_eq!(
+        done["manifest"],
+        format!("scenarios/fy2024-BUF/runs/{run_id}/manifest.json")
+    );
+    let out = root.join("scenarios/fy2024-BUF");
+    assert_eq!(manifest(&out)["scenario"]["population"], "full");
     // Only BUF, only 2024/25 in the published metrics.
-    let out = tmp0.path().join("manual");
     let metrics = read_table(&out, &manifest(&out), "alignment_metrics");
-    // Municipality rows are BUF's only; roll-ups cover BUF alone (EC, A, ZA).
+    // Municipality rows are BUF's only, with the roll-ups BUF belongs to (EC, A, ZA), computed
+    // over every municipality.
     let levels = strings(&metrics, "level");
     let codes = strings(&metrics, "area_code");
     for (l, c) in levels.iter().zip(&codes) {
@@ -228,6 +241,34 @@ async fn scheduled_and_triggered_runs_with_auth_and_metrics() {
     }
     assert!(
         (0..metrics.height()).all(|i| metrics.column("financial_year").unwrap().i32().unwrap().get(i) == Some(2024))
+    );
+
+    // A rerun from the stored inputs of that run, under a named scenario, through the API.
+    let (code, body) = trigger(
+        &base,
+        "manual",
+        &format!(r#"{{"as_of": "{run_id}", "scenario": "replay-1"}}"#),
+        Some(TOKEN),
+    )
+    .await;
+    assert_eq!(code, 202, "{body}");
+    let replay_id = body["run_id"].as_str().unwrap().to_string();
+    let replay = wait_for(&base, &replay_id, Duration::from_secs(60)).await;
+    assert_eq!(replay["status"], "succeeded", "{replay}");
+    let replayed = manifest(&root.join("scenarios/replay-1"));
+    assert_eq!(replayed["scenario"]["as_of"], run_id.as_str());
+    assert_eq!(replayed["scenario"]["population"], "full");
+    assert_eq!(replayed["inputs"], manifest(&out)["inputs"]);
+    assert!(!root.join("manifest.json").exists());
+    // Scenario names must be safe folder names.
+    let (code, body) = trigger(&base, "manual", r#"{"scenario": "../live"}"#, Some(TOKEN)).await;
+    assert_eq!(code, 422);
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("scenario `../live`: a scenario name is 1 to 80 ASCII letters"),
+        "{body}"
     );
 
     // Two concurrent triggers never overlap: one starts, the other is refused.
@@ -278,7 +319,8 @@ async fn scheduled_and_triggered_runs_with_auth_and_metrics() {
         .unwrap();
     assert_prometheus_text(&text);
     assert!(
-        text.contains("harvester_runs_total{pipeline=\"manual\",status=\"succeeded\"} 2"),
+        // The filtered run, its replay and the first of the two concurrent triggers.
+        text.contains("harvester_runs_total{pipeline=\"manual\",status=\"succeeded\"} 3"),
         "{text}"
     );
     assert!(
