@@ -70,27 +70,28 @@ const CANONICAL: &[(&str, &str)] = &[
 
 /// Words that say nothing about which project it is.
 const FILLER: &[&str] = &[
-    "of", "the", "and", "to", "for", "in", "at", "a", "an", "on", "with", "new", "p", "cnin", "cnieu",
+    "of",
+    "the",
+    "and",
+    "to",
+    "for",
+    "in",
+    "at",
+    "a",
+    "an",
+    "on",
+    "with",
+    "new",
+    "p",
+    "cnin",
+    "cnieu",
+    "dept",
+    "department",
 ];
-
-/// Splits words joined in camel case (`AccessRoad` → `Access Road`); all-capital and
-/// all-lower-case words are left as they are (the linker finds those joins by comparison).
-fn split_camel(name: &str) -> String {
-    let mut out = String::with_capacity(name.len() + 4);
-    let mut prev_lower = false;
-    for c in name.chars() {
-        if c.is_uppercase() && prev_lower {
-            out.push(' ');
-        }
-        prev_lower = c.is_lowercase();
-        out.push(c);
-    }
-    out
-}
 
 /// The canonical tokens of a name.
 pub fn tokens(name: &str) -> Vec<String> {
-    let lower = split_camel(name).to_lowercase();
+    let lower = name.to_lowercase();
     let mut out = Vec::new();
     for word in lower.split(|c: char| !c.is_alphanumeric()) {
         // Split letters from digits: `ph2` → `ph`, `2`.
@@ -145,6 +146,11 @@ pub enum WorkKind {
 }
 
 impl WorkKind {
+    /// Whether a canonical token is a word for a kind of work (`upgrade`, `construction`, …).
+    pub fn is_work_word(token: &str) -> bool {
+        Self::from_name(token).is_some()
+    }
+
     /// Reads SA36's `Type` value (`New`, `Renewal`, `Upgrading`, and their variants).
     pub fn from_type(text: &str) -> Option<WorkKind> {
         let t = text.trim().to_lowercase();

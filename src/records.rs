@@ -65,6 +65,12 @@ pub struct Record {
     pub asset_class: Option<String>,
     /// SA36 `Type`: New, Renewal or Upgrading.
     pub project_type: Option<String>,
+    /// What a departmental project's location covers: `local`, `district`, `multi` or
+    /// `provincial`.
+    pub location_scope: Option<String>,
+    /// Every municipality a departmental location names, `;`-separated (the first is
+    /// `demarcation_code`).
+    pub location_codes: Option<String>,
     /// SA36 `MTSF Service Outcome`.
     pub mtsf_outcome: Option<String>,
     /// SA36 `IUDF` goal.
@@ -139,6 +145,8 @@ impl Record {
             strategic_objective: t("strategic_objective"),
             asset_class: t("asset_class"),
             project_type: t("project_type"),
+            location_scope: t("location_scope"),
+            location_codes: t("location_codes").filter(|c| !c.is_empty()),
             mtsf_outcome: t("mtsf_outcome"),
             iudf: t("iudf"),
             integration_zone: t("integration_zone"),
@@ -221,6 +229,8 @@ impl Record {
             strategic_objective: None,
             asset_class: None,
             project_type: None,
+            location_scope: None,
+            location_codes: None,
             mtsf_outcome: None,
             iudf: None,
             integration_zone: None,

@@ -106,6 +106,10 @@ pub enum ColumnKind {
     FinancialYear,
     /// A demarcation code, current or retired, or a municipality name.
     Demarcation,
+    /// Where a departmental project is, as exports write it: one municipality, a district,
+    /// several (`Mnquma; Mbhashe`) or `Various`; names used in two provinces are told apart by
+    /// the row's `province` column, and `Various` falls back to its `district_municipality`.
+    Location,
 }
 
 /// What happens to a row whose cell breaks a rule.
@@ -426,7 +430,9 @@ impl Contract {
         if raw.dataset != Dataset::Reference && raw.municipal {
             let has_muni = raw.demarcation_from_sheet
                 || fixed_code.is_some()
-                || columns.iter().any(|c| c.kind == ColumnKind::Demarcation);
+                || columns
+                    .iter()
+                    .any(|c| matches!(c.kind, ColumnKind::Demarcation | ColumnKind::Location));
             if !has_muni {
                 errors.push(err(
                     "columns",

@@ -27,6 +27,19 @@ const ALIASES: &[(&str, &str)] = &[
     ("Mangaung", "MAN"),
 ];
 
+/// Provinces: (code as in the reference data, name, another spelling exports use).
+const PROVINCES: &[(&str, &str, &str)] = &[
+    ("EC", "Eastern Cape", "E Cape"),
+    ("FS", "Free State", "Freestate"),
+    ("GT", "Gauteng", "GP"),
+    ("KZN", "KwaZulu-Natal", "KwaZulu Natal"),
+    ("LIM", "Limpopo", "LP"),
+    ("MP", "Mpumalanga", "MPU"),
+    ("NC", "Northern Cape", "N Cape"),
+    ("NW", "North West", "North-West"),
+    ("WC", "Western Cape", "W Cape"),
+];
+
 /// One municipality or district of the reference data.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Municipality {
@@ -74,7 +87,42 @@ pub enum ReferenceError {
 pub struct Reference {
     by_code: BTreeMap<String, Municipality>,
     successors: BTreeMap<String, BTreeSet<String>>,
-    by_name: BTreeMap<String, String>,
+    by_name: BTreeMap<String, Vec<String>>,
+}
+
+/// What a location cell covers, as the `location_scope` column says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LocationScope {
+    /// One metro or local municipality.
+    Local,
+    /// A district municipality's area.
+    District,
+    /// Several named municipalities (`Mnquma; Mbhashe`).
+    Multi,
+    /// The whole province or unnamed places (`Various`): no municipality.
+    Provincial,
+}
+
+impl LocationScope {
+    /// The name used in outputs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LocationScope::Local => "local",
+            LocationScope::District => "district",
+            LocationScope::Multi => "multi",
+            LocationScope::Provincial => "provincial",
+        }
+    }
+}
+
+/// A location cell resolved: the municipalities it names (the first is the one the record is
+/// linked in) and what it covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Located {
+    /// Current codes named, in the order written; empty for a provincial location.
+    pub codes: Vec<String>,
+    /// What the cell covers.
+    pub scope: LocationScope,
 }
 
 static BUNDLED: LazyLock<Reference> = LazyLock::new(Reference::load_bundled);
@@ -114,12 +162,17 @@ impl Reference {
         }
         // Only codes that actually retired have successors worth following.
         successors.retain(|old, _| retired.contains(old));
-        let mut by_name = BTreeMap::new();
+        // A name may belong to municipalities in two provinces (Emalahleni: EC136 and MP312);
+        // all are kept, and the province decides ([`Reference::resolve_in`]).
+        let mut by_name: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for m in by_code.values().filter(|m| m.current) {
-            by_name.insert(normalise_name(&m.name), m.code.clone());
+            by_name.entry(normalise_name(&m.name)).or_default().push(m.code.clone());
         }
         for (alias, code) in ALIASES {
-            by_name.insert(normalise_name(alias), (*code).to_string());
+            let codes = by_name.entry(normalise_name(alias)).or_default();
+            if !codes.iter().any(|c| c == code) {
+                codes.push((*code).to_string());
+            }
         }
         Reference {
             by_code,
@@ -160,15 +213,113 @@ impl Reference {
         }
     }
 
-    /// Resolves a municipality name (or alias) to its current code.
+    /// Resolves a municipality name (or alias) to its current code (where two provinces have
+    /// the name, the last by code; [`Reference::resolve_in`] uses the province).
     pub fn resolve_name(&self, raw: &str) -> Result<Resolved, ReferenceError> {
-        self.by_name
+        self.resolve_name_in(raw, None)
+    }
+
+    fn resolve_name_in(&self, raw: &str, province: Option<&str>) -> Result<Resolved, ReferenceError> {
+        let codes = self
+            .by_name
             .get(&normalise_name(raw))
-            .map(|code| Resolved {
-                code: code.clone(),
-                retired_from: None,
+            .ok_or_else(|| ReferenceError::Unknown(raw.trim().to_string()))?;
+        let in_province = province.and_then(|p| {
+            codes
+                .iter()
+                .find(|c| self.by_code.get(*c).is_some_and(|m| m.province == p))
+        });
+        let code = in_province.or(codes.last()).cloned().unwrap_or_default();
+        Ok(Resolved {
+            code,
+            retired_from: None,
+        })
+    }
+
+    /// The province code (`EC`) of a province's name or code as exports write it (`Eastern
+    /// Cape`, `EC`, `KwaZulu-Natal`, `KZN`).
+    pub fn province_code(&self, raw: &str) -> Option<String> {
+        let wanted = normalise_name(raw);
+        PROVINCES
+            .iter()
+            .find(|(code, name, other)| {
+                normalise_name(code) == wanted || normalise_name(name) == wanted || normalise_name(other) == wanted
             })
-            .ok_or_else(|| ReferenceError::Unknown(raw.trim().to_string()))
+            .map(|(code, ..)| (*code).to_string())
+    }
+
+    /// Resolves a code or name, using the row's province (name or code) where a name exists in
+    /// two provinces.
+    pub fn resolve_in(&self, raw: &str, province: Option<&str>) -> Result<Resolved, ReferenceError> {
+        let province = province.and_then(|p| self.province_code(p));
+        match self.resolve_code(raw) {
+            Ok(r) => Ok(r),
+            Err(e @ ReferenceError::Split { .. }) => Err(e),
+            Err(_) => self.resolve_name_in(raw, province.as_deref()),
+        }
+    }
+
+    /// Resolves a location cell as departmental exports write it: one municipality, a district
+    /// (`Amathole`), several (`Mnquma; Mbhashe`, `Mnquma and Mbhashe`), or `Various` / empty
+    /// (then the row's district column, if it names one, else the province).
+    pub fn resolve_location(
+        &self,
+        raw: &str,
+        province: Option<&str>,
+        district: Option<&str>,
+    ) -> Result<Located, ReferenceError> {
+        let text = raw.trim();
+        let unnamed = matches!(
+            normalise_name(text).as_str(),
+            "" | "various" | "all" | "multiple" | "province wide" | "provincial" | "all municipalities" | "n a"
+        );
+        if unnamed {
+            return Ok(match district.and_then(|d| self.resolve_in(d, province).ok()) {
+                Some(d) => Located {
+                    scope: self.scope_of(&d.code),
+                    codes: vec![d.code],
+                },
+                None => Located {
+                    codes: Vec::new(),
+                    scope: LocationScope::Provincial,
+                },
+            });
+        }
+        if let Ok(one) = self.resolve_in(text, province) {
+            return Ok(Located {
+                scope: self.scope_of(&one.code),
+                codes: vec![one.code],
+            });
+        }
+        let parts: Vec<&str> = text
+            .split([';', ',', '/', '&'])
+            .flat_map(|p| p.split(" and "))
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .collect();
+        if parts.len() < 2 {
+            return Err(ReferenceError::Unknown(text.to_string()));
+        }
+        let mut codes: Vec<String> = Vec::new();
+        for p in parts {
+            let code = self.resolve_in(p, province)?.code;
+            if !codes.contains(&code) {
+                codes.push(code);
+            }
+        }
+        let scope = if codes.len() == 1 {
+            self.scope_of(&codes[0])
+        } else {
+            LocationScope::Multi
+        };
+        Ok(Located { codes, scope })
+    }
+
+    fn scope_of(&self, code: &str) -> LocationScope {
+        match self.by_code.get(code).map(|m| m.category.as_str()) {
+            Some("C") => LocationScope::District,
+            _ => LocationScope::Local,
+        }
     }
 
     /// Resolves a code first, then a name.
@@ -261,5 +412,29 @@ mod tests {
             assert_eq!(r.resolve_name(name).unwrap().code, code, "{name}");
         }
         assert!(r.resolve_name("Atlantis").is_err());
+    }
+
+    #[test]
+    fn the_province_tells_apart_names_used_in_two_provinces() {
+        let r = Reference::bundled();
+        assert_eq!(r.resolve_in("Emalahleni", Some("Eastern Cape")).unwrap().code, "EC136");
+        assert_eq!(r.resolve_in("Emalahleni", Some("MP")).unwrap().code, "MP312");
+        assert_eq!(r.province_code("KwaZulu Natal").as_deref(), Some("KZN"));
+    }
+
+    #[test]
+    fn departmental_locations_resolve_to_districts_several_municipalities_or_the_province() {
+        let r = Reference::bundled();
+        let at = |raw: &str, district: Option<&str>| {
+            let l = r.resolve_location(raw, Some("Eastern Cape"), district).unwrap();
+            (l.codes.join(";"), l.scope.as_str())
+        };
+        assert_eq!(at("Mnquma", None), ("EC122".into(), "local"));
+        assert_eq!(at("Amathole", None), ("DC12".into(), "district"));
+        assert_eq!(at("Mnquma; Mbhashe", None), ("EC122;EC121".into(), "multi"));
+        assert_eq!(at("Mnquma and Mbhashe", None), ("EC122;EC121".into(), "multi"));
+        assert_eq!(at("Various", Some("Amathole")), ("DC12".into(), "district"));
+        assert_eq!(at("Various", None), (String::new(), "provincial"));
+        assert!(r.resolve_location("Mnquma; Atlantis", None, None).is_err());
     }
 }

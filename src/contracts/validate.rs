@@ -498,6 +498,28 @@ fn validate_sheet(contract: &Contract, sheet: &RawSheet, opts: &Options, referen
                                 .map(Value::Year)
                                 .map_err(|e| ("financial_year".to_string(), e.to_string()))
                         }
+                        ColumnKind::Location => {
+                            let context = |name: &str| -> Option<String> {
+                                targets.iter().enumerate().find_map(|(k, t)| match t {
+                                    Some(Target::Column(c)) if contract.columns[*c].name == name => row
+                                        .cells
+                                        .get(k)
+                                        .map(|c| c.raw().trim().to_string())
+                                        .filter(|t| !t.is_empty()),
+                                    _ => None,
+                                })
+                            };
+                            let (province, district) = (context("province"), context("district_municipality"));
+                            match reference.resolve_location(&text, province.as_deref(), district.as_deref()) {
+                                Ok(located) => {
+                                    demarcation_code = located.codes.first().cloned();
+                                    values.insert("location_scope".into(), Value::Text(located.scope.as_str().into()));
+                                    values.insert("location_codes".into(), Value::Text(located.codes.join(";")));
+                                    Ok(Value::Text(located.codes.join(";")))
+                                }
+                                Err(e) => Err(("demarcation_code".to_string(), e.to_string())),
+                            }
+                        }
                         ColumnKind::Demarcation => match reference.resolve(&text) {
                             Ok(r)
                                 if !col.categories.is_empty()

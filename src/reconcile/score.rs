@@ -164,24 +164,8 @@ pub fn profile_similarity(a: &NameProfile, b: &NameProfile, tw: &TermWeights) ->
     // it is left out of the comparison rather than counted as the rarest word. A matched word
     // the block does not know weighs what its counterpart weighs.
     let mut unused = 0.0;
-    let mut rest_a: Vec<&str> = Vec::new();
-    for t in only_a {
-        let best = only_b
-            .iter()
-            .enumerate()
-            .filter_map(|(i, u)| word_match(t, u).map(|c| (c, i)))
-            .max_by(|x, y| x.0.total_cmp(&y.0).then(y.1.cmp(&x.1)));
-        match best {
-            Some((credit, i)) => {
-                let wu = tw.weight(only_b[i]);
-                let wt = if tw.knows(t) { tw.weight(t) } else { wu };
-                unused += tw.weight(t) - wt;
-                common += credit * (wt + wu) / 2.0;
-                only_b.remove(i);
-            }
-            None => rest_a.push(t),
-        }
-    }
+    let mut rest_a: Vec<&str> = only_a;
+    // Joins first (`ACCESSROAD` would otherwise pass for an abbreviation of `access`).
     // `AccessRoad` on the left, `Access Road` on the right.
     let mut k = 0;
     while k < rest_a.len() {
@@ -199,17 +183,48 @@ pub fn profile_similarity(a: &NameProfile, b: &NameProfile, tw: &TermWeights) ->
         rest_a.remove(k);
     }
     // `Access Road` on the left, `AccessRoad` on the right.
-    for u in only_b {
-        if let Some((i, k)) = split_as_two(u, &rest_a) {
+    only_b.retain(|u| match split_as_two(u, &rest_a) {
+        Some((i, k)) => {
             let parts = tw.weight(rest_a[i]) + tw.weight(rest_a[k]);
             common += 0.9 * (parts + tw.weight(u)) / 2.0;
             let (x, y) = (rest_a[i], rest_a[k]);
             rest_a.retain(|t| *t != x && *t != y);
+            false
+        }
+        None => true,
+    });
+    // Then typos and abbreviations, the best counterpart for each left word.
+    rest_a.retain(|t| {
+        let best = only_b
+            .iter()
+            .enumerate()
+            .filter_map(|(i, u)| word_match(t, u).map(|c| (c, i)))
+            .max_by(|x, y| x.0.total_cmp(&y.0).then(y.1.cmp(&x.1)));
+        match best {
+            Some((credit, i)) => {
+                let wu = tw.weight(only_b[i]);
+                let wt = if tw.knows(t) { tw.weight(t) } else { wu };
+                unused += tw.weight(t) - wt;
+                common += credit * (wt + wu) / 2.0;
+                only_b.remove(i);
+                false
+            }
+            None => true,
+        }
+    });
+    // A verb on one side only (`Construction of Qonce Primary School` against `Qonce Primary
+    // School`) says what kind of work it is, which the `kind` comparison weighs; it is no
+    // evidence that the names differ.
+    let has_work_word = |ts: &[String]| ts.iter().any(|t| WorkKind::is_work_word(t));
+    let (a_work, b_work) = (has_work_word(ta), has_work_word(tb));
+    for t in rest_a {
+        if !tw.knows(t) || (!b_work && WorkKind::is_work_word(t)) {
+            unused += tw.weight(t);
         }
     }
-    for t in rest_a {
-        if !tw.knows(t) {
-            unused += tw.weight(t);
+    for u in only_b {
+        if !a_work && WorkKind::is_work_word(u) {
+            unused += tw.weight(u);
         }
     }
     let w = |s: &[String]| s.iter().map(|t| tw.weight(t)).sum::<f64>();
@@ -303,11 +318,28 @@ pub fn ignored_tokens(l: &Record) -> BTreeSet<String> {
     if l.dataset != crate::contracts::Dataset::Departmental {
         return BTreeSet::new();
     }
-    [l.department.as_deref(), l.function.as_deref()]
+    let mut out: BTreeSet<String> = [l.department.as_deref(), l.function.as_deref()]
         .into_iter()
         .flatten()
         .flat_map(crate::names::tokens)
-        .collect()
+        .collect();
+    // The department's initialism as IDPs write it: `(DoH)` for Health, `(DRPW)` for Roads and
+    // Public Works.
+    if let Some(dept) = l.department.as_deref() {
+        let initials: String = crate::names::tokens(dept)
+            .iter()
+            .filter_map(|w| w.chars().next())
+            .filter(|c| c.is_alphabetic())
+            .collect();
+        if !initials.is_empty() {
+            out.insert(format!("d{initials}"));
+            out.insert(format!("do{initials}"));
+            if initials.len() >= 2 {
+                out.insert(initials);
+            }
+        }
+    }
+    out
 }
 
 /// The comparisons and their levels, in evidence order. The model gives each level an m and a u.
@@ -640,6 +672,61 @@ mod tests {
         assert_eq!(m.weight(0, 0), Model::default().weight(0, 0));
         assert_eq!(level_index("gps.far"), Some((5, 2)));
         assert_eq!(level_index("gps.closeby"), None);
+    }
+
+    #[test]
+    fn shortened_joined_and_doubled_words_match_and_numbers_do_not() {
+        assert_eq!(word_match("retic", "reticulation"), Some(0.85));
+        assert!(word_match("kimberley", "kimberl").is_some_and(|c| c >= 0.85));
+        assert_eq!(word_match("strmwtr", "stormwater"), Some(0.8));
+        assert!(word_match("eempangeni", "empangeni").is_some_and(|c| c > 0.85));
+        assert_eq!(word_match("hall", "clinic"), None);
+        assert_eq!(word_match("2", "3"), None);
+        assert_eq!(split_as_two("accessroad", &["road", "access", "x"]), Some((1, 0)));
+        let tw = TermWeights::new(["Access Road Kimberley", "Hall Kimberley"].into_iter());
+        let joined = weighted_similarity("ACCESSROAD KIMBERL", "Access Road Kimberley", &tw);
+        assert!(joined > NAME_THRESHOLDS[1], "{joined}");
+    }
+
+    #[test]
+    fn numbers_agree_partly_agree_or_disagree_and_different_numbers_sink_the_name() {
+        let level = |a: &[u64], b: &[u64]| numbers_outcome(a, b).level;
+        assert_eq!(level(&[2], &[2]), Some(0));
+        assert_eq!(level(&[2], &[]), Some(1));
+        assert_eq!(level(&[3], &[3, 4]), Some(1));
+        assert_eq!(level(&[2], &[9]), Some(2));
+        assert_eq!(level(&[], &[]), None);
+        let rec = |name: &str| Record {
+            project_name: Some(name.into()),
+            ..Record::bare(name, "s", crate::contracts::Dataset::Idp, "BUF")
+        };
+        let (a, b) = (rec("Office Furniture - Finance 2"), rec("Office Furniture - Finance 9"));
+        let (pa, pb) = (Prepared::new(&a), Prepared::new(&b));
+        let tw = TermWeights::new(["Office Furniture - Finance 9"].into_iter());
+        let o = outcomes(&a, &b, &pa, &pb, &tw);
+        assert_eq!((o[0].level, o[6].level), (Some(3), Some(2)));
+    }
+
+    #[test]
+    fn the_kind_of_work_comes_from_the_type_column_or_the_verb() {
+        use crate::names::WorkKind;
+        assert_eq!(WorkKind::from_type("Upgrading"), Some(WorkKind::Upgrading));
+        assert_eq!(WorkKind::from_type("New"), Some(WorkKind::New));
+        assert_eq!(WorkKind::from_type("Renewal"), Some(WorkKind::Renewal));
+        assert_eq!(
+            WorkKind::from_name("Development of High Mast Lights"),
+            Some(WorkKind::New)
+        );
+        assert_eq!(
+            WorkKind::from_name("Extension of High Mast Lights Phase 3"),
+            Some(WorkKind::Upgrading)
+        );
+        assert_eq!(
+            WorkKind::from_name("Mdantsane Hall Refurbishment"),
+            Some(WorkKind::Renewal)
+        );
+        assert_eq!(WorkKind::from_name("Mdantsane Ext 4 Hall"), None);
+        assert_eq!(WorkKind::from_name("Early Childhood Development Centre"), None);
     }
 
     #[test]

@@ -216,3 +216,24 @@ fn probabilities_share_between_look_alikes_and_leave_room_for_no_match() {
     let p = match_probabilities(&[8.0], 6.0);
     assert!((p[0] - 0.8).abs() < 1e-12, "{p:?}");
 }
+
+#[test]
+fn a_department_initialism_and_a_verb_on_one_side_are_no_evidence_against() {
+    let l = Record {
+        department: Some("Health".into()),
+        project_name: Some("Mdantsane Community Health Centre".into()),
+        ..Record::bare("L", "irm", Dataset::Departmental, "BUF")
+    };
+    let r = Record {
+        project_name: Some("Construction of Mdantsane Community Health Centre (DoH)".into()),
+        ..Record::bare("R", "idp", Dataset::Idp, "BUF")
+    };
+    let (lp, rp) = (score::Prepared::new(&l), score::Prepared::new(&r));
+    let tw = score::TermWeights::from_profiles([rp.name.as_ref().unwrap()].into_iter());
+    let (a, b) = (
+        lp.name.as_ref().unwrap().without(&lp.ignore),
+        rp.name.as_ref().unwrap().without(&lp.ignore),
+    );
+    let s = score::profile_similarity(&a, &b, &tw);
+    assert!(s >= score::NAME_THRESHOLDS[0], "{s}");
+}

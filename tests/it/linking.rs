@@ -465,3 +465,85 @@ fn overrides_name_wrong_municipalities_and_datasets() {
         "{err}"
     );
 }
+
+/// IRM rows placed where they are: a district's project links to the district's IDP, a
+/// name used in two provinces follows the Province column, several municipalities and
+/// `Various` are accepted with their scope.
+#[test]
+fn departmental_projects_are_placed_in_districts_and_the_right_province() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::write(
+        dir.join("irm.csv"),
+        "Project ID,Project No,Project Name,Province,Department,Sector,Local Municipality,District Municipality,Latitude,Longitude,Project Status,Total Project Cost,Main Budget Appropriation (TOTAL)\n\
+         200001,W1,Butterworth Regional Water Scheme,Eastern Cape,Water and Sanitation,Water,Amathole,,,,Construction,90000000,12000000\n\
+         200002,W2,Lady Frere Clinic,Eastern Cape,Health,Health,Emalahleni,Chris Hani,,,Construction,8000000,3000000\n\
+         200003,W3,Coastal Access Road,Eastern Cape,Roads and Public Works,Transport,Mnquma; Mbhashe,Amathole,,,Design,40000000,5000000\n\
+         200004,W4,Provincial Fleet Depots,Eastern Cape,Roads and Public Works,Transport,Various,,,,Design,20000000,2000000\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("idp.csv"),
+        "demarcation_code,idp_cycle,idp_project_ref,project_name,kpa,wards,implementing_sphere,asset_class,mscoa_project_number,funding_source,funding_status,financial_year,amount\n\
+         DC12,2022-2027,IDP-DC12-001,Butterworth Regional Water Scheme (Dept of Water and Sanitation),Basic Service Delivery,,provincial,,,Provincial,funded,2024/25,12000000\n\
+         DC12,2022-2027,IDP-DC12-002,Amathole Fire Station,Basic Service Delivery,,municipal,,,CRR,funded,2024/25,4000000\n\
+         EC136,2022-2027,IDP-EC136-001,Lady Frere Clinic (Dept of Health),Basic Service Delivery,,provincial,,,Provincial,funded,2024/25,3000000\n\
+         MP312,2022-2027,IDP-MP312-001,Lady Frere Clinic,Basic Service Delivery,,municipal,,,CRR,funded,2024/25,3000000\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("p.toml"),
+        "name = \"districts\"\n[publish]\nlocation = \"out\"\n\
+         [[sources]]\nname = \"idp\"\nlocation = \"idp.csv\"\ncontract = \"idp_register\"\n\
+         [[sources]]\nname = \"irm\"\nlocation = \"irm.csv\"\ncontract = \"irm_departmental\"\nfinancial_year = \"2024/25\"\n",
+    )
+    .unwrap();
+    let p = harvester::config::Pipeline::load(&dir.join("p.toml"), dir).unwrap();
+    block_on(run(&p, clock(0))).unwrap();
+    let out = dir.join("out");
+    let m = manifest(&out);
+    let projects = read_table(&out, &m, "projects");
+    let (refs, codes, scopes, all) = (
+        strings(&projects, "project_ref"),
+        strings(&projects, "demarcation_code"),
+        strings(&projects, "location_scope"),
+        strings(&projects, "location_codes"),
+    );
+    let placed = |r: &str| {
+        let i = refs.iter().position(|x| x.as_deref() == Some(r)).unwrap();
+        (codes[i].clone(), scopes[i].clone(), all[i].clone())
+    };
+    let s = |x: &str| Some(x.to_string());
+    assert_eq!(placed("200001"), (s("DC12"), s("district"), s("DC12")));
+    assert_eq!(placed("200002"), (s("EC136"), s("local"), s("EC136")));
+    assert_eq!(placed("200003"), (s("EC122"), s("multi"), s("EC122;EC121")));
+    assert_eq!(placed("200004"), (None, s("provincial"), None));
+    // Nothing quarantined: every location is a place.
+    let quality = read_table(&out, &m, "data_quality");
+    let rejected: u64 = quality
+        .column("rows_rejected")
+        .unwrap()
+        .cast(&DataType::UInt64)
+        .unwrap()
+        .u64()
+        .unwrap()
+        .sum()
+        .unwrap();
+    assert_eq!(rejected, 0);
+    let links = read_table(&out, &m, "links");
+    let id = |r: &str| {
+        let ids = strings(&projects, "record_id");
+        ids[refs.iter().position(|x| x.as_deref() == Some(r)).unwrap()]
+            .clone()
+            .unwrap()
+    };
+    assert_eq!(
+        link_exists(&links, &id("200001"), &id("IDP-DC12-001")).map(|(_, band)| band),
+        Some("accept".to_string())
+    );
+    assert_eq!(
+        link_exists(&links, &id("200002"), &id("IDP-EC136-001")).map(|(_, band)| band),
+        Some("accept".to_string())
+    );
+    assert_eq!(link_exists(&links, &id("200002"), &id("IDP-MP312-001")), None);
+}
