@@ -711,6 +711,10 @@ mod tests {
             difference: -20.0,
             relative_difference: Some(-20.0 / 120.0),
             over_tolerance: false,
+            left_vintage: "SA36 2024/25".into(),
+            right_vintage: "IDP".into(),
+            apportionment: "none".into(),
+            comparison: "compared",
         }];
         let df = alignment_metrics(&records, &links.iter().collect::<Vec<_>>(), &variances, &[fy(2024)]).unwrap();
         let level = df.column("level").unwrap().str().unwrap().clone();

@@ -158,8 +158,11 @@ pub fn project_amounts(records: &[Record]) -> PolarsResult<DataFrame> {
     let mut years = Vec::new();
     let mut phases = Vec::new();
     let mut amounts = Vec::new();
+    let mut vintages = Vec::new();
     for r in records {
+        let vintage = crate::reconcile::variance::vintage(r);
         for a in &r.amounts {
+            vintages.push(vintage.clone());
             ids.push(r.record_id.as_str());
             datasets.push(r.dataset.as_str());
             munis.push(r.demarcation_code.as_deref());
@@ -175,6 +178,7 @@ pub fn project_amounts(records: &[Record]) -> PolarsResult<DataFrame> {
     ];
     cols.extend(year_columns(&years)?);
     cols.push(Column::new("phase".into(), phases));
+    cols.push(Column::new("vintage".into(), vintages));
     cols.push(Column::new("amount_rand".into(), amounts));
     frame(cols)
 }
@@ -378,6 +382,19 @@ pub fn variances(v: &[Variance]) -> PolarsResult<DataFrame> {
         Column::new(
             "over_tolerance".into(),
             v.iter().map(|x| x.over_tolerance).collect::<Vec<_>>(),
+        ),
+        Column::new("comparison".into(), v.iter().map(|x| x.comparison).collect::<Vec<_>>()),
+        Column::new(
+            "left_vintage".into(),
+            v.iter().map(|x| x.left_vintage.as_str()).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "right_vintage".into(),
+            v.iter().map(|x| x.right_vintage.as_str()).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "apportionment".into(),
+            v.iter().map(|x| x.apportionment.as_str()).collect::<Vec<_>>(),
         ),
     ]);
     frame(cols)

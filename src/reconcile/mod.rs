@@ -12,6 +12,8 @@ pub use crate::names;
 pub mod overrides;
 pub mod register;
 pub mod score;
+pub mod variance;
+pub use variance::{variances, Variance};
 #[cfg(test)]
 mod tests;
 
@@ -626,76 +628,4 @@ fn decide(mut scored: Vec<Scored>, named: bool, settings: &ReconcileSettings) ->
         value: Some(p),
     });
     Some(Decision { band, candidate })
-}
-
-/// One year of one link: both sides' amounts and how far apart they are.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Variance {
-    /// Left record.
-    pub left_record_id: String,
-    /// Right record.
-    pub right_record_id: String,
-    /// Link type.
-    pub link_type: LinkType,
-    /// Municipality.
-    pub demarcation_code: String,
-    /// Municipal financial year compared.
-    pub financial_year: FinancialYear,
-    /// Left amount in Rand.
-    pub left_amount: f64,
-    /// Right amount in Rand.
-    pub right_amount: f64,
-    /// Left minus right, in Rand.
-    pub difference: f64,
-    /// Difference relative to the right amount (null when it is zero).
-    pub relative_difference: Option<f64>,
-    /// Whether both the absolute and the relative tolerance are exceeded.
-    pub over_tolerance: bool,
-}
-
-/// Compares the two sides of every link in each municipal year where both have an amount.
-/// Departmental (April–March) years are compared with the municipal year they overlap most.
-pub fn variances(records: &[Record], links: &[&Link], settings: &ReconcileSettings) -> Vec<Variance> {
-    let by_id: BTreeMap<&str, &Record> = records.iter().map(|r| (r.record_id.as_str(), r)).collect();
-    let mut out = Vec::new();
-    for l in links {
-        let (Some(a), Some(b)) = (
-            by_id.get(l.left_record_id.as_str()),
-            by_id.get(l.right_record_id.as_str()),
-        ) else {
-            continue;
-        };
-        let years = |r: &Record| -> BTreeMap<FinancialYear, f64> {
-            let mut ys: Vec<FinancialYear> = r.amounts.iter().map(|x| x.year).collect();
-            ys.sort();
-            ys.dedup();
-            ys.into_iter()
-                .filter_map(|y| r.amount_in(y).map(|v| (y.dominant_in(Calendar::Municipal), v)))
-                .collect()
-        };
-        let (ya, yb) = (years(a), years(b));
-        for (fy, left) in &ya {
-            if !settings.financial_years.is_empty() && !settings.financial_years.contains(fy) {
-                continue;
-            }
-            let Some(right) = yb.get(fy) else { continue };
-            let difference = left - right;
-            let relative = if *right == 0.0 { None } else { Some(difference / right) };
-            let (abs_tol, rel_tol) = settings.tolerance(l.link_type.as_str());
-            let over = difference.abs() > abs_tol && relative.is_none_or(|r| r.abs() > rel_tol);
-            out.push(Variance {
-                left_record_id: l.left_record_id.clone(),
-                right_record_id: l.right_record_id.clone(),
-                link_type: l.link_type,
-                demarcation_code: l.demarcation_code.clone(),
-                financial_year: *fy,
-                left_amount: *left,
-                right_amount: *right,
-                difference,
-                relative_difference: relative,
-                over_tolerance: over,
-            });
-        }
-    }
-    out
 }

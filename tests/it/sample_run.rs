@@ -374,3 +374,98 @@ fn exception_ids_are_stable_and_a_fixed_cause_is_recorded_as_resolved() {
     let e3 = read_table(out, &manifest(out), "exceptions");
     assert!(!strings(&e3, "exception_type").contains(&Some("sa36_a5_mismatch".to_string())));
 }
+
+/// The SA36 2025/26 workbook's budget-year column, summed straight from the file: every sheet,
+/// from the header row to the first empty row (the sample's unit is Rand).
+fn workbook_budget_year_total(path: &std::path::Path, header: &str, year: &str) -> f64 {
+    use calamine::{Data, Reader};
+    let mut wb = calamine::open_workbook_auto(path).unwrap();
+    let mut total = 0.0;
+    for name in wb.sheet_names() {
+        let range = wb.worksheet_range(&name).unwrap();
+        let rows: Vec<&[Data]> = range.rows().collect();
+        let (h, col) = rows
+            .iter()
+            .enumerate()
+            .find_map(|(i, r)| {
+                r.iter()
+                    .position(|c| {
+                        let t = c.to_string();
+                        t.contains(header) && t.contains(year)
+                    })
+                    .map(|c| (i, c))
+            })
+            .unwrap_or_else(|| panic!("no `{header} {year}` column in sheet {name}"));
+        for r in &rows[h + 1..] {
+            if r.iter().all(|c| c.to_string().trim().is_empty()) {
+                break;
+            }
+            total += match &r[col] {
+                Data::Float(f) => *f,
+                Data::Int(i) => *i as f64,
+                Data::String(s) => s.trim().replace(' ', "").parse().unwrap_or(0.0),
+                _ => 0.0,
+            };
+        }
+    }
+    total
+}
+
+/// Summing `project_amounts` for one vintage, phase and year gives the document's own total;
+/// summing over every vintage adds the earlier MTREF's estimate for the same year on top.
+#[test]
+fn one_vintage_of_project_amounts_sums_to_its_document() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path();
+    block_on(run(&sample_pipeline(out), clock(0))).unwrap();
+    let amounts = read_table(out, &manifest(out), "project_amounts");
+    let (vintages, phases) = (strings(&amounts, "vintage"), strings(&amounts, "phase"));
+    let years = amounts.column("financial_year").unwrap().i32().unwrap().clone();
+    let rand = amounts.column("amount_rand").unwrap().f64().unwrap().clone();
+    let sum = |vintage: Option<&str>| -> f64 {
+        (0..amounts.height())
+            .filter(|&i| {
+                years.get(i) == Some(2025)
+                    && phases[i].as_deref() == Some("budget")
+                    && vintage.is_none_or(|v| vintages[i].as_deref() == Some(v))
+                    && vintages[i].as_deref().is_some_and(|v| v.starts_with("SA36"))
+            })
+            .map(|i| rand.get(i).unwrap())
+            .sum()
+    };
+    let document = workbook_budget_year_total(
+        &repo().join("sample/budget/sa36_2025_26.xlsx"),
+        "Budget year",
+        "2025/26",
+    );
+    assert!(document > 0.0);
+    assert!(
+        (sum(Some("SA36 2025/26")) - document).abs() < 0.5,
+        "{} vs {document}",
+        sum(Some("SA36 2025/26"))
+    );
+    let estimate = sum(Some("SA36 2024/25"));
+    assert!(estimate > 0.0);
+    assert!((sum(None) - (document + estimate)).abs() < 0.5);
+}
+
+/// No NaN or infinity in any float column of any table of a sample run.
+#[test]
+fn every_published_float_is_finite() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path();
+    block_on(run(&sample_pipeline(out), clock(0))).unwrap();
+    let m = manifest(out);
+    let tables: Vec<String> = m["tables"].as_object().unwrap().keys().cloned().collect();
+    assert!(tables.len() >= 10, "{tables:?}");
+    for t in tables {
+        let df = read_table(out, &m, &t);
+        for c in df.columns() {
+            if c.dtype() == &DataType::Float64 {
+                let s = c.f64().unwrap();
+                let bad = (0..s.len()).filter_map(|i| s.get(i)).filter(|v| !v.is_finite()).count();
+                assert_eq!(bad, 0, "{t}.{} has {bad} non-finite values", c.name());
+            }
+        }
+    }
+}
