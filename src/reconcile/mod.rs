@@ -275,6 +275,8 @@ struct RightIndex<'a> {
     common_limit: usize,
     /// Ward code → projects in that ward (for records without a name).
     by_ward: FxHashMap<&'a str, Vec<usize>>,
+    /// Number in the name → projects whose name has it.
+    by_number: FxHashMap<u64, Vec<usize>>,
 }
 
 impl<'a> Block<'a> {
@@ -310,6 +312,12 @@ impl<'a> Block<'a> {
                 }
             }
         }
+        let mut by_number: FxHashMap<u64, Vec<usize>> = FxHashMap::default();
+        for (k, name) in names.iter().enumerate() {
+            for n in name.iter().flat_map(|p| p.numbers.iter()) {
+                by_number.entry(*n).or_default().push(k);
+            }
+        }
         let mut by_ward: FxHashMap<&str, Vec<usize>> = FxHashMap::default();
         for (k, rs) in projects.iter().enumerate() {
             if let Some(wards) = rs.iter().find_map(|&r| prepared[r].wards.as_ref()) {
@@ -332,27 +340,60 @@ impl<'a> Block<'a> {
             weight,
             common_limit,
             by_ward,
+            by_number,
         }
     }
 
     /// The best candidate projects for a left name by weighted Dice, best first (none when the
-    /// name shares only common tokens with the block). `shared` is scratch space, one slot per
+    /// name shares only common words and numbers with the block). Words in `ignore` (a
+    /// department's own name) count on neither side. `shared` is scratch space, one slot per
     /// project, left zeroed.
-    fn candidates(&self, ri: &RightIndex<'_>, lname: &score::NameProfile, shared: &mut [f64]) -> Vec<usize> {
-        let lweight: f64 = lname.tokens.iter().map(|t| ri.tw.weight(t)).sum();
+    fn candidates(
+        &self,
+        ri: &RightIndex<'_>,
+        lname: &score::NameProfile,
+        ignore: &std::collections::BTreeSet<String>,
+        shared: &mut [f64],
+    ) -> Vec<usize> {
+        let n = ri.projects.len() as f64;
+        let number_weight = |ks: &[usize]| ((n + 1.0) / (ks.len() as f64 + 0.5)).ln().max(0.1);
+        let lweight: f64 = lname
+            .tokens
+            .iter()
+            .filter(|t| !ignore.contains(*t))
+            .map(|t| ri.tw.weight(t))
+            .sum::<f64>()
+            + lname
+                .numbers
+                .iter()
+                .filter_map(|x| ri.by_number.get(x))
+                .map(|ks| number_weight(ks))
+                .sum::<f64>();
         let mut blocked = false;
         let mut touched: Vec<usize> = Vec::new();
-        for t in &lname.tokens {
+        let mut touch = |k: usize, w: f64, shared: &mut [f64]| {
+            if shared[k] == 0.0 {
+                touched.push(k);
+            }
+            shared[k] += w;
+        };
+        for t in lname.tokens.iter().filter(|t| !ignore.contains(*t)) {
             if let Some(ks) = ri.index.get(t.as_str()) {
-                if ks.len() <= ri.common_limit {
-                    blocked = true;
-                }
+                blocked |= ks.len() <= ri.common_limit;
                 let wt = ri.tw.weight(t);
                 for &k in ks {
-                    if shared[k] == 0.0 {
-                        touched.push(k);
-                    }
-                    shared[k] += wt;
+                    touch(k, wt, shared);
+                }
+            }
+        }
+        // A shared number (`Ext 8`, `Phase 2`) makes a candidate too, and counts like a word
+        // in the ranking, so a typo in the one rare word does not hide the right project.
+        for x in &lname.numbers {
+            if let Some(ks) = ri.by_number.get(x) {
+                blocked |= ks.len() <= ri.common_limit;
+                let wn = number_weight(ks);
+                for &k in ks {
+                    touch(k, wn, shared);
                 }
             }
         }
@@ -360,7 +401,14 @@ impl<'a> Block<'a> {
             .into_iter()
             .map(|k| {
                 let w = std::mem::take(&mut shared[k]);
-                (2.0 * w / (lweight + ri.weight[k]).max(1e-9), k)
+                let ignored: f64 = ri.names[k].map_or(0.0, |n| {
+                    ignore
+                        .iter()
+                        .filter(|t| n.tokens.binary_search(t).is_ok())
+                        .map(|t| ri.tw.weight(t))
+                        .sum()
+                });
+                (2.0 * w / (lweight + ri.weight[k] - ignored).max(1e-9), k)
             })
             .collect();
         if !blocked {
@@ -389,7 +437,7 @@ impl<'a> Block<'a> {
         for &l in lefts.iter().step_by(step) {
             let lp = &self.prepared[l];
             let Some(lname) = lp.name.as_ref() else { continue };
-            for k in self.candidates(&ri, lname, &mut shared) {
+            for k in self.candidates(&ri, lname, &lp.ignore, &mut shared) {
                 let rep = self.representative(&ri, k, &lp.years);
                 let o = score::outcomes(&self.records[l], &self.records[rep], lp, &self.prepared[rep], &ri.tw);
                 let p: em::Pattern = std::array::from_fn(|c| o[c].level.unwrap_or(em::MISSING));
@@ -493,7 +541,7 @@ impl<'a> Block<'a> {
         let lp = &prepared[l];
         let lname_ignoring = lname.without(&lp.ignore);
         let mut out = Vec::new();
-        for k in self.candidates(ri, lname, shared) {
+        for k in self.candidates(ri, lname, &lp.ignore, shared) {
             let Some(rname) = ri.names[k] else { continue };
             let similarity = if lp.ignore.is_empty() {
                 score::profile_similarity(lname, rname, &ri.tw)

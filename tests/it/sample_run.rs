@@ -72,7 +72,8 @@ fn sample_run_publishes_every_table_with_manifest_counts() {
     );
     assert_eq!(
         (0..6).map(|i| rej.get(i).unwrap()).collect::<Vec<_>>(),
-        [3, 0, 2, 1, 1, 0]
+        // The IRM row in a district's area is accepted (location_scope = district).
+        [3, 0, 2, 1, 0, 0]
     );
 }
 
@@ -185,14 +186,13 @@ fn known_bad_row_is_quarantined_with_its_reason() {
     assert_eq!(strings(&q, "column")[i].as_deref(), Some("mscoa_project_number"));
     assert_eq!(strings(&q, "rule")[i].as_deref(), Some("pattern"));
     assert_eq!(strings(&q, "severity")[i].as_deref(), Some("error"));
-    // The IRM row naming a district as its municipality.
-    let i = row_where(&q, "raw_value", "Amathole Metro");
-    assert_eq!(
-        strings(&q, "message")[i].as_deref(),
-        Some("`Amathole Metro` resolves to DC12 (category C); expected a municipality of category A or B")
-    );
-    // Quarantined rows never reach the projects table.
+    // The IRM row naming a district is a project in the district's area, not a bad row.
+    assert!(!strings(&q, "raw_value").contains(&Some("Amathole Metro".to_string())));
     let projects = read_table(out, &manifest(out), "projects");
+    let i = row_where(&projects, "record_id", "irm:Project List:11");
+    assert_eq!(strings(&projects, "demarcation_code")[i].as_deref(), Some("DC12"));
+    assert_eq!(strings(&projects, "location_scope")[i].as_deref(), Some("district"));
+    // Quarantined rows never reach the projects table.
     assert!(!strings(&projects, "record_id").contains(&Some("budget_2024:BUF:25".to_string())));
 }
 
