@@ -195,7 +195,7 @@ pub struct ReconcileSettings {
     /// Match weight from which a probabilistic link is kept for review. Default 2.
     pub review_weight: f64,
     /// Match probability from which a probabilistic link is accepted (it also needs
-    /// `accept_weight`). Default 0.7.
+    /// `accept_weight`). Default 0.8.
     pub accept_probability: f64,
     /// Match probability from which a probabilistic link is kept for review. Default 0.3.
     pub review_probability: f64,
@@ -236,7 +236,7 @@ impl Default for ReconcileSettings {
             tolerances: std::collections::BTreeMap::new(),
             accept_weight: 6.0,
             review_weight: 2.0,
-            accept_probability: 0.7,
+            accept_probability: 0.8,
             review_probability: 0.3,
             no_match_weight: 6.0,
             overrides: None,

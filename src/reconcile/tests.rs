@@ -178,19 +178,22 @@ fn a_record_without_a_name_is_scored_on_the_rest_of_its_evidence() {
         "Health Facilities",
         6_500_000.0,
     ));
-    records.push(rec(
-        "BUD-EMPTY",
-        Dataset::Budget,
-        "",
-        "52802077",
-        "Health Facilities",
-        6_500_000.0,
-    ));
+    records.push(Record {
+        project_type: Some("New".into()),
+        ..rec(
+            "BUD-EMPTY",
+            Dataset::Budget,
+            "",
+            "52802077",
+            "Health Facilities",
+            6_500_000.0,
+        )
+    });
     let found = |records: &[Record]| -> Vec<(String, &'static str)> {
         let (links, _) = link(records, &ReconcileSettings::default());
         links.into_iter().map(|l| (l.right_record_id, l.band)).collect()
     };
-    // The only project of that class in that ward, of the same amount: overwhelming.
+    // The only project of that class in that ward, new work, of the same amount: overwhelming.
     assert_eq!(found(&records), [("IDP-CLINIC".to_string(), "accept")]);
     // A second clinic in the ward of a similar amount: for an analyst to decide.
     records.push(rec(
