@@ -71,6 +71,38 @@ pub struct Record {
     /// Every municipality a departmental location names, `;`-separated (the first is
     /// `demarcation_code`).
     pub location_codes: Option<String>,
+    /// Funding source (USDG, ICDG, NDPG, MIG, CRR, provincial equitable share, …).
+    pub funding_source: Option<String>,
+    /// IDP/IRM funding status (funded, partially funded, unfunded).
+    pub funding_status: Option<String>,
+    /// IDP implementing sphere (municipal, provincial, national, entity).
+    pub implementing_sphere: Option<String>,
+    /// IDP implementing agent.
+    pub implementing_agent: Option<String>,
+    /// IDP key performance area.
+    pub kpa: Option<String>,
+    /// IDP cycle (`2022-2027`).
+    pub idp_cycle: Option<String>,
+    /// BEPP programme, IRM or EPRE budget programme.
+    pub programme: Option<String>,
+    /// BEPP phase or national project stage.
+    pub project_phase: Option<String>,
+    /// BEPP lead sphere.
+    pub lead_sphere: Option<String>,
+    /// BEPP lead entity.
+    pub lead_entity: Option<String>,
+    /// IRM project status.
+    pub project_status: Option<String>,
+    /// Province as the source writes it (IRM, EPRE).
+    pub province: Option<String>,
+    /// IRM district municipality as written.
+    pub district: Option<String>,
+    /// National infrastructure SIP category.
+    pub sip_category: Option<String>,
+    /// mSCOA asset sub-class (SA36).
+    pub asset_sub_class: Option<String>,
+    /// Cape Town ledger WBS element (Project Definition).
+    pub wbs_element: Option<String>,
     /// SA36 `MTSF Service Outcome`.
     pub mtsf_outcome: Option<String>,
     /// SA36 `IUDF` goal.
@@ -147,6 +179,22 @@ impl Record {
             project_type: t("project_type"),
             location_scope: t("location_scope"),
             location_codes: t("location_codes").filter(|c| !c.is_empty()),
+            funding_source: t("funding_source"),
+            funding_status: t("funding_status"),
+            implementing_sphere: t("implementing_sphere"),
+            implementing_agent: t("implementing_agent"),
+            kpa: t("kpa"),
+            idp_cycle: t("idp_cycle"),
+            programme: t("programme").or_else(|| t("budget_programme")),
+            project_phase: t("phase").or_else(|| t("current_project_stage")),
+            lead_sphere: t("lead_sphere"),
+            lead_entity: t("lead_entity"),
+            project_status: t("project_status"),
+            province: t("province"),
+            district: t("district_municipality"),
+            sip_category: t("sip_category"),
+            asset_sub_class: t("asset_sub_class"),
+            wbs_element: t("wbs_element"),
             mtsf_outcome: t("mtsf_outcome"),
             iudf: t("iudf"),
             integration_zone: t("integration_zone"),
@@ -199,6 +247,33 @@ impl Record {
         )
     }
 
+    /// The sphere that must act on the project: the IDP's implementing sphere, the BEPP's lead
+    /// sphere, `provincial`/`national` for departmental projects (national when the row names no
+    /// province), `municipal` for budget lines.
+    pub fn responsible_sphere(&self) -> Option<String> {
+        let norm = |s: &str| {
+            let l = s.trim().to_lowercase();
+            if l.starts_with("munic") || l.starts_with("metro") || l.starts_with("local") {
+                "municipal".to_string()
+            } else if l.starts_with("prov") {
+                "provincial".to_string()
+            } else if l.starts_with("nat") {
+                "national".to_string()
+            } else if l.starts_with("priv") {
+                "private".to_string()
+            } else {
+                l
+            }
+        };
+        match self.dataset {
+            Dataset::Idp => Some(self.implementing_sphere.as_deref().map_or("municipal".into(), norm)),
+            Dataset::Bepp => Some(self.lead_sphere.as_deref().map_or("municipal".into(), norm)),
+            Dataset::Budget => Some("municipal".into()),
+            Dataset::Departmental => Some(if self.province.is_some() { "provincial" } else { "national" }.into()),
+            _ => None,
+        }
+    }
+
     /// The name used for matching: the project name, else the description.
     pub fn match_name(&self) -> Option<&str> {
         self.project_name.as_deref().or(self.description.as_deref())
@@ -231,6 +306,22 @@ impl Record {
             project_type: None,
             location_scope: None,
             location_codes: None,
+            funding_source: None,
+            funding_status: None,
+            implementing_sphere: None,
+            implementing_agent: None,
+            kpa: None,
+            idp_cycle: None,
+            programme: None,
+            project_phase: None,
+            lead_sphere: None,
+            lead_entity: None,
+            project_status: None,
+            province: None,
+            district: None,
+            sip_category: None,
+            asset_sub_class: None,
+            wbs_element: None,
             mtsf_outcome: None,
             iudf: None,
             integration_zone: None,
