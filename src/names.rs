@@ -87,6 +87,18 @@ const FILLER: &[&str] = &[
     "cnieu",
     "dept",
     "department",
+    // Funding tags (`(PROV GRANT)`, `(USDG)`): how a line is funded, not which project it is.
+    "usdg",
+    "icdg",
+    "ndpg",
+    "mig",
+    "wsig",
+    "inep",
+    "ptng",
+    "hsdg",
+    "crr",
+    "grant",
+    "prov",
 ];
 
 /// The canonical tokens of a name.

@@ -269,7 +269,14 @@ impl Record {
             Dataset::Idp => Some(self.implementing_sphere.as_deref().map_or("municipal".into(), norm)),
             Dataset::Bepp => Some(self.lead_sphere.as_deref().map_or("municipal".into(), norm)),
             Dataset::Budget => Some("municipal".into()),
-            Dataset::Departmental => Some(if self.province.is_some() { "provincial" } else { "national" }.into()),
+            Dataset::Departmental => Some(
+                if self.province.is_some() {
+                    "provincial"
+                } else {
+                    "national"
+                }
+                .into(),
+            ),
             _ => None,
         }
     }

@@ -123,7 +123,7 @@ pub struct Link {
 }
 
 /// How many candidates per record go on to full scoring (the best by weighted Dice).
-pub const MAX_CANDIDATES: usize = 8;
+pub const MAX_CANDIDATES: usize = 12;
 
 /// The model one link type was scored with, as published in the `link_model` table.
 #[derive(Debug, Clone, PartialEq)]
@@ -505,24 +505,32 @@ impl<'a> Block<'a> {
                 Some(lname) => self.score_named(&ri, model, l, lname, &mut shared),
                 None => self.score_nameless(&ri, model, l),
             };
-            let Some(decision) = decide(scored, lp.name.is_some(), settings) else {
+            // Candidates of the same name (one project's fund-split lines: `X (USDG)`, `X (CRR)`)
+            // are one alternative: the record links to all of them or none.
+            let groups: Vec<usize> = scored
+                .iter()
+                .map(|c| {
+                    scored
+                        .iter()
+                        .position(|d| same_profile(ri.names[d.k], ri.names[c.k]))
+                        .unwrap_or(0)
+                })
+                .collect();
+            let Some(Decision { band, chosen }) = decide(scored, &groups, lp.name.is_some(), settings) else {
                 continue;
             };
-            let Decision {
-                band,
-                candidate:
-                    Scored {
-                        k,
-                        rep,
-                        comparisons,
-                        weight,
-                        ..
-                    },
-            } = decision;
-            let mut scored = Some((comparisons, weight));
-            for &r in &ri.projects[k] {
-                let reuse = if r == rep { scored.take() } else { None };
-                out.push(make(l, r, "probabilistic", band, None, reuse));
+            for Scored {
+                k,
+                rep,
+                comparisons,
+                weight,
+            } in chosen
+            {
+                let mut scored = Some((comparisons, weight));
+                for &r in &ri.projects[k] {
+                    let reuse = if r == rep { scored.take() } else { None };
+                    out.push(make(l, r, "probabilistic", band, None, reuse));
+                }
             }
         }
     }
@@ -624,10 +632,20 @@ struct Scored {
     weight: f64,
 }
 
-/// The candidate chosen for a left record, with its band.
+/// The candidates chosen for a left record (one, or every line of a split project), with their
+/// band.
 struct Decision {
     band: &'static str,
-    candidate: Scored,
+    chosen: Vec<Scored>,
+}
+
+/// Whether two projects have the same name (words and numbers), so that they are one
+/// alternative: a project split over several lines.
+fn same_profile(a: Option<&score::NameProfile>, b: Option<&score::NameProfile>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => std::ptr::eq(a, b) || (a.tokens == b.tokens && a.numbers == b.numbers),
+        _ => false,
+    }
 }
 
 /// The chance that each candidate is the left record's counterpart, given every candidate's
@@ -647,15 +665,19 @@ pub fn match_probabilities(weights: &[f64], no_match_weight: f64) -> Vec<f64> {
 /// reach the accept thresholds, kept for review when they reach the review ones. A record
 /// without a name needs more to be accepted: its doubt (1 − probability) must be at most the
 /// square of the accept doubt (0.2 → 0.04).
-fn decide(mut scored: Vec<Scored>, named: bool, settings: &ReconcileSettings) -> Option<Decision> {
+fn decide(scored: Vec<Scored>, groups: &[usize], named: bool, settings: &ReconcileSettings) -> Option<Decision> {
     let weights: Vec<f64> = scored.iter().map(|s| s.weight).collect();
     let probabilities = match_probabilities(&weights, settings.no_match_weight);
-    let best = (0..scored.len()).max_by(|&a, &b| {
-        probabilities[a]
-            .total_cmp(&probabilities[b])
-            .then(scored[b].k.cmp(&scored[a].k))
-    })?;
-    let (p, weight) = (probabilities[best], scored[best].weight);
+    // A group's probability is its members' together; its weight its best member's.
+    let mut by_group: BTreeMap<usize, (f64, f64)> = BTreeMap::new();
+    for (i, g) in groups.iter().enumerate() {
+        let e = by_group.entry(*g).or_insert((0.0, f64::MIN));
+        e.0 += probabilities[i];
+        e.1 = e.1.max(weights[i]);
+    }
+    let (&group, &(p, weight)) = by_group
+        .iter()
+        .max_by(|a, b| a.1 .0.total_cmp(&b.1 .0).then(b.0.cmp(a.0)))?;
     let accept_p = if named {
         settings.accept_probability
     } else {
@@ -668,12 +690,19 @@ fn decide(mut scored: Vec<Scored>, named: bool, settings: &ReconcileSettings) ->
     } else {
         return None;
     };
-    let mut candidate = scored.swap_remove(best);
-    candidate.comparisons.push(score::Comparison {
-        name: "match_probability",
-        level: band,
-        weight: 0.0,
-        value: Some(p),
-    });
-    Some(Decision { band, candidate })
+    let chosen = scored
+        .into_iter()
+        .zip(groups)
+        .filter(|(_, g)| **g == group)
+        .map(|(mut c, _)| {
+            c.comparisons.push(score::Comparison {
+                name: "match_probability",
+                level: band,
+                weight: 0.0,
+                value: Some(p),
+            });
+            c
+        })
+        .collect();
+    Some(Decision { band, chosen })
 }

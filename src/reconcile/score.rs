@@ -41,11 +41,19 @@ impl TermWeights {
     pub fn from_profiles<'a>(profiles: impl Iterator<Item = &'a NameProfile>) -> Self {
         let mut df: FxHashMap<&str, usize> = FxHashMap::default();
         let mut n = 0usize;
+        let mut numbers: FxHashMap<u64, usize> = FxHashMap::default();
         for p in profiles {
             n += 1;
             for t in &p.tokens {
                 *df.entry(t.as_str()).or_default() += 1;
             }
+            for x in &p.numbers {
+                *numbers.entry(*x).or_default() += 1;
+            }
+        }
+        let numbers: Vec<(String, usize)> = numbers.into_iter().map(|(x, d)| (x.to_string(), d)).collect();
+        for (x, d) in &numbers {
+            df.insert(x.as_str(), *d);
         }
         let max = ((n as f64 + 1.0) / 1.0).ln() + 1.0;
         let idf = df
@@ -227,8 +235,16 @@ pub fn profile_similarity(a: &NameProfile, b: &NameProfile, tw: &TermWeights) ->
             unused += tw.weight(u);
         }
     }
+    // A number both names carry (`Ext 12`) counts like a shared word; numbers on one side only
+    // are the `numbers` comparison's business, not the name's.
+    let shared_numbers: f64 = a
+        .numbers
+        .iter()
+        .filter(|x| b.numbers.binary_search(x).is_ok())
+        .map(|x| tw.weight(&x.to_string()))
+        .sum();
     let w = |s: &[String]| s.iter().map(|t| tw.weight(t)).sum::<f64>();
-    let dice = (2.0 * common / (w(ta) - unused + w(tb)).max(1e-9)).min(1.0);
+    let dice = (2.0 * (common + shared_numbers) / (w(ta) - unused + w(tb) + 2.0 * shared_numbers).max(1e-9)).min(1.0);
     0.75 * dice + 0.25 * strsim::jaro_winkler(&a.joined, &b.joined)
 }
 
