@@ -356,13 +356,19 @@ fn validate_sheet(contract: &Contract, sheet: &RawSheet, opts: &Options, referen
         });
         return;
     }
-    let budget_year = targets
-        .iter()
-        .filter_map(|t| match t {
-            Some(Target::Amount { phase, year }) if phase == "budget" => *year,
-            _ => None,
-        })
-        .min();
+    // The document's own year: an SA36's budget year (the first `Budget year` column); an SC36
+    // has none, and its year is its original/adjusted budget's and actuals' year, never the
+    // audited columns' (which restate earlier years).
+    let year_of = |phases: &[&str]| {
+        targets
+            .iter()
+            .filter_map(|t| match t {
+                Some(Target::Amount { phase, year }) if phases.contains(&phase.as_str()) => *year,
+                _ => None,
+            })
+            .min()
+    };
+    let budget_year = year_of(&["budget"]).or_else(|| year_of(&["original_budget", "adjusted_budget", "actual_ytd"]));
     // 2. The sheet name may carry the municipality (SA36).
     let sheet_code = if contract.demarcation_from_sheet {
         let name = sheet.name.clone().unwrap_or_default();

@@ -82,6 +82,52 @@ fn other_sa36_and_sc36_files_load() {
         .any(|a| a.phase == "original_budget" && a.rand == 110_000_000.0));
 }
 
+/// SC36 in-year files: the record's year is the file's own (its original and adjusted budget's),
+/// not the audited columns', and the monthly and quarterly actuals are read.
+#[test]
+fn sc36_files_take_their_own_year_and_read_monthly_actuals() {
+    // (file, the file's year, the figure for BUF's row 5 read off the sheet by hand: every
+    // month, every quarter and YTD agree).
+    for (rel, year, row5) in [
+        ("municipal-data/quarterly.xlsx", 2019, 2_847_782.0),
+        ("municipal-data/quarterly2021.xlsx", 2020, 2_837_754.0),
+    ] {
+        let out = check(rel, "sa36_capital_budget", None);
+        assert_eq!(out.records.len(), 2, "{rel}");
+        for r in &out.records {
+            // Not 2018 or 2019 from the audited columns that restate earlier years.
+            assert_eq!(r.financial_year.map(|y| y.start_year), Some(year), "{rel}");
+        }
+        let r = out.records.iter().find(|r| r.record_id.ends_with(":5")).unwrap();
+        let amount = |p: &str| {
+            r.amounts
+                .iter()
+                .filter(|a| a.year.start_year == year && a.phase == p)
+                .map(|a| a.rand)
+                .sum::<f64>()
+        };
+        let months: f64 = (1..=12).map(|m| amount(&format!("actual_m{m:02}"))).sum();
+        let quarters: f64 = (1..=4).map(|q| amount(&format!("actual_q{q}"))).sum();
+        assert_eq!((months, quarters, amount("actual_ytd")), (row5, row5, row5), "{rel}");
+    }
+    // Tshwane's SC36 for 2019/20, period M09: actuals for July to March, nothing after.
+    let tsh = check("municipal-money-gitbook/TSH.xls", "sa36_capital_budget", None);
+    assert!(tsh
+        .records
+        .iter()
+        .all(|r| r.financial_year.map(|y| y.start_year) == Some(2019)));
+    let phases: std::collections::BTreeSet<&str> = tsh
+        .records
+        .iter()
+        .flat_map(|r| r.amounts.iter().map(|a| a.phase.as_str()))
+        .collect();
+    assert!(
+        phases.contains("actual_m09") && phases.contains("actual_q3"),
+        "{phases:?}"
+    );
+    assert!(!phases.contains("actual_m10"), "{phases:?}");
+}
+
 #[test]
 fn irm_export_loads_with_names_resolved_to_codes() {
     let fy = FinancialYear::new(Calendar::National, 2018);
