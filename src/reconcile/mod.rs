@@ -512,7 +512,10 @@ impl<'a> Block<'a> {
                 .map(|c| {
                     scored
                         .iter()
-                        .position(|d| same_profile(ri.names[d.k], ri.names[c.k]))
+                        .position(|d| {
+                            same_profile(ri.names[d.k], ri.names[c.k])
+                                && prepared[ri.projects[d.k][0]].kind == prepared[ri.projects[c.k][0]].kind
+                        })
                         .unwrap_or(0)
                 })
                 .collect();
@@ -639,8 +642,8 @@ struct Decision {
     chosen: Vec<Scored>,
 }
 
-/// Whether two projects have the same name (words and numbers), so that they are one
-/// alternative: a project split over several lines.
+/// Whether two projects have the same name (words and numbers), so that, with the same kind of
+/// work, they are one alternative: a project split over several lines.
 fn same_profile(a: Option<&score::NameProfile>, b: Option<&score::NameProfile>) -> bool {
     match (a, b) {
         (Some(a), Some(b)) => std::ptr::eq(a, b) || (a.tokens == b.tokens && a.numbers == b.numbers),
