@@ -421,6 +421,8 @@ pub fn alignment_metrics(
         .iter()
         .map(|m| reference.get(m).map_or("?".into(), |x| x.category.clone()))
         .collect();
+    // A district's area: the district itself and its local municipalities (metros have none).
+    let district: Vec<String> = f.muni.iter().map(|m| district_of(reference, m)).collect();
     let n = f.metric.len();
     let df = DataFrame::new(
         n,
@@ -429,6 +431,7 @@ pub fn alignment_metrics(
             Column::new("dimension".into(), f.dimension),
             Column::new("municipality".into(), f.muni),
             Column::new("province".into(), province),
+            Column::new("district".into(), district),
             Column::new("category".into(), category),
             Column::new("national".into(), vec!["ZA"; n]),
             Column::new("financial_year".into(), f.year),
@@ -447,12 +450,14 @@ pub fn alignment_metrics(
     let mut rows = Vec::new();
     for (level, area) in [
         ("municipality", "municipality"),
+        ("district", "district"),
         ("province", "province"),
         ("category", "category"),
         ("national", "national"),
     ] {
         let agg = lf
             .clone()
+            .filter(col(area).neq(lit("")))
             .group_by([col(area), col("financial_year"), col("metric"), col("dimension")])
             .agg([
                 col("num").sum().alias("numerator"),
@@ -581,6 +586,16 @@ pub fn alignment_metrics(
     )
 }
 
+/// The district whose area a municipality is in: its parent for a local municipality, itself
+/// for a district, none (empty) for a metro.
+fn district_of(reference: &Reference, code: &str) -> String {
+    match reference.get(code) {
+        Some(m) if m.category == "B" => m.parent_code.clone(),
+        Some(m) if m.category == "C" => m.code.clone(),
+        _ => String::new(),
+    }
+}
+
 /// The rows a run limited to `municipalities` publishes: those municipalities' own rows and the
 /// province, category and national roll-ups they belong to. The roll-ups and peer ranks were
 /// computed over every municipality, so they stay those of the full population.
@@ -592,6 +607,10 @@ pub fn keep_areas(df: &DataFrame, municipalities: &[String]) -> PolarsResult<Dat
         if let Some(x) = reference.get(m) {
             areas.insert(("province", x.province.clone()));
             areas.insert(("category", x.category.clone()));
+            let d = district_of(reference, m);
+            if !d.is_empty() {
+                areas.insert(("district", d));
+            }
         }
     }
     let level = df.column("level")?.str()?;

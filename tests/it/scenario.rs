@@ -152,11 +152,12 @@ fn a_filtered_run_publishes_its_own_scenario_and_leaves_the_live_outputs_byte_id
         .collect();
     assert_eq!(munis, chosen(&["BUF", "EC121"]));
     // Roll-ups and peer ranks are those of the full population: the scenario's rows are the live
-    // run's rows for BUF, EC121 and the roll-ups they belong to (EC; A and B; ZA), values, peer
-    // ranks and percentiles alike. Only the MTREF stability needs the year left out.
+    // run's rows for BUF, EC121 and the roll-ups they belong to (DC12; EC; A and B; ZA), values,
+    // peer ranks and percentiles alike. Only the MTREF stability needs the year left out.
     let kept = [
         "\"municipality\"), Some(\"BUF\")",
         "\"municipality\"), Some(\"EC121\")",
+        "\"district\"), Some(\"DC12\")",
         "\"province\"), Some(\"EC\")",
         "\"category\"), Some(\"A\")",
         "\"category\"), Some(\"B\")",
