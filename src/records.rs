@@ -81,6 +81,11 @@ pub struct Record {
     pub function: Option<String>,
     /// Responsible or implementing department.
     pub department: Option<String>,
+    /// The sphere leading a BEPP project (`lead_sphere`) or implementing an IDP project
+    /// (`implementing_sphere`), as the source states it.
+    pub lead_sphere: Option<String>,
+    /// The entity leading a BEPP project (`lead_entity`) or the IDP's implementing agent.
+    pub lead_entity: Option<String>,
     /// GPS latitude, inside South Africa.
     pub latitude: Option<f64>,
     /// GPS longitude, inside South Africa.
@@ -152,6 +157,8 @@ impl Record {
             integration_zone: t("integration_zone"),
             function: t("function").or_else(|| t("sector")),
             department: t("department").or_else(|| t("responsible_department")),
+            lead_sphere: t("lead_sphere").or_else(|| t("implementing_sphere")),
+            lead_entity: t("lead_entity").or_else(|| t("implementing_agent")),
             latitude: row.number("latitude"),
             longitude: row.number("longitude"),
             financial_year: primary,
@@ -236,6 +243,8 @@ impl Record {
             integration_zone: None,
             function: None,
             department: None,
+            lead_sphere: None,
+            lead_entity: None,
             latitude: None,
             longitude: None,
             financial_year: None,
