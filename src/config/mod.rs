@@ -1037,6 +1037,30 @@ contract = "sa36_capital_budget"
     }
 
     #[test]
+    fn exception_settings_are_read_checked_and_defaulted() {
+        let p = Pipeline::parse(GOOD, "t.toml", Path::new("/r"), Path::new("/w")).unwrap();
+        assert_eq!(p.exceptions, ExceptionSettings::default());
+        let good = format!(
+            "{GOOD}\n[exceptions]\nmin_rand_at_stake = 5000000\nmin_share_of_capital_budget = 0.02\ndecisions = \"decisions.csv\"\n"
+        );
+        let p = Pipeline::parse(&good, "t.toml", Path::new("/r"), Path::new("/w")).unwrap();
+        assert_eq!(p.exceptions.min_rand_at_stake, 5_000_000.0);
+        assert_eq!(p.exceptions.min_share_of_capital_budget, 0.02);
+        assert_eq!(
+            p.exceptions.decisions,
+            Some(Location::Local(PathBuf::from("/r/decisions.csv")))
+        );
+        let bad = format!("{GOOD}\n[exceptions]\nmin_share_of_capital_budget = 2\nmin_rand = 1\n");
+        let e = Pipeline::parse(&bad, "t.toml", Path::new("/r"), Path::new("/w")).unwrap_err();
+        let keys: Vec<&str> = e.0.iter().map(|d| d.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            ["exceptions.min_rand", "exceptions.min_share_of_capital_budget"],
+            "{e}"
+        );
+    }
+
+    #[test]
     fn every_mistake_is_named_with_its_key() {
         let text = r#"
 name = "Bad Name"
