@@ -8,7 +8,8 @@ use harvester::sources::location::Location;
 use polars::prelude::*;
 
 fn column_u32(df: &DataFrame, c: &str) -> Vec<Option<u32>> {
-    df.column(c).unwrap().u32().unwrap().into_iter().collect()
+    let ca = df.column(c).unwrap().u32().unwrap().clone();
+    (0..ca.len()).map(|i| ca.get(i)).collect()
 }
 
 #[test]
@@ -26,7 +27,8 @@ fn the_sample_register_takes_decisions_and_a_waiver_runs_out() {
         );
     }
     // Material findings come first, by priority, each with an owner and an action.
-    let material: Vec<Option<bool>> = e.column("material").unwrap().bool().unwrap().into_iter().collect();
+    let flags = e.column("material").unwrap().bool().unwrap().clone();
+    let material: Vec<Option<bool>> = (0..flags.len()).map(|i| flags.get(i)).collect();
     assert_eq!(material[0], Some(true), "{e}");
     assert!(material.windows(2).all(|w| w[0] >= w[1]), "material first");
     for c in ["owner_sphere", "owner", "suggested_action"] {
