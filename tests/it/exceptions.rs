@@ -103,3 +103,37 @@ fn the_sample_register_takes_decisions_and_a_waiver_runs_out() {
     assert!(history.contains("\"waiver_expired\""), "{history}");
     assert!(report.material_open > 0);
 }
+
+#[test]
+fn a_finding_fixed_then_broken_again_shows_resolved_then_reopened() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path();
+    block_on(run(&sample_pipeline(out), clock(0))).unwrap();
+    // Fix the cause: an A5 total that matches the SA36 lines.
+    let dir = tempfile::tempdir().unwrap();
+    let fixed = std::fs::read_to_string(repo().join("sample/capital_cube/a5_capital_2024_25.csv"))
+        .unwrap()
+        .replace(
+            "EC122,2025ORGB,ROADS,INFRA,NEW,15684130",
+            "EC122,2025ORGB,ROADS,INFRA,NEW,13647230",
+        );
+    let a5 = dir.path().join("a5.csv");
+    std::fs::write(&a5, fixed).unwrap();
+    let mut p = sample_pipeline(out);
+    p.override_source(&format!("a5={}", a5.display()), &repo()).unwrap();
+    block_on(run(&p, clock(1))).unwrap();
+    // And break it again.
+    block_on(run(&sample_pipeline(out), clock(2))).unwrap();
+    let reg = read_table(out, &manifest(out), "exception_register");
+    let i = strings(&reg, "exception_type")
+        .iter()
+        .position(|t| t.as_deref() == Some("sa36_a5_mismatch"))
+        .unwrap();
+    assert_eq!(strings(&reg, "status")[i].as_deref(), Some("open"));
+    assert_eq!(column_u32(&reg, "reopened_count")[i], Some(1));
+    assert_eq!(strings(&reg, "resolved_in_run")[i], None);
+    let history: Vec<serde_json::Value> =
+        serde_json::from_str(strings(&reg, "status_history")[i].as_deref().unwrap()).unwrap();
+    let events: Vec<&str> = history.iter().map(|h| h["event"].as_str().unwrap()).collect();
+    assert_eq!(events, ["new", "resolved", "reopened"]);
+}
