@@ -816,9 +816,10 @@ pub async fn run_with(pipeline: &Pipeline, request: &RunRequest) -> Result<RunRe
     let project_register = reconcile::register::build(&records, &accepted, &previous_projects);
     let today = now.with_timezone(&pipeline.timezone).date_naive();
     let register = metrics::register::merge(&previous_register, &exceptions, &decisions, &request.run_id, today);
+    let known: std::collections::BTreeSet<&str> = register.iter().map(|r| r.exception_id.as_str()).collect();
     let unknown = decisions
         .iter()
-        .filter(|d| !register.iter().any(|r| r.exception_id == d.exception_id))
+        .filter(|d| !known.contains(d.exception_id.as_str()))
         .count();
     if unknown > 0 {
         tracing::warn!(

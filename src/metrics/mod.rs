@@ -203,10 +203,19 @@ fn owner_of(r: &Record) -> (String, String) {
                 None if r.source.to_lowercase().contains("national") => "national".into(),
                 None => "provincial".into(),
             };
-            (
-                sphere,
-                dept.unwrap_or_else(|| format!("{} department (not named)", r.source)),
-            )
+            // A provincial department is named with its province (`EC Transport`), from the
+            // municipality it works in.
+            let province = crate::contracts::reference::Reference::bundled()
+                .get(&muni)
+                .map(|m| m.province.clone())
+                .filter(|_| sphere == "provincial");
+            let owner = match (dept, province) {
+                (Some(d), Some(p)) if !d.starts_with(&p) => format!("{p} {d}"),
+                (Some(d), _) => d,
+                (None, Some(p)) => format!("{p} provincial department (not named in {})", r.source),
+                (None, None) => format!("department not named in {}", r.source),
+            };
+            (sphere, owner)
         }
         _ => match given(&r.lead_sphere).map(|s| s.to_lowercase()) {
             Some(s) if s != "municipal" => (s, given(&r.lead_entity).unwrap_or(muni)),
@@ -806,6 +815,14 @@ mod finding_tests {
         );
         assert!(budget[0].detail.contains("R 6.0 m"), "{}", budget[0].detail);
         assert!(!budget[0].suggested_action.is_empty());
+        // A provincial department named in the IRM owns its project's finding.
+        let mut irm = rec("d1", "irm", Dataset::Departmental, "EC121", 2024, 3_000_000.0);
+        irm.department = Some("Education".into());
+        let found = exceptions(&[irm], &[], &[], &Totals::new());
+        assert_eq!(
+            (found[0].owner_sphere.as_str(), found[0].owner.as_str()),
+            ("provincial", "EC Education")
+        );
     }
 
     #[test]
