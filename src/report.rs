@@ -3,7 +3,7 @@
 //! No scripts, fonts or stylesheets are fetched, so the file opens from a shared drive or an
 //! e-mail attachment exactly as it was written. It shows each metric's distribution across
 //! municipalities (latest year), the trend of the municipality with the largest capital budget,
-//! the top exceptions by amount at stake, and the data-quality summary.
+//! the findings per municipality by priority, and the data-quality summary.
 
 use crate::metrics::alignment::{def, METRICS};
 use crate::metrics::Exception;
@@ -265,27 +265,106 @@ td.n {{ text-align: right; font-variant-numeric: tabular-nums; }} .metric {{ mar
             html.push_str(&trend_svg(&series, &years));
         }
     }
-    // Top exceptions.
-    html.push_str("<h2>Top exceptions by amount at stake</h2><table><tr><th>type</th><th>severity</th><th>municipality</th><th>year</th><th>Rand at stake</th><th>detail</th></tr>");
-    let top: Vec<&Exception> = input.exceptions.iter().take(20).collect();
-    let max_amount = top.iter().map(|e| e.amount_at_stake).fold(0.0_f64, f64::max).max(1.0);
-    for e in top {
-        let bar = (e.amount_at_stake / max_amount * 120.0).round();
+    // Findings per municipality, material ones by priority.
+    html.push_str(&findings_section(input.exceptions));
+    html.push_str("</body></html>\n");
+    Ok(html)
+}
+
+/// Most findings shown per municipality.
+const FINDINGS_PER_MUNICIPALITY: usize = 15;
+
+/// `BUF Buffalo City` (the code alone when the reference data does not know it).
+fn municipality_label(code: &str) -> String {
+    match crate::contracts::reference::Reference::bundled().get(code) {
+        Some(m) => format!("{code} {}", m.name),
+        None if code.is_empty() => "(no municipality)".into(),
+        None => code.to_string(),
+    }
+}
+
+/// The findings section: a line per municipality (findings, material findings, Rand at stake),
+/// then each municipality's material findings sorted by priority with owner and suggested
+/// action.
+fn findings_section(exceptions: &[Exception]) -> String {
+    use crate::metrics::rand_text;
+    let mut html = String::from("<h2>Findings by municipality (material first, by priority)</h2>");
+    let mut by_muni: BTreeMap<&str, Vec<&Exception>> = BTreeMap::new();
+    for e in exceptions {
+        by_muni.entry(e.demarcation_code.as_str()).or_default().push(e);
+    }
+    let mut order: Vec<(&str, f64, f64)> = by_muni
+        .iter()
+        .map(|(m, es)| {
+            let material = es.iter().filter(|e| e.material);
+            (
+                *m,
+                material.clone().map(|e| e.priority).sum::<f64>(),
+                material.map(|e| e.amount_at_stake).sum::<f64>(),
+            )
+        })
+        .collect();
+    order.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+    html.push_str(
+        "<table><tr><th>municipality</th><th>findings</th><th>material</th><th>material Rand at stake</th></tr>",
+    );
+    for (m, _, amount) in &order {
+        let es = &by_muni[m];
         let _ = write!(
             html,
-            r##"<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class="n"><svg xmlns="http://www.w3.org/2000/svg" width="124" height="10"><rect width="{bar}" height="10" fill="#d95f02"/></svg> {:.0}</td><td>{}</td></tr>"##,
-            esc(e.exception_type),
-            esc(e.severity),
-            esc(&e.demarcation_code),
-            e.financial_year.map(|y| y.label()).unwrap_or_default(),
-            e.amount_at_stake,
-            esc(&e.detail)
+            r#"<tr><td>{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td></tr>"#,
+            esc(&municipality_label(m)),
+            es.len(),
+            es.iter().filter(|e| e.material).count(),
+            esc(&rand_text(*amount))
         );
     }
-    let _ = writeln!(
+    html.push_str("</table>");
+    for (m, _, _) in &order {
+        let mut material: Vec<&Exception> = by_muni[m].iter().copied().filter(|e| e.material).collect();
+        if material.is_empty() {
+            continue;
+        }
+        material.sort_by(|a, b| {
+            b.priority
+                .total_cmp(&a.priority)
+                .then_with(|| b.amount_at_stake.total_cmp(&a.amount_at_stake))
+                .then_with(|| a.exception_id.cmp(&b.exception_id))
+        });
+        let _ = write!(
+            html,
+            "<h3>{}</h3><table><tr><th>priority</th><th>finding</th><th>severity</th><th>years</th><th>at stake</th><th>owner</th><th>suggested action</th><th>detail</th></tr>",
+            esc(&municipality_label(m))
+        );
+        for e in material.iter().take(FINDINGS_PER_MUNICIPALITY) {
+            let _ = write!(
+                html,
+                r#"<tr><td class="n">{:.1}</td><td>{}</td><td>{}</td><td>{}</td><td class="n">{}</td><td>{} ({})</td><td>{}</td><td>{}</td></tr>"#,
+                e.priority,
+                esc(e.exception_type),
+                esc(e.severity),
+                esc(&e.years_label()),
+                esc(&rand_text(e.amount_at_stake)),
+                esc(&e.owner),
+                esc(&e.owner_sphere),
+                esc(e.suggested_action),
+                esc(&e.detail)
+            );
+        }
+        html.push_str("</table>");
+        if material.len() > FINDINGS_PER_MUNICIPALITY {
+            let _ = write!(
+                html,
+                r#"<p class="small">and {} more material findings.</p>"#,
+                material.len() - FINDINGS_PER_MUNICIPALITY
+            );
+        }
+    }
+    let _ = write!(
         html,
-        "</table><p class=\"small\">{} exceptions in all; see the <code>exceptions</code> and <code>exception_register</code> tables.</p></body></html>",
-        input.exceptions.len()
+        "<p class=\"small\">{} findings in all, {} material; see the <code>exceptions</code> and <code>exception_register</code> tables (status, owner, decisions).</p>",
+        exceptions.len(),
+        exceptions.iter().filter(|e| e.material).count()
     );
-    Ok(html)
+    html
 }

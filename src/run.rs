@@ -46,6 +46,9 @@ pub enum RunError {
     /// The overrides file is wrong; every problem is listed.
     #[error("the overrides file has {} problem(s); nothing was published:\n{}", .0.len(), .0.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
     Overrides(Vec<String>),
+    /// The exception decisions file is wrong; every problem is listed.
+    #[error("the exception decisions file has {} problem(s); nothing was published:\n{}", .0.len(), .0.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
+    Decisions(Vec<String>),
     /// The run was cancelled before it published; the previous outputs are unchanged.
     #[error("the run was cancelled; nothing was published and the previous outputs are unchanged")]
     Cancelled,
@@ -174,6 +177,8 @@ pub struct RunReport {
     pub metrics: DataFrame,
     /// Number of exceptions.
     pub exceptions: usize,
+    /// Material findings with status `open` in the register after this run.
+    pub material_open: usize,
     /// The scenario the run published to (`scenarios/<name>/`), `None` for a live run.
     pub scenario: Option<String>,
     /// The run's own manifest copy, relative to the output root
@@ -738,7 +743,34 @@ pub async fn run_with(pipeline: &Pipeline, request: &RunRequest) -> Result<RunRe
         previous.as_ref().map(|m| (&m.run_id, &m.budget_totals)),
     ));
     exceptions.extend(metrics::review_exceptions(&links, &stale));
+    metrics::assess(&mut exceptions, &budget_totals, &pipeline.exceptions);
     metrics::sort_exceptions(&mut exceptions);
+    let decisions = match &pipeline.exceptions.decisions {
+        None => Vec::new(),
+        Some(location) => {
+            let spec = crate::config::SourceSpec {
+                name: "decisions".into(),
+                location: location.clone(),
+                format: None,
+                contract: String::new(),
+                unit: crate::contracts::numbers::Unit::Rand,
+                sheets: None,
+                financial_year: None,
+                max_reject_ratio: 1.0,
+                min_rows: 0,
+                max_row_drop: None,
+                http: crate::config::HttpSettings::default(),
+            };
+            let fetched = sources::fetch(&spec, None, None)
+                .await
+                .map_err(|e| RunError::Sources(vec![SourceProblem::Fetch(e)]))?;
+            let mut all = Vec::new();
+            for f in &fetched {
+                all.extend(metrics::register::load_decisions(&f.bytes, &f.file_name).map_err(RunError::Decisions)?);
+            }
+            all
+        }
+    };
     let previous_register = match previous.as_ref().and_then(|m| m.tables.get("exception_register")) {
         Some(t) => {
             let read = match publish::read_table(&store, &t.files).await {
@@ -782,7 +814,22 @@ pub async fn run_with(pipeline: &Pipeline, request: &RunRequest) -> Result<RunRe
         "exceptions"
     );
     let project_register = reconcile::register::build(&records, &accepted, &previous_projects);
-    let register = metrics::register::merge(&previous_register, &exceptions, &request.run_id);
+    let today = now.with_timezone(&pipeline.timezone).date_naive();
+    let register = metrics::register::merge(&previous_register, &exceptions, &decisions, &request.run_id, today);
+    let known: std::collections::BTreeSet<&str> = register.iter().map(|r| r.exception_id.as_str()).collect();
+    let unknown = decisions
+        .iter()
+        .filter(|d| !known.contains(d.exception_id.as_str()))
+        .count();
+    if unknown > 0 {
+        tracing::warn!(
+            decisions = unknown,
+            "exception decisions name no finding in the register"
+        );
+        notes.push(format!(
+            "{unknown} exception decision(s) name no finding in the register"
+        ));
+    }
     let mut links_by_type = BTreeMap::new();
     for l in &links {
         *links_by_type
@@ -943,6 +990,7 @@ pub async fn run_with(pipeline: &Pipeline, request: &RunRequest) -> Result<RunRe
         links_by_type,
         metrics: metrics_df,
         exceptions: exceptions.len(),
+        material_open: register.iter().filter(|r| r.material && r.status == "open").count(),
         scenario,
         manifest_path,
     })

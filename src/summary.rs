@@ -166,7 +166,11 @@ pub fn render(report: &RunReport) -> String {
             let _ = writeln!(s, "  - {n}");
         }
     }
-    let _ = writeln!(s, "\nExceptions: {}", report.exceptions);
+    let _ = writeln!(
+        s,
+        "\nExceptions: {} ({} material and open in the register)",
+        report.exceptions, report.material_open
+    );
     let _ = writeln!(s, "Tables:");
     for (name, t) in &m.tables {
         let _ = writeln!(s, "  {name:<18} {:>6} rows", t.rows);

@@ -71,8 +71,10 @@ const TOP_KEYS: &[&str] = &[
     "contracts_dir",
     "publish",
     "reconcile",
+    "exceptions",
     "sources",
 ];
+const EXCEPTIONS_KEYS: &[&str] = &["min_rand_at_stake", "min_share_of_capital_budget", "decisions"];
 const PUBLISH_KEYS: &[&str] = &["location", "retention_days"];
 const RECONCILE_KEYS: &[&str] = &[
     "accept_probability",
@@ -136,6 +138,13 @@ struct RawReconcile {
     variance_abs_tolerance_rand: Option<f64>,
     variance_rel_tolerance: Option<f64>,
     model: Option<RawModel>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+struct RawExceptions {
+    min_rand_at_stake: Option<f64>,
+    min_share_of_capital_budget: Option<f64>,
+    decisions: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Default, Clone)]
@@ -339,8 +348,33 @@ pub struct Pipeline {
     pub retention_days: u32,
     /// Reconciliation settings.
     pub reconcile: ReconcileSettings,
+    /// Materiality of findings and analysts' decisions (`[exceptions]`).
+    pub exceptions: ExceptionSettings,
     /// Sources, in file order.
     pub sources: Vec<SourceSpec>,
+}
+
+/// What makes a finding material, and the analysts' decisions about findings (`[exceptions]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExceptionSettings {
+    /// Rand at stake from which a finding is material. Default R1,000,000.
+    pub min_rand_at_stake: f64,
+    /// Share of the municipality's capital budget (over the years the finding affects) from
+    /// which a finding is material; it needs both. Default 0.005 (0.5%).
+    pub min_share_of_capital_budget: f64,
+    /// Analysts' decisions about findings (CSV: exception_id, status, reason, until,
+    /// assigned_to, decided_by), read on every run.
+    pub decisions: Option<Location>,
+}
+
+impl Default for ExceptionSettings {
+    fn default() -> Self {
+        Self {
+            min_rand_at_stake: 1_000_000.0,
+            min_share_of_capital_budget: 0.005,
+            decisions: None,
+        }
+    }
 }
 
 /// Parses a cron expression; five fields get a leading `0` seconds field.
@@ -414,6 +448,15 @@ impl Pipeline {
                 section(v, "reconcile", &mut diag)
             }
             None => RawReconcile::default(),
+        };
+        let raw_exceptions: RawExceptions = match table.get("exceptions") {
+            Some(v) => {
+                if let Some(t) = v.as_table() {
+                    check_keys(t, EXCEPTIONS_KEYS, "exceptions.", &mut diag);
+                }
+                section(v, "exceptions", &mut diag)
+            }
+            None => RawExceptions::default(),
         };
         let mut raw_sources = Vec::new();
         match table.get("sources") {
@@ -582,6 +625,29 @@ impl Pipeline {
                     settings.accept_weight, settings.review_weight
                 ),
             );
+        }
+        let mut exceptions = ExceptionSettings::default();
+        match raw_exceptions.min_rand_at_stake {
+            Some(v) if v.is_finite() && v >= 0.0 => exceptions.min_rand_at_stake = v,
+            Some(v) => diag(
+                "exceptions.min_rand_at_stake",
+                format!("expected a Rand amount of 0 or more, found {v}"),
+            ),
+            None => {}
+        }
+        match raw_exceptions.min_share_of_capital_budget {
+            Some(v) if (0.0..=1.0).contains(&v) => exceptions.min_share_of_capital_budget = v,
+            Some(v) => diag(
+                "exceptions.min_share_of_capital_budget",
+                format!("expected a share from 0 to 1, found {v}"),
+            ),
+            None => {}
+        }
+        if let Some(d) = raw_exceptions.decisions.as_deref() {
+            match Location::parse(d, base) {
+                Ok(l) => exceptions.decisions = Some(l),
+                Err(e) => diag("exceptions.decisions", e.to_string()),
+            }
         }
         if let Some(o) = reconcile.overrides.as_deref() {
             match Location::parse(o, base) {
@@ -821,6 +887,7 @@ impl Pipeline {
             publish: publish_location,
             retention_days,
             reconcile: settings,
+            exceptions,
             sources,
         })
     }
@@ -854,7 +921,7 @@ impl Pipeline {
 fn top_scalars(table: &toml::Table) -> toml::Table {
     table
         .iter()
-        .filter(|(k, _)| !matches!(k.as_str(), "publish" | "reconcile" | "sources"))
+        .filter(|(k, _)| !matches!(k.as_str(), "publish" | "reconcile" | "exceptions" | "sources"))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect()
 }
@@ -967,6 +1034,30 @@ contract = "sa36_capital_budget"
         assert_eq!(p.sources[0].max_row_drop, Some(0.5));
         let e = Pipeline::parse(&drop("1.5"), "t.toml", Path::new("/r"), Path::new("/w")).unwrap_err();
         assert_eq!(e.0[0].key, "sources[0].max_row_drop", "{e}");
+    }
+
+    #[test]
+    fn exception_settings_are_read_checked_and_defaulted() {
+        let p = Pipeline::parse(GOOD, "t.toml", Path::new("/r"), Path::new("/w")).unwrap();
+        assert_eq!(p.exceptions, ExceptionSettings::default());
+        let good = format!(
+            "{GOOD}\n[exceptions]\nmin_rand_at_stake = 5000000\nmin_share_of_capital_budget = 0.02\ndecisions = \"decisions.csv\"\n"
+        );
+        let p = Pipeline::parse(&good, "t.toml", Path::new("/r"), Path::new("/w")).unwrap();
+        assert_eq!(p.exceptions.min_rand_at_stake, 5_000_000.0);
+        assert_eq!(p.exceptions.min_share_of_capital_budget, 0.02);
+        assert_eq!(
+            p.exceptions.decisions,
+            Some(Location::Local(PathBuf::from("/r/decisions.csv")))
+        );
+        let bad = format!("{GOOD}\n[exceptions]\nmin_share_of_capital_budget = 2\nmin_rand = 1\n");
+        let e = Pipeline::parse(&bad, "t.toml", Path::new("/r"), Path::new("/w")).unwrap_err();
+        let keys: Vec<&str> = e.0.iter().map(|d| d.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            ["exceptions.min_rand", "exceptions.min_share_of_capital_budget"],
+            "{e}"
+        );
     }
 
     #[test]

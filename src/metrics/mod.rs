@@ -15,7 +15,7 @@ pub mod register;
 
 pub use alignment::{alignment_metrics, METRICS};
 
-use crate::records::{is_placeholder_objective, Record};
+use crate::records::Record;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The left records of each link type: "is this record linked to the IDP / budget?".
@@ -79,7 +79,9 @@ impl BudgetVintages {
 /// One finding for an analyst to act on.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Exception {
-    /// Stable id: a hash of the type, the records' natural keys and the year.
+    /// Stable id: a hash of the type and the records' natural keys (without source names or
+    /// years, so one project is one finding across the years and MTREFs it affects); the year
+    /// only for findings about a municipality's year as a whole (SA36 ≠ A5, unit mix-ups).
     pub exception_id: String,
     /// Finding type (DOMAIN.md §5).
     pub exception_type: &'static str,
@@ -87,16 +89,148 @@ pub struct Exception {
     pub severity: &'static str,
     /// Municipality.
     pub demarcation_code: String,
-    /// Municipal financial year, where the finding has one.
+    /// The earliest municipal financial year the finding affects, where it has one.
     pub financial_year: Option<FinancialYear>,
-    /// The sphere that would fix it.
-    pub sphere_responsible: &'static str,
-    /// Rand at stake.
+    /// Every municipal financial year the finding affects, ascending.
+    pub financial_years: Vec<FinancialYear>,
+    /// The sphere that would act on it: `municipal`, `metro`, `provincial`, `national`,
+    /// `entity` or `analyst`.
+    pub owner_sphere: String,
+    /// Who in that sphere: a municipality code, a department, a BEPP lead entity, an analyst.
+    pub owner: String,
+    /// What the owner is asked to do, per finding type.
+    pub suggested_action: &'static str,
+    /// Rand at stake, summed over the years affected.
     pub amount_at_stake: f64,
+    /// Rand at stake ÷ the municipality's capital budget in the years affected (null without a
+    /// budget).
+    pub share_of_capital_budget: Option<f64>,
+    /// Whether it passes the materiality settings (`[exceptions]`).
+    pub material: bool,
+    /// Ranking score: severity weight × (1 + 100 × share of the capital budget, capped at 1).
+    pub priority: f64,
     /// Records involved, `;`-separated.
     pub record_ids: String,
     /// One-line description for a person.
     pub detail: String,
+}
+
+impl Exception {
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        kind: &'static str,
+        severity: &'static str,
+        demarcation_code: String,
+        year: Option<FinancialYear>,
+        owner: (String, String),
+        amount: f64,
+        record_ids: String,
+        detail: String,
+    ) -> Self {
+        Self {
+            exception_id: String::new(),
+            exception_type: kind,
+            severity,
+            demarcation_code,
+            financial_year: year,
+            financial_years: year.into_iter().collect(),
+            owner_sphere: owner.0,
+            owner: owner.1,
+            suggested_action: suggested_action(kind),
+            amount_at_stake: amount,
+            share_of_capital_budget: None,
+            material: false,
+            priority: 0.0,
+            record_ids,
+            detail,
+        }
+    }
+
+    /// The years affected, as labels (`2024/25;2025/26`).
+    pub fn years_label(&self) -> String {
+        self.financial_years
+            .iter()
+            .map(|y| y.label())
+            .collect::<Vec<_>>()
+            .join(";")
+    }
+}
+
+/// What the owner of a finding is asked to do (documented in `docs/metrics.md`).
+pub fn suggested_action(kind: &str) -> &'static str {
+    match kind {
+        "budget_without_idp_basis" => {
+            "Show the IDP project this budget line delivers (link it), or add it to the IDP at the next review, or explain why it needs none"
+        }
+        "bepp_project_missing_from_idp" => "Add the BEPP project to the IDP at the next review, or drop it from the BEPP",
+        "bepp_project_missing_from_budget" => {
+            "Fund the BEPP project in the capital budget (or say which sphere funds it), or move it out of the BEPP's MTREF years"
+        }
+        "sector_project_missing_from_idp" => {
+            "Department: share the project with the municipality; municipality: reflect it in the IDP's sector projects"
+        }
+        "variance_over_tolerance" => "Reconcile the two amounts: correct one, or record why the plan and budget differ",
+        "sa36_a5_mismatch" => "Correct the SA36 project lines or the A5 capital total so that they reconcile",
+        "unit_mixup_suspected" => "Check the source's unit (Rand or R thousand) and correct the pipeline or the file",
+        "link_review" => "Confirm or reject the link in the overrides file",
+        "stale_override" => "Update or remove the override row",
+        _ => "Review",
+    }
+}
+
+/// Who acts on a finding about record `r`: a BEPP row's lead sphere and entity when it states
+/// them (else the metro), a department for departmental projects, else the municipality.
+fn owner_of(r: &Record) -> (String, String) {
+    let muni = r.demarcation_code.clone().unwrap_or_default();
+    let given = |s: &Option<String>| {
+        s.as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    };
+    match r.dataset {
+        Dataset::Bepp => match given(&r.lead_sphere).map(|s| s.to_lowercase()) {
+            Some(sphere) if sphere != "municipal" && sphere != "metro" => {
+                (sphere, given(&r.lead_entity).unwrap_or(muni))
+            }
+            _ => ("metro".into(), muni),
+        },
+        Dataset::Departmental => {
+            let dept = given(&r.department);
+            let sphere = match given(&r.lead_sphere).map(|s| s.to_lowercase()) {
+                Some(s) => s,
+                None if dept.as_deref().is_some_and(|d| d.to_lowercase().contains("national")) => "national".into(),
+                None if r.source.to_lowercase().contains("national") => "national".into(),
+                None => "provincial".into(),
+            };
+            // A provincial department is named with its province (`EC Transport`), from the
+            // municipality it works in.
+            let province = crate::contracts::reference::Reference::bundled()
+                .get(&muni)
+                .map(|m| m.province.clone())
+                .filter(|_| sphere == "provincial");
+            let owner = match (dept, province) {
+                (Some(d), Some(p)) if !d.starts_with(&p) => format!("{p} {d}"),
+                (Some(d), _) => d,
+                (None, Some(p)) => format!("{p} provincial department (not named in {})", r.source),
+                (None, None) => format!("department not named in {}", r.source),
+            };
+            (sphere, owner)
+        }
+        // An IDP project: its implementing sphere and agent.
+        _ => match given(&r.lead_sphere)
+            .or_else(|| given(&r.implementing_sphere))
+            .map(|s| s.to_lowercase())
+        {
+            Some(s) if s != "municipal" => (
+                s,
+                given(&r.lead_entity)
+                    .or_else(|| given(&r.implementing_agent))
+                    .unwrap_or(muni),
+            ),
+            _ => ("municipal".into(), muni),
+        },
+    }
 }
 
 fn exception_id(kind: &str, keys: &[String], year: Option<FinancialYear>) -> String {
@@ -104,7 +238,75 @@ fn exception_id(kind: &str, keys: &[String], year: Option<FinancialYear>) -> Str
     crate::sources::sha256_hex(text.as_bytes())[..16].to_string()
 }
 
-/// Builds the exceptions register, sorted by amount at stake (largest first), then id.
+/// A record's key across sources and years: dataset, municipality and reference (or normalised
+/// name), so the 2024/25 and 2025/26 budgets' lines for one project are one project.
+fn project_key(r: &Record) -> String {
+    format!(
+        "{}|{}|{}",
+        r.dataset.as_str(),
+        r.demarcation_code.as_deref().unwrap_or(""),
+        r.override_key()
+    )
+}
+
+/// Adds `e` under `id`, merging it into an earlier finding with the same id: years united,
+/// amounts summed (one per year: a year seen twice keeps the larger), records united, the highest
+/// severity, the latest year's detail.
+fn merge_into(out: &mut BTreeMap<String, (Exception, BTreeMap<i32, f64>)>, id: String, mut e: Exception) {
+    e.exception_id.clone_from(&id);
+    let year_key = e.financial_year.map_or(i32::MIN, |y| y.start_year);
+    match out.get_mut(&id) {
+        None => {
+            let amounts = BTreeMap::from([(year_key, e.amount_at_stake)]);
+            out.insert(id, (e, amounts));
+        }
+        Some((prior, amounts)) => {
+            let a = amounts.entry(year_key).or_insert(0.0);
+            *a = a.max(e.amount_at_stake);
+            prior.amount_at_stake = amounts.values().sum();
+            for y in e.financial_years {
+                if !prior.financial_years.contains(&y) {
+                    prior.financial_years.push(y);
+                }
+            }
+            prior.financial_years.sort_by_key(|y| y.start_year);
+            let latest = prior.financial_years.last().copied();
+            prior.financial_year = prior.financial_years.first().copied();
+            if e.financial_year.is_some() && e.financial_year == latest {
+                prior.detail = e.detail;
+            }
+            let rank = |s: &str| match s {
+                "high" => 3,
+                "medium" => 2,
+                _ => 1,
+            };
+            if rank(e.severity) > rank(prior.severity) {
+                prior.severity = e.severity;
+            }
+            let mut ids: Vec<&str> = prior.record_ids.split(';').chain(e.record_ids.split(';')).collect();
+            ids.retain(|s| !s.is_empty());
+            ids.sort_unstable();
+            ids.dedup();
+            prior.record_ids = ids.join(";");
+        }
+    }
+}
+
+/// Rand as a person reads it: `R 45.0 m`, `R 1.2 bn`, `R 850 000`.
+pub fn rand_text(x: f64) -> String {
+    let a = x.abs();
+    if a >= 1e9 {
+        format!("R {:.1} bn", x / 1e9)
+    } else if a >= 100_000.0 {
+        format!("R {:.1} m", x / 1e6)
+    } else {
+        format!("R {x:.0}")
+    }
+}
+
+/// Builds this run's findings, one per project (or pair, or municipality-year) across the years
+/// it affects, sorted by amount at stake (largest first), then id. Unfunded IDP projects and
+/// placeholder strategic objectives are measures (`alignment_metrics`), not findings.
 pub fn exceptions(records: &[Record], links: &[&Link], variances: &[Variance], sa36: &Totals) -> Vec<Exception> {
     let by_id: BTreeMap<&str, &Record> = records.iter().map(|r| (r.record_id.as_str(), r)).collect();
     let linked = Linked::new(links);
@@ -114,70 +316,35 @@ pub fn exceptions(records: &[Record], links: &[&Link], variances: &[Variance], s
         &linked.departmental_idp,
         &linked.bepp_budget,
     );
-    let idp_with_budget: BTreeSet<&str> = links
-        .iter()
-        .filter(|l| l.link_type == LinkType::BudgetIdp)
-        .map(|l| l.right_record_id.as_str())
-        .collect();
-    let mut out = Vec::new();
+    let mut grouped: BTreeMap<String, (Exception, BTreeMap<i32, f64>)> = BTreeMap::new();
     let mut add =
-        |kind: &'static str, severity, sphere, r: &Record, year: Option<FinancialYear>, amount: f64, detail: String| {
-            out.push(Exception {
-                exception_id: exception_id(kind, &[r.natural_key()], year),
-                exception_type: kind,
+        |kind: &'static str, severity, r: &Record, year: Option<FinancialYear>, amount: f64, detail: String| {
+            let e = Exception::new(
+                kind,
                 severity,
-                demarcation_code: r.demarcation_code.clone().unwrap_or_default(),
-                financial_year: year,
-                sphere_responsible: sphere,
-                amount_at_stake: amount,
-                record_ids: r.record_id.clone(),
+                r.demarcation_code.clone().unwrap_or_default(),
+                year,
+                owner_of(r),
+                amount,
+                r.record_id.clone(),
                 detail,
-            });
+            );
+            merge_into(&mut grouped, exception_id(kind, &[project_key(r)], None), e);
         };
     let name = |r: &Record| r.match_name().unwrap_or("(no name)").to_string();
     for r in records.iter().filter(|r| r.demarcation_code.is_some()) {
         let id = r.record_id.as_str();
+        let amount = r.amount_rand.unwrap_or(0.0);
         match r.dataset {
             Dataset::Budget => {
-                let amount = r.amount_rand.unwrap_or(0.0);
                 if !budget_linked.contains(id) && amount > 0.0 {
                     add(
                         "budget_without_idp_basis",
                         if amount >= 10_000_000.0 { "high" } else { "medium" },
-                        "municipal",
                         r,
                         r.financial_year,
                         amount,
-                        format!("budget line `{}` has no IDP project", name(r)),
-                    );
-                }
-                if r.strategic_objective.as_deref().is_none_or(is_placeholder_objective) {
-                    add(
-                        "placeholder_strategic_objective",
-                        "low",
-                        "municipal",
-                        r,
-                        r.financial_year,
-                        amount,
-                        format!(
-                            "budget line `{}` has strategic objective `{}`",
-                            name(r),
-                            r.strategic_objective.as_deref().unwrap_or("")
-                        ),
-                    );
-                }
-            }
-            Dataset::Idp => {
-                if !idp_with_budget.contains(id) {
-                    let amount = r.amount_rand.unwrap_or(0.0);
-                    add(
-                        "unfunded_idp_project",
-                        "medium",
-                        "municipal",
-                        r,
-                        r.financial_year,
-                        amount,
-                        format!("IDP project `{}` has no budget line", name(r)),
+                        format!("budget line `{}` ({}) has no IDP project", name(r), rand_text(amount)),
                     );
                 }
             }
@@ -186,10 +353,9 @@ pub fn exceptions(records: &[Record], links: &[&Link], variances: &[Variance], s
                     add(
                         "bepp_project_missing_from_idp",
                         "high",
-                        "municipal",
                         r,
                         r.financial_year,
-                        r.amount_rand.unwrap_or(0.0),
+                        amount,
                         format!("BEPP project `{}` is not in the IDP", name(r)),
                     );
                 }
@@ -197,10 +363,9 @@ pub fn exceptions(records: &[Record], links: &[&Link], variances: &[Variance], s
                     add(
                         "bepp_project_missing_from_budget",
                         "high",
-                        "municipal",
                         r,
                         r.financial_year,
-                        r.amount_rand.unwrap_or(0.0),
+                        amount,
                         format!("BEPP project `{}` has no budget line", name(r)),
                     );
                 }
@@ -210,15 +375,54 @@ pub fn exceptions(records: &[Record], links: &[&Link], variances: &[Variance], s
                     add(
                         "sector_project_missing_from_idp",
                         "medium",
-                        "provincial",
                         r,
                         r.financial_year.map(|y| y.dominant_in(Calendar::Municipal)),
-                        r.amount_rand.unwrap_or(0.0),
+                        amount,
                         format!("departmental project `{}` is not in the municipality's IDP", name(r)),
                     );
                 }
             }
-            Dataset::Reference => {}
+            Dataset::Idp | Dataset::Reference => {}
+        }
+    }
+    for v in variances.iter().filter(|v| v.over_tolerance) {
+        let (Some(a), Some(b)) = (
+            by_id.get(v.left_record_id.as_str()),
+            by_id.get(v.right_record_id.as_str()),
+        ) else {
+            continue;
+        };
+        let e = Exception::new(
+            "variance_over_tolerance",
+            "medium",
+            v.demarcation_code.clone(),
+            Some(v.financial_year),
+            owner_of(a),
+            v.difference.abs(),
+            format!("{};{}", v.left_record_id, v.right_record_id),
+            format!(
+                "{} {}: {} against {} in {}",
+                v.link_type.as_str(),
+                name(a),
+                rand_text(v.left_amount),
+                rand_text(v.right_amount),
+                v.financial_year.label()
+            ),
+        );
+        merge_into(
+            &mut grouped,
+            exception_id("variance_over_tolerance", &[project_key(a), project_key(b)], None),
+            e,
+        );
+    }
+    let mut out: Vec<Exception> = grouped.into_values().map(|(e, _)| e).collect();
+    for e in out
+        .iter_mut()
+        .filter(|e| e.exception_type == "budget_without_idp_basis")
+    {
+        // Severity on the Rand at stake over all the years the line has no IDP basis.
+        if e.amount_at_stake >= 10_000_000.0 {
+            e.severity = "high";
         }
     }
     // Treasury's own rule: SA36 project lines must reconcile with the A5 capital total.
@@ -247,118 +451,125 @@ pub fn exceptions(records: &[Record], links: &[&Link], variances: &[Variance], s
         if total != 0.0 && ((projects / total) - 1.0).abs() > SA36_A5_TOLERANCE {
             let year =
                 FinancialYear::parse(label, Calendar::Municipal, crate::contracts::fiscal::YearLabel::Start).ok();
-            out.push(Exception {
-                exception_id: exception_id("sa36_a5_mismatch", &[format!("{muni}|{phase}")], year),
-                exception_type: "sa36_a5_mismatch",
-                severity: "high",
-                demarcation_code: muni.clone(),
-                financial_year: year,
-                sphere_responsible: "municipal",
-                amount_at_stake: (projects - total).abs(),
-                record_ids: String::new(),
-                detail: format!(
-                    "{muni} {label}: SA36 project lines total R{projects:.0} but the A5 ({}) total is R{total:.0}",
-                    phase.to_uppercase()
+            let mut e = Exception::new(
+                "sa36_a5_mismatch",
+                "high",
+                muni.clone(),
+                year,
+                ("municipal".into(), muni.clone()),
+                (projects - total).abs(),
+                String::new(),
+                format!(
+                    "{muni} {label}: SA36 project lines total {} but the A5 ({}) total is {}",
+                    rand_text(projects),
+                    phase.to_uppercase(),
+                    rand_text(total)
                 ),
-            });
+            );
+            e.exception_id = exception_id("sa36_a5_mismatch", &[format!("{muni}|{phase}")], year);
+            out.push(e);
         }
-    }
-    for v in variances.iter().filter(|v| v.over_tolerance) {
-        let (Some(a), Some(b)) = (
-            by_id.get(v.left_record_id.as_str()),
-            by_id.get(v.right_record_id.as_str()),
-        ) else {
-            continue;
-        };
-        out.push(Exception {
-            exception_id: exception_id(
-                "variance_over_tolerance",
-                &[a.natural_key(), b.natural_key()],
-                Some(v.financial_year),
-            ),
-            exception_type: "variance_over_tolerance",
-            severity: "medium",
-            demarcation_code: v.demarcation_code.clone(),
-            financial_year: Some(v.financial_year),
-            sphere_responsible: "municipal",
-            amount_at_stake: v.difference.abs(),
-            record_ids: format!("{};{}", v.left_record_id, v.right_record_id),
-            detail: format!(
-                "{} {}: R{:.0} against R{:.0} in {}",
-                v.link_type.as_str(),
-                name(a),
-                v.left_amount,
-                v.right_amount,
-                v.financial_year.label()
-            ),
-        });
     }
     sort_exceptions(&mut out);
     out
+}
+
+/// Types that are material whatever the amount: the data itself is wrong or an analyst's
+/// decision no longer applies.
+pub const ALWAYS_MATERIAL: &[&str] = &["sa36_a5_mismatch", "unit_mixup_suspected", "stale_override"];
+
+/// Sets each finding's share of the capital budget, `material` and `priority`: material when
+/// the Rand at stake is at least `min_rand_at_stake` and at least `min_share_of_capital_budget`
+/// of the municipality's capital budget over the years affected (Rand alone where the run has
+/// no budget for it), or of an [`ALWAYS_MATERIAL`] type; priority = severity weight (high 3,
+/// medium 2, low 1) × (1 + 100 × the share, capped at 1), rounded to 0.01.
+pub fn assess(out: &mut [Exception], budgets: &Totals, settings: &crate::config::ExceptionSettings) {
+    for e in out {
+        let budget: f64 = budgets.get(&e.demarcation_code).map_or(0.0, |years| {
+            e.financial_years.iter().filter_map(|y| years.get(&y.label())).sum()
+        });
+        e.share_of_capital_budget = (budget > 0.0).then(|| e.amount_at_stake / budget);
+        let share = e.share_of_capital_budget.unwrap_or(0.0);
+        e.material = ALWAYS_MATERIAL.contains(&e.exception_type)
+            || (e.amount_at_stake > 0.0
+                && e.amount_at_stake >= settings.min_rand_at_stake
+                && e.share_of_capital_budget
+                    .is_none_or(|s| s >= settings.min_share_of_capital_budget));
+        let weight = match e.severity {
+            "high" => 3.0,
+            "medium" => 2.0,
+            _ => 1.0,
+        };
+        e.priority = (weight * (1.0 + 100.0 * share.clamp(0.0, 1.0)) * 100.0).round() / 100.0;
+    }
 }
 
 /// Doubtful links awaiting an analyst's decision, and overrides that no longer match a record.
 pub fn review_exceptions(links: &[Link], stale: &[crate::reconcile::overrides::Stale]) -> Vec<Exception> {
     let mut out = Vec::new();
     for l in links.iter().filter(|l| l.band == "review") {
-        out.push(Exception {
-            exception_id: exception_id(
-                "link_review",
-                &[l.left_record_id.clone(), l.right_record_id.clone()],
-                None,
-            ),
-            exception_type: "link_review",
-            severity: "low",
-            demarcation_code: l.demarcation_code.clone(),
-            financial_year: None,
-            sphere_responsible: "municipal",
-            amount_at_stake: 0.0,
-            record_ids: format!("{};{}", l.left_record_id, l.right_record_id),
-            detail: format!(
+        let mut e = Exception::new(
+            "link_review",
+            "low",
+            l.demarcation_code.clone(),
+            None,
+            ("analyst".into(), "link reviewer".into()),
+            0.0,
+            format!("{};{}", l.left_record_id, l.right_record_id),
+            format!(
                 "doubtful {} link (weight {:.1}): `{}` ↔ `{}`; confirm or reject it in the overrides file",
                 l.link_type.as_str(),
                 l.match_weight,
                 l.left_name.as_deref().unwrap_or(""),
                 l.right_name.as_deref().unwrap_or("")
             ),
-        });
+        );
+        e.exception_id = exception_id(
+            "link_review",
+            &[l.left_record_id.clone(), l.right_record_id.clone()],
+            None,
+        );
+        out.push(e);
     }
     for s in stale {
         let o = &s.over;
-        out.push(Exception {
-            exception_id: exception_id(
-                "stale_override",
-                &[match &o.municipality {
-                    None => format!("{}|{}|{}|{}", o.left_label, o.left_key, o.right_label, o.right_key),
-                    Some(m) => format!("{m}|{}|{}|{}|{}", o.left_label, o.left_key, o.right_label, o.right_key),
-                }],
-                None,
-            ),
-            exception_type: "stale_override",
-            severity: "medium",
-            demarcation_code: o.municipality.clone().unwrap_or_default(),
-            financial_year: None,
-            sphere_responsible: "analyst",
-            amount_at_stake: 0.0,
-            record_ids: String::new(),
-            detail: format!(
+        let mut e = Exception::new(
+            "stale_override",
+            "medium",
+            o.municipality.clone().unwrap_or_default(),
+            None,
+            ("analyst".into(), o.decided_by.clone()),
+            0.0,
+            String::new(),
+            format!(
                 "override row {} ({} by {}): {}",
                 o.row,
                 o.link_type.as_str(),
                 o.decided_by,
                 s.reason
             ),
-        });
+        );
+        e.exception_id = exception_id(
+            "stale_override",
+            &[match &o.municipality {
+                None => format!("{}|{}|{}|{}", o.left_label, o.left_key, o.right_label, o.right_key),
+                Some(m) => format!("{m}|{}|{}|{}|{}", o.left_label, o.left_key, o.right_label, o.right_key),
+            }],
+            None,
+        );
+        out.push(e);
     }
     out
 }
 
-/// Sorts by amount at stake (largest first), then id, and keeps one row per id (the same
-/// finding reached through two long-form rows is one exception).
+/// Sorts material findings first, then by priority and amount at stake (largest first), then
+/// id, and keeps one row per id.
 pub fn sort_exceptions(out: &mut Vec<Exception>) {
     out.sort_by(|a, b| {
-        b.amount_at_stake
-            .total_cmp(&a.amount_at_stake)
+        b.material
+            .cmp(&a.material)
+            .then_with(|| b.priority.total_cmp(&a.priority))
+            .then_with(|| b.amount_at_stake.total_cmp(&a.amount_at_stake))
             .then_with(|| a.exception_id.cmp(&b.exception_id))
     });
     let mut seen = BTreeSet::new();
@@ -407,17 +618,18 @@ pub fn magnitude_exceptions(
 ) -> Vec<Exception> {
     let mut out = Vec::new();
     let mut push = |muni: &str, year: Option<FinancialYear>, key: String, amount: f64, detail: String| {
-        out.push(Exception {
-            exception_id: exception_id("unit_mixup_suspected", &[key], year),
-            exception_type: "unit_mixup_suspected",
-            severity: "high",
-            demarcation_code: muni.to_string(),
-            financial_year: year,
-            sphere_responsible: "municipal",
-            amount_at_stake: amount,
-            record_ids: String::new(),
+        let mut e = Exception::new(
+            "unit_mixup_suspected",
+            "high",
+            muni.to_string(),
+            year,
+            ("municipal".into(), muni.to_string()),
+            amount,
+            String::new(),
             detail,
-        });
+        );
+        e.exception_id = exception_id("unit_mixup_suspected", &[key], year);
+        out.push(e);
     };
     if let Some((prev_run, prev)) = previous {
         for (muni, years) in totals {
@@ -536,6 +748,152 @@ mod magnitude_tests {
                 .iter()
                 .any(|e| e.detail.starts_with("EC121 capital budget 2024/25") && e.detail.contains("1000.000×")),
             "{found:#?}"
+        );
+    }
+}
+
+#[cfg(test)]
+mod finding_tests {
+    use super::*;
+    use crate::contracts::validate::AmountValue;
+
+    fn fy(y: i32) -> FinancialYear {
+        FinancialYear::new(Calendar::Municipal, y)
+    }
+
+    fn rec(id: &str, source: &str, dataset: Dataset, muni: &str, year: i32, rand: f64) -> Record {
+        Record {
+            project_ref: Some(format!("REF-{}", id.split(':').next().unwrap_or(id))),
+            project_name: Some(format!("Project {id}")),
+            strategic_objective: Some("OWN MUNICIPAL STRATEGIC OBJECTIVE".into()),
+            financial_year: Some(fy(year)),
+            amount_rand: Some(rand),
+            amounts: vec![AmountValue {
+                year: fy(year),
+                phase: if dataset == Dataset::Budget {
+                    "budget"
+                } else {
+                    "planned"
+                }
+                .into(),
+                rand,
+            }],
+            ..Record::bare(&format!("{source}:{id}:{year}"), source, dataset, muni)
+        }
+    }
+
+    #[test]
+    fn a_bepp_project_over_three_years_is_one_finding_with_its_years() {
+        let mut records: Vec<Record> = (2024..=2026)
+            .map(|y| {
+                let mut r = rec("p1", "bepp", Dataset::Bepp, "BUF", y, 2_000_000.0);
+                r.lead_sphere = Some("provincial".into());
+                r.lead_entity = Some("EC Human Settlements".into());
+                r
+            })
+            .collect();
+        // The same budget line in two MTREFs (two sources) is one finding too.
+        records.push(rec("b1", "budget_2024", Dataset::Budget, "BUF", 2024, 5_000_000.0));
+        records.push(rec("b1", "budget_2025", Dataset::Budget, "BUF", 2025, 6_000_000.0));
+        let found = exceptions(&records, &[], &[], &Totals::new());
+        let bepp: Vec<&Exception> = found
+            .iter()
+            .filter(|e| e.exception_type == "bepp_project_missing_from_idp")
+            .collect();
+        assert_eq!(bepp.len(), 1, "{found:#?}");
+        let e = bepp[0];
+        assert_eq!(e.financial_years, [fy(2024), fy(2025), fy(2026)]);
+        assert_eq!(e.financial_year, Some(fy(2024)));
+        assert_eq!(e.amount_at_stake, 6_000_000.0);
+        assert_eq!(e.record_ids.split(';').count(), 3);
+        assert_eq!(
+            (e.owner_sphere.as_str(), e.owner.as_str()),
+            ("provincial", "EC Human Settlements")
+        );
+        let budget: Vec<&Exception> = found
+            .iter()
+            .filter(|e| e.exception_type == "budget_without_idp_basis")
+            .collect();
+        assert_eq!(budget.len(), 1, "{found:#?}");
+        assert_eq!(budget[0].financial_years, [fy(2024), fy(2025)]);
+        assert_eq!(budget[0].amount_at_stake, 11_000_000.0);
+        assert_eq!(budget[0].severity, "high", "the highest severity of its years");
+        assert_eq!(
+            (budget[0].owner_sphere.as_str(), budget[0].owner.as_str()),
+            ("municipal", "BUF")
+        );
+        assert!(budget[0].detail.contains("R 6.0 m"), "{}", budget[0].detail);
+        assert!(!budget[0].suggested_action.is_empty());
+        // A provincial department named in the IRM owns its project's finding.
+        let mut irm = rec("d1", "irm", Dataset::Departmental, "EC121", 2024, 3_000_000.0);
+        irm.department = Some("Education".into());
+        let found = exceptions(&[irm], &[], &[], &Totals::new());
+        assert_eq!(
+            (found[0].owner_sphere.as_str(), found[0].owner.as_str()),
+            ("provincial", "EC Education")
+        );
+    }
+
+    #[test]
+    fn unfunded_idp_projects_and_placeholder_objectives_are_measures_not_findings() {
+        let records = vec![
+            rec("i1", "idp", Dataset::Idp, "EC121", 2024, 3_000_000.0),
+            rec("i2", "idp", Dataset::Idp, "EC121", 2024, 4_000_000.0),
+            rec("b1", "budget", Dataset::Budget, "EC121", 2024, 2_000_000.0),
+        ];
+        let found = exceptions(&records, &[], &[], &Totals::new());
+        let types: BTreeSet<&str> = found.iter().map(|e| e.exception_type).collect();
+        assert_eq!(types, BTreeSet::from(["budget_without_idp_basis"]), "{found:#?}");
+        let df = alignment_metrics(&records, &[], &[], &[]).unwrap();
+        let pick = |metric: &str| {
+            let m = df.column("metric").unwrap().str().unwrap().clone();
+            let level = df.column("level").unwrap().str().unwrap().clone();
+            let num = df.column("numerator").unwrap().f64().unwrap().clone();
+            let den = df.column("denominator").unwrap().f64().unwrap().clone();
+            (0..df.height())
+                .find(|&i| m.get(i) == Some(metric) && level.get(i) == Some("municipality"))
+                .map(|i| (num.get(i).unwrap(), den.get(i).unwrap()))
+                .unwrap_or_else(|| panic!("{metric} missing: {df}"))
+        };
+        // Two IDP project-years, none funded: 2 unfunded = denominator − numerator.
+        assert_eq!(pick("idp_projects_funded_share"), (0.0, 2.0));
+        // One budget line with a placeholder objective.
+        assert_eq!(pick("placeholder_objective_share"), (1.0, 1.0));
+    }
+
+    #[test]
+    fn materiality_needs_the_rand_and_the_share_and_priority_ranks_by_share() {
+        let records = vec![
+            rec("big", "budget", Dataset::Budget, "EC121", 2024, 30_000_000.0),
+            rec("mid", "budget", Dataset::Budget, "EC121", 2024, 2_000_000.0),
+            rec("small", "budget", Dataset::Budget, "EC121", 2024, 400_000.0),
+            rec("metro", "budget", Dataset::Budget, "BUF", 2024, 2_000_000.0),
+        ];
+        let mut found = exceptions(&records, &[], &[], &Totals::new());
+        let totals: Totals = BTreeMap::from([
+            (
+                "EC121".to_string(),
+                BTreeMap::from([("2024/25".to_string(), 100_000_000.0)]),
+            ),
+            (
+                "BUF".to_string(),
+                BTreeMap::from([("2024/25".to_string(), 5_000_000_000.0)]),
+            ),
+        ]);
+        assess(&mut found, &totals, &crate::config::ExceptionSettings::default());
+        sort_exceptions(&mut found);
+        let summary: Vec<(&str, bool, f64)> = found
+            .iter()
+            .map(|e| (e.demarcation_code.as_str(), e.material, e.priority))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("EC121", true, 93.0), // high: 3 × (1 + 100 × 0.30)
+                ("EC121", true, 6.0),  // medium: 2 × (1 + 100 × 0.02)
+                ("EC121", false, 2.8), // under R1m
+                ("BUF", false, 2.08),  // R2m is 0.04% of a metro's budget
+            ]
         );
     }
 }

@@ -439,14 +439,30 @@ pub fn exceptions(e: &[Exception]) -> PolarsResult<DataFrame> {
     ];
     cols.extend(year_columns(&e.iter().map(|x| x.financial_year).collect::<Vec<_>>())?);
     cols.extend([
+        crate::metrics::register::years_column(
+            "financial_years",
+            e.iter()
+                .map(|x| x.financial_years.iter().map(|y| y.start_year).collect()),
+        ),
         Column::new(
-            "sphere_responsible".into(),
-            e.iter().map(|x| x.sphere_responsible).collect::<Vec<_>>(),
+            "owner_sphere".into(),
+            e.iter().map(|x| x.owner_sphere.text()).collect::<Vec<_>>(),
+        ),
+        Column::new("owner".into(), e.iter().map(|x| x.owner.text()).collect::<Vec<_>>()),
+        Column::new(
+            "suggested_action".into(),
+            e.iter().map(|x| x.suggested_action).collect::<Vec<_>>(),
         ),
         Column::new(
             "amount_at_stake_rand".into(),
             e.iter().map(|x| x.amount_at_stake).collect::<Vec<_>>(),
         ),
+        Column::new(
+            "share_of_capital_budget".into(),
+            e.iter().map(|x| x.share_of_capital_budget).collect::<Vec<_>>(),
+        ),
+        Column::new("material".into(), e.iter().map(|x| x.material).collect::<Vec<_>>()),
+        Column::new("priority".into(), e.iter().map(|x| x.priority).collect::<Vec<_>>()),
         Column::new(
             "record_ids".into(),
             e.iter().map(|x| x.record_ids.text()).collect::<Vec<_>>(),

@@ -2,6 +2,7 @@
 //! user-facing area; shared helpers live in `common`.
 
 mod common;
+mod exceptions;
 mod fuzz;
 mod hardening;
 mod ingest;

@@ -15,7 +15,7 @@ fn report_is_written_self_contained_and_renders_without_console_errors() {
         "Data quality",
         "Metrics across municipalities",
         "Trend: BUF",
-        "Top exceptions by amount at stake",
+        "Findings by municipality",
     ] {
         assert!(html.contains(section), "missing section {section}");
     }
