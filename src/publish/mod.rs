@@ -24,8 +24,9 @@ use std::collections::BTreeMap;
 /// Name of the commit-point file at the root of the publish location.
 pub const MANIFEST: &str = "manifest.json";
 
-/// Tables that carry history across runs (and so name run ids): the same inputs give the same
-/// bytes for every other table.
+/// Tables that carry history across runs: the quarantine's manifest entry lists every run's file,
+/// the exception register names runs in its columns. Every table names its run in `run_id`; with
+/// that column dropped, the same inputs give the same bytes for every table but the register.
 pub const HISTORY_TABLES: &[&str] = &["quarantine", "exception_register"];
 
 /// Why publishing failed.
@@ -752,6 +753,67 @@ mod tests {
             ..entry
         };
         assert!(!serde_json::to_string(&clean).unwrap().contains("non_finite_nulled"));
+    }
+
+    #[test]
+    fn current_replaces_files_in_place_and_re_encodes_legacy_quarantine_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_folder(&Location::Local(dir.path().to_path_buf())).unwrap();
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        // A quarantine file as written before plain types: Hive folder, UInt32, string_view.
+        let mut legacy = df!("run_id" => ["old"], "source_row" => [7u32]).unwrap();
+        let mut bytes = Vec::new();
+        ParquetWriter::new(&mut bytes).finish(&mut legacy).unwrap();
+        let legacy_path = "runs/old/quarantine/run_id=old/part-00000.parquet".to_string();
+        let quarantine = Table {
+            name: "quarantine",
+            df: df!("run_id" => ["new"], "source_row" => [Some(9u32)]).unwrap(),
+            partition: Partition::RunId,
+        };
+        let projects = Table {
+            name: "projects",
+            df: df!("financial_year" => [2024i32, 2025], "amount_rand" => [1.0, 2.0]).unwrap(),
+            partition: Partition::FinancialYear,
+        };
+        let current = rt.block_on(async {
+            put(&store, &legacy_path, bytes).await.unwrap();
+            // Left by an earlier run: a year the new run does not have.
+            put(&store, "current/projects/financial_year_2019.parquet", vec![1])
+                .await
+                .unwrap();
+            let mut q = write_table(&store, "new", &quarantine).await.unwrap();
+            q.files.insert(0, legacy_path.clone());
+            let p = write_table(&store, "new", &projects).await.unwrap();
+            let mut m = manifest_with_total(1.0);
+            m.run_id = "new".into();
+            m.tables = BTreeMap::from([("quarantine".to_string(), q), ("projects".to_string(), p)]);
+            publish_current(&store, &m).await.unwrap()
+        });
+        assert_eq!(
+            current.tables["projects"].files,
+            [
+                "current/projects/financial_year_2024.parquet",
+                "current/projects/financial_year_2025.parquet"
+            ]
+        );
+        assert_eq!(
+            current.tables["quarantine"].files,
+            ["current/quarantine/old.parquet", "current/quarantine/new.parquet"]
+        );
+        assert!(!dir.path().join("current/projects/financial_year_2019.parquet").exists());
+        assert!(dir.path().join("current/manifest.json").exists());
+        let q = rt
+            .block_on(read_table(&store, &current.tables["quarantine"].files))
+            .unwrap()
+            .unwrap();
+        assert_eq!(q.column("source_row").unwrap().dtype(), &DataType::Int32);
+        let rows: Vec<Option<i32>> = q.column("source_row").unwrap().i32().unwrap().iter().collect();
+        assert_eq!(rows, [Some(7), Some(9)]);
+        let p = rt
+            .block_on(read_table(&store, &current.tables["projects"].files))
+            .unwrap()
+            .unwrap();
+        assert_eq!(p.get_column_names()[0].as_str(), RUN_ID, "run_id comes first");
     }
 
     #[test]

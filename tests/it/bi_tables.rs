@@ -377,11 +377,8 @@ fn readme_examples_work_as_written() {
     }
     let cli = std::process::Command::new("duckdb").arg("--version").output().is_ok();
     let module = importable(&["duckdb".to_string()]);
-    if !cli && module.is_err() {
-        eprintln!(
-            "SKIPPED README DuckDB one-liners: no `duckdb` on PATH and no Python duckdb module ({})",
-            module.as_ref().unwrap_err()
-        );
+    if let (false, Err(why)) = (cli, &module) {
+        eprintln!("SKIPPED README DuckDB one-liners: no `duckdb` on PATH and no Python duckdb module ({why})");
     }
     for q in sql.iter().filter(|_| cli || module.is_ok()) {
         let o = if cli {
@@ -390,9 +387,9 @@ fn readme_examples_work_as_written() {
                 .current_dir(tmp.path())
                 .output()
         } else {
-            let code = format!("import duckdb, sys\nprint(duckdb.sql(sys.argv[1]).fetchall()[:3])");
+            let code = "import duckdb, sys\nprint(duckdb.sql(sys.argv[1]).fetchall()[:3])";
             std::process::Command::new(python())
-                .args(["-c", &code, q])
+                .args(["-c", code, q])
                 .current_dir(tmp.path())
                 .output()
         }
