@@ -970,6 +970,16 @@ pub async fn run_with(pipeline: &Pipeline, request: &RunRequest) -> Result<RunRe
         }),
     };
     publish::commit(&store, &manifest).await?;
+    // After the commit point: the stable copy under `current/`. A failure here leaves the run
+    // committed (the manifest names it) and `current/` on an earlier run or mid-swap, which the
+    // rows' `run_id` shows; the next run repairs it.
+    match publish::publish_current(&store, &manifest).await {
+        Ok(_) => {}
+        Err(e) => tracing::error!(
+            error = %e,
+            "current/ could not be refreshed; the run is committed under runs/{run_id}/ and current/ may still show an earlier run"
+        ),
+    }
     // Housekeeping after the commit point: a failure here leaves a good run published.
     match publish::apply_retention(&store, &run_id, now, pipeline.retention_days).await {
         Ok(0) => {}

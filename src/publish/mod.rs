@@ -1,10 +1,17 @@
 //! Publishing: Parquet tables and `manifest.json` through `object_store`.
 //!
-//! A run writes every table under its own prefix, `runs/<run_id>/<table>/...`, partitioned by
-//! `financial_year=<start year>` where the table has a year. Only when every file is written is
-//! `manifest.json` at the root of the publish location replaced: it is the commit point, so a
-//! reader who follows the manifest never sees a half-written run, and a run that fails before
-//! that point leaves the previous run's manifest and files untouched.
+//! A run writes every table under its own prefix, `runs/<run_id>/<table>/*.parquet`: one file
+//! per financial year (`financial_year_<start year>.parquet`, the year also a column inside)
+//! where the table has a year, else `part-00000.parquet`. There is no Hive partitioning (no
+//! `key=value` folders), so a table's folder reads as one table in pandas, pyarrow, DuckDB
+//! (`<table>/*.parquet`) and polars, with every column typed as stored. Only when every file is
+//! written is `manifest.json` at the root of the publish location replaced: it is the commit
+//! point, so a reader who follows the manifest never sees a half-written run, and a run that
+//! fails before that point leaves the previous run's manifest and files untouched. After the
+//! commit, [`publish_current`] refreshes the stable copy under `current/`.
+//!
+//! Every file stores plain types only (see [`to_parquet`]): strings as Arrow `large_utf8`
+//! (never `string_view`), signed integers (never unsigned), and every row names its `run_id`.
 
 pub mod tables;
 
@@ -17,8 +24,9 @@ use std::collections::BTreeMap;
 /// Name of the commit-point file at the root of the publish location.
 pub const MANIFEST: &str = "manifest.json";
 
-/// Tables that carry history across runs (and so name run ids): the same inputs give the same
-/// bytes for every other table.
+/// Tables that carry history across runs: the quarantine's manifest entry lists every run's file,
+/// the exception register names runs in its columns. Every table names its run in `run_id`; with
+/// that column dropped, the same inputs give the same bytes for every table but the register.
 pub const HISTORY_TABLES: &[&str] = &["quarantine", "exception_register"];
 
 /// Why publishing failed.
@@ -62,16 +70,19 @@ pub enum PublishError {
     Unreadable(String),
 }
 
-/// How a table's files are split.
+/// How a table's files are split. Files are never in Hive (`key=value`) folders: the column a
+/// table is split by stays in every file, so each file is self-contained and the folder reads
+/// as one table with its stored types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Partition {
-    /// One file.
+    /// One file, `part-00000.parquet`.
     None,
-    /// `financial_year=<start year>/`, Hive-style.
+    /// One file per financial year, `financial_year_<start year>.parquet`
+    /// (`financial_year_unknown.parquet` for rows without a year).
     FinancialYear,
-    /// `run_id=<run id>/`: for tables whose history is kept across runs (the quarantine); the
-    /// rows carry the same `run_id` as a column, so the history can be filtered to one run
-    /// without Hive partitioning.
+    /// For tables whose history is kept across runs (the quarantine): each run writes one file
+    /// of its own rows, and the manifest lists every run's file; the rows' `run_id` says which
+    /// run wrote them.
     RunId,
 }
 
@@ -222,20 +233,70 @@ pub fn retain_finite(totals: &mut BTreeMap<String, BTreeMap<String, f64>>) -> Ve
     dropped
 }
 
-/// Encodes a DataFrame as Parquet bytes (zstd, statistics on).
+/// The name of the column every published table carries: the run that published the row (for
+/// the quarantine history, the run that rejected it).
+pub const RUN_ID: &str = "run_id";
+
+/// Casts unsigned integer columns to signed ones (`UInt8` → `Int16`, `UInt16`/`UInt32` →
+/// `Int32`, `UInt64` → `Int64`): Spark, Power BI and older readers have no unsigned types (Spark
+/// reads `UInt64` as `decimal(20,0)`). The cast is strict: a value that does not fit fails the
+/// write instead of becoming null (row numbers and counts are far below `i32::MAX`).
+pub fn plain_types(df: &mut DataFrame) -> PolarsResult<()> {
+    let casts: Vec<(PlSmallStr, DataType)> = df
+        .columns()
+        .iter()
+        .filter_map(|c| {
+            let to = match c.dtype() {
+                DataType::UInt8 => DataType::Int16,
+                DataType::UInt16 | DataType::UInt32 => DataType::Int32,
+                DataType::UInt64 => DataType::Int64,
+                _ => return None,
+            };
+            Some((c.name().clone(), to))
+        })
+        .collect();
+    for (name, to) in casts {
+        let cast = df.column(name.as_str())?.strict_cast(&to)?;
+        df.with_column(cast)?;
+    }
+    Ok(())
+}
+
+/// Adds the `run_id` column (first) when the table does not carry one already (the quarantine
+/// names the run that rejected each row itself).
+pub fn with_run_id(df: &mut DataFrame, run_id: &str) -> PolarsResult<()> {
+    if df.schema().contains(RUN_ID) {
+        return Ok(());
+    }
+    let column = Column::new(RUN_ID.into(), vec![run_id; df.height()]);
+    df.insert_column(0, column)?;
+    Ok(())
+}
+
+/// Encodes a DataFrame as Parquet bytes (zstd, statistics on) with plain types only: unsigned
+/// integers are cast to signed ([`plain_types`]), and the Arrow schema stored in the footer
+/// (`ARROW:schema`) declares strings as `large_utf8`, not polars' default `string_view`, which
+/// pyarrow < 15 cannot read ("Unrecognized type: 24") and other tools map poorly. The column
+/// data is the same either way (Parquet `BYTE_ARRAY`, `String` logical type); polars 0.55's
+/// `ParquetWriter` has no compatibility-level option, so the footer's schema is supplied as
+/// key-value metadata, which the writer then uses instead of its own.
 pub fn to_parquet(df: &mut DataFrame) -> PolarsResult<Vec<u8>> {
+    plain_types(df)?;
+    let arrow_schema = df.schema().to_arrow(CompatLevel::oldest());
+    let schema_key = polars_parquet::write::schema_to_metadata_key(&arrow_schema);
     let mut buf = Vec::new();
     ParquetWriter::new(&mut buf)
         .with_compression(ParquetCompression::Zstd(None))
+        .with_key_value_metadata(Some(KeyValueMetadata::Static(vec![schema_key])))
         .finish(df)?;
     Ok(buf)
 }
 
-/// Splits a table into (partition folder, rows) pairs, years ascending, nulls last.
-fn partitions(table: &Table, run_id: &str) -> PolarsResult<Vec<(Option<String>, DataFrame)>> {
+/// Splits a table into (file name, rows) pairs, years ascending, rows without a year last.
+fn partitions(table: &Table) -> PolarsResult<Vec<(String, DataFrame)>> {
+    const ONE: &str = "part-00000.parquet";
     match table.partition {
-        Partition::None => return Ok(vec![(None, table.df.clone())]),
-        Partition::RunId => return Ok(vec![(Some(format!("run_id={run_id}")), table.df.clone())]),
+        Partition::None | Partition::RunId => return Ok(vec![(ONE.to_string(), table.df.clone())]),
         Partition::FinancialYear => {}
     }
     let years = table.df.column("financial_year")?.i32()?;
@@ -243,19 +304,20 @@ fn partitions(table: &Table, run_id: &str) -> PolarsResult<Vec<(Option<String>, 
     distinct.sort_by_key(|y| (y.is_none(), *y));
     distinct.dedup();
     if distinct.is_empty() {
-        return Ok(vec![]);
+        // An empty table still gets one (empty) file so its schema is readable.
+        return Ok(vec![(ONE.to_string(), table.df.clone())]);
     }
     let mut out = Vec::new();
     for y in distinct {
-        let (folder, pred) = match y {
-            Some(y) => (format!("financial_year={y}"), col("financial_year").eq(lit(y))),
+        let (file, pred) = match y {
+            Some(y) => (format!("financial_year_{y}.parquet"), col("financial_year").eq(lit(y))),
             None => (
-                "financial_year=__HIVE_DEFAULT_PARTITION__".to_string(),
+                "financial_year_unknown.parquet".to_string(),
                 col("financial_year").is_null(),
             ),
         };
         let part = table.df.clone().lazy().filter(pred).collect()?;
-        out.push((Some(folder), part));
+        out.push((file, part));
     }
     Ok(out)
 }
@@ -275,7 +337,8 @@ pub async fn put(store: &Store, relative: &str, bytes: Vec<u8>) -> Result<(), Pu
         })
 }
 
-/// Writes one table under `runs/<run_id>/<table>/` and returns its manifest entry.
+/// Writes one table under `runs/<run_id>/<table>/` and returns its manifest entry. The rows get
+/// a `run_id` column ([`with_run_id`]) and plain types ([`to_parquet`]).
 pub async fn write_table(store: &Store, run_id: &str, table: &Table) -> Result<TableEntry, PublishError> {
     let enc = |source| PublishError::Encode {
         table: table.name.to_string(),
@@ -284,6 +347,7 @@ pub async fn write_table(store: &Store, run_id: &str, table: &Table) -> Result<T
     let mut files = Vec::new();
     let rows = table.df.height();
     let mut df = table.df.clone();
+    with_run_id(&mut df, run_id).map_err(enc)?;
     let non_finite_nulled = null_non_finite(&mut df).map_err(enc)?;
     if non_finite_nulled > 0 {
         tracing::warn!(
@@ -297,18 +361,8 @@ pub async fn write_table(store: &Store, run_id: &str, table: &Table) -> Result<T
         df,
         partition: table.partition,
     };
-    let parts = partitions(table, run_id).map_err(enc)?;
-    // An empty partitioned table still gets one (empty) file so its schema is readable.
-    let parts = if parts.is_empty() {
-        vec![(None, table.df.clone())]
-    } else {
-        parts
-    };
-    for (folder, mut df) in parts {
-        let rel = match folder {
-            Some(f) => format!("runs/{run_id}/{}/{f}/part-00000.parquet", table.name),
-            None => format!("runs/{run_id}/{}/part-00000.parquet", table.name),
-        };
+    for (file, mut df) in partitions(table).map_err(enc)? {
+        let rel = format!("runs/{run_id}/{}/{file}", table.name);
         let bytes = to_parquet(&mut df).map_err(enc)?;
         put(store, &rel, bytes).await?;
         files.push(rel);
@@ -319,7 +373,7 @@ pub async fn write_table(store: &Store, run_id: &str, table: &Table) -> Result<T
         partitioned_by: match table.partition {
             Partition::None => None,
             Partition::FinancialYear => Some("financial_year".to_string()),
-            Partition::RunId => Some("run_id".to_string()),
+            Partition::RunId => Some(RUN_ID.to_string()),
         },
         non_finite_nulled,
     })
@@ -456,6 +510,131 @@ pub async fn commit(store: &Store, manifest: &Manifest) -> Result<(), PublishErr
     put(store, MANIFEST, bytes).await
 }
 
+/// The folder at the root of the publish location that holds the latest committed run's tables
+/// at stable paths: `current/<table>/*.parquet` and `current/manifest.json`.
+pub const CURRENT: &str = "current";
+
+/// `path` relative to the store's prefix.
+fn relative(store: &Store, path: &object_store::path::Path) -> String {
+    let key = path.as_ref();
+    key.strip_prefix(store.prefix.as_ref())
+        .unwrap_or(key)
+        .trim_start_matches('/')
+        .to_string()
+}
+
+async fn exists(store: &Store, relative: &str) -> Result<bool, PublishError> {
+    match store.store.head(&store.path(relative)).await {
+        Ok(_) => Ok(true),
+        Err(object_store::Error::NotFound { .. }) => Ok(false),
+        Err(source) => Err(PublishError::Read {
+            path: relative.to_string(),
+            location: store.display.clone(),
+            source,
+        }),
+    }
+}
+
+/// Where a published file is found under `current/`: a file of the committed run keeps its
+/// name (`current/projects/financial_year_2024.parquet`), so the next run replaces it in place;
+/// a history table's files (the quarantine: one per run) are named after the run that wrote
+/// them (`current/quarantine/<run_id>.parquet`).
+pub fn current_path(table: &str, file: &str, history: bool) -> String {
+    let run = file
+        .strip_prefix("runs/")
+        .and_then(|r| r.split('/').next())
+        .unwrap_or_default();
+    let name = file.rsplit('/').next().unwrap_or(file);
+    if history {
+        format!("{CURRENT}/{table}/{run}.parquet")
+    } else {
+        format!("{CURRENT}/{table}/{name}")
+    }
+}
+
+/// After the commit point: makes the committed run's tables available at stable paths under
+/// `current/` and returns the manifest written there (`current/manifest.json`: the committed
+/// manifest with every table's files at their `current/` paths).
+///
+/// object_store has no atomic folder swap, so the swap is done file by file, in this order:
+/// 1. every file of every table is copied to its stable name ([`current_path`]), replacing the
+///    previous run's file of that name (each copy is atomic per file: a server-side copy on
+///    S3, Azure and GCS; a hard link renamed into place on a local folder). History files of
+///    earlier runs already in place are left as they are; quarantine files in the pre-`current/`
+///    layout (`run_id=<id>/` folders, view types) are re-encoded with plain types instead;
+/// 2. every other object under `current/` (a year the new run no longer has, a table that no
+///    longer exists) is deleted;
+/// 3. `current/manifest.json` is replaced last.
+///
+/// A reader mid-swap may see some files of the previous run beside files of the new one, or a
+/// year file the new run no longer has; every row's `run_id` says which run it came from, and
+/// once `current/manifest.json` names the same `run_id` as the rows the swap is complete. A
+/// reader who listed a folder just before step 2 may find a listed file gone. Readers who
+/// need a consistent view at any moment follow the root `manifest.json` to `runs/<run_id>/`.
+pub async fn publish_current(store: &Store, manifest: &Manifest) -> Result<Manifest, PublishError> {
+    use futures::TryStreamExt;
+    let mut current = manifest.clone();
+    let mut wanted = std::collections::BTreeSet::from([format!("{CURRENT}/{MANIFEST}")]);
+    for (name, entry) in current.tables.iter_mut() {
+        let history = entry.partitioned_by.as_deref() == Some(RUN_ID);
+        let mut files = Vec::new();
+        for file in &entry.files {
+            let target = current_path(name, file, history);
+            let of_this_run = file.starts_with(&format!("runs/{}/", manifest.run_id));
+            if !of_this_run && exists(store, &target).await? {
+                // An earlier run's history file, copied by that run.
+            } else if file.contains("/run_id=") {
+                // Written before tables had plain types: re-encode rather than copy.
+                let mut df = read_table(store, std::slice::from_ref(file)).await?.unwrap_or_default();
+                let bytes = to_parquet(&mut df).map_err(|source| PublishError::Encode {
+                    table: file.clone(),
+                    source,
+                })?;
+                put(store, &target, bytes).await?;
+            } else {
+                store
+                    .store
+                    .copy(&store.path(file), &store.path(&target))
+                    .await
+                    .map_err(|source| PublishError::Write {
+                        path: target.clone(),
+                        location: store.display.clone(),
+                        source,
+                    })?;
+            }
+            wanted.insert(target.clone());
+            files.push(target);
+        }
+        entry.files = files;
+    }
+    let listed: Vec<object_store::ObjectMeta> = store
+        .store
+        .list(Some(&store.path(CURRENT)))
+        .try_collect()
+        .await
+        .map_err(|source| PublishError::Read {
+            path: format!("{CURRENT}/"),
+            location: store.display.clone(),
+            source,
+        })?;
+    for meta in listed {
+        let rel = relative(store, &meta.location);
+        if !wanted.contains(&rel) {
+            store
+                .store
+                .delete(&meta.location)
+                .await
+                .map_err(|source| PublishError::Write {
+                    path: rel.clone(),
+                    location: store.display.clone(),
+                    source,
+                })?;
+        }
+    }
+    put(store, &format!("{CURRENT}/{MANIFEST}"), manifest_bytes(&current)?).await?;
+    Ok(current)
+}
+
 /// Deletes the files of runs older than `retention_days` (by the timestamp in their run id),
 /// except `keep_run` and the quarantine files, which are the quarantine's history. Returns the
 /// number of runs whose files were removed.
@@ -574,6 +753,67 @@ mod tests {
             ..entry
         };
         assert!(!serde_json::to_string(&clean).unwrap().contains("non_finite_nulled"));
+    }
+
+    #[test]
+    fn current_replaces_files_in_place_and_re_encodes_legacy_quarantine_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_folder(&Location::Local(dir.path().to_path_buf())).unwrap();
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        // A quarantine file as written before plain types: Hive folder, UInt32, string_view.
+        let mut legacy = df!("run_id" => ["old"], "source_row" => [7u32]).unwrap();
+        let mut bytes = Vec::new();
+        ParquetWriter::new(&mut bytes).finish(&mut legacy).unwrap();
+        let legacy_path = "runs/old/quarantine/run_id=old/part-00000.parquet".to_string();
+        let quarantine = Table {
+            name: "quarantine",
+            df: df!("run_id" => ["new"], "source_row" => [Some(9u32)]).unwrap(),
+            partition: Partition::RunId,
+        };
+        let projects = Table {
+            name: "projects",
+            df: df!("financial_year" => [2024i32, 2025], "amount_rand" => [1.0, 2.0]).unwrap(),
+            partition: Partition::FinancialYear,
+        };
+        let current = rt.block_on(async {
+            put(&store, &legacy_path, bytes).await.unwrap();
+            // Left by an earlier run: a year the new run does not have.
+            put(&store, "current/projects/financial_year_2019.parquet", vec![1])
+                .await
+                .unwrap();
+            let mut q = write_table(&store, "new", &quarantine).await.unwrap();
+            q.files.insert(0, legacy_path.clone());
+            let p = write_table(&store, "new", &projects).await.unwrap();
+            let mut m = manifest_with_total(1.0);
+            m.run_id = "new".into();
+            m.tables = BTreeMap::from([("quarantine".to_string(), q), ("projects".to_string(), p)]);
+            publish_current(&store, &m).await.unwrap()
+        });
+        assert_eq!(
+            current.tables["projects"].files,
+            [
+                "current/projects/financial_year_2024.parquet",
+                "current/projects/financial_year_2025.parquet"
+            ]
+        );
+        assert_eq!(
+            current.tables["quarantine"].files,
+            ["current/quarantine/old.parquet", "current/quarantine/new.parquet"]
+        );
+        assert!(!dir.path().join("current/projects/financial_year_2019.parquet").exists());
+        assert!(dir.path().join("current/manifest.json").exists());
+        let q = rt
+            .block_on(read_table(&store, &current.tables["quarantine"].files))
+            .unwrap()
+            .unwrap();
+        assert_eq!(q.column("source_row").unwrap().dtype(), &DataType::Int32);
+        let rows: Vec<Option<i32>> = q.column("source_row").unwrap().i32().unwrap().iter().collect();
+        assert_eq!(rows, [Some(7), Some(9)]);
+        let p = rt
+            .block_on(read_table(&store, &current.tables["projects"].files))
+            .unwrap()
+            .unwrap();
+        assert_eq!(p.get_column_names()[0].as_str(), RUN_ID, "run_id comes first");
     }
 
     #[test]

@@ -1,10 +1,12 @@
 //! The published tables as polars DataFrames, one builder per table.
 //!
 //! Column names, types and order here are the public contract with analysts' BI tools and are
-//! documented in README.md: amounts are Float64 in Rand, financial years Int32 (the calendar
-//! year the financial year starts in) with the calendar in its own column and the start and end
-//! dates as Date, codes are strings. Every builder sorts its rows so reruns on the same inputs
-//! give byte-identical files.
+//! documented in docs/tables.md (a test checks it against a sample run): amounts are Float64 in
+//! Rand, financial years Int32 (the calendar year the financial year starts in) with the
+//! calendar in its own column and the start and end dates as Date, codes are strings. Publishing
+//! adds `run_id` as the first column and stores unsigned counts as signed integers
+//! (`publish::write_table`). Every builder sorts its rows so reruns on the same inputs give
+//! byte-identical files but for `run_id`.
 
 use crate::contracts::fiscal::FinancialYear;
 use crate::metrics::Exception;

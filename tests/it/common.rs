@@ -50,6 +50,57 @@ pub fn read_table(out: &Path, manifest: &serde_json::Value, table: &str) -> Data
     all
 }
 
+/// Asserts that two runs on the same inputs published the same tables except for the run id.
+/// Each file must be exactly the Parquet encoding of its rows (so comparing rows compares
+/// bytes), every row's `run_id` must name the run whose folder holds the file, and with the
+/// `run_id` column dropped the two files must encode to the same bytes. The exception register
+/// is left out: it names runs in `first_seen_run` and `last_seen_run` by design.
+pub fn assert_same_tables_except_run_id(
+    a: &Path,
+    ma: &harvester::publish::Manifest,
+    b: &Path,
+    mb: &harvester::publish::Manifest,
+) {
+    use harvester::publish::{to_parquet, HISTORY_TABLES, RUN_ID};
+    let run_of = |f: &str| f.split('/').nth(1).expect("runs/<run_id>/...").to_string();
+    let names = |files: &[String]| {
+        files
+            .iter()
+            .map(|f| f.rsplit('/').next().unwrap_or_default().to_string())
+            .collect::<Vec<_>>()
+    };
+    for (name, ta) in &ma.tables {
+        if name == "exception_register" {
+            continue;
+        }
+        let tb = &mb.tables[name];
+        if !HISTORY_TABLES.contains(&name.as_str()) {
+            assert_eq!(names(&ta.files), names(&tb.files), "{name}");
+        }
+        for (fa, fb) in ta.files.iter().zip(&tb.files) {
+            let mut frames = Vec::new();
+            for (root, f) in [(a, fa), (b, fb)] {
+                let bytes = std::fs::read(root.join(f)).expect("file exists");
+                let mut df = ParquetReader::new(std::io::Cursor::new(bytes.clone()))
+                    .finish()
+                    .expect("valid parquet");
+                assert!(
+                    to_parquet(&mut df.clone()).unwrap() == bytes,
+                    "{f} is not the plain encoding of its rows"
+                );
+                let run = run_of(f);
+                assert!(
+                    strings(&df, RUN_ID).iter().all(|r| r.as_deref() == Some(run.as_str())),
+                    "{f}: every row names its run"
+                );
+                df.drop_in_place(RUN_ID).expect("run_id column");
+                frames.push(to_parquet(&mut df).unwrap());
+            }
+            assert!(frames[0] == frames[1], "{fa} differs from {fb} beyond run_id");
+        }
+    }
+}
+
 /// The manifest at the root of a publish location.
 pub fn manifest(out: &Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(out.join("manifest.json")).expect("manifest exists"))

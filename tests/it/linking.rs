@@ -313,7 +313,7 @@ fn em_estimates_the_model_on_a_synthetic_metro() {
     let out = tmp.path().join("out");
     let model = read_table(&out, &manifest(&out), "link_model");
     let (types, sources) = (strings(&model, "link_type"), strings(&model, "source"));
-    let pairs = model.column("em_pairs").unwrap().u64().unwrap().clone();
+    let pairs = model.column("em_pairs").unwrap().i64().unwrap().clone();
     let i = (0..model.height())
         .find(|&i| types[i].as_deref() == Some("budget_idp"))
         .unwrap();

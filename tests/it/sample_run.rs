@@ -45,7 +45,7 @@ fn sample_run_publishes_every_table_with_manifest_counts() {
         );
         assert!(df.height() > 0, "{table} is empty");
     }
-    // Partitioned by financial year, Hive-style.
+    // One file per financial year, the year a column inside (no Hive `key=value` folders).
     let files: Vec<&str> = m["tables"]["projects"]["files"]
         .as_array()
         .unwrap()
@@ -53,16 +53,16 @@ fn sample_run_publishes_every_table_with_manifest_counts() {
         .map(|f| f.as_str().unwrap())
         .collect();
     assert!(
-        files
-            .iter()
-            .all(|f| f.starts_with(&format!("runs/{}/projects/financial_year=", report.manifest.run_id))),
+        files.iter().all(
+            |f| f.starts_with(&format!("runs/{}/projects/financial_year_", report.manifest.run_id)) && !f.contains('=')
+        ),
         "{files:?}"
     );
     // Rows read = accepted + quarantined, per source.
     let dq = read_table(out, &m, "data_quality");
-    let read = dq.column("rows_read").unwrap().u64().unwrap().clone();
-    let acc = dq.column("rows_accepted").unwrap().u64().unwrap().clone();
-    let rej = dq.column("rows_rejected").unwrap().u64().unwrap().clone();
+    let read = dq.column("rows_read").unwrap().i64().unwrap().clone();
+    let acc = dq.column("rows_accepted").unwrap().i64().unwrap().clone();
+    let rej = dq.column("rows_rejected").unwrap().i64().unwrap().clone();
     for i in 0..dq.height() {
         assert_eq!(read.get(i), Some(acc.get(i).unwrap() + rej.get(i).unwrap()));
     }
@@ -88,7 +88,9 @@ fn sample_types_are_what_bi_tools_expect() {
     assert_eq!(schema.get("financial_year"), Some(&DataType::Int32));
     assert_eq!(schema.get("period_start"), Some(&DataType::Date));
     assert_eq!(schema.get("demarcation_code"), Some(&DataType::String));
-    assert_eq!(schema.get("source_row"), Some(&DataType::UInt32));
+    // Signed: Spark and Power BI have no unsigned integers.
+    assert_eq!(schema.get("source_row"), Some(&DataType::Int32));
+    assert_eq!(schema.get("run_id"), Some(&DataType::String));
 }
 
 #[test]
@@ -102,7 +104,7 @@ fn known_record_keeps_its_lineage() {
     assert_eq!(get("source").as_deref(), Some("budget_2024"));
     assert_eq!(get("source_file").as_deref(), Some("sa36_2024_25.xlsx"));
     assert_eq!(get("source_sheet").as_deref(), Some("BUF"));
-    assert_eq!(projects.column("source_row").unwrap().u32().unwrap().get(i), Some(4));
+    assert_eq!(projects.column("source_row").unwrap().i32().unwrap().get(i), Some(4));
     assert_eq!(get("demarcation_code").as_deref(), Some("BUF"));
     assert_eq!(get("mscoa_project_number").as_deref(), Some("PC001002003001_00022"));
     assert_eq!(
@@ -182,7 +184,7 @@ fn known_bad_row_is_quarantined_with_its_reason() {
     assert_eq!(strings(&q, "source")[i].as_deref(), Some("budget_2024"));
     assert_eq!(strings(&q, "source_file")[i].as_deref(), Some("sa36_2024_25.xlsx"));
     assert_eq!(strings(&q, "source_sheet")[i].as_deref(), Some("BUF"));
-    assert_eq!(q.column("source_row").unwrap().u32().unwrap().get(i), Some(25));
+    assert_eq!(q.column("source_row").unwrap().i32().unwrap().get(i), Some(25));
     assert_eq!(strings(&q, "column")[i].as_deref(), Some("mscoa_project_number"));
     assert_eq!(strings(&q, "rule")[i].as_deref(), Some("pattern"));
     assert_eq!(strings(&q, "severity")[i].as_deref(), Some("error"));
@@ -227,25 +229,16 @@ fn known_metric_values() {
     assert!((0..m.height()).all(|i| matches!(years.get(i), Some(2024 | 2025))));
 }
 
+/// Same inputs, same tables: the files differ only in the `run_id` column (which names each
+/// run, so queries across runs never mix them silently).
 #[test]
-fn reruns_give_byte_identical_tables() {
+fn reruns_give_byte_identical_tables_but_for_run_id() {
     let a = tempfile::tempdir().unwrap();
     let b = tempfile::tempdir().unwrap();
     let ra = block_on(run(&sample_pipeline(a.path()), clock(0))).unwrap();
     let rb = block_on(run(&sample_pipeline(b.path()), clock(7))).unwrap();
     assert_ne!(ra.manifest.run_id, rb.manifest.run_id);
-    for (name, ta) in &ra.manifest.tables {
-        if harvester::publish::HISTORY_TABLES.contains(&name.as_str()) {
-            continue; // they name the run ids
-        }
-        let tb = &rb.manifest.tables[name];
-        assert_eq!(ta.files.len(), tb.files.len(), "{name}");
-        for (fa, fb) in ta.files.iter().zip(&tb.files) {
-            let bytes_a = std::fs::read(a.path().join(fa)).unwrap();
-            let bytes_b = std::fs::read(b.path().join(fb)).unwrap();
-            assert!(bytes_a == bytes_b, "{fa} differs from {fb}");
-        }
-    }
+    assert_same_tables_except_run_id(a.path(), &ra.manifest, b.path(), &rb.manifest);
 }
 
 #[test]
