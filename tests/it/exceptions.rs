@@ -8,7 +8,15 @@ use harvester::sources::location::Location;
 use polars::prelude::*;
 
 fn column_u32(df: &DataFrame, c: &str) -> Vec<Option<u32>> {
-    let ca = df.column(c).unwrap().u32().unwrap().clone();
+    // Stored signed (Int32) for BI tools; the counts are never negative.
+    let ca = df
+        .column(c)
+        .unwrap()
+        .cast(&DataType::UInt32)
+        .unwrap()
+        .u32()
+        .unwrap()
+        .clone();
     (0..ca.len()).map(|i| ca.get(i)).collect()
 }
 
