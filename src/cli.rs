@@ -787,6 +787,7 @@ fn cmd_check(
         min_rows: 0,
         max_row_drop: None,
         http: crate::config::HttpSettings::default(),
+        read_limits: crate::sources::readers::ReadLimits::default(),
     };
     let fetched = match runtime().block_on(crate::sources::fetch(&spec, None, None)) {
         Ok(mut f) => f.remove(0),
@@ -803,6 +804,7 @@ fn cmd_check(
         unit,
         fy,
         1.0,
+        &spec.read_limits,
         &fetched,
     );
     let mut by_rule: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();

@@ -208,6 +208,7 @@ pub fn process_source(pipeline: &Pipeline, spec: &crate::config::SourceSpec, fet
         spec.unit,
         spec.financial_year,
         spec.max_reject_ratio,
+        &spec.read_limits,
         fetched,
     )
 }
@@ -225,6 +226,7 @@ pub fn process_with_contract(
     unit: crate::contracts::numbers::Unit,
     financial_year: Option<crate::contracts::fiscal::FinancialYear>,
     max_reject_ratio: f64,
+    limits: &readers::ReadLimits,
     fetched: &Fetched,
 ) -> SourceOutput {
     let mut out = SourceOutput {
@@ -262,7 +264,7 @@ pub fn process_with_contract(
         });
         return out;
     };
-    let mut sheets_read = match readers::read(&fetched.bytes, format, &file) {
+    let mut sheets_read = match readers::read_limited(&fetched.bytes, format, &file, limits) {
         Ok(s) => s,
         Err(error) => {
             out.problems.push(SourceProblem::Read {
@@ -657,6 +659,7 @@ pub async fn run_with(pipeline: &Pipeline, request: &RunRequest) -> Result<RunRe
                 min_rows: 0,
                 max_row_drop: None,
                 http: crate::config::HttpSettings::default(),
+                read_limits: crate::sources::readers::ReadLimits::default(),
             };
             let fetched = sources::fetch(&spec, None, None)
                 .await

@@ -103,6 +103,8 @@ const SOURCE_KEYS: &[&str] = &[
     "retries",
     "retry_base_ms",
     "max_bytes",
+    "max_uncompressed_bytes",
+    "max_cells",
     "headers_from_env",
 ];
 
@@ -176,6 +178,8 @@ struct RawSource {
     retries: Option<i64>,
     retry_base_ms: Option<i64>,
     max_bytes: Option<i64>,
+    max_uncompressed_bytes: Option<i64>,
+    max_cells: Option<i64>,
     headers_from_env: Option<std::collections::BTreeMap<String, String>>,
 }
 
@@ -287,6 +291,8 @@ pub struct SourceSpec {
     pub max_row_drop: Option<f64>,
     /// How HTTP sources are fetched.
     pub http: HttpSettings,
+    /// How far a file may expand while it is read (`max_uncompressed_bytes`, `max_cells`).
+    pub read_limits: crate::sources::readers::ReadLimits,
 }
 
 /// Fetch settings of HTTP sources.
@@ -774,6 +780,13 @@ impl Pipeline {
             if let Some(m) = positive("max_bytes", s.max_bytes, i64::MAX) {
                 http.max_bytes = m;
             }
+            let mut read_limits = crate::sources::readers::ReadLimits::default();
+            if let Some(m) = positive("max_uncompressed_bytes", s.max_uncompressed_bytes, i64::MAX) {
+                read_limits.max_uncompressed_bytes = m;
+            }
+            if let Some(m) = positive("max_cells", s.max_cells, i64::MAX) {
+                read_limits.max_cells = m;
+            }
             let min_rows =
                 positive("min_rows", s.min_rows, i64::from(u32::MAX)).map_or(DEFAULT_MIN_ROWS, |n| n as usize);
             for (header, var) in s.headers_from_env.clone().unwrap_or_default() {
@@ -804,6 +817,7 @@ impl Pipeline {
                     min_rows,
                     max_row_drop,
                     http,
+                    read_limits,
                 });
             }
         }

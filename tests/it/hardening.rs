@@ -649,3 +649,89 @@ contract = "idp_register"
     block_on(run(&p, clock(1))).expect("second run");
     block_on(run(&p, clock(2))).expect("third run");
 }
+
+/// Peak resident memory of this process so far, in bytes (`VmHWM`).
+fn peak_rss() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).expect("VmHWM in /proc/self/status");
+    let kb: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+    kb * 1024
+}
+
+/// A workbook-shaped zip whose one sheet is `spaces` bytes of blanks: a few hundred KiB on disk.
+/// Written through the zip crate a megabyte at a time, so the test never holds the expansion.
+fn zip_bomb(path: &Path, spaces: usize) {
+    use std::io::Write;
+    let mut z = ::zip::ZipWriter::new(std::fs::File::create(path).unwrap());
+    let opts = ::zip::write::SimpleFileOptions::default()
+        .compression_method(::zip::CompressionMethod::Deflated)
+        .large_file(true);
+    z.start_file("xl/worksheets/sheet1.xml", opts).unwrap();
+    z.write_all(b"<?xml version=\"1.0\"?><worksheet><sheetData>").unwrap();
+    let chunk = vec![b' '; 1 << 20];
+    let mut left = spaces;
+    while left > 0 {
+        let n = left.min(chunk.len());
+        z.write_all(&chunk[..n]).unwrap();
+        left -= n;
+    }
+    z.write_all(b"</sheetData></worksheet>").unwrap();
+    z.finish().unwrap();
+}
+
+#[test]
+fn a_zip_bomb_workbook_is_refused_before_it_expands() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bomb = tmp.path().join("sa36_bomb.xlsx");
+    zip_bomb(&bomb, 600 << 20);
+    let on_disk = std::fs::metadata(&bomb).unwrap().len();
+    assert!(on_disk < 1 << 20, "the bomb is small on disk: {on_disk} bytes");
+    // Peak memory from here on (Linux resets VmHWM on `5` > clear_refs).
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+    let out = tmp.path().join("out");
+    let text = format!(
+        r#"
+name = "bomb"
+[publish]
+location = "{out}"
+[[sources]]
+name = "budget"
+location = "{budget}"
+contract = "sa36_capital_budget"
+"#,
+        out = out.display(),
+        budget = bomb.display(),
+    );
+    let p = Pipeline::parse(&text, "bomb.toml", tmp.path(), tmp.path()).unwrap();
+    let err = block_on(run(&p, clock(0))).expect_err("the bomb is refused").to_string();
+    assert!(err.contains("sa36_bomb.xlsx"), "the file is named: {err}");
+    assert!(
+        err.contains("at most 200 times") && err.contains("decompression bomb"),
+        "the ratio limit is named: {err}"
+    );
+    assert!(!out.join("manifest.json").exists(), "nothing is published");
+    let peak = peak_rss();
+    assert!(peak < 512 << 20, "peak RSS {} MiB", peak >> 20);
+
+    // The total: a lower `max_uncompressed_bytes` refuses even a plausible ratio, naming the limit.
+    let text = format!(
+        r#"
+name = "small"
+[publish]
+location = "{out}"
+[[sources]]
+name = "budget"
+location = "{budget}"
+contract = "sa36_capital_budget"
+max_uncompressed_bytes = 20000
+"#,
+        out = out.display(),
+        budget = repo().join("sample/budget/sa36_2024_25.xlsx").display(),
+    );
+    let p = Pipeline::parse(&text, "small.toml", tmp.path(), tmp.path()).unwrap();
+    let err = block_on(run(&p, clock(0))).expect_err("over the limit").to_string();
+    assert!(
+        err.contains("sa36_2024_25.xlsx") && err.contains("max_uncompressed_bytes = 20000"),
+        "file and limit named: {err}"
+    );
+}
