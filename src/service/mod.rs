@@ -259,16 +259,19 @@ impl Service {
         let params_json = serde_json::to_value(&params).unwrap_or_default();
         let svc = Arc::clone(self);
         let name = name.to_string();
-        tokio::spawn(async move {
-            let result = execute(
+        // A run is CPU-bound for most of its time (reading, validating, linking, writing
+        // Parquet): it runs on a blocking-pool thread, driving its own I/O there, so the
+        // runtime's worker threads stay free to answer the API and the scheduler.
+        let handle = tokio::runtime::Handle::current();
+        tokio::task::spawn_blocking(move || {
+            let result = handle.block_on(execute(
                 &pipeline,
                 &request,
                 trigger,
                 &params_json,
                 &svc.history,
                 svc.clock.as_ref(),
-            )
-            .await;
+            ));
             match result {
                 Ok(_) => tracing::info!(pipeline = %name, run_id = %request.run_id, "run succeeded"),
                 Err(e) => tracing::warn!(pipeline = %name, run_id = %request.run_id, error = %e, "run did not succeed"),
