@@ -533,14 +533,21 @@ fn cmd_run(
         "scenario": filter.scenario,
     });
     let clock = crate::service::SystemClock;
-    let result = runtime().block_on(crate::service::execute(
-        &p,
-        &request,
-        crate::history::Trigger::Cli,
-        &params,
-        &history,
-        &clock,
-    ));
+    let (interrupted, cancel) = (request.interrupted.clone(), request.cancel.clone());
+    let result = runtime().block_on(async {
+        let run = crate::service::execute(&p, &request, crate::history::Trigger::Cli, &params, &history, &clock);
+        tokio::pin!(run);
+        tokio::select! {
+            r = &mut run => r,
+            () = shutdown_signal() => {
+                // SIGTERM/SIGINT: the run stops at its next check and is recorded as interrupted.
+                eprintln!("harvester: signal received; stopping the run (nothing will be published)");
+                interrupted.store(true, std::sync::atomic::Ordering::SeqCst);
+                cancel.store(true, std::sync::atomic::Ordering::SeqCst);
+                run.await
+            }
+        }
+    });
     match result {
         Ok(report) => {
             print!("{}", crate::summary::render(&report));
@@ -687,6 +694,9 @@ fn cmd_serve(dir: &Path, listen: &str, grace_secs: u64, cwd: &Path, history: &Pa
         eprintln!("harvester: shutting down; waiting up to {grace_secs}s for running jobs");
         if !service.wait_idle(std::time::Duration::from_secs(grace_secs)).await {
             service.interrupt_running();
+            // Told to stop, a run ends at its next check (a download at once): let it record
+            // that and release its publish lock before the process exits.
+            service.wait_idle(std::time::Duration::from_secs(3)).await;
             eprintln!("harvester: runs still in flight were marked interrupted");
         }
         ExitCode::SUCCESS

@@ -73,7 +73,7 @@ const TOP_KEYS: &[&str] = &[
     "reconcile",
     "sources",
 ];
-const PUBLISH_KEYS: &[&str] = &["location", "retention_days"];
+const PUBLISH_KEYS: &[&str] = &["location", "retention_days", "lock_wait_secs"];
 const RECONCILE_KEYS: &[&str] = &[
     "accept_probability",
     "review_probability",
@@ -122,6 +122,7 @@ struct RawPipeline {
 struct RawPublish {
     location: Option<String>,
     retention_days: Option<i64>,
+    lock_wait_secs: Option<i64>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -258,6 +259,9 @@ fn default_name_match_threshold() -> f64 {
 /// Default number of days earlier runs are kept.
 pub const DEFAULT_RETENTION_DAYS: u32 = 30;
 
+/// Default number of seconds a run waits for the publish lock.
+pub const DEFAULT_LOCK_WAIT_SECS: u64 = 600;
+
 /// Default share of rejected rows past which a source fails the run.
 pub const DEFAULT_MAX_REJECT_RATIO: f64 = 0.25;
 /// Fewest accepted rows a source must give by default.
@@ -343,6 +347,9 @@ pub struct Pipeline {
     pub publish: Location,
     /// Days earlier runs' files are kept for as-of comparison. Default 30.
     pub retention_days: u32,
+    /// Seconds a run waits for another run publishing to the same location to finish before it
+    /// fails (naming the holder). Default [`DEFAULT_LOCK_WAIT_SECS`].
+    pub lock_wait_secs: u64,
     /// Reconciliation settings.
     pub reconcile: ReconcileSettings,
     /// Sources, in file order.
@@ -497,6 +504,17 @@ impl Pipeline {
                     format!("expected a number of days from 1 to 36500, found {d}"),
                 );
                 DEFAULT_RETENTION_DAYS
+            }
+        };
+        let lock_wait_secs = match publish.lock_wait_secs {
+            None => DEFAULT_LOCK_WAIT_SECS,
+            Some(d) if (0..=86_400).contains(&d) => d as u64,
+            Some(d) => {
+                diag(
+                    "publish.lock_wait_secs",
+                    format!("expected a number of seconds from 0 to 86400, found {d}"),
+                );
+                DEFAULT_LOCK_WAIT_SECS
             }
         };
         let mut years = Vec::new();
@@ -834,6 +852,7 @@ impl Pipeline {
             catalog,
             publish: publish_location,
             retention_days,
+            lock_wait_secs,
             reconcile: settings,
             sources,
         })

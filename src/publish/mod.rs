@@ -6,6 +6,7 @@
 //! reader who follows the manifest never sees a half-written run, and a run that fails before
 //! that point leaves the previous run's manifest and files untouched.
 
+pub mod lock;
 pub mod tables;
 
 use crate::storage::Store;

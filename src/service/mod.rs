@@ -86,6 +86,7 @@ pub enum TriggerError {
 struct Running {
     run_id: String,
     cancel: Arc<AtomicBool>,
+    interrupted: Arc<AtomicBool>,
 }
 
 /// The service state shared by the scheduler and the API.
@@ -144,6 +145,10 @@ pub async fn execute(
                     .sum(),
             );
             finish.rows_out = report.manifest.tables.get("projects").map(|t| t.rows as i64);
+        }
+        Err(RunError::Cancelled) if request.interrupted.load(Ordering::SeqCst) => {
+            finish.status = "interrupted";
+            finish.error = Some("the process was asked to stop (SIGTERM/SIGINT) before the run finished; nothing was published and the previous outputs are unchanged".into());
         }
         Err(RunError::Cancelled) => {
             finish.status = "cancelled";
@@ -252,6 +257,7 @@ impl Service {
                 Running {
                     run_id: request.run_id.clone(),
                     cancel: request.cancel.clone(),
+                    interrupted: request.interrupted.clone(),
                 },
             );
         }
@@ -312,6 +318,7 @@ impl Service {
     pub fn interrupt_running(&self) {
         let now = rfc3339(self.clock.now());
         for r in self.running().values() {
+            r.interrupted.store(true, Ordering::SeqCst);
             r.cancel.store(true, Ordering::SeqCst);
             let finish = Finish {
                 status: "interrupted",

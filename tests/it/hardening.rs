@@ -735,3 +735,85 @@ max_uncompressed_bytes = 20000
         "file and limit named: {err}"
     );
 }
+
+/// Two runs into one location at the same time: the second waits for the first's lock, so it
+/// reads the state the first committed (registers, quarantine history) instead of trampling it.
+#[test]
+fn two_concurrent_runs_into_one_location_take_turns() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let p = sample_pipeline(&out);
+    let (a, b) = (RunRequest::new(clock(0)), RunRequest::new(clock(0)));
+    let (ra, rb) = block_on(async { tokio::join!(run_with(&p, &a), run_with(&p, &b)) });
+    let (ra, rb) = (ra.expect("first run"), rb.expect("second run"));
+    assert!(!out.join(".lock").exists(), "the lock is released");
+    let m = manifest(&out);
+    let last = m["run_id"].as_str().unwrap().to_string();
+    let first = if last == ra.manifest.run_id {
+        rb.manifest.run_id.clone()
+    } else {
+        ra.manifest.run_id.clone()
+    };
+    assert_ne!(first, last);
+    // The manifest reads back with every file present.
+    for (table, t) in m["tables"].as_object().unwrap() {
+        for f in t["files"].as_array().unwrap() {
+            assert!(out.join(f.as_str().unwrap()).exists(), "{table}: {f}");
+        }
+    }
+    // Both runs' quarantine files are kept: the last run's history includes the first's.
+    let q = read_table(&out, &m, "quarantine");
+    let runs: std::collections::BTreeSet<_> = strings(&q, "run_id").into_iter().flatten().collect();
+    assert!(runs.contains(&first) && runs.contains(&last), "{runs:?}");
+    // The second run saw the first's exception register: every finding first seen by the first.
+    let reg = read_table(&out, &m, "exception_register");
+    assert!(reg.height() > 0);
+    assert!(strings(&reg, "first_seen_run").iter().all(|s| s.as_deref() == Some(first.as_str())));
+    assert!(strings(&reg, "last_seen_run").iter().all(|s| s.as_deref() == Some(last.as_str())));
+}
+
+/// A live holder makes a run wait and then fail naming it; a stale one (expired) is taken over
+/// and the takeover noted in the manifest.
+#[test]
+fn a_held_publish_lock_names_its_holder_and_a_stale_one_is_taken_over() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let mut p = sample_pipeline(&out);
+    p.lock_wait_secs = 1;
+    let holder = |expires: chrono::DateTime<chrono::Utc>| {
+        serde_json::json!({
+            "run_id": "20261130T020000000Z-abc123",
+            "pipeline": "nightly",
+            "host": "elsewhere",
+            "pid": 4242,
+            "acquired_at": "2026-11-30T02:00:00.000Z",
+            "expires_at": expires.to_rfc3339(),
+        })
+        .to_string()
+    };
+    std::fs::write(out.join(".lock"), holder(chrono::Utc::now() + chrono::Duration::hours(1))).unwrap();
+    let started = std::time::Instant::now();
+    let err = block_on(run(&p, clock(0))).expect_err("the location is locked").to_string();
+    assert!(started.elapsed() >= std::time::Duration::from_secs(1), "it waited");
+    assert!(
+        err.contains("locked by run 20261130T020000000Z-abc123 of pipeline `nightly` (host elsewhere, process 4242")
+            && err.contains("waited 1 s"),
+        "{err}"
+    );
+    assert!(!out.join("manifest.json").exists());
+    assert!(out.join(".lock").exists(), "someone else's lock is left alone");
+
+    std::fs::write(out.join(".lock"), holder(chrono::Utc::now() - chrono::Duration::minutes(5))).unwrap();
+    let report = block_on(run(&p, clock(0))).expect("a stale lock is taken over");
+    assert!(
+        report
+            .manifest
+            .notes
+            .iter()
+            .any(|n| n.contains("took over the publish lock of run 20261130T020000000Z-abc123 (it expired")),
+        "{:?}",
+        report.manifest.notes
+    );
+    assert!(!out.join(".lock").exists());
+}
