@@ -817,3 +817,35 @@ fn a_held_publish_lock_names_its_holder_and_a_stale_one_is_taken_over() {
     );
     assert!(!out.join(".lock").exists());
 }
+
+/// A cancelled run does not wait for a stalled download (whose timeout is ten minutes here):
+/// the fetch is dropped within about two seconds of the cancellation.
+#[test]
+fn a_stalled_download_is_cancelled_within_two_seconds() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let (elapsed, result) = block_on(async {
+        let (base, _server) = http_server(|_| Reply::Hold).await;
+        let p = small_pipeline(tmp.path(), &format!("{base}/idp.csv"), "timeout_secs = 600", &out);
+        let request = RunRequest::new(clock(0));
+        let cancel = request.cancel.clone();
+        let cancelled_at = Arc::new(Mutex::new(None));
+        let at = cancelled_at.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+            *at.lock().unwrap() = Some(std::time::Instant::now());
+            cancel.store(true, std::sync::atomic::Ordering::SeqCst);
+        });
+        let result = run_with(&p, &request).await;
+        let at = cancelled_at.lock().unwrap().expect("the run lasted until it was cancelled");
+        (at.elapsed(), result)
+    });
+    assert!(
+        matches!(result, Err(harvester::run::RunError::Cancelled)),
+        "{:?}",
+        result.map(|r| r.manifest.run_id)
+    );
+    assert!(elapsed < std::time::Duration::from_secs(2), "stopped {elapsed:?} after the cancellation");
+    assert!(!out.join("manifest.json").exists());
+    assert!(!out.join(".lock").exists(), "the lock is released");
+}

@@ -98,3 +98,71 @@ fn the_ops_example_pipeline_stays_valid() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("pipeline `national-s3`, 3 sources"), "{out}");
 }
+
+/// SIGTERM to `harvester run` while a download stalls: the run stops within seconds, nothing is
+/// published, and the history records it as `interrupted` (not cancelled, failed, or running).
+#[test]
+fn sigterm_during_a_cli_run_records_it_as_interrupted() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let _guard = rt.enter();
+    let (base, _server) = rt.block_on(crate::common::http_server(|_| crate::common::Reply::Hold));
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let pipeline = tmp.path().join("stall.toml");
+    std::fs::write(
+        &pipeline,
+        format!(
+            r#"
+name = "stall"
+[publish]
+location = "{out}"
+[[sources]]
+name = "idp"
+location = "{base}/idp.csv"
+contract = "idp_register"
+format = "csv"
+timeout_secs = 600
+"#,
+            out = out.display()
+        ),
+    )
+    .unwrap();
+    let history = tmp.path().join("history.sqlite");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_harvester"))
+        .args(["--history", history.to_str().unwrap(), "run", pipeline.to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the run is recorded as running (its download is then stalled).
+    let started = std::time::Instant::now();
+    loop {
+        let running = harvester::history::History::open(&history)
+            .ok()
+            .and_then(|h| h.list(None, 10).ok())
+            .is_some_and(|rows| rows.iter().any(|r| r.status == "running"));
+        if running {
+            break;
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(60), "the run never started");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let signalled = std::time::Instant::now();
+    assert!(Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let status = child.wait().unwrap();
+    let took = signalled.elapsed();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(1), "{status:?}: {stderr}");
+    assert!(took < std::time::Duration::from_secs(5), "exited {took:?} after SIGTERM");
+    let rows = harvester::history::History::open(&history).unwrap().list(None, 10).unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].status, "interrupted", "{:?}", rows[0]);
+    assert!(!out.join("manifest.json").exists());
+    assert!(!out.join(".lock").exists(), "the lock is released: {stderr}");
+}
