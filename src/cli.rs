@@ -522,6 +522,12 @@ fn cmd_run(
             return ExitCode::FAILURE;
         }
     };
+    // Runs left `running` by `harvester run` processes that died (kill -9) are settled now.
+    match history.mark_dead(&chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)) {
+        Ok(0) => {}
+        Ok(n) => eprintln!("warning: {n} earlier run(s) whose process died were marked interrupted"),
+        Err(e) => eprintln!("warning: cannot check the history for dead runs: {e}"),
+    }
     // URLs given on the command line may carry credentials: the history keeps them redacted.
     let shown: Vec<String> = sources.iter().map(|s| redact_text(s)).collect();
     let params = serde_json::json!({

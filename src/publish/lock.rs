@@ -66,8 +66,19 @@ pub enum LockError {
     },
 }
 
+/// Whether process `pid` of `host` is known to be gone: it ran on this host (Linux, where
+/// `/proc` tells) and no longer exists. This process is never gone.
+pub fn process_gone(host: &str, pid: u32) -> bool {
+    let here = host_name();
+    !here.is_empty()
+        && host == here
+        && pid != std::process::id()
+        && std::path::Path::new("/proc/self").exists()
+        && !std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
 /// This machine's host name (empty if unknown).
-fn host_name() -> String {
+pub fn host_name() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .or_else(|_| std::env::var("HOSTNAME"))
         .unwrap_or_default()
@@ -98,14 +109,8 @@ impl LockInfo {
             Err(_) => return Some(format!("its expiry `{}` is not a time", self.expires_at)),
             Ok(_) => {}
         }
-        let here = host_name();
-        if !here.is_empty()
-            && self.host == here
-            && self.pid != std::process::id()
-            && std::path::Path::new("/proc/self").exists()
-            && !std::path::Path::new(&format!("/proc/{}", self.pid)).exists()
-        {
-            return Some(format!("process {} on {here} no longer exists", self.pid));
+        if process_gone(&self.host, self.pid) {
+            return Some(format!("process {} on {} no longer exists", self.pid, self.host));
         }
         None
     }
