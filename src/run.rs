@@ -472,6 +472,9 @@ pub async fn run(pipeline: &Pipeline, now: DateTime<Utc>) -> Result<RunReport, R
     run_with(pipeline, &RunRequest::new(now)).await
 }
 
+/// Staging files younger than this are left alone by the clean-up (a write may be in flight).
+const LEFTOVER_AGE: std::time::Duration = std::time::Duration::from_secs(600);
+
 /// How often a long wait (a download) looks at the cancellation flag.
 const CANCEL_POLL: std::time::Duration = std::time::Duration::from_millis(200);
 
@@ -988,6 +991,20 @@ async fn run_locked(pipeline: &Pipeline, request: &RunRequest, lock_notes: Vec<S
             "removed runs past their retention"
         ),
         Err(e) => tracing::warn!(error = %e, "retention clean-up failed"),
+    }
+    // Leftovers of runs that died at this location (this run holds its lock): their run
+    // folders and half-written files.
+    let local_root = match &pipeline.publish {
+        crate::sources::location::Location::Local(root) => Some(match &scenario {
+            Some(name) => root.join(crate::scenario::PREFIX).join(name),
+            None => root.clone(),
+        }),
+        crate::sources::location::Location::Url(_) => None,
+    };
+    match publish::remove_leftovers(&store, &run_id, &manifest, local_root.as_deref(), LEFTOVER_AGE).await {
+        Ok(removed) if removed.is_empty() => {}
+        Ok(removed) => tracing::info!(removed = %removed.join(", "), "removed what dead runs left"),
+        Err(e) => tracing::warn!(error = %e, "clean-up of dead runs' leftovers failed"),
     }
     let manifest_path = match &scenario {
         Some(name) => format!("{}/{name}/runs/{run_id}/{}", crate::scenario::PREFIX, publish::MANIFEST),

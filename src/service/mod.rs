@@ -37,6 +37,9 @@ impl Clock for SystemClock {
     }
 }
 
+/// Why a run that was stopped by SIGTERM/SIGINT ended, in the history.
+pub const INTERRUPTED: &str = "the process was asked to stop (SIGTERM/SIGINT) before the run finished; nothing was published and the previous outputs are unchanged";
+
 fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
@@ -148,7 +151,7 @@ pub async fn execute(
         }
         Err(RunError::Cancelled) if request.interrupted.load(Ordering::SeqCst) => {
             finish.status = "interrupted";
-            finish.error = Some("the process was asked to stop (SIGTERM/SIGINT) before the run finished; nothing was published and the previous outputs are unchanged".into());
+            finish.error = Some(INTERRUPTED.into());
         }
         Err(RunError::Cancelled) => {
             finish.status = "cancelled";
@@ -323,7 +326,7 @@ impl Service {
             let finish = Finish {
                 status: "interrupted",
                 finished_at: now.clone(),
-                error: Some("the service shut down before the run finished".into()),
+                error: Some(INTERRUPTED.into()),
                 ..Finish::default()
             };
             if let Err(e) = self.history.finish(&r.run_id, &finish) {

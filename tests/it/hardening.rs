@@ -849,3 +849,41 @@ fn a_stalled_download_is_cancelled_within_two_seconds() {
     assert!(!out.join("manifest.json").exists());
     assert!(!out.join(".lock").exists(), "the lock is released");
 }
+
+/// What a run that died left at the location (its run folder without a manifest, half-written
+/// staging files) is removed by the next run; committed runs and thinned quarantine history stay.
+#[test]
+fn the_next_run_removes_what_dead_runs_left() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let p = sample_pipeline(&out);
+    let first = block_on(run(&p, clock(0))).unwrap();
+    let write = |rel: &str| {
+        let path = out.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, b"partial").unwrap();
+        // Old enough to be a dead writer's.
+        let f = std::fs::File::options().write(true).open(&path).unwrap();
+        f.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(3600))
+            .unwrap();
+    };
+    let dead = "20261122T020500000Z-dead00";
+    write(&format!("runs/{dead}/projects/financial_year=2024/part-00000.parquet"));
+    write(&format!("runs/{dead}/quarantine/run_id={dead}/part-00000.parquet"));
+    write("manifest.json#3");
+    write(&format!("runs/{}/projects/part-00000.parquet#1", first.manifest.run_id));
+    let thinned = "20250101T020000000Z-old000";
+    write(&format!("runs/{thinned}/quarantine/run_id={thinned}/part-00000.parquet"));
+    let second = block_on(run(&p, clock(1))).unwrap();
+    assert!(!out.join(format!("runs/{dead}")).exists(), "the dead run's folder is removed");
+    assert!(!out.join("manifest.json#3").exists());
+    assert!(!out
+        .join(format!("runs/{}/projects/part-00000.parquet#1", first.manifest.run_id))
+        .exists());
+    assert!(out.join(format!("runs/{}/manifest.json", first.manifest.run_id)).exists());
+    assert!(out.join(format!("runs/{}/manifest.json", second.manifest.run_id)).exists());
+    assert!(out.join(format!("runs/{thinned}/quarantine")).exists(), "quarantine history stays");
+    let m = manifest(&out);
+    assert_eq!(m["run_id"], second.manifest.run_id.as_str());
+    read_table(&out, &m, "projects");
+}

@@ -470,10 +470,7 @@ async fn missed_schedule_catches_up_at_start_and_sigterm_interrupts_after_grace(
     let h = harvester::history::History::open(&tmp.path().join("history.sqlite")).unwrap();
     let r = h.get(&stuck).unwrap().unwrap();
     assert_eq!(r.status, "interrupted");
-    assert_eq!(
-        r.error.as_deref(),
-        Some("the service shut down before the run finished")
-    );
+    assert_eq!(r.error.as_deref(), Some(harvester::service::INTERRUPTED));
 }
 
 /// The API keeps answering while a heavy run (the national world of two metros) reads, links
