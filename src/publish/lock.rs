@@ -207,10 +207,7 @@ pub async fn acquire(
             continue; // released in between
         };
         if let Some(why) = current.stale(Utc::now()) {
-            let note = format!(
-                "took over the publish lock of run {} ({why})",
-                current.run_id
-            );
+            let note = format!("took over the publish lock of run {} ({why})", current.run_id);
             tracing::warn!(location = %store.display, "{note}");
             notes.push(note);
             match store.store.delete(&store.path(LOCK_FILE)).await {

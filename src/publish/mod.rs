@@ -324,7 +324,9 @@ pub async fn remove_leftovers(
     }
     let mut removed = Vec::new();
     for (run_id, objects) in by_run {
-        let committed = objects.iter().any(|(_, rel)| *rel == format!("runs/{run_id}/{MANIFEST}"));
+        let committed = objects
+            .iter()
+            .any(|(_, rel)| *rel == format!("runs/{run_id}/{MANIFEST}"));
         // A folder holding only quarantine files is an old run thinned by retention (its
         // quarantine is history), never a dead run's: those write other tables first.
         let only_quarantine = objects

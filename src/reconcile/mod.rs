@@ -18,7 +18,6 @@ pub use variance::{variances, Variance};
 mod tests;
 
 use crate::config::ReconcileSettings;
-use crate::contracts::fiscal::{Calendar, FinancialYear};
 use crate::contracts::Dataset;
 use crate::records::Record;
 use rustc_hash::FxHashMap;

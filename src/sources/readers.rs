@@ -374,8 +374,8 @@ pub fn read_limited(bytes: &[u8], format: Format, file: &str, limits: &ReadLimit
                 reason,
             })?;
             std::panic::catch_unwind(|| read_workbook(bytes, file, limits)).unwrap_or_else(|_| {
-            Err(ReadError::Workbook {
-                file: file.to_string(),
+                Err(ReadError::Workbook {
+                    file: file.to_string(),
                     reason: "the workbook is damaged (the Excel reader gave up)".into(),
                 })
             })
@@ -572,7 +572,11 @@ fn read_workbook(bytes: &[u8], file: &str, limits: &ReadLimits) -> Result<Vec<Ra
 /// Reads an `.xlsx` cell by cell (calamine's own range would allocate every cell between the
 /// first and the last used one before anything could be checked), refusing a sheet that would
 /// spread over more than `limits.max_cells`.
-fn read_xlsx(mut wb: calamine::Xlsx<Cursor<&[u8]>>, file: &str, limits: &ReadLimits) -> Result<Vec<RawSheet>, ReadError> {
+fn read_xlsx(
+    mut wb: calamine::Xlsx<Cursor<&[u8]>>,
+    file: &str,
+    limits: &ReadLimits,
+) -> Result<Vec<RawSheet>, ReadError> {
     let wb_err = |reason: String| ReadError::Workbook {
         file: file.to_string(),
         reason,
@@ -887,7 +891,10 @@ mod tests {
         lying[local + 22..local + 26].copy_from_slice(&10u32.to_le_bytes());
         lying[central + 24..central + 28].copy_from_slice(&10u32.to_le_bytes());
         let e = check_zip(&lying, &limits).unwrap_err();
-        assert!(e.contains("the data says otherwise") && e.contains("max_uncompressed_bytes"), "{e}");
+        assert!(
+            e.contains("the data says otherwise") && e.contains("max_uncompressed_bytes"),
+            "{e}"
+        );
         // Under the limit, honest or not, passes.
         assert_eq!(check_zip(&spaces_zip(100_000), &limits), Ok(()));
         let e = read_limited(&lying, Format::Xlsx, "lie.xlsx", &limits).unwrap_err();
@@ -905,7 +912,9 @@ mod tests {
             max_cells: 100_000,
             ..ReadLimits::default()
         };
-        let e = read_limited(&bytes, Format::Xlsx, "far.xlsx", &limits).unwrap_err().to_string();
+        let e = read_limited(&bytes, Format::Xlsx, "far.xlsx", &limits)
+            .unwrap_err()
+            .to_string();
         assert!(
             e.starts_with("far.xlsx: refused before reading: sheet `Sheet1` spreads over 200503 cells")
                 && e.contains("max_cells = 100000"),
@@ -914,7 +923,10 @@ mod tests {
         // With the default limit it reads, rows numbered as the sheet shows them.
         let sheets = read(&bytes, Format::Xlsx, "far.xlsx").unwrap();
         let rows = &sheets[0].rows;
-        assert_eq!((rows.len(), rows[0].number, rows[200_000].number), (200_001, 1, 200_001));
+        assert_eq!(
+            (rows.len(), rows[0].number, rows[200_000].number),
+            (200_001, 1, 200_001)
+        );
         assert_eq!(rows[200_000].cells.len(), 501);
         assert_eq!(rows[200_000].cells[500], Cell::Number(1.0));
     }

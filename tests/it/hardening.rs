@@ -653,7 +653,10 @@ contract = "idp_register"
 /// Peak resident memory of this process so far, in bytes (`VmHWM`).
 fn peak_rss() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let line = status.lines().find(|l| l.starts_with("VmHWM:")).expect("VmHWM in /proc/self/status");
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .expect("VmHWM in /proc/self/status");
     let kb: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
     kb * 1024
 }
@@ -703,7 +706,9 @@ contract = "sa36_capital_budget"
         budget = bomb.display(),
     );
     let p = Pipeline::parse(&text, "bomb.toml", tmp.path(), tmp.path()).unwrap();
-    let err = block_on(run(&p, clock(0))).expect_err("the bomb is refused").to_string();
+    let err = block_on(run(&p, clock(0)))
+        .expect_err("the bomb is refused")
+        .to_string();
     assert!(err.contains("sa36_bomb.xlsx"), "the file is named: {err}");
     assert!(
         err.contains("at most 200 times") && err.contains("decompression bomb"),
@@ -768,8 +773,12 @@ fn two_concurrent_runs_into_one_location_take_turns() {
     // The second run saw the first's exception register: every finding first seen by the first.
     let reg = read_table(&out, &m, "exception_register");
     assert!(reg.height() > 0);
-    assert!(strings(&reg, "first_seen_run").iter().all(|s| s.as_deref() == Some(first.as_str())));
-    assert!(strings(&reg, "last_seen_run").iter().all(|s| s.as_deref() == Some(last.as_str())));
+    assert!(strings(&reg, "first_seen_run")
+        .iter()
+        .all(|s| s.as_deref() == Some(first.as_str())));
+    assert!(strings(&reg, "last_seen_run")
+        .iter()
+        .all(|s| s.as_deref() == Some(last.as_str())));
 }
 
 /// A live holder makes a run wait and then fail naming it; a stale one (expired) is taken over
@@ -792,9 +801,15 @@ fn a_held_publish_lock_names_its_holder_and_a_stale_one_is_taken_over() {
         })
         .to_string()
     };
-    std::fs::write(out.join(".lock"), holder(chrono::Utc::now() + chrono::Duration::hours(1))).unwrap();
+    std::fs::write(
+        out.join(".lock"),
+        holder(chrono::Utc::now() + chrono::Duration::hours(1)),
+    )
+    .unwrap();
     let started = std::time::Instant::now();
-    let err = block_on(run(&p, clock(0))).expect_err("the location is locked").to_string();
+    let err = block_on(run(&p, clock(0)))
+        .expect_err("the location is locked")
+        .to_string();
     assert!(started.elapsed() >= std::time::Duration::from_secs(1), "it waited");
     assert!(
         err.contains("locked by run 20261130T020000000Z-abc123 of pipeline `nightly` (host elsewhere, process 4242")
@@ -804,7 +819,11 @@ fn a_held_publish_lock_names_its_holder_and_a_stale_one_is_taken_over() {
     assert!(!out.join("manifest.json").exists());
     assert!(out.join(".lock").exists(), "someone else's lock is left alone");
 
-    std::fs::write(out.join(".lock"), holder(chrono::Utc::now() - chrono::Duration::minutes(5))).unwrap();
+    std::fs::write(
+        out.join(".lock"),
+        holder(chrono::Utc::now() - chrono::Duration::minutes(5)),
+    )
+    .unwrap();
     let report = block_on(run(&p, clock(0))).expect("a stale lock is taken over");
     assert!(
         report
@@ -837,7 +856,10 @@ fn a_stalled_download_is_cancelled_within_two_seconds() {
             cancel.store(true, std::sync::atomic::Ordering::SeqCst);
         });
         let result = run_with(&p, &request).await;
-        let at = cancelled_at.lock().unwrap().expect("the run lasted until it was cancelled");
+        let at = cancelled_at
+            .lock()
+            .unwrap()
+            .expect("the run lasted until it was cancelled");
         (at.elapsed(), result)
     });
     assert!(
@@ -845,7 +867,10 @@ fn a_stalled_download_is_cancelled_within_two_seconds() {
         "{:?}",
         result.map(|r| r.manifest.run_id)
     );
-    assert!(elapsed < std::time::Duration::from_secs(2), "stopped {elapsed:?} after the cancellation");
+    assert!(
+        elapsed < std::time::Duration::from_secs(2),
+        "stopped {elapsed:?} after the cancellation"
+    );
     assert!(!out.join("manifest.json").exists());
     assert!(!out.join(".lock").exists(), "the lock is released");
 }
@@ -873,16 +898,28 @@ fn the_next_run_removes_what_dead_runs_left() {
     write("manifest.json#3");
     write(&format!("runs/{}/projects/part-00000.parquet#1", first.manifest.run_id));
     let thinned = "20250101T020000000Z-old000";
-    write(&format!("runs/{thinned}/quarantine/run_id={thinned}/part-00000.parquet"));
+    write(&format!(
+        "runs/{thinned}/quarantine/run_id={thinned}/part-00000.parquet"
+    ));
     let second = block_on(run(&p, clock(1))).unwrap();
-    assert!(!out.join(format!("runs/{dead}")).exists(), "the dead run's folder is removed");
+    assert!(
+        !out.join(format!("runs/{dead}")).exists(),
+        "the dead run's folder is removed"
+    );
     assert!(!out.join("manifest.json#3").exists());
     assert!(!out
         .join(format!("runs/{}/projects/part-00000.parquet#1", first.manifest.run_id))
         .exists());
-    assert!(out.join(format!("runs/{}/manifest.json", first.manifest.run_id)).exists());
-    assert!(out.join(format!("runs/{}/manifest.json", second.manifest.run_id)).exists());
-    assert!(out.join(format!("runs/{thinned}/quarantine")).exists(), "quarantine history stays");
+    assert!(out
+        .join(format!("runs/{}/manifest.json", first.manifest.run_id))
+        .exists());
+    assert!(out
+        .join(format!("runs/{}/manifest.json", second.manifest.run_id))
+        .exists());
+    assert!(
+        out.join(format!("runs/{thinned}/quarantine")).exists(),
+        "quarantine history stays"
+    );
     let m = manifest(&out);
     assert_eq!(m["run_id"], second.manifest.run_id.as_str());
     read_table(&out, &m, "projects");

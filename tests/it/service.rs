@@ -529,7 +529,11 @@ fn health_answers_promptly_during_a_heavy_run() {
     assert_eq!(row.status, "succeeded", "{row:?}");
     let mut sorted = latencies.clone();
     sorted.sort();
-    assert!(sorted.len() >= 5, "the run lasted long enough to be probed: {} probes", sorted.len());
+    assert!(
+        sorted.len() >= 5,
+        "the run lasted long enough to be probed: {} probes",
+        sorted.len()
+    );
     let p99 = sorted[(sorted.len() * 99 / 100).min(sorted.len() - 1)];
     let max = *sorted.last().unwrap();
     eprintln!(

@@ -129,7 +129,12 @@ timeout_secs = 600
     .unwrap();
     let history = tmp.path().join("history.sqlite");
     let mut child = Command::new(env!("CARGO_BIN_EXE_harvester"))
-        .args(["--history", history.to_str().unwrap(), "run", pipeline.to_str().unwrap()])
+        .args([
+            "--history",
+            history.to_str().unwrap(),
+            "run",
+            pipeline.to_str().unwrap(),
+        ])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -144,7 +149,10 @@ timeout_secs = 600
         if running {
             break;
         }
-        assert!(started.elapsed() < std::time::Duration::from_secs(60), "the run never started");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "the run never started"
+        );
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     std::thread::sleep(std::time::Duration::from_millis(500));
@@ -159,8 +167,14 @@ timeout_secs = 600
     let mut stderr = String::new();
     std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
     assert_eq!(status.code(), Some(1), "{status:?}: {stderr}");
-    assert!(took < std::time::Duration::from_secs(5), "exited {took:?} after SIGTERM");
-    let rows = harvester::history::History::open(&history).unwrap().list(None, 10).unwrap();
+    assert!(
+        took < std::time::Duration::from_secs(5),
+        "exited {took:?} after SIGTERM"
+    );
+    let rows = harvester::history::History::open(&history)
+        .unwrap()
+        .list(None, 10)
+        .unwrap();
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].status, "interrupted", "{:?}", rows[0]);
     assert!(!out.join("manifest.json").exists());
@@ -196,7 +210,11 @@ fn statuses(history: &std::path::Path) -> Vec<(String, String)> {
 fn wait_running(history: &std::path::Path, n: usize) {
     let started = std::time::Instant::now();
     while statuses(history).iter().filter(|(_, s)| s == "running").count() < n {
-        assert!(started.elapsed() < std::time::Duration::from_secs(60), "{:?}", statuses(history));
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "{:?}",
+            statuses(history)
+        );
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }
@@ -266,7 +284,12 @@ fn a_dead_cli_run_is_marked_interrupted_at_the_next_start_and_its_lock_taken_ove
     )
     .unwrap();
     let third = start(&other).wait_with_output().unwrap();
-    assert_eq!(third.status.code(), Some(1), "{}", String::from_utf8_lossy(&third.stderr));
+    assert_eq!(
+        third.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&third.stderr)
+    );
     assert!(statuses(&history).contains(&(live.clone(), "running".to_string())));
     let _ = Command::new("kill").args(["-TERM", &second.id().to_string()]).status();
     second.wait().unwrap();
