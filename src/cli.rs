@@ -522,6 +522,12 @@ fn cmd_run(
             return ExitCode::FAILURE;
         }
     };
+    // Runs left `running` by `harvester run` processes that died (kill -9) are settled now.
+    match history.mark_dead(&chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)) {
+        Ok(0) => {}
+        Ok(n) => eprintln!("warning: {n} earlier run(s) whose process died were marked interrupted"),
+        Err(e) => eprintln!("warning: cannot check the history for dead runs: {e}"),
+    }
     // URLs given on the command line may carry credentials: the history keeps them redacted.
     let shown: Vec<String> = sources.iter().map(|s| redact_text(s)).collect();
     let params = serde_json::json!({
@@ -533,14 +539,21 @@ fn cmd_run(
         "scenario": filter.scenario,
     });
     let clock = crate::service::SystemClock;
-    let result = runtime().block_on(crate::service::execute(
-        &p,
-        &request,
-        crate::history::Trigger::Cli,
-        &params,
-        &history,
-        &clock,
-    ));
+    let (interrupted, cancel) = (request.interrupted.clone(), request.cancel.clone());
+    let result = runtime().block_on(async {
+        let run = crate::service::execute(&p, &request, crate::history::Trigger::Cli, &params, &history, &clock);
+        tokio::pin!(run);
+        tokio::select! {
+            r = &mut run => r,
+            () = shutdown_signal() => {
+                // SIGTERM/SIGINT: the run stops at its next check and is recorded as interrupted.
+                eprintln!("harvester: signal received; stopping the run (nothing will be published)");
+                interrupted.store(true, std::sync::atomic::Ordering::SeqCst);
+                cancel.store(true, std::sync::atomic::Ordering::SeqCst);
+                run.await
+            }
+        }
+    });
     match result {
         Ok(report) => {
             print!("{}", crate::summary::render(&report));
@@ -687,6 +700,9 @@ fn cmd_serve(dir: &Path, listen: &str, grace_secs: u64, cwd: &Path, history: &Pa
         eprintln!("harvester: shutting down; waiting up to {grace_secs}s for running jobs");
         if !service.wait_idle(std::time::Duration::from_secs(grace_secs)).await {
             service.interrupt_running();
+            // Told to stop, a run ends at its next check (a download at once): let it record
+            // that and release its publish lock before the process exits.
+            service.wait_idle(std::time::Duration::from_secs(3)).await;
             eprintln!("harvester: runs still in flight were marked interrupted");
         }
         ExitCode::SUCCESS
@@ -787,6 +803,7 @@ fn cmd_check(
         min_rows: 0,
         max_row_drop: None,
         http: crate::config::HttpSettings::default(),
+        read_limits: crate::sources::readers::ReadLimits::default(),
     };
     let fetched = match runtime().block_on(crate::sources::fetch(&spec, None, None)) {
         Ok(mut f) => f.remove(0),
@@ -803,6 +820,7 @@ fn cmd_check(
         unit,
         fy,
         1.0,
+        &spec.read_limits,
         &fetched,
     );
     let mut by_rule: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();

@@ -161,6 +161,20 @@ impl History {
         conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(sql)?;
         conn.execute_batch("PRAGMA journal_mode = WAL;").map_err(sql)?;
         conn.execute_batch(SCHEMA).map_err(sql)?;
+        // Added later: the host and process of a run, so a run left `running` by a process that
+        // is gone can be told from one still in flight.
+        let has_pid: bool = conn
+            .query_row(
+                "SELECT COUNT(*) FROM pragma_table_info('runs') WHERE name = 'pid'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map_err(sql)?
+            > 0;
+        if !has_pid {
+            conn.execute_batch("ALTER TABLE runs ADD COLUMN host TEXT; ALTER TABLE runs ADD COLUMN pid INTEGER;")
+                .map_err(sql)?;
+        }
         Ok(History {
             conn: Mutex::new(conn),
             path: display,
@@ -226,14 +240,44 @@ impl History {
         })
     }
 
-    /// Marks runs left `running` by a previous process as `interrupted`; returns how many.
+    /// Marks runs left `running` by a previous service process (scheduled and API runs), and
+    /// command-line runs whose process is gone ([`History::mark_dead`]), as `interrupted`;
+    /// returns how many. Command-line runs still in flight are left alone.
     pub fn mark_interrupted(&self, now: &str) -> Result<usize, HistoryError> {
-        self.with(|c| {
+        let service = self.with(|c| {
             c.execute(
-                "UPDATE runs SET status = 'interrupted', finished_at = ?1, error = 'the process stopped while the run was in flight' WHERE status = 'running'",
+                "UPDATE runs SET status = 'interrupted', finished_at = ?1, error = 'the process stopped while the run was in flight' WHERE status = 'running' AND trigger != 'cli'",
                 params![now],
             )
-        })
+        })?;
+        Ok(service + self.mark_dead(now)?)
+    }
+
+    /// Marks runs left `running` by a process of this host that no longer exists as
+    /// `interrupted` (a `harvester run` killed with -9, a machine that lost power); returns how
+    /// many. Runs of live processes, of other hosts, or recorded before processes were (no
+    /// pid) are left alone.
+    pub fn mark_dead(&self, now: &str) -> Result<usize, HistoryError> {
+        let running: Vec<(String, Option<String>, Option<i64>)> = self.with(|c| {
+            let mut stmt = c.prepare("SELECT run_id, host, pid FROM runs WHERE status = 'running'")?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            rows.collect()
+        })?;
+        let mut n = 0;
+        for (run_id, host, pid) in running {
+            let (Some(host), Some(pid)) = (host, pid.and_then(|p| u32::try_from(p).ok())) else {
+                continue;
+            };
+            if crate::publish::lock::process_gone(&host, pid) {
+                n += self.with(|c| {
+                    c.execute(
+                        "UPDATE runs SET status = 'interrupted', finished_at = ?2, error = ?3 WHERE run_id = ?1 AND status = 'running'",
+                        params![run_id, now, format!("process {pid} on {host} ended while the run was in flight")],
+                    )
+                })?;
+            }
+        }
+        Ok(n)
     }
 
     /// Records a run as started.
@@ -247,8 +291,8 @@ impl History {
     ) -> Result<(), HistoryError> {
         self.with(|c| {
             c.execute(
-                "INSERT INTO runs (run_id, pipeline, trigger, parameters, status, started_at) VALUES (?1, ?2, ?3, ?4, 'running', ?5)",
-                params![run_id, pipeline, trigger.as_str(), redact_text(&parameters.to_string()), started_at],
+                "INSERT INTO runs (run_id, pipeline, trigger, parameters, status, started_at, host, pid) VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6, ?7)",
+                params![run_id, pipeline, trigger.as_str(), redact_text(&parameters.to_string()), started_at, crate::publish::lock::host_name(), i64::from(std::process::id())],
             )
             .map(|_| ())
         })

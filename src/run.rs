@@ -52,6 +52,9 @@ pub enum RunError {
     /// The run was cancelled before it published; the previous outputs are unchanged.
     #[error("the run was cancelled; nothing was published and the previous outputs are unchanged")]
     Cancelled,
+    /// Another run holds the publish location.
+    #[error(transparent)]
+    Lock(#[from] crate::publish::lock::LockError),
     /// Writing outputs failed; the previous manifest is still current.
     #[error(transparent)]
     Publish(#[from] PublishError),
@@ -213,6 +216,7 @@ pub fn process_source(pipeline: &Pipeline, spec: &crate::config::SourceSpec, fet
         spec.unit,
         spec.financial_year,
         spec.max_reject_ratio,
+        &spec.read_limits,
         fetched,
     )
 }
@@ -230,6 +234,7 @@ pub fn process_with_contract(
     unit: crate::contracts::numbers::Unit,
     financial_year: Option<crate::contracts::fiscal::FinancialYear>,
     max_reject_ratio: f64,
+    limits: &readers::ReadLimits,
     fetched: &Fetched,
 ) -> SourceOutput {
     let mut out = SourceOutput {
@@ -267,7 +272,7 @@ pub fn process_with_contract(
         });
         return out;
     };
-    let mut sheets_read = match readers::read(&fetched.bytes, format, &file) {
+    let mut sheets_read = match readers::read_limited(&fetched.bytes, format, &file, limits) {
         Ok(s) => s,
         Err(error) => {
             out.problems.push(SourceProblem::Read {
@@ -437,6 +442,9 @@ pub struct RunRequest {
     pub scenario: Option<String>,
     /// Set to stop the run at the next stage boundary; nothing is published after it is set.
     pub cancel: Arc<AtomicBool>,
+    /// Set with `cancel` when the process is shutting down (SIGTERM): the run is then recorded
+    /// as `interrupted`, not `cancelled`.
+    pub interrupted: Arc<AtomicBool>,
     /// Replay the inputs of an earlier run (run id or timestamp) from the raw zone instead of
     /// fetching.
     pub as_of: Option<String>,
@@ -458,6 +466,7 @@ impl RunRequest {
             financial_years: Vec::new(),
             scenario: None,
             cancel: Arc::new(AtomicBool::new(false)),
+            interrupted: Arc::new(AtomicBool::new(false)),
             as_of: None,
         }
     }
@@ -468,8 +477,50 @@ pub async fn run(pipeline: &Pipeline, now: DateTime<Utc>) -> Result<RunReport, R
     run_with(pipeline, &RunRequest::new(now)).await
 }
 
-/// Runs a pipeline for a request and publishes its outputs.
+/// Staging files younger than this are left alone by the clean-up (a write may be in flight).
+const LEFTOVER_AGE: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// How often a long wait (a download) looks at the cancellation flag.
+const CANCEL_POLL: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// Runs `fut` to completion, or gives up (dropping it) within [`CANCEL_POLL`] of `cancel`
+/// being set.
+pub async fn until_cancelled<F: std::future::Future>(fut: F, cancel: &AtomicBool) -> Option<F::Output> {
+    let watch = async {
+        while !cancel.load(Ordering::SeqCst) {
+            tokio::time::sleep(CANCEL_POLL).await;
+        }
+    };
+    tokio::select! {
+        out = fut => Some(out),
+        () = watch => None,
+    }
+}
+
+/// Runs a pipeline for a request and publishes its outputs, holding the publish location's
+/// lock (`publish::lock`) from before anything is read there until the run has ended.
 pub async fn run_with(pipeline: &Pipeline, request: &RunRequest) -> Result<RunReport, RunError> {
+    let scenario = request.scenario_name().map_err(RunError::Scenario)?;
+    let live = Store::open_folder(&pipeline.publish)?;
+    let store = match &scenario {
+        Some(name) => live.sub(&format!("{}/{name}", crate::scenario::PREFIX)),
+        None => live,
+    };
+    let lock = publish::lock::acquire(
+        &store,
+        &request.run_id,
+        &pipeline.name,
+        std::time::Duration::from_secs(pipeline.lock_wait_secs),
+        &request.cancel,
+    )
+    .await?;
+    let notes = lock.notes.clone();
+    let result = run_locked(pipeline, request, notes).await;
+    lock.release().await;
+    result
+}
+
+async fn run_locked(pipeline: &Pipeline, request: &RunRequest, lock_notes: Vec<String>) -> Result<RunReport, RunError> {
     let now = request.now;
     let cancelled = || request.cancel.load(Ordering::SeqCst);
     let mut problems = Vec::new();
@@ -492,7 +543,7 @@ pub async fn run_with(pipeline: &Pipeline, request: &RunRequest) -> Result<RunRe
         None => None,
     };
     // Things the run had to work around, recorded in the manifest and the summary.
-    let mut notes = Vec::new();
+    let mut notes = lock_notes;
     let previous_fetch = match &replay {
         Some(_) => None,
         None => raw.latest().await.unwrap_or_else(|e| {
@@ -529,9 +580,16 @@ pub async fn run_with(pipeline: &Pipeline, request: &RunRequest) -> Result<RunRe
             return Err(RunError::Cancelled);
         }
         tracing::info!(source = %spec.name, location = %spec.location, "fetching");
-        let fetched = match &replay {
-            Some(log) => sources::from_raw(spec, log, &raw).await,
-            None => sources::fetch(spec, Some(&raw), previous_fetch.as_ref()).await,
+        // A stalled download must not hold a cancelled run: the fetch is dropped (closing its
+        // connection) as soon as the run is cancelled.
+        let fetch = async {
+            match &replay {
+                Some(log) => sources::from_raw(spec, log, &raw).await,
+                None => sources::fetch(spec, Some(&raw), previous_fetch.as_ref()).await,
+            }
+        };
+        let Some(fetched) = until_cancelled(fetch, &request.cancel).await else {
+            return Err(RunError::Cancelled);
         };
         let mut files = match fetched {
             Ok(f) => f,
@@ -662,6 +720,7 @@ pub async fn run_with(pipeline: &Pipeline, request: &RunRequest) -> Result<RunRe
                 min_rows: 0,
                 max_row_drop: None,
                 http: crate::config::HttpSettings::default(),
+                read_limits: crate::sources::readers::ReadLimits::default(),
             };
             let fetched = sources::fetch(&spec, None, None)
                 .await
@@ -760,6 +819,7 @@ pub async fn run_with(pipeline: &Pipeline, request: &RunRequest) -> Result<RunRe
                 min_rows: 0,
                 max_row_drop: None,
                 http: crate::config::HttpSettings::default(),
+                read_limits: crate::sources::readers::ReadLimits::default(),
             };
             let fetched = sources::fetch(&spec, None, None)
                 .await
@@ -989,6 +1049,20 @@ pub async fn run_with(pipeline: &Pipeline, request: &RunRequest) -> Result<RunRe
             "removed runs past their retention"
         ),
         Err(e) => tracing::warn!(error = %e, "retention clean-up failed"),
+    }
+    // Leftovers of runs that died at this location (this run holds its lock): their run
+    // folders and half-written files.
+    let local_root = match &pipeline.publish {
+        crate::sources::location::Location::Local(root) => Some(match &scenario {
+            Some(name) => root.join(crate::scenario::PREFIX).join(name),
+            None => root.clone(),
+        }),
+        crate::sources::location::Location::Url(_) => None,
+    };
+    match publish::remove_leftovers(&store, &run_id, &manifest, local_root.as_deref(), LEFTOVER_AGE).await {
+        Ok(removed) if removed.is_empty() => {}
+        Ok(removed) => tracing::info!(removed = %removed.join(", "), "removed what dead runs left"),
+        Err(e) => tracing::warn!(error = %e, "clean-up of dead runs' leftovers failed"),
     }
     let manifest_path = match &scenario {
         Some(name) => format!("{}/{name}/runs/{run_id}/{}", crate::scenario::PREFIX, publish::MANIFEST),

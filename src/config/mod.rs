@@ -75,7 +75,7 @@ const TOP_KEYS: &[&str] = &[
     "sources",
 ];
 const EXCEPTIONS_KEYS: &[&str] = &["min_rand_at_stake", "min_share_of_capital_budget", "decisions"];
-const PUBLISH_KEYS: &[&str] = &["location", "retention_days"];
+const PUBLISH_KEYS: &[&str] = &["location", "retention_days", "lock_wait_secs"];
 const RECONCILE_KEYS: &[&str] = &[
     "accept_probability",
     "review_probability",
@@ -105,6 +105,8 @@ const SOURCE_KEYS: &[&str] = &[
     "retries",
     "retry_base_ms",
     "max_bytes",
+    "max_uncompressed_bytes",
+    "max_cells",
     "headers_from_env",
 ];
 
@@ -122,6 +124,7 @@ struct RawPipeline {
 struct RawPublish {
     location: Option<String>,
     retention_days: Option<i64>,
+    lock_wait_secs: Option<i64>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -185,6 +188,8 @@ struct RawSource {
     retries: Option<i64>,
     retry_base_ms: Option<i64>,
     max_bytes: Option<i64>,
+    max_uncompressed_bytes: Option<i64>,
+    max_cells: Option<i64>,
     headers_from_env: Option<std::collections::BTreeMap<String, String>>,
 }
 
@@ -263,6 +268,9 @@ fn default_name_match_threshold() -> f64 {
 /// Default number of days earlier runs are kept.
 pub const DEFAULT_RETENTION_DAYS: u32 = 30;
 
+/// Default number of seconds a run waits for the publish lock.
+pub const DEFAULT_LOCK_WAIT_SECS: u64 = 600;
+
 /// Default share of rejected rows past which a source fails the run.
 pub const DEFAULT_MAX_REJECT_RATIO: f64 = 0.25;
 /// Fewest accepted rows a source must give by default.
@@ -296,6 +304,8 @@ pub struct SourceSpec {
     pub max_row_drop: Option<f64>,
     /// How HTTP sources are fetched.
     pub http: HttpSettings,
+    /// How far a file may expand while it is read (`max_uncompressed_bytes`, `max_cells`).
+    pub read_limits: crate::sources::readers::ReadLimits,
 }
 
 /// Fetch settings of HTTP sources.
@@ -346,6 +356,9 @@ pub struct Pipeline {
     pub publish: Location,
     /// Days earlier runs' files are kept for as-of comparison. Default 30.
     pub retention_days: u32,
+    /// Seconds a run waits for another run publishing to the same location to finish before it
+    /// fails (naming the holder). Default [`DEFAULT_LOCK_WAIT_SECS`].
+    pub lock_wait_secs: u64,
     /// Reconciliation settings.
     pub reconcile: ReconcileSettings,
     /// Materiality of findings and analysts' decisions (`[exceptions]`).
@@ -534,6 +547,17 @@ impl Pipeline {
                     format!("expected a number of days from 1 to 36500, found {d}"),
                 );
                 DEFAULT_RETENTION_DAYS
+            }
+        };
+        let lock_wait_secs = match publish.lock_wait_secs {
+            None => DEFAULT_LOCK_WAIT_SECS,
+            Some(d) if (0..=86_400).contains(&d) => d as u64,
+            Some(d) => {
+                diag(
+                    "publish.lock_wait_secs",
+                    format!("expected a number of seconds from 0 to 86400, found {d}"),
+                );
+                DEFAULT_LOCK_WAIT_SECS
             }
         };
         let mut years = Vec::new();
@@ -840,6 +864,13 @@ impl Pipeline {
             if let Some(m) = positive("max_bytes", s.max_bytes, i64::MAX) {
                 http.max_bytes = m;
             }
+            let mut read_limits = crate::sources::readers::ReadLimits::default();
+            if let Some(m) = positive("max_uncompressed_bytes", s.max_uncompressed_bytes, i64::MAX) {
+                read_limits.max_uncompressed_bytes = m;
+            }
+            if let Some(m) = positive("max_cells", s.max_cells, i64::MAX) {
+                read_limits.max_cells = m;
+            }
             let min_rows =
                 positive("min_rows", s.min_rows, i64::from(u32::MAX)).map_or(DEFAULT_MIN_ROWS, |n| n as usize);
             for (header, var) in s.headers_from_env.clone().unwrap_or_default() {
@@ -870,6 +901,7 @@ impl Pipeline {
                     min_rows,
                     max_row_drop,
                     http,
+                    read_limits,
                 });
             }
         }
@@ -886,6 +918,7 @@ impl Pipeline {
             catalog,
             publish: publish_location,
             retention_days,
+            lock_wait_secs,
             reconcile: settings,
             exceptions,
             sources,

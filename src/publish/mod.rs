@@ -13,6 +13,7 @@
 //! Every file stores plain types only (see [`to_parquet`]): strings as Arrow `large_utf8`
 //! (never `string_view`), signed integers (never unsigned), and every row names its `run_id`.
 
+pub mod lock;
 pub mod tables;
 
 use crate::storage::Store;
@@ -335,6 +336,116 @@ pub async fn put(store: &Store, relative: &str, bytes: Vec<u8>) -> Result<(), Pu
             location: store.display.clone(),
             source,
         })
+}
+
+/// Removes what dead runs left at a publish location (called by the next run, holding the
+/// publish lock, after its commit): `runs/<id>/` folders of runs that never committed (no
+/// `runs/<id>/manifest.json`, no file named by `manifest`, not `keep_run`), and on a local
+/// folder the staging files (`<name>#<n>`) of writes cut short, when older than `min_age`, at
+/// the root and under `runs/` (the raw zone and scenarios are not this lock's to clean).
+/// Returns what was removed, relative to the location.
+pub async fn remove_leftovers(
+    store: &Store,
+    keep_run: &str,
+    manifest: &Manifest,
+    local_root: Option<&std::path::Path>,
+    min_age: std::time::Duration,
+) -> Result<Vec<String>, PublishError> {
+    use futures::TryStreamExt;
+    let runs_prefix = store.path("runs");
+    let listed: Vec<object_store::ObjectMeta> =
+        store
+            .store
+            .list(Some(&runs_prefix))
+            .try_collect()
+            .await
+            .map_err(|source| PublishError::Read {
+                path: "runs/".into(),
+                location: store.display.clone(),
+                source,
+            })?;
+    let referenced: std::collections::BTreeSet<&str> = manifest
+        .tables
+        .values()
+        .flat_map(|t| t.files.iter().map(String::as_str))
+        .collect();
+    let mut by_run: BTreeMap<String, Vec<(object_store::path::Path, String)>> = BTreeMap::new();
+    for meta in listed {
+        let key = meta.location.as_ref().to_string();
+        let rel = key
+            .strip_prefix(runs_prefix.as_ref())
+            .unwrap_or(&key)
+            .trim_start_matches('/')
+            .to_string();
+        if let Some((run_id, _)) = rel.split_once('/') {
+            by_run
+                .entry(run_id.to_string())
+                .or_default()
+                .push((meta.location, format!("runs/{rel}")));
+        }
+    }
+    let mut removed = Vec::new();
+    for (run_id, objects) in by_run {
+        let committed = objects
+            .iter()
+            .any(|(_, rel)| *rel == format!("runs/{run_id}/{MANIFEST}"));
+        // A folder holding only quarantine files is an old run thinned by retention (its
+        // quarantine is history), never a dead run's: those write other tables first.
+        let only_quarantine = objects
+            .iter()
+            .all(|(_, rel)| rel.starts_with(&format!("runs/{run_id}/quarantine/")));
+        if run_id == keep_run
+            || committed
+            || only_quarantine
+            || objects.iter().any(|(_, rel)| referenced.contains(rel.as_str()))
+        {
+            continue;
+        }
+        for (path, rel) in objects {
+            match store.store.delete(&path).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(source) => {
+                    return Err(PublishError::Write {
+                        path: rel,
+                        location: store.display.clone(),
+                        source,
+                    })
+                }
+            }
+        }
+        removed.push(format!("runs/{run_id}/"));
+    }
+    if let Some(root) = local_root {
+        let is_staging = |name: &str| {
+            name.rsplit_once('#')
+                .is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        };
+        let old_enough = |p: &std::path::Path| {
+            std::fs::metadata(p)
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age >= min_age)
+        };
+        let mut dirs = vec![(root.to_path_buf(), false)];
+        while let Some((dir, recurse)) = dirs.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for e in entries.flatten() {
+                let path = e.path();
+                let name = e.file_name().to_string_lossy().to_string();
+                if e.file_type().is_ok_and(|t| t.is_dir()) {
+                    if recurse || (dir == root && name == "runs") {
+                        dirs.push((path, true));
+                    }
+                } else if is_staging(&name) && old_enough(&path) && std::fs::remove_file(&path).is_ok() {
+                    removed.push(path.strip_prefix(root).unwrap_or(&path).display().to_string());
+                }
+            }
+        }
+    }
+    Ok(removed)
 }
 
 /// Writes one table under `runs/<run_id>/<table>/` and returns its manifest entry. The rows get

@@ -37,6 +37,9 @@ impl Clock for SystemClock {
     }
 }
 
+/// Why a run that was stopped by SIGTERM/SIGINT ended, in the history.
+pub const INTERRUPTED: &str = "the process was asked to stop (SIGTERM/SIGINT) before the run finished; nothing was published and the previous outputs are unchanged";
+
 fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
@@ -86,6 +89,7 @@ pub enum TriggerError {
 struct Running {
     run_id: String,
     cancel: Arc<AtomicBool>,
+    interrupted: Arc<AtomicBool>,
 }
 
 /// The service state shared by the scheduler and the API.
@@ -144,6 +148,10 @@ pub async fn execute(
                     .sum(),
             );
             finish.rows_out = report.manifest.tables.get("projects").map(|t| t.rows as i64);
+        }
+        Err(RunError::Cancelled) if request.interrupted.load(Ordering::SeqCst) => {
+            finish.status = "interrupted";
+            finish.error = Some(INTERRUPTED.into());
         }
         Err(RunError::Cancelled) => {
             finish.status = "cancelled";
@@ -252,6 +260,7 @@ impl Service {
                 Running {
                     run_id: request.run_id.clone(),
                     cancel: request.cancel.clone(),
+                    interrupted: request.interrupted.clone(),
                 },
             );
         }
@@ -259,16 +268,19 @@ impl Service {
         let params_json = serde_json::to_value(&params).unwrap_or_default();
         let svc = Arc::clone(self);
         let name = name.to_string();
-        tokio::spawn(async move {
-            let result = execute(
+        // A run is CPU-bound for most of its time (reading, validating, linking, writing
+        // Parquet): it runs on a blocking-pool thread, driving its own I/O there, so the
+        // runtime's worker threads stay free to answer the API and the scheduler.
+        let handle = tokio::runtime::Handle::current();
+        tokio::task::spawn_blocking(move || {
+            let result = handle.block_on(execute(
                 &pipeline,
                 &request,
                 trigger,
                 &params_json,
                 &svc.history,
                 svc.clock.as_ref(),
-            )
-            .await;
+            ));
             match result {
                 Ok(_) => tracing::info!(pipeline = %name, run_id = %request.run_id, "run succeeded"),
                 Err(e) => tracing::warn!(pipeline = %name, run_id = %request.run_id, error = %e, "run did not succeed"),
@@ -309,11 +321,12 @@ impl Service {
     pub fn interrupt_running(&self) {
         let now = rfc3339(self.clock.now());
         for r in self.running().values() {
+            r.interrupted.store(true, Ordering::SeqCst);
             r.cancel.store(true, Ordering::SeqCst);
             let finish = Finish {
                 status: "interrupted",
                 finished_at: now.clone(),
-                error: Some("the service shut down before the run finished".into()),
+                error: Some(INTERRUPTED.into()),
                 ..Finish::default()
             };
             if let Err(e) = self.history.finish(&r.run_id, &finish) {

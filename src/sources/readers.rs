@@ -160,6 +160,15 @@ pub enum ReadError {
         /// ` (title `...`)` or empty.
         title: String,
     },
+    /// The file would expand past a reading limit (`max_uncompressed_bytes`, the compression
+    /// ratio, `max_cells`): refused before it is expanded.
+    #[error("{file}: refused before reading: {reason}")]
+    Limit {
+        /// File name.
+        file: String,
+        /// Which limit, and by how much.
+        reason: String,
+    },
     /// The text could not be split into records.
     #[error("{file}: cannot read as delimited text: {reason}")]
     Delimited {
@@ -211,8 +220,137 @@ pub fn html_page(bytes: &[u8], file: &str) -> Option<ReadError> {
     })
 }
 
-/// Reads a file's bytes into sheets. `file` is only used in error messages.
+/// How far a file may expand while it is read: compressed workbooks (`.xlsx` is a zip) are
+/// checked before they are opened, so a small download cannot become gigabytes in memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadLimits {
+    /// Largest total uncompressed size of a zip-based workbook's entries, in bytes.
+    pub max_uncompressed_bytes: u64,
+    /// Largest number of cells (counting each row once more) one sheet may spread over once
+    /// read; a few far-apart cells count everything between them.
+    pub max_cells: u64,
+}
+
+/// Default of [`ReadLimits::max_uncompressed_bytes`]: 1 GiB.
+pub const DEFAULT_MAX_UNCOMPRESSED_BYTES: u64 = 1 << 30;
+/// Default of [`ReadLimits::max_cells`]: 20 million (a large SA36 workbook has under a million).
+pub const DEFAULT_MAX_CELLS: u64 = 20_000_000;
+/// Largest compression ratio accepted for a big zip entry (real sheet XML compresses 5–50 times;
+/// a run of one repeated byte, the usual bomb, about 1000 times).
+pub const MAX_COMPRESSION_RATIO: u64 = 200;
+/// Entries smaller than this (uncompressed) are not held to [`MAX_COMPRESSION_RATIO`].
+const RATIO_FLOOR_BYTES: u64 = 16 << 20;
+/// The most a deflate stream can expand (about 1032:1); an entry that could not exceed the
+/// limit even so need not be decompressed to be counted.
+const DEFLATE_MAX_RATIO: u64 = 1032;
+
+impl Default for ReadLimits {
+    fn default() -> Self {
+        Self {
+            max_uncompressed_bytes: DEFAULT_MAX_UNCOMPRESSED_BYTES,
+            max_cells: DEFAULT_MAX_CELLS,
+        }
+    }
+}
+
+/// `n` bytes in a unit a person reads.
+fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut unit = "bytes";
+    for u in UNITS {
+        if v < 1024.0 {
+            break;
+        }
+        v /= 1024.0;
+        unit = u;
+    }
+    if unit == "bytes" {
+        format!("{n} bytes")
+    } else {
+        format!("{v:.1} {unit}")
+    }
+}
+
+/// Checks a zip archive (an `.xlsx`) against `limits` before anything is decompressed into
+/// memory: the central directory's declared sizes (total against `max_uncompressed_bytes`, each
+/// big entry's compression ratio), then — because declared sizes can lie — the entries are
+/// decompressed into a counter (never stored), stopping as soon as the limit is passed, unless
+/// even the largest possible expansion of their compressed bytes stays under it. Bytes that are
+/// not a readable zip pass: the workbook reader reports them.
+pub fn check_zip(bytes: &[u8], limits: &ReadLimits) -> Result<(), String> {
+    if !bytes.starts_with(b"PK") {
+        return Ok(());
+    }
+    let Ok(mut zip) = zip::ZipArchive::new(Cursor::new(bytes)) else {
+        return Ok(());
+    };
+    let max = limits.max_uncompressed_bytes;
+    let limit = format!("max_uncompressed_bytes = {max} ({})", human_bytes(max));
+    let mut declared: u64 = 0;
+    let mut worst_case: u64 = 0;
+    for i in 0..zip.len() {
+        let Ok(entry) = zip.by_index_raw(i) else {
+            return Ok(());
+        };
+        let (size, packed) = (entry.size(), entry.compressed_size());
+        declared = declared.saturating_add(size);
+        if size > RATIO_FLOOR_BYTES && size / packed.max(1) > MAX_COMPRESSION_RATIO {
+            return Err(format!(
+                "entry `{}` expands {} times ({} compressed to {}); entries over {} may expand at most {MAX_COMPRESSION_RATIO} times (real sheets expand 5 to 50 times): a decompression bomb?",
+                entry.name(),
+                size / packed.max(1),
+                human_bytes(packed),
+                human_bytes(size),
+                human_bytes(RATIO_FLOOR_BYTES)
+            ));
+        }
+        let factor = match entry.compression() {
+            zip::CompressionMethod::Stored => 1,
+            zip::CompressionMethod::Deflated => DEFLATE_MAX_RATIO,
+            _ => u64::MAX,
+        };
+        worst_case = worst_case.saturating_add(packed.saturating_mul(factor));
+    }
+    if declared > max {
+        return Err(format!(
+            "it expands to {} uncompressed ({declared} bytes), more than {limit}; raise the source's max_uncompressed_bytes if the file is genuine",
+            human_bytes(declared)
+        ));
+    }
+    if worst_case <= max {
+        return Ok(());
+    }
+    let mut total: u64 = 0;
+    let mut sink = [0u8; 64 * 1024];
+    for i in 0..zip.len() {
+        let Ok(mut entry) = zip.by_index(i) else {
+            return Ok(());
+        };
+        loop {
+            match std::io::Read::read(&mut entry, &mut sink) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => total += n as u64,
+            }
+            if total > max {
+                return Err(format!(
+                    "it expands to more than {limit} (its directory claims {}, the data says otherwise); raise the source's max_uncompressed_bytes if the file is genuine",
+                    human_bytes(declared)
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Reads a file's bytes into sheets with the default [`ReadLimits`]. `file` is only used in
+/// error messages.
 pub fn read(bytes: &[u8], format: Format, file: &str) -> Result<Vec<RawSheet>, ReadError> {
+    read_limited(bytes, format, file, &ReadLimits::default())
+}
+
+/// Reads a file's bytes into sheets, refusing workbooks that would expand past `limits`.
+pub fn read_limited(bytes: &[u8], format: Format, file: &str, limits: &ReadLimits) -> Result<Vec<RawSheet>, ReadError> {
     if let Some(e) = html_page(bytes, file) {
         return Err(e);
     }
@@ -230,12 +368,18 @@ pub fn read(bytes: &[u8], format: Format, file: &str) -> Result<Vec<RawSheet>, R
         // malformed file reaches a panic inside it.
         Format::Json => read_json(bytes, file).map(|s| vec![s]),
         Format::Parquet => read_parquet(bytes, file).map(|s| vec![s]),
-        Format::Xlsx | Format::Xls => std::panic::catch_unwind(|| read_workbook(bytes, file)).unwrap_or_else(|_| {
-            Err(ReadError::Workbook {
+        Format::Xlsx | Format::Xls => {
+            check_zip(bytes, limits).map_err(|reason| ReadError::Limit {
                 file: file.to_string(),
-                reason: "the workbook is damaged (the Excel reader gave up)".into(),
+                reason,
+            })?;
+            std::panic::catch_unwind(|| read_workbook(bytes, file, limits)).unwrap_or_else(|_| {
+                Err(ReadError::Workbook {
+                    file: file.to_string(),
+                    reason: "the workbook is damaged (the Excel reader gave up)".into(),
+                })
             })
-        }),
+        }
     }
 }
 
@@ -384,12 +528,17 @@ pub fn check_compound_file(bytes: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
-fn read_workbook(bytes: &[u8], file: &str) -> Result<Vec<RawSheet>, ReadError> {
+fn read_workbook(bytes: &[u8], file: &str, limits: &ReadLimits) -> Result<Vec<RawSheet>, ReadError> {
     let wb_err = |reason: String| ReadError::Workbook {
         file: file.to_string(),
         reason,
     };
     check_compound_file(bytes).map_err(|e| wb_err(format!("the file is damaged: {e}")))?;
+    if bytes.starts_with(b"PK") {
+        if let Ok(wb) = <calamine::Xlsx<_> as Reader<_>>::new(Cursor::new(bytes)) {
+            return read_xlsx(wb, file, limits);
+        }
+    }
     let mut wb =
         calamine::open_workbook_auto_from_rs(Cursor::new(bytes.to_vec())).map_err(|e| wb_err(e.to_string()))?;
     let mut sheets = Vec::new();
@@ -412,6 +561,89 @@ fn read_workbook(bytes: &[u8], file: &str) -> Result<Vec<RawSheet>, ReadError> {
             });
         }
         // Formatted but empty rows at the bottom carry nothing.
+        while rows.last().is_some_and(RawRow::is_blank) {
+            rows.pop();
+        }
+        sheets.push(RawSheet { name: Some(name), rows });
+    }
+    Ok(sheets)
+}
+
+/// Reads an `.xlsx` cell by cell (calamine's own range would allocate every cell between the
+/// first and the last used one before anything could be checked), refusing a sheet that would
+/// spread over more than `limits.max_cells`.
+fn read_xlsx(
+    mut wb: calamine::Xlsx<Cursor<&[u8]>>,
+    file: &str,
+    limits: &ReadLimits,
+) -> Result<Vec<RawSheet>, ReadError> {
+    let wb_err = |reason: String| ReadError::Workbook {
+        file: file.to_string(),
+        reason,
+    };
+    let too_many = |name: &str, what: String| ReadError::Limit {
+        file: file.to_string(),
+        reason: format!(
+            "sheet `{name}` {what}, more than max_cells = {} allows",
+            limits.max_cells
+        ),
+    };
+    let mut sheets = Vec::new();
+    for name in wb.sheet_names() {
+        let mut cells: Vec<(u32, u32, Cell)> = Vec::new();
+        match wb.worksheet_cells_reader(&name) {
+            Ok(mut reader) => loop {
+                match reader.next_cell() {
+                    Ok(Some(c)) => {
+                        let (row, col) = c.get_position();
+                        let cell = cell_from(&Data::from(c.get_value().clone()));
+                        if cell.is_empty() {
+                            continue;
+                        }
+                        if cells.len() as u64 >= limits.max_cells {
+                            return Err(too_many(&name, format!("holds more than {} cells", limits.max_cells)));
+                        }
+                        cells.push((row, col, cell));
+                    }
+                    Ok(None) => break,
+                    Err(e) => return Err(wb_err(format!("sheet `{name}`: {e}"))),
+                }
+            },
+            Err(calamine::XlsxError::NotAWorksheet(_)) => {}
+            Err(e) => return Err(wb_err(format!("sheet `{name}`: {e}"))),
+        }
+        cells.sort_by_key(|c| (c.0, c.1));
+        cells.dedup_by_key(|c| (c.0, c.1));
+        let mut rows: Vec<RawRow> = Vec::new();
+        if let (Some(first), Some(last)) = (cells.first(), cells.last()) {
+            let (row0, row_end) = (first.0, last.0);
+            // What the rows below will hold: one entry per row plus each row up to its last cell.
+            let mut spread: u64 = u64::from(row_end - row0) + 1;
+            let mut prev_row = None;
+            for c in cells.iter().rev() {
+                if prev_row != Some(c.0) {
+                    spread += u64::from(c.1) + 1;
+                    prev_row = Some(c.0);
+                }
+            }
+            if spread > limits.max_cells {
+                return Err(too_many(
+                    &name,
+                    format!("spreads over {spread} cells (rows {} to {})", row0 + 1, row_end + 1),
+                ));
+            }
+            rows = (row0..=row_end)
+                .map(|r| RawRow {
+                    number: r + 1,
+                    cells: Vec::new(),
+                })
+                .collect();
+            for (r, col, cell) in cells {
+                let row = &mut rows[(r - row0) as usize].cells;
+                row.resize(col as usize, Cell::Empty);
+                row.push(cell);
+            }
+        }
         while rows.last().is_some_and(RawRow::is_blank) {
             rows.pop();
         }
@@ -631,5 +863,71 @@ mod tests {
     fn garbage_is_an_error_not_a_panic() {
         let e = read(b"PK\x03\x04garbage", Format::Xlsx, "bad.xlsx").unwrap_err();
         assert!(e.to_string().starts_with("bad.xlsx: cannot open as a workbook"), "{e}");
+    }
+
+    /// A zip whose one entry holds `n` spaces, deflated.
+    fn spaces_zip(n: usize) -> Vec<u8> {
+        use std::io::Write;
+        let mut z = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        let opts = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+        z.start_file("xl/worksheets/sheet1.xml", opts).unwrap();
+        z.write_all(&vec![b' '; n]).unwrap();
+        z.finish().unwrap().into_inner()
+    }
+
+    #[test]
+    fn a_zip_whose_directory_lies_about_sizes_is_counted_for_real() {
+        let limits = ReadLimits {
+            max_uncompressed_bytes: 1 << 20,
+            ..ReadLimits::default()
+        };
+        let honest = spaces_zip(4 << 20);
+        let e = check_zip(&honest, &limits).unwrap_err();
+        assert!(e.contains("max_uncompressed_bytes = 1048576 (1.0 MiB)"), "{e}");
+        // The same bytes claiming 10 bytes uncompressed, in the local header and the directory.
+        let mut lying = honest.clone();
+        let at = |sig: &[u8]| lying.windows(4).position(|w| w == sig).unwrap();
+        let (local, central) = (at(b"PK\x03\x04"), at(b"PK\x01\x02"));
+        lying[local + 22..local + 26].copy_from_slice(&10u32.to_le_bytes());
+        lying[central + 24..central + 28].copy_from_slice(&10u32.to_le_bytes());
+        let e = check_zip(&lying, &limits).unwrap_err();
+        assert!(
+            e.contains("the data says otherwise") && e.contains("max_uncompressed_bytes"),
+            "{e}"
+        );
+        // Under the limit, honest or not, passes.
+        assert_eq!(check_zip(&spaces_zip(100_000), &limits), Ok(()));
+        let e = read_limited(&lying, Format::Xlsx, "lie.xlsx", &limits).unwrap_err();
+        assert!(e.to_string().starts_with("lie.xlsx: refused before reading: "), "{e}");
+    }
+
+    #[test]
+    fn two_far_apart_cells_are_refused_past_max_cells() {
+        let mut wb = rust_xlsxwriter::Workbook::new();
+        let ws = wb.add_worksheet();
+        ws.write_string(0, 0, "top left").unwrap();
+        ws.write_number(200_000, 500, 1.0).unwrap();
+        let bytes = wb.save_to_buffer().unwrap();
+        let limits = ReadLimits {
+            max_cells: 100_000,
+            ..ReadLimits::default()
+        };
+        let e = read_limited(&bytes, Format::Xlsx, "far.xlsx", &limits)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("far.xlsx: refused before reading: sheet `Sheet1` spreads over 200503 cells")
+                && e.contains("max_cells = 100000"),
+            "{e}"
+        );
+        // With the default limit it reads, rows numbered as the sheet shows them.
+        let sheets = read(&bytes, Format::Xlsx, "far.xlsx").unwrap();
+        let rows = &sheets[0].rows;
+        assert_eq!(
+            (rows.len(), rows[0].number, rows[200_000].number),
+            (200_001, 1, 200_001)
+        );
+        assert_eq!(rows[200_000].cells.len(), 501);
+        assert_eq!(rows[200_000].cells[500], Cell::Number(1.0));
     }
 }

@@ -36,7 +36,17 @@ fn feed(bytes: Vec<u8>, name: &str, format: Format) {
     let fetched = Fetched::new(name.into(), name.into(), bytes.into());
     for c in catalog.names() {
         let contract = catalog.get(c).unwrap();
-        let out = process_with_contract("fuzz", contract, Some(format), None, contract.unit, None, 0.5, &fetched);
+        let out = process_with_contract(
+            "fuzz",
+            contract,
+            Some(format),
+            None,
+            contract.unit,
+            None,
+            0.5,
+            &Default::default(),
+            &fetched,
+        );
         assert_eq!(
             out.quality.rows_read,
             out.quality.rows_accepted + out.quality.rows_rejected

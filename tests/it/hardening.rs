@@ -649,3 +649,278 @@ contract = "idp_register"
     block_on(run(&p, clock(1))).expect("second run");
     block_on(run(&p, clock(2))).expect("third run");
 }
+
+/// Peak resident memory of this process so far, in bytes (`VmHWM`).
+fn peak_rss() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .expect("VmHWM in /proc/self/status");
+    let kb: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+    kb * 1024
+}
+
+/// A workbook-shaped zip whose one sheet is `spaces` bytes of blanks: a few hundred KiB on disk.
+/// Written through the zip crate a megabyte at a time, so the test never holds the expansion.
+fn zip_bomb(path: &Path, spaces: usize) {
+    use std::io::Write;
+    let mut z = ::zip::ZipWriter::new(std::fs::File::create(path).unwrap());
+    let opts = ::zip::write::SimpleFileOptions::default()
+        .compression_method(::zip::CompressionMethod::Deflated)
+        .large_file(true);
+    z.start_file("xl/worksheets/sheet1.xml", opts).unwrap();
+    z.write_all(b"<?xml version=\"1.0\"?><worksheet><sheetData>").unwrap();
+    let chunk = vec![b' '; 1 << 20];
+    let mut left = spaces;
+    while left > 0 {
+        let n = left.min(chunk.len());
+        z.write_all(&chunk[..n]).unwrap();
+        left -= n;
+    }
+    z.write_all(b"</sheetData></worksheet>").unwrap();
+    z.finish().unwrap();
+}
+
+#[test]
+fn a_zip_bomb_workbook_is_refused_before_it_expands() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bomb = tmp.path().join("sa36_bomb.xlsx");
+    zip_bomb(&bomb, 600 << 20);
+    let on_disk = std::fs::metadata(&bomb).unwrap().len();
+    assert!(on_disk < 1 << 20, "the bomb is small on disk: {on_disk} bytes");
+    // Peak memory from here on (Linux resets VmHWM on `5` > clear_refs).
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+    let out = tmp.path().join("out");
+    let text = format!(
+        r#"
+name = "bomb"
+[publish]
+location = "{out}"
+[[sources]]
+name = "budget"
+location = "{budget}"
+contract = "sa36_capital_budget"
+"#,
+        out = out.display(),
+        budget = bomb.display(),
+    );
+    let p = Pipeline::parse(&text, "bomb.toml", tmp.path(), tmp.path()).unwrap();
+    let err = block_on(run(&p, clock(0)))
+        .expect_err("the bomb is refused")
+        .to_string();
+    assert!(err.contains("sa36_bomb.xlsx"), "the file is named: {err}");
+    assert!(
+        err.contains("at most 200 times") && err.contains("decompression bomb"),
+        "the ratio limit is named: {err}"
+    );
+    assert!(!out.join("manifest.json").exists(), "nothing is published");
+    let peak = peak_rss();
+    assert!(peak < 512 << 20, "peak RSS {} MiB", peak >> 20);
+
+    // The total: a lower `max_uncompressed_bytes` refuses even a plausible ratio, naming the limit.
+    let text = format!(
+        r#"
+name = "small"
+[publish]
+location = "{out}"
+[[sources]]
+name = "budget"
+location = "{budget}"
+contract = "sa36_capital_budget"
+max_uncompressed_bytes = 20000
+"#,
+        out = out.display(),
+        budget = repo().join("sample/budget/sa36_2024_25.xlsx").display(),
+    );
+    let p = Pipeline::parse(&text, "small.toml", tmp.path(), tmp.path()).unwrap();
+    let err = block_on(run(&p, clock(0))).expect_err("over the limit").to_string();
+    assert!(
+        err.contains("sa36_2024_25.xlsx") && err.contains("max_uncompressed_bytes = 20000"),
+        "file and limit named: {err}"
+    );
+}
+
+/// Two runs into one location at the same time: the second waits for the first's lock, so it
+/// reads the state the first committed (registers, quarantine history) instead of trampling it.
+#[test]
+fn two_concurrent_runs_into_one_location_take_turns() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let p = sample_pipeline(&out);
+    let (a, b) = (RunRequest::new(clock(0)), RunRequest::new(clock(0)));
+    let (ra, rb) = block_on(async { tokio::join!(run_with(&p, &a), run_with(&p, &b)) });
+    let (ra, rb) = (ra.expect("first run"), rb.expect("second run"));
+    assert!(!out.join(".lock").exists(), "the lock is released");
+    let m = manifest(&out);
+    let last = m["run_id"].as_str().unwrap().to_string();
+    let first = if last == ra.manifest.run_id {
+        rb.manifest.run_id.clone()
+    } else {
+        ra.manifest.run_id.clone()
+    };
+    assert_ne!(first, last);
+    // The manifest reads back with every file present.
+    for (table, t) in m["tables"].as_object().unwrap() {
+        for f in t["files"].as_array().unwrap() {
+            assert!(out.join(f.as_str().unwrap()).exists(), "{table}: {f}");
+        }
+    }
+    // Both runs' quarantine files are kept: the last run's history includes the first's.
+    let q = read_table(&out, &m, "quarantine");
+    let runs: std::collections::BTreeSet<_> = strings(&q, "run_id").into_iter().flatten().collect();
+    assert!(runs.contains(&first) && runs.contains(&last), "{runs:?}");
+    // The second run saw the first's exception register: every finding first seen by the first.
+    let reg = read_table(&out, &m, "exception_register");
+    assert!(reg.height() > 0);
+    assert!(strings(&reg, "first_seen_run")
+        .iter()
+        .all(|s| s.as_deref() == Some(first.as_str())));
+    assert!(strings(&reg, "last_seen_run")
+        .iter()
+        .all(|s| s.as_deref() == Some(last.as_str())));
+}
+
+/// A live holder makes a run wait and then fail naming it; a stale one (expired) is taken over
+/// and the takeover noted in the manifest.
+#[test]
+fn a_held_publish_lock_names_its_holder_and_a_stale_one_is_taken_over() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let mut p = sample_pipeline(&out);
+    p.lock_wait_secs = 1;
+    let holder = |expires: chrono::DateTime<chrono::Utc>| {
+        serde_json::json!({
+            "run_id": "20261130T020000000Z-abc123",
+            "pipeline": "nightly",
+            "host": "elsewhere",
+            "pid": 4242,
+            "acquired_at": "2026-11-30T02:00:00.000Z",
+            "expires_at": expires.to_rfc3339(),
+        })
+        .to_string()
+    };
+    std::fs::write(
+        out.join(".lock"),
+        holder(chrono::Utc::now() + chrono::Duration::hours(1)),
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let err = block_on(run(&p, clock(0)))
+        .expect_err("the location is locked")
+        .to_string();
+    assert!(started.elapsed() >= std::time::Duration::from_secs(1), "it waited");
+    assert!(
+        err.contains("locked by run 20261130T020000000Z-abc123 of pipeline `nightly` (host elsewhere, process 4242")
+            && err.contains("waited 1 s"),
+        "{err}"
+    );
+    assert!(!out.join("manifest.json").exists());
+    assert!(out.join(".lock").exists(), "someone else's lock is left alone");
+
+    std::fs::write(
+        out.join(".lock"),
+        holder(chrono::Utc::now() - chrono::Duration::minutes(5)),
+    )
+    .unwrap();
+    let report = block_on(run(&p, clock(0))).expect("a stale lock is taken over");
+    assert!(
+        report
+            .manifest
+            .notes
+            .iter()
+            .any(|n| n.contains("took over the publish lock of run 20261130T020000000Z-abc123 (it expired")),
+        "{:?}",
+        report.manifest.notes
+    );
+    assert!(!out.join(".lock").exists());
+}
+
+/// A cancelled run does not wait for a stalled download (whose timeout is ten minutes here):
+/// the fetch is dropped within about two seconds of the cancellation.
+#[test]
+fn a_stalled_download_is_cancelled_within_two_seconds() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let (elapsed, result) = block_on(async {
+        let (base, _server) = http_server(|_| Reply::Hold).await;
+        let p = small_pipeline(tmp.path(), &format!("{base}/idp.csv"), "timeout_secs = 600", &out);
+        let request = RunRequest::new(clock(0));
+        let cancel = request.cancel.clone();
+        let cancelled_at = Arc::new(Mutex::new(None));
+        let at = cancelled_at.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+            *at.lock().unwrap() = Some(std::time::Instant::now());
+            cancel.store(true, std::sync::atomic::Ordering::SeqCst);
+        });
+        let result = run_with(&p, &request).await;
+        let at = cancelled_at
+            .lock()
+            .unwrap()
+            .expect("the run lasted until it was cancelled");
+        (at.elapsed(), result)
+    });
+    assert!(
+        matches!(result, Err(harvester::run::RunError::Cancelled)),
+        "{:?}",
+        result.map(|r| r.manifest.run_id)
+    );
+    assert!(
+        elapsed < std::time::Duration::from_secs(2),
+        "stopped {elapsed:?} after the cancellation"
+    );
+    assert!(!out.join("manifest.json").exists());
+    assert!(!out.join(".lock").exists(), "the lock is released");
+}
+
+/// What a run that died left at the location (its run folder without a manifest, half-written
+/// staging files) is removed by the next run; committed runs and thinned quarantine history stay.
+#[test]
+fn the_next_run_removes_what_dead_runs_left() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let p = sample_pipeline(&out);
+    let first = block_on(run(&p, clock(0))).unwrap();
+    let write = |rel: &str| {
+        let path = out.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, b"partial").unwrap();
+        // Old enough to be a dead writer's.
+        let f = std::fs::File::options().write(true).open(&path).unwrap();
+        f.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(3600))
+            .unwrap();
+    };
+    let dead = "20261122T020500000Z-dead00";
+    write(&format!("runs/{dead}/projects/financial_year=2024/part-00000.parquet"));
+    write(&format!("runs/{dead}/quarantine/run_id={dead}/part-00000.parquet"));
+    write("manifest.json#3");
+    write(&format!("runs/{}/projects/part-00000.parquet#1", first.manifest.run_id));
+    let thinned = "20250101T020000000Z-old000";
+    write(&format!(
+        "runs/{thinned}/quarantine/run_id={thinned}/part-00000.parquet"
+    ));
+    let second = block_on(run(&p, clock(1))).unwrap();
+    assert!(
+        !out.join(format!("runs/{dead}")).exists(),
+        "the dead run's folder is removed"
+    );
+    assert!(!out.join("manifest.json#3").exists());
+    assert!(!out
+        .join(format!("runs/{}/projects/part-00000.parquet#1", first.manifest.run_id))
+        .exists());
+    assert!(out
+        .join(format!("runs/{}/manifest.json", first.manifest.run_id))
+        .exists());
+    assert!(out
+        .join(format!("runs/{}/manifest.json", second.manifest.run_id))
+        .exists());
+    assert!(
+        out.join(format!("runs/{thinned}/quarantine")).exists(),
+        "quarantine history stays"
+    );
+    let m = manifest(&out);
+    assert_eq!(m["run_id"], second.manifest.run_id.as_str());
+    read_table(&out, &m, "projects");
+}

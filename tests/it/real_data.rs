@@ -18,7 +18,7 @@ fn check(rel: &str, contract: &str, fy: Option<FinancialYear>) -> SourceOutput {
     );
     let catalog = Catalog::load(None).unwrap();
     let c = catalog.get(contract).unwrap();
-    process_with_contract("real", c, None, None, c.unit, fy, 1.0, &fetched)
+    process_with_contract("real", c, None, None, c.unit, fy, 1.0, &Default::default(), &fetched)
 }
 
 #[test]
@@ -327,7 +327,7 @@ fn parquet_round_trips_through_the_reader() {
     let fetched = Fetched::new("x.parquet".into(), "x.parquet".into(), bytes.into());
     let catalog = Catalog::load(None).unwrap();
     let c = catalog.get("idp_register").unwrap();
-    let out = process_with_contract("pq", c, None, None, c.unit, None, 0.0, &fetched);
+    let out = process_with_contract("pq", c, None, None, c.unit, None, 0.0, &Default::default(), &fetched);
     assert_eq!((out.quality.rows_read, out.quality.rows_accepted), (2, 2));
     assert_eq!(out.records[1].amount_rand, Some(2.0e6));
     assert_eq!(out.records[1].source_row, 2);

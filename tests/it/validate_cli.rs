@@ -98,3 +98,200 @@ fn the_ops_example_pipeline_stays_valid() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("pipeline `national-s3`, 3 sources"), "{out}");
 }
+
+/// SIGTERM to `harvester run` while a download stalls: the run stops within seconds, nothing is
+/// published, and the history records it as `interrupted` (not cancelled, failed, or running).
+#[test]
+fn sigterm_during_a_cli_run_records_it_as_interrupted() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let _guard = rt.enter();
+    let (base, _server) = rt.block_on(crate::common::http_server(|_| crate::common::Reply::Hold));
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let pipeline = tmp.path().join("stall.toml");
+    std::fs::write(
+        &pipeline,
+        format!(
+            r#"
+name = "stall"
+[publish]
+location = "{out}"
+[[sources]]
+name = "idp"
+location = "{base}/idp.csv"
+contract = "idp_register"
+format = "csv"
+timeout_secs = 600
+"#,
+            out = out.display()
+        ),
+    )
+    .unwrap();
+    let history = tmp.path().join("history.sqlite");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_harvester"))
+        .args([
+            "--history",
+            history.to_str().unwrap(),
+            "run",
+            pipeline.to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the run is recorded as running (its download is then stalled).
+    let started = std::time::Instant::now();
+    loop {
+        let running = harvester::history::History::open(&history)
+            .ok()
+            .and_then(|h| h.list(None, 10).ok())
+            .is_some_and(|rows| rows.iter().any(|r| r.status == "running"));
+        if running {
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "the run never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let signalled = std::time::Instant::now();
+    assert!(Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let status = child.wait().unwrap();
+    let took = signalled.elapsed();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(1), "{status:?}: {stderr}");
+    assert!(
+        took < std::time::Duration::from_secs(5),
+        "exited {took:?} after SIGTERM"
+    );
+    let rows = harvester::history::History::open(&history)
+        .unwrap()
+        .list(None, 10)
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].status, "interrupted", "{:?}", rows[0]);
+    assert!(!out.join("manifest.json").exists());
+    assert!(!out.join(".lock").exists(), "the lock is released: {stderr}");
+}
+
+fn stalled_pipeline(dir: &std::path::Path, base: &str, out: &std::path::Path) -> std::path::PathBuf {
+    let pipeline = dir.join("stall.toml");
+    std::fs::write(
+        &pipeline,
+        format!(
+            "name = \"stall\"\n[publish]\nlocation = \"{}\"\n[[sources]]\nname = \"idp\"\nlocation = \"{base}/idp.csv\"\ncontract = \"idp_register\"\nformat = \"csv\"\ntimeout_secs = 600\n",
+            out.display()
+        ),
+    )
+    .unwrap();
+    pipeline
+}
+
+fn statuses(history: &std::path::Path) -> Vec<(String, String)> {
+    let mut rows: Vec<(String, String)> = harvester::history::History::open(history)
+        .unwrap()
+        .list(None, 100)
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.run_id, r.status))
+        .collect();
+    rows.sort();
+    rows
+}
+
+/// Waits until `n` runs are recorded as running.
+fn wait_running(history: &std::path::Path, n: usize) {
+    let started = std::time::Instant::now();
+    while statuses(history).iter().filter(|(_, s)| s == "running").count() < n {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "{:?}",
+            statuses(history)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// A `harvester run` killed with -9 leaves its run `running` and its publish lock behind; the
+/// next `harvester run` marks that run interrupted and takes the lock over, while a run whose
+/// process is alive is left alone.
+#[test]
+fn a_dead_cli_run_is_marked_interrupted_at_the_next_start_and_its_lock_taken_over() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (base, _server) = rt.block_on(crate::common::http_server(|_| crate::common::Reply::Hold));
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let pipeline = stalled_pipeline(tmp.path(), &base, &out);
+    let history = tmp.path().join("history.sqlite");
+    let start = |p: &std::path::Path| {
+        Command::new(env!("CARGO_BIN_EXE_harvester"))
+            .args(["--history", history.to_str().unwrap(), "run", p.to_str().unwrap()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let mut first = start(&pipeline);
+    wait_running(&history, 1);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(out.join(".lock").exists(), "the first run holds the lock");
+    first.kill().unwrap(); // SIGKILL
+    first.wait().unwrap();
+    let dead = statuses(&history)[0].0.clone();
+
+    // The second run settles the dead one and, the lock's process being gone, takes it over.
+    let mut second = start(&pipeline);
+    let started = std::time::Instant::now();
+    let live = loop {
+        let s = statuses(&history);
+        if let Some((id, _)) = s.iter().find(|(id, st)| *id != dead && st == "running") {
+            break id.clone();
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(60), "{s:?}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let s = statuses(&history);
+    assert!(s.contains(&(dead.clone(), "interrupted".to_string())), "{s:?}");
+    let started = std::time::Instant::now();
+    loop {
+        let lock: serde_json::Value = std::fs::read(out.join(".lock"))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        if lock["run_id"] == live.as_str() {
+            break; // the second run holds the lock now
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(30), "lock: {lock}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+
+    // A third run (elsewhere, failing fast) leaves the live second run alone.
+    let other = tmp.path().join("broken.toml");
+    std::fs::write(
+        &other,
+        format!(
+            "name = \"broken\"\n[publish]\nlocation = \"{}\"\n[[sources]]\nname = \"idp\"\nlocation = \"{}\"\ncontract = \"idp_register\"\n",
+            tmp.path().join("out2").display(),
+            tmp.path().join("missing.csv").display()
+        ),
+    )
+    .unwrap();
+    let third = start(&other).wait_with_output().unwrap();
+    assert_eq!(
+        third.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&third.stderr)
+    );
+    assert!(statuses(&history).contains(&(live.clone(), "running".to_string())));
+    let _ = Command::new("kill").args(["-TERM", &second.id().to_string()]).status();
+    second.wait().unwrap();
+    assert!(statuses(&history).contains(&(live, "interrupted".to_string())));
+}
