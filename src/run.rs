@@ -708,23 +708,7 @@ async fn run_locked(pipeline: &Pipeline, request: &RunRequest, lock_notes: Vec<S
     let stale = match &settings.overrides {
         None => Vec::new(),
         Some(location) => {
-            let spec = crate::config::SourceSpec {
-                name: "overrides".into(),
-                location: location.clone(),
-                format: None,
-                contract: String::new(),
-                unit: crate::contracts::numbers::Unit::Rand,
-                sheets: None,
-                financial_year: None,
-                max_reject_ratio: 1.0,
-                min_rows: 0,
-                max_row_drop: None,
-                http: crate::config::HttpSettings::default(),
-                read_limits: crate::sources::readers::ReadLimits::default(),
-            };
-            let fetched = sources::fetch(&spec, None, None)
-                .await
-                .map_err(|e| RunError::Sources(vec![SourceProblem::Fetch(e)]))?;
+            let fetched = fetch_side_file("overrides", location).await?;
             let mut all = Vec::new();
             for f in &fetched {
                 all.extend(reconcile::overrides::load(&f.bytes, &f.file_name).map_err(RunError::Overrides)?);
@@ -807,23 +791,7 @@ async fn run_locked(pipeline: &Pipeline, request: &RunRequest, lock_notes: Vec<S
     let decisions = match &pipeline.exceptions.decisions {
         None => Vec::new(),
         Some(location) => {
-            let spec = crate::config::SourceSpec {
-                name: "decisions".into(),
-                location: location.clone(),
-                format: None,
-                contract: String::new(),
-                unit: crate::contracts::numbers::Unit::Rand,
-                sheets: None,
-                financial_year: None,
-                max_reject_ratio: 1.0,
-                min_rows: 0,
-                max_row_drop: None,
-                http: crate::config::HttpSettings::default(),
-                read_limits: crate::sources::readers::ReadLimits::default(),
-            };
-            let fetched = sources::fetch(&spec, None, None)
-                .await
-                .map_err(|e| RunError::Sources(vec![SourceProblem::Fetch(e)]))?;
+            let fetched = fetch_side_file("decisions", location).await?;
             let mut all = Vec::new();
             for f in &fetched {
                 all.extend(metrics::register::load_decisions(&f.bytes, &f.file_name).map_err(RunError::Decisions)?);
@@ -1078,4 +1046,29 @@ async fn run_locked(pipeline: &Pipeline, request: &RunRequest, lock_notes: Vec<S
         scenario,
         manifest_path,
     })
+}
+
+/// Fetches a file the pipeline names beside its sources (analysts' overrides or decisions), with
+/// default HTTP settings and read limits.
+async fn fetch_side_file(
+    name: &str,
+    location: &crate::sources::location::Location,
+) -> Result<Vec<sources::Fetched>, RunError> {
+    let spec = crate::config::SourceSpec {
+        name: name.into(),
+        location: location.clone(),
+        format: None,
+        contract: String::new(),
+        unit: crate::contracts::numbers::Unit::Rand,
+        sheets: None,
+        financial_year: None,
+        max_reject_ratio: 1.0,
+        min_rows: 0,
+        max_row_drop: None,
+        http: crate::config::HttpSettings::default(),
+        read_limits: crate::sources::readers::ReadLimits::default(),
+    };
+    sources::fetch(&spec, None, None)
+        .await
+        .map_err(|e| RunError::Sources(vec![SourceProblem::Fetch(e)]))
 }
