@@ -77,6 +77,13 @@ pub fn app(service: Arc<Service>) -> Router {
         .with_state(service)
 }
 
+/// The token of an `Authorization` value: the scheme is case-insensitive (RFC 7235), so
+/// `bearer abc` is as good as `Bearer abc`.
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then_some(token)
+}
+
 fn authorise(service: &Service, headers: &HeaderMap) -> Result<(), ApiError> {
     let Some(token) = service.token.as_deref() else {
         return Err(ApiError::Disabled);
@@ -84,7 +91,7 @@ fn authorise(service: &Service, headers: &HeaderMap) -> Result<(), ApiError> {
     let given = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(bearer_token)
         .ok_or(ApiError::Unauthorized)?;
     // Hash both sides so the comparison takes the same time whatever the lengths.
     let a = Sha256::digest(given.trim().as_bytes());
@@ -293,4 +300,16 @@ async fn metrics(State(s): State<Arc<Service>>) -> Result<Response, ApiError> {
         body,
     )
         .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive() {
+        assert_eq!(super::bearer_token("bearer abc"), Some("abc"));
+        assert_eq!(super::bearer_token("BEARER abc"), Some("abc"));
+        assert_eq!(super::bearer_token("Bearer abc"), Some("abc"));
+        assert_eq!(super::bearer_token("Basic abc"), None);
+        assert_eq!(super::bearer_token("Bearerabc"), None);
+    }
 }

@@ -78,13 +78,26 @@ pub enum TriggerError {
         /// The run in flight.
         run_id: String,
     },
-    /// The parameters are wrong; every problem is listed.
-    #[error("invalid parameters: {}", .0.join("; "))]
+    /// The parameters are wrong; the problems are listed (the first 20, then how many more, so
+    /// a hostile body cannot make the answer huge).
+    #[error("invalid parameters: {}", listed(.0))]
     BadParameters(Vec<String>),
     /// The history could not be written.
     #[error(transparent)]
     History(#[from] crate::history::HistoryError),
 }
+
+/// Problems joined for a message: at most [`MAX_LISTED`], then "and N more".
+fn listed(problems: &[String]) -> String {
+    let mut text = problems.iter().take(MAX_LISTED).cloned().collect::<Vec<_>>().join("; ");
+    if problems.len() > MAX_LISTED {
+        text.push_str(&format!("; and {} more", problems.len() - MAX_LISTED));
+    }
+    text
+}
+
+/// Problems a parameter error lists before it only counts the rest.
+const MAX_LISTED: usize = 20;
 
 struct Running {
     run_id: String,
@@ -404,5 +417,20 @@ impl Service {
             .after(&last.with_timezone(&p.timezone))
             .next()
             .is_some_and(|t| t.with_timezone(&Utc) <= now)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_flood_of_bad_parameters_gives_a_short_answer() {
+        let problems: Vec<String> = (0..100_000)
+            .map(|i| format!("financial_years: `x{i}` is not a financial year"))
+            .collect();
+        let text = TriggerError::BadParameters(problems).to_string();
+        assert!(text.len() < 2_000, "{}", text.len());
+        assert!(text.ends_with("; and 99980 more"), "{text}");
     }
 }
