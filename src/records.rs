@@ -233,15 +233,23 @@ impl Record {
         self.project_ref
             .clone()
             .or_else(|| self.match_name().map(|n| crate::names::tokens(n).join(" ")))
-            .unwrap_or_else(|| self.record_id.clone())
+            // Neither: where the row is (file, sheet, row), which no pipeline naming changes.
+            .unwrap_or_else(|| {
+                format!(
+                    "{}:{}:{}",
+                    self.source_file,
+                    self.source_sheet.as_deref().unwrap_or(""),
+                    self.source_row
+                )
+            })
     }
 
-    /// A key that survives row insertions and renames where the source has references:
-    /// `source|municipality|reference-or-normalised-name`.
+    /// A key that depends only on the data, so it survives row insertions, renamed sources and
+    /// the next year's file: `dataset|municipality|reference-or-normalised-name`.
     pub fn natural_key(&self) -> String {
         format!(
             "{}|{}|{}",
-            self.source,
+            self.dataset.as_str(),
             self.demarcation_code.as_deref().unwrap_or(""),
             self.override_key()
         )

@@ -352,12 +352,23 @@ pub fn project_register(m: &[crate::reconcile::register::Member]) -> PolarsResul
     ])
 }
 
-/// natural key → project key, from a published `project_register`.
+/// natural key → project key, from a published `project_register`. Registers written before
+/// natural keys named the dataset (`source|municipality|reference`) are read in today's form
+/// (`dataset|municipality|reference`), so their project keys carry over.
 pub fn project_keys(df: &DataFrame) -> PolarsResult<std::collections::BTreeMap<String, String>> {
     let nk = df.column("natural_key")?.str()?.clone();
     let pk = df.column("project_key")?.str()?.clone();
+    let ds = df.column("dataset").ok().and_then(|c| c.str().ok().cloned());
+    let key = |i: usize| -> Option<String> {
+        let k = nk.get(i)?;
+        let dataset = ds.as_ref().and_then(|d| d.get(i));
+        Some(match (dataset, k.split_once('|')) {
+            (Some(d), Some((first, rest))) if first != d => format!("{d}|{rest}"),
+            _ => k.to_string(),
+        })
+    };
     Ok((0..df.height())
-        .filter_map(|i| Some((nk.get(i)?.to_string(), pk.get(i)?.to_string())))
+        .filter_map(|i| Some((key(i)?, pk.get(i)?.to_string())))
         .collect())
 }
 

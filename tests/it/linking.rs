@@ -561,3 +561,31 @@ fn departmental_projects_are_placed_in_districts_and_the_right_province() {
     );
     assert_eq!(link_exists(&links, &id("200002"), &id("IDP-MP312-001")), None);
 }
+
+/// Keys depend only on the data: the sample run again into a fresh location with every source
+/// renamed gives every record of every project the same project key (matched by what the row
+/// is: dataset, municipality, reference or name).
+#[test]
+fn renaming_every_source_keeps_every_project_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let keys = |out: &std::path::Path, rename: bool| {
+        let mut p = sample_pipeline(out);
+        if rename {
+            for s in &mut p.sources {
+                s.name = format!("renamed_{}", s.name);
+            }
+        }
+        block_on(run(&p, clock(0))).unwrap();
+        let reg = read_table(out, &manifest(out), "project_register");
+        let (nk, pk) = (strings(&reg, "natural_key"), strings(&reg, "project_key"));
+        let ids = strings(&reg, "record_id");
+        assert!(ids
+            .iter()
+            .all(|i| i.as_deref().is_some_and(|i| i.starts_with("renamed_") == rename)));
+        nk.into_iter().zip(pk).collect::<std::collections::BTreeSet<_>>()
+    };
+    let before = keys(&tmp.path().join("a"), false);
+    let after = keys(&tmp.path().join("b"), true);
+    assert!(before.len() > 100, "{}", before.len());
+    assert_eq!(before, after);
+}
