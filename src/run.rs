@@ -815,12 +815,27 @@ async fn run_locked(pipeline: &Pipeline, request: &RunRequest, lock_notes: Vec<S
     };
     // Project keys come from the live register (read, never written, by a scenario run), so a
     // scenario's projects carry the keys analysts know.
-    let live_manifest = match &scenario {
-        Some(_) => publish::read_manifest(&live).await.unwrap_or_else(|e| {
+    // A replay takes the keys the replayed run published (its own manifest under runs/<id>/), so
+    // it reproduces that run's register whatever ran since; without it, the latest register.
+    let replayed = match &replay {
+        Some(log) => publish::read_manifest(&live.sub(&format!("runs/{}", log.run_id)))
+            .await
+            .unwrap_or_else(|e| {
+                notes.push(format!(
+                    "run {}'s manifest could not be read ({e}); project keys come from the latest register",
+                    log.run_id
+                ));
+                None
+            }),
+        None => None,
+    };
+    let live_manifest = match (replayed, &scenario) {
+        (Some(m), _) => Some(m),
+        (None, Some(_)) => publish::read_manifest(&live).await.unwrap_or_else(|e| {
             notes.push(format!("the live manifest could not be read for project keys: {e}"));
             None
         }),
-        None => previous.clone(),
+        (None, None) => previous.clone(),
     };
     let previous_projects = match live_manifest.as_ref().and_then(|m| m.tables.get("project_register")) {
         Some(t) => {
