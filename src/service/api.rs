@@ -133,17 +133,43 @@ struct RunsQuery {
     limit: Option<usize>,
 }
 
-async fn runs(State(s): State<Arc<Service>>, Query(q): Query<RunsQuery>) -> Result<Json<serde_json::Value>, ApiError> {
+async fn runs(
+    State(s): State<Arc<Service>>,
+    Query(q): Query<RunsQuery>,
+    headers: HeaderMap,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
     let rows = s.history.list(q.pipeline.as_deref(), limit)?;
-    Ok(Json(json!(rows)))
+    Ok(Json(shown(json!(rows), authorise(&s, &headers).is_ok())))
 }
 
-async fn run(State(s): State<Arc<Service>>, Path(id): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
+async fn run(
+    State(s): State<Arc<Service>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<serde_json::Value>, ApiError> {
     match s.history.get(&id)? {
-        Some(r) => Ok(Json(json!(r))),
+        Some(r) => Ok(Json(shown(json!(r), authorise(&s, &headers).is_ok()))),
         None => Err(ApiError::NotFound(format!("no run `{id}`"))),
     }
+}
+
+/// The run history as a caller may see it: whole for an authenticated caller; without the
+/// folders of local paths (`/srv/data/idp.csv` → `idp.csv`, in inputs, parameters and error
+/// texts alike) for anyone else, so the server's layout does not leak. URLs are kept (their
+/// secrets were redacted before they were stored).
+fn shown(value: serde_json::Value, authorised: bool) -> serde_json::Value {
+    if authorised {
+        return value;
+    }
+    static LOCAL: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let local = LOCAL.get_or_init(|| {
+        regex::Regex::new(r#"(^|[\s"'`(=,;])(?:file://)?/(?:[^\s"'`/\\]+/)+([^\s"'`/\\]*)"#)
+            .expect("valid regular expression")
+    });
+    let text = value.to_string();
+    let scrubbed = local.replace_all(&text, "$1$2");
+    serde_json::from_str(&scrubbed).unwrap_or(value)
 }
 
 async fn trigger(
@@ -304,6 +330,23 @@ async fn metrics(State(s): State<Arc<Service>>) -> Result<Response, ApiError> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn unauthenticated_callers_see_file_names_not_local_folders() {
+        let row = serde_json::json!({
+            "inputs": [{"location": "/srv/harvester/data/idp_2025.csv"}, {"location": "https://example.org/data/idp.csv"}],
+            "parameters": {"sources": ["idp=file:///home/treasury/drop/idp.csv"]},
+            "error": "source `idp`: cannot read /srv/harvester/data/idp_2025.csv: no such file",
+        });
+        let public = super::shown(row.clone(), false).to_string();
+        assert!(!public.contains("/srv/") && !public.contains("/home/"), "{public}");
+        assert!(
+            public.contains("idp_2025.csv") && public.contains("https://example.org/data/idp.csv"),
+            "{public}"
+        );
+        assert!(public.contains("idp=idp.csv"), "{public}");
+        assert_eq!(super::shown(row.clone(), true), row);
+    }
+
     #[test]
     fn the_bearer_scheme_is_case_insensitive() {
         assert_eq!(super::bearer_token("bearer abc"), Some("abc"));
