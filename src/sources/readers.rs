@@ -774,6 +774,28 @@ fn read_parquet(bytes: &[u8], file: &str) -> Result<RawSheet, ReadError> {
     Ok(RawSheet { name: None, rows })
 }
 
+/// An Excel date serial (days since 1899-12-30, the fraction the time of day) as ISO text.
+fn excel_date_text(serial: f64) -> String {
+    let epoch = chrono::NaiveDate::from_ymd_opt(1899, 12, 30).unwrap_or_default();
+    let days = serial.floor();
+    let date = (days.is_finite() && days.abs() < 3_000_000.0)
+        .then(|| epoch.checked_add_signed(chrono::Duration::days(days as i64)))
+        .flatten();
+    match date {
+        Some(d) => {
+            let seconds = ((serial - days) * 86_400.0).round() as u32;
+            if seconds == 0 {
+                d.format("%Y-%m-%d").to_string()
+            } else {
+                let t =
+                    chrono::NaiveTime::from_num_seconds_from_midnight_opt(seconds.min(86_399), 0).unwrap_or_default();
+                format!("{}T{}", d.format("%Y-%m-%d"), t.format("%H:%M:%S"))
+            }
+        }
+        None => format!("date serial {serial}"),
+    }
+}
+
 fn cell_from(d: &Data) -> Cell {
     match d {
         Data::Empty => Cell::Empty,
@@ -782,7 +804,9 @@ fn cell_from(d: &Data) -> Cell {
         Data::Float(f) => Cell::Number(*f),
         Data::Int(i) => Cell::Number(*i as f64),
         Data::Bool(b) => Cell::Text(b.to_string()),
-        Data::DateTime(dt) => Cell::Number(dt.as_f64()),
+        // A cell formatted as a date is a date, never an amount: `45474` would otherwise pass as
+        // R45,474. It is read as the date it shows (`2024-07-01`), which no amount column accepts.
+        Data::DateTime(dt) => Cell::Text(excel_date_text(dt.as_f64())),
         Data::DateTimeIso(s) | Data::DurationIso(s) => Cell::Text(s.clone()),
         Data::Error(e) => Cell::Text(format!("#{e:?}")),
     }
@@ -790,6 +814,13 @@ fn cell_from(d: &Data) -> Cell {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn excel_date_cells_read_as_the_dates_they_show() {
+        assert_eq!(super::excel_date_text(45474.0), "2024-07-01");
+        assert_eq!(super::excel_date_text(45474.5), "2024-07-01T12:00:00");
+        assert_eq!(super::excel_date_text(f64::NAN), "date serial NaN");
+    }
+
     use super::*;
 
     #[test]

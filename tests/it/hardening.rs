@@ -924,3 +924,49 @@ fn the_next_run_removes_what_dead_runs_left() {
     assert_eq!(m["run_id"], second.manifest.run_id.as_str());
     read_table(&out, &m, "projects");
 }
+
+/// A cell formatted as a date in an amount column is a date, not R45,474: the row is
+/// quarantined with the date it shows.
+#[test]
+fn an_excel_date_in_an_amount_column_is_quarantined() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let workbook = tmp.path().join("sa36_date.xlsx");
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let ws = wb.add_worksheet();
+    ws.set_name("BUF").unwrap();
+    for (c, h) in [
+        "Function",
+        "Project Description",
+        "Project Number",
+        "Type",
+        "Budget Year 2024/25",
+    ]
+    .iter()
+    .enumerate()
+    {
+        ws.write_string(0, c as u16, *h).unwrap();
+    }
+    let date = rust_xlsxwriter::Format::new().set_num_format("yyyy-mm-dd");
+    for (r, name) in [(1u32, "Zwelitsha Stormwater Drainage"), (2, "Mdantsane Community Hall")] {
+        ws.write_string(r, 0, "Water Management").unwrap();
+        ws.write_string(r, 1, name).unwrap();
+        ws.write_string(r, 2, format!("PC001002003001_0002{r}")).unwrap();
+        ws.write_string(r, 3, "New").unwrap();
+    }
+    ws.write_number(1, 4, 13_440_000.0).unwrap();
+    ws.write_number_with_format(2, 4, 45474.0, &date).unwrap();
+    std::fs::write(&workbook, wb.save_to_buffer().unwrap()).unwrap();
+    let text = format!(
+        "name = \"dates\"\n[publish]\nlocation = \"{out}\"\n[[sources]]\nname = \"budget\"\nlocation = \"{budget}\"\ncontract = \"sa36_capital_budget\"\nmax_reject_ratio = 0.5\n",
+        out = out.display(),
+        budget = workbook.display(),
+    );
+    let p = Pipeline::parse(&text, "dates.toml", tmp.path(), tmp.path()).unwrap();
+    let report = block_on(run(&p, clock(0))).unwrap();
+    let dq = &report.manifest.data_quality[0];
+    assert_eq!((dq.rows_read, dq.rows_accepted, dq.rows_rejected), (2, 1, 1));
+    let q = read_table(&out, &manifest(&out), "quarantine");
+    let raw = strings(&q, "raw_value");
+    assert!(raw.contains(&Some("2024-07-01".to_string())), "{raw:?}");
+}
