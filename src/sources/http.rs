@@ -170,6 +170,12 @@ async fn once(
         Ok(r) => r,
         Err(e) => {
             let e = e.without_url();
+            if e.is_redirect() {
+                // A loop (or a chain longer than the client follows) does not mend on a retry.
+                return Err(Ok(Attempt::Fail(format!(
+                    "the server redirected in a loop or more than 10 times ({e}); check the source's URL"
+                ))));
+            }
             let kind = if e.is_timeout() {
                 "timed out"
             } else if e.is_connect() {
@@ -224,10 +230,12 @@ async fn once(
     loop {
         match resp.chunk().await {
             Ok(Some(chunk)) => {
-                body.extend_from_slice(&chunk);
-                if body.len() as u64 > max_bytes {
+                // Checked before the bytes are kept, so a body without a length (chunked) never
+                // holds more than the limit.
+                if (body.len() + chunk.len()) as u64 > max_bytes {
                     return Err(Err(HttpError::TooLarge { max: max_bytes }));
                 }
+                body.extend_from_slice(&chunk);
                 if let Some(b) = &bar {
                     b.set_position(body.len() as u64);
                 }

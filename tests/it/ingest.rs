@@ -419,3 +419,17 @@ async fn as_of_replay_after_a_run_on_changed_data_keeps_that_runs_project_keys()
     assert_eq!(replay.manifest.inputs, first.manifest.inputs);
     assert_same_tables_except_run_id(&out, &first.manifest, &out, &replay.manifest);
 }
+
+/// A source that redirects to itself fails at once with a message that says so, not after
+/// retries with "error following redirect".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redirect_loop_is_named_and_not_retried() {
+    let (base, _server) =
+        http_server(|req: &Request| Reply::Send("302 Found", format!("location: {}\r\n", req.path), Vec::new())).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let p = pipeline_with_idp(tmp.path(), &format!("{base}/loop.csv"), "retries = 3", &out);
+    let err = run_with(&p, &RunRequest::new(clock(0))).await.unwrap_err().to_string();
+    assert!(err.contains("redirected in a loop or more than 10 times"), "{err}");
+    assert!(err.contains("(after 1 attempt)"), "{err}");
+}
