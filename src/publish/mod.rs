@@ -338,6 +338,24 @@ pub async fn put(store: &Store, relative: &str, bytes: Vec<u8>) -> Result<(), Pu
         })
 }
 
+/// Every object under `runs/` (`runs_prefix`).
+async fn list_runs(
+    store: &Store,
+    runs_prefix: &object_store::path::Path,
+) -> Result<Vec<object_store::ObjectMeta>, PublishError> {
+    use futures::TryStreamExt;
+    store
+        .store
+        .list(Some(runs_prefix))
+        .try_collect()
+        .await
+        .map_err(|source| PublishError::Read {
+            path: "runs/".into(),
+            location: store.display.clone(),
+            source,
+        })
+}
+
 /// Removes what dead runs left at a publish location (called by the next run, holding the
 /// publish lock, after its commit): `runs/<id>/` folders of runs that never committed (no
 /// `runs/<id>/manifest.json`, no file named by `manifest`, not `keep_run`), and on a local
@@ -351,19 +369,8 @@ pub async fn remove_leftovers(
     local_root: Option<&std::path::Path>,
     min_age: std::time::Duration,
 ) -> Result<Vec<String>, PublishError> {
-    use futures::TryStreamExt;
     let runs_prefix = store.path("runs");
-    let listed: Vec<object_store::ObjectMeta> =
-        store
-            .store
-            .list(Some(&runs_prefix))
-            .try_collect()
-            .await
-            .map_err(|source| PublishError::Read {
-                path: "runs/".into(),
-                location: store.display.clone(),
-                source,
-            })?;
+    let listed = list_runs(store, &runs_prefix).await?;
     let referenced: std::collections::BTreeSet<&str> = manifest
         .tables
         .values()
@@ -755,20 +762,9 @@ pub async fn apply_retention(
     now: chrono::DateTime<chrono::Utc>,
     retention_days: u32,
 ) -> Result<usize, PublishError> {
-    use futures::TryStreamExt;
     let cutoff = now - chrono::Duration::days(i64::from(retention_days));
     let runs_prefix = store.path("runs");
-    let listed: Vec<object_store::ObjectMeta> =
-        store
-            .store
-            .list(Some(&runs_prefix))
-            .try_collect()
-            .await
-            .map_err(|source| PublishError::Read {
-                path: "runs/".into(),
-                location: store.display.clone(),
-                source,
-            })?;
+    let listed = list_runs(store, &runs_prefix).await?;
     let mut removed = std::collections::BTreeSet::new();
     for meta in listed {
         let key = meta.location.as_ref().to_string();
