@@ -46,15 +46,9 @@ pub struct Decision {
 /// Reads a decisions file (CSV, or any format the readers know); every problem is reported at
 /// once (`file: row N: ...`). A later row for the same finding replaces an earlier one.
 pub fn load_decisions(bytes: &[u8], file: &str) -> Result<Vec<Decision>, Vec<String>> {
-    use crate::sources::readers::{self, Format};
-    let format = Format::from_path(file).unwrap_or(Format::Csv);
-    let sheets = readers::read(bytes, format, file).map_err(|e| vec![e.to_string()])?;
-    let Some(sheet) = sheets.into_iter().next() else {
+    let Some((names, rows)) = crate::sources::readers::header_and_rows(bytes, file)? else {
         return Ok(vec![]);
     };
-    let mut rows = sheet.rows.into_iter();
-    let Some(header) = rows.next() else { return Ok(vec![]) };
-    let names: Vec<String> = header.cells.iter().map(|c| c.raw().trim().to_lowercase()).collect();
     let col = |c: &str| names.iter().position(|n| n == c);
     let missing: Vec<&str> = ["exception_id", "status"]
         .into_iter()
@@ -69,7 +63,7 @@ pub fn load_decisions(bytes: &[u8], file: &str) -> Result<Vec<Decision>, Vec<Str
     }
     let mut out: Vec<Decision> = Vec::new();
     let mut errors = Vec::new();
-    for row in rows.filter(|r| !r.is_blank()) {
+    for row in rows.into_iter().filter(|r| !r.is_blank()) {
         let get = |c: &str| {
             col(c)
                 .and_then(|i| row.cells.get(i))

@@ -19,7 +19,7 @@
 use crate::contracts::Dataset;
 use crate::reconcile::{Link, LinkType};
 use crate::records::Record;
-use crate::sources::readers::{self, Format};
+
 use std::collections::{BTreeMap, BTreeSet};
 
 /// What an analyst decided.
@@ -111,14 +111,9 @@ impl LinkType {
 
 /// Reads an overrides file; every problem is reported at once (`file: row N: ...`).
 pub fn load(bytes: &[u8], file: &str) -> Result<Vec<Override>, Vec<String>> {
-    let format = Format::from_path(file).unwrap_or(Format::Csv);
-    let sheets = readers::read(bytes, format, file).map_err(|e| vec![e.to_string()])?;
-    let Some(sheet) = sheets.into_iter().next() else {
+    let Some((names, rows)) = crate::sources::readers::header_and_rows(bytes, file)? else {
         return Ok(vec![]);
     };
-    let mut rows = sheet.rows.into_iter();
-    let Some(header) = rows.next() else { return Ok(vec![]) };
-    let names: Vec<String> = header.cells.iter().map(|c| c.raw().trim().to_lowercase()).collect();
     // Each column with the name of the earlier layout beside it.
     let col = |choices: &[&str]| choices.iter().find_map(|c| names.iter().position(|n| n == c));
     let required: [&[&str]; 4] = [&["decision"], &["link_type"], &["left_key"], &["right_key"]];
@@ -133,7 +128,7 @@ pub fn load(bytes: &[u8], file: &str) -> Result<Vec<Override>, Vec<String>> {
     let reference = crate::contracts::reference::Reference::bundled();
     let mut out = Vec::new();
     let mut errors = Vec::new();
-    for row in rows.filter(|r| !r.is_blank()) {
+    for row in rows.into_iter().filter(|r| !r.is_blank()) {
         let get = |choices: &[&str]| {
             col(choices)
                 .and_then(|i| row.cells.get(i))

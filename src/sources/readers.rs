@@ -76,6 +76,24 @@ pub struct RawSheet {
     pub rows: Vec<RawRow>,
 }
 
+/// A table's header names and the rows below them.
+pub type HeaderAndRows = (Vec<String>, Vec<RawRow>);
+
+/// A small side file (analysts' overrides or decisions): its first sheet's header names,
+/// trimmed and lower-cased, and the rows below it; `None` for an empty file. The format comes
+/// from the file name, CSV when it says nothing.
+pub fn header_and_rows(bytes: &[u8], file: &str) -> Result<Option<HeaderAndRows>, Vec<String>> {
+    let format = Format::from_path(file).unwrap_or(Format::Csv);
+    let sheets = read(bytes, format, file).map_err(|e| vec![e.to_string()])?;
+    let Some(sheet) = sheets.into_iter().next() else {
+        return Ok(None);
+    };
+    let mut rows = sheet.rows.into_iter();
+    let Some(header) = rows.next() else { return Ok(None) };
+    let names = header.cells.iter().map(|c| c.raw().trim().to_lowercase()).collect();
+    Ok(Some((names, rows.collect())))
+}
+
 /// The file formats a source may have.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
