@@ -705,15 +705,16 @@ async fn run_locked(pipeline: &Pipeline, request: &RunRequest, lock_notes: Vec<S
     }
     tracing::info!(links = links.len(), secs = stage.elapsed().as_secs_f64(), "linked");
     // Analysts' decisions apply before anything is clustered or measured.
-    let stale = match &settings.overrides {
-        None => Vec::new(),
+    let (stale, apart) = match &settings.overrides {
+        None => (Vec::new(), Vec::new()),
         Some(location) => {
             let fetched = fetch_side_file("overrides", location).await?;
             let mut all = Vec::new();
             for f in &fetched {
                 all.extend(reconcile::overrides::load(&f.bytes, &f.file_name).map_err(RunError::Overrides)?);
             }
-            let mut stale = reconcile::overrides::apply(&mut links, &records, &all);
+            let reconcile::overrides::Applied { mut stale, apart } =
+                reconcile::overrides::apply(&mut links, &records, &all);
             // A decision about a municipality this run left out is not stale.
             if !request.municipalities.is_empty() {
                 stale.retain(|s| {
@@ -723,7 +724,7 @@ async fn run_locked(pipeline: &Pipeline, request: &RunRequest, lock_notes: Vec<S
                         .is_none_or(|m| request.municipalities.contains(m))
                 });
             }
-            stale
+            (stale, apart)
         }
     };
     if !years.is_empty() {
@@ -856,7 +857,7 @@ async fn run_locked(pipeline: &Pipeline, request: &RunRequest, lock_notes: Vec<S
         secs = stage.elapsed().as_secs_f64(),
         "exceptions"
     );
-    let project_register = reconcile::register::build(&records, &accepted, &previous_projects);
+    let project_register = reconcile::register::build(&records, &accepted, &apart, &previous_projects);
     let today = now.with_timezone(&pipeline.timezone).date_naive();
     let register = metrics::register::merge(&previous_register, &exceptions, &decisions, &request.run_id, today);
     let known: std::collections::BTreeSet<&str> = register.iter().map(|r| r.exception_id.as_str()).collect();

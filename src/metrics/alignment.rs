@@ -653,22 +653,7 @@ mod tests {
     }
 
     fn link(l: &str, r: &str, t: LinkType, muni: &str) -> Link {
-        Link {
-            left_record_id: l.into(),
-            right_record_id: r.into(),
-            link_type: t,
-            method: "exact_identifier",
-            score: 1.0,
-            demarcation_code: muni.into(),
-            matched_on: None,
-            matched_value: None,
-            name_similarity: None,
-            left_name: None,
-            right_name: None,
-            band: "accept",
-            match_weight: 10.0,
-            evidence: "[]".into(),
-        }
+        Link::bare(l, r, t, muni)
     }
 
     /// A small world computed by hand; every metric's numerator and denominator is checked.

@@ -121,6 +121,30 @@ pub struct Link {
     pub evidence: String,
 }
 
+#[cfg(test)]
+impl Link {
+    /// An accepted link between two records for tests: exact method, weight 10, no evidence;
+    /// tests set what they check with struct-update syntax.
+    pub(crate) fn bare(left: &str, right: &str, link_type: LinkType, muni: &str) -> Link {
+        Link {
+            left_record_id: left.into(),
+            right_record_id: right.into(),
+            link_type,
+            method: "exact_identifier",
+            score: 1.0,
+            demarcation_code: muni.into(),
+            matched_on: None,
+            matched_value: None,
+            name_similarity: None,
+            left_name: None,
+            right_name: None,
+            band: "accept",
+            match_weight: 10.0,
+            evidence: "[]".into(),
+        }
+    }
+}
+
 /// How many candidates per record go on to full scoring (the best by weighted Dice).
 pub const MAX_CANDIDATES: usize = 12;
 

@@ -214,16 +214,27 @@ pub fn load(bytes: &[u8], file: &str) -> Result<Vec<Override>, Vec<String>> {
     }
 }
 
+/// What applying the overrides left for later stages.
+#[derive(Debug, Default)]
+pub struct Applied {
+    /// Overrides that match no record.
+    pub stale: Vec<Stale>,
+    /// Record-id pairs an analyst said are not one project: the project register keeps them
+    /// apart even where other links would join them.
+    pub apart: Vec<(String, String)>,
+}
+
 /// Applies the overrides to the links (before clustering): cannot-link removes links; must-link
 /// adds or accepts them and removes the left record's competing probabilistic links of that
 /// link type. Records are matched on (dataset, municipality, natural key), and a pair is always
-/// two records of the same municipality. Returns the overrides that match no record.
-pub fn apply(links: &mut Vec<Link>, records: &[Record], overrides: &[Override]) -> Vec<Stale> {
+/// two records of the same municipality.
+pub fn apply(links: &mut Vec<Link>, records: &[Record], overrides: &[Override]) -> Applied {
     let mut by_key: BTreeMap<(Dataset, String), Vec<&Record>> = BTreeMap::new();
     for r in records {
         by_key.entry((r.dataset, r.override_key())).or_default().push(r);
     }
     let mut stale = Vec::new();
+    let mut apart = Vec::new();
     for o in overrides {
         let (left_dataset, right_dataset) = o.link_type.datasets();
         let side = |dataset: Dataset, key: &str| -> Vec<&Record> {
@@ -285,7 +296,10 @@ pub fn apply(links: &mut Vec<Link>, records: &[Record], overrides: &[Override]) 
         };
         for &(l, r) in &pairs {
             match o.decision {
-                Decision::CannotLink => links.retain(|x| !same(x, l, r)),
+                Decision::CannotLink => {
+                    links.retain(|x| !same(x, l, r));
+                    apart.push((l.record_id.clone(), r.record_id.clone()));
+                }
                 Decision::MustLink => {
                     let why = format!(
                         "override row {} by {} on {}: {}",
@@ -340,7 +354,7 @@ pub fn apply(links: &mut Vec<Link>, records: &[Record], overrides: &[Override]) 
     links.sort_by(|a, b| {
         (a.link_type, &a.left_record_id, &a.right_record_id).cmp(&(b.link_type, &b.left_record_id, &b.right_record_id))
     });
-    stale
+    Applied { stale, apart }
 }
 
 #[cfg(test)]
@@ -356,20 +370,10 @@ mod tests {
 
     fn link(l: &str, r: &str, muni: &str, method: &'static str) -> Link {
         Link {
-            left_record_id: l.into(),
-            right_record_id: r.into(),
-            link_type: LinkType::BudgetIdp,
             method,
             score: 0.9,
-            demarcation_code: muni.into(),
-            matched_on: None,
-            matched_value: None,
-            name_similarity: None,
-            left_name: None,
-            right_name: None,
-            band: "accept",
             match_weight: 7.0,
-            evidence: "[]".into(),
+            ..Link::bare(l, r, LinkType::BudgetIdp, muni)
         }
     }
 
@@ -397,7 +401,7 @@ mod tests {
         let o = load(file.as_bytes(), "o.csv").unwrap();
         assert_eq!(o[0].municipality.as_deref(), Some("BUF"));
         assert_eq!(o[0].left_label, "budget");
-        let stale = apply(&mut links, &records, &o);
+        let stale = apply(&mut links, &records, &o).stale;
         assert!(stale.is_empty(), "{stale:?}");
         assert_eq!(pairs(&links), [("b:EC122", "i:EC122", "probabilistic")]);
     }
@@ -411,7 +415,7 @@ mod tests {
         let mut links = vec![];
         let file = "decision,link_type,left_source,left_key,right_source,right_key\nmust_link,budget_idp,budget_2024,PC1,idp,IDP-9\n";
         let o = load(file.as_bytes(), "o.csv").unwrap();
-        let stale = apply(&mut links, &records, &o);
+        let stale = apply(&mut links, &records, &o).stale;
         assert!(links.is_empty());
         assert_eq!(
             stale[0].reason,
@@ -434,7 +438,7 @@ mod tests {
         ];
         let file = "decision,link_type,municipality,left_key,right_key,decided_by,decided_on,reason\nmust_link,budget_idp,BUF,PC1,IDP-3,t.ndlovu,2026-10-01,same hall\n";
         let o = load(file.as_bytes(), "o.csv").unwrap();
-        assert!(apply(&mut links, &records, &o).is_empty());
+        assert!(apply(&mut links, &records, &o).stale.is_empty());
         assert_eq!(
             pairs(&links),
             [("b", "i2", "exact_identifier"), ("b", "i3", "override")]

@@ -5,7 +5,9 @@
 //! same dataset and municipality that share a reference — the IRM `Project ID`, the mSCOA project
 //! number, the IDP reference — across years and files, so a departmental project reported in
 //! three annual IRM exports is one project even where no IDP lists it (a record without links or
-//! shared reference is a project of its own). A cluster takes over the key its members had in the previous run when at least
+//! shared reference is a project of its own). An analyst's cannot-link holds here too: links join
+//! projects from the strongest (must-links, exact identifiers, then by match weight) down, and a
+//! link that would put a cannot-linked pair in one project is left out of the register. A cluster takes over the key its members had in the previous run when at least
 //! half of its members' natural keys carried that key (so a renamed budget line, whose mSCOA
 //! number is unchanged, keeps its project); otherwise it gets a new key from the hash of its
 //! members' natural keys, which is the same on every rerun of the same inputs.
@@ -47,25 +49,104 @@ fn find(parent: &mut [usize], i: usize) -> usize {
     root
 }
 
-/// Builds the register. `previous` maps natural keys to the project keys of the last run.
-pub fn build(records: &[Record], accepted: &[&Link], previous: &BTreeMap<String, String>) -> Vec<Member> {
+/// Union–find over record indices that refuses to join two records an analyst kept apart
+/// (a cannot-link), however the other links connect them.
+struct Clusters {
+    parent: Vec<usize>,
+    /// Per component root: its members that are in a kept-apart pair (absent for nearly all).
+    guarded: BTreeMap<usize, Vec<usize>>,
+    /// Kept-apart pairs of record indices, smaller index first.
+    apart: BTreeSet<(usize, usize)>,
+    /// Joins refused because they would have put a kept-apart pair in one project.
+    refused: usize,
+}
+
+impl Clusters {
+    fn new(len: usize, apart: BTreeSet<(usize, usize)>) -> Clusters {
+        let mut guarded: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+        for &(a, b) in &apart {
+            for i in [a, b] {
+                guarded.entry(i).or_insert_with(|| vec![i]);
+            }
+        }
+        Clusters {
+            parent: (0..len).collect(),
+            guarded,
+            apart,
+            refused: 0,
+        }
+    }
+
+    fn root(&mut self, i: usize) -> usize {
+        find(&mut self.parent, i)
+    }
+
+    fn join(&mut self, a: usize, b: usize) {
+        let (ra, rb) = (self.root(a), self.root(b));
+        if ra == rb {
+            return;
+        }
+        if let (Some(x), Some(y)) = (self.guarded.get(&ra), self.guarded.get(&rb)) {
+            let clash = x
+                .iter()
+                .any(|&i| y.iter().any(|&j| self.apart.contains(&(i.min(j), i.max(j)))));
+            if clash {
+                self.refused += 1;
+                return;
+            }
+        }
+        let (keep, gone) = (ra.min(rb), ra.max(rb));
+        self.parent[gone] = keep;
+        if let Some(moved) = self.guarded.remove(&gone) {
+            self.guarded.entry(keep).or_default().extend(moved);
+        }
+    }
+}
+
+/// Accepted links in the order they join projects: analysts' must-links, then exact links on
+/// shared identifiers, then probabilistic ones by match weight. Without cannot-links the order
+/// changes nothing; with them, the weaker link is the one refused.
+fn by_strength<'a>(accepted: &[&'a Link]) -> Vec<&'a Link> {
+    let rank = |l: &Link| match l.method {
+        "override" => 0,
+        "probabilistic" => 2,
+        _ => 1,
+    };
+    let mut ordered = accepted.to_vec();
+    ordered.sort_by(|a, b| {
+        rank(a)
+            .cmp(&rank(b))
+            .then_with(|| b.match_weight.total_cmp(&a.match_weight))
+            .then_with(|| {
+                (a.link_type, &a.left_record_id, &a.right_record_id).cmp(&(
+                    b.link_type,
+                    &b.left_record_id,
+                    &b.right_record_id,
+                ))
+            })
+    });
+    ordered
+}
+
+/// Builds the register. `apart` lists record-id pairs an analyst said are not one project
+/// (cannot-links); `previous` maps natural keys to the project keys of the last run.
+pub fn build(
+    records: &[Record],
+    accepted: &[&Link],
+    apart: &[(String, String)],
+    previous: &BTreeMap<String, String>,
+) -> Vec<Member> {
     let index: BTreeMap<&str, usize> = records
         .iter()
         .enumerate()
         .map(|(i, r)| (r.record_id.as_str(), i))
         .collect();
-    let mut parent: Vec<usize> = (0..records.len()).collect();
-    for l in accepted {
-        if let (Some(&a), Some(&b)) = (
-            index.get(l.left_record_id.as_str()),
-            index.get(l.right_record_id.as_str()),
-        ) {
-            let (ra, rb) = (find(&mut parent, a), find(&mut parent, b));
-            if ra != rb {
-                parent[ra.max(rb)] = ra.min(rb);
-            }
-        }
-    }
+    let apart: BTreeSet<(usize, usize)> = apart
+        .iter()
+        .filter_map(|(a, b)| Some((*index.get(a.as_str())?, *index.get(b.as_str())?)))
+        .map(|(a, b)| (a.min(b), a.max(b)))
+        .collect();
+    let mut clusters = Clusters::new(records.len(), apart);
     // The same project in several years or files of one dataset: its reference is shared.
     let mut first_with_ref: BTreeMap<(&'static str, &str, &str), usize> = BTreeMap::new();
     for (i, r) in records.iter().enumerate() {
@@ -76,18 +157,27 @@ pub fn build(records: &[Record], accepted: &[&Link], previous: &BTreeMap<String,
             std::collections::btree_map::Entry::Vacant(v) => {
                 v.insert(i);
             }
-            std::collections::btree_map::Entry::Occupied(o) => {
-                let (ra, rb) = (find(&mut parent, *o.get()), find(&mut parent, i));
-                if ra != rb {
-                    parent[ra.max(rb)] = ra.min(rb);
-                }
-            }
+            std::collections::btree_map::Entry::Occupied(o) => clusters.join(*o.get(), i),
         }
     }
-    let mut clusters: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for l in by_strength(accepted) {
+        if let (Some(&a), Some(&b)) = (
+            index.get(l.left_record_id.as_str()),
+            index.get(l.right_record_id.as_str()),
+        ) {
+            clusters.join(a, b);
+        }
+    }
+    if clusters.refused > 0 {
+        tracing::info!(
+            links = clusters.refused,
+            "accepted links left out of the project register: each would join records an analyst said are not one project"
+        );
+    }
+    let mut by_root: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
     for i in 0..records.len() {
-        let root = find(&mut parent, i);
-        clusters.entry(root).or_default().push(i);
+        let root = clusters.root(i);
+        by_root.entry(root).or_default().push(i);
     }
     // Natural keys once per record (they are compared and hashed below).
     let natural: Vec<String> = {
@@ -96,7 +186,7 @@ pub fn build(records: &[Record], accepted: &[&Link], previous: &BTreeMap<String,
     };
     // Each cluster's distinct natural keys, sorted; clusters in the order of those lists, so the
     // order (and the keys made from it) does not depend on record order.
-    let mut ordered: Vec<(Vec<&str>, Vec<usize>)> = clusters
+    let mut ordered: Vec<(Vec<&str>, Vec<usize>)> = by_root
         .into_values()
         .map(|m| {
             let mut keys: Vec<&str> = m.iter().map(|&i| natural[i].as_str()).collect();
@@ -173,7 +263,7 @@ mod tests {
             // A different dataset with the same reference text is not joined by it.
             rec("idp:1", "idp", Dataset::Idp, "BUF", "100001"),
         ];
-        let m = build(&records, &[], &BTreeMap::new());
+        let m = build(&records, &[], &[], &BTreeMap::new());
         assert_eq!(m.len(), 5);
         let (a, size) = key_of(&m, "irm_2024:1");
         assert_eq!(size, 2);
@@ -183,6 +273,39 @@ mod tests {
             assert_eq!(key_of(&m, other).1, 1, "{other}");
         }
         // Same inputs, same keys.
-        assert_eq!(build(&records, &[], &BTreeMap::new()), m);
+        assert_eq!(build(&records, &[], &[], &BTreeMap::new()), m);
+    }
+
+    /// A budget line linked to a BEPP project that is linked to an IDP project: one project of
+    /// three, unless an analyst said the budget line is not the IDP project; then the weaker
+    /// link that would join them is left out, whichever order the links come in.
+    #[test]
+    fn a_cannot_link_holds_through_other_links() {
+        use crate::reconcile::LinkType;
+        let records = vec![
+            rec("budget:1", "budget", Dataset::Budget, "BUF", "PC1"),
+            rec("budget_next:1", "budget_next", Dataset::Budget, "BUF", "PC1"),
+            rec("bepp:1", "bepp", Dataset::Bepp, "BUF", "B-7"),
+            rec("idp:1", "idp", Dataset::Idp, "BUF", "IDP-1"),
+        ];
+        let probabilistic = |l: &str, r: &str, t: LinkType, weight: f64| Link {
+            method: "probabilistic",
+            match_weight: weight,
+            ..Link::bare(l, r, t, "BUF")
+        };
+        let strong = probabilistic("bepp:1", "budget:1", LinkType::BeppBudget, 12.0);
+        let weak = probabilistic("bepp:1", "idp:1", LinkType::BeppIdp, 6.0);
+        let together = build(&records, &[&strong, &weak], &[], &BTreeMap::new());
+        assert_eq!(key_of(&together, "idp:1").1, 4);
+        let apart = vec![("budget_next:1".to_string(), "idp:1".to_string())];
+        for links in [vec![&strong, &weak], vec![&weak, &strong]] {
+            let m = build(&records, &links, &apart, &BTreeMap::new());
+            let (budget, size) = key_of(&m, "budget:1");
+            assert_eq!(size, 3, "both years' budget line and the BEPP project stay one project");
+            assert_eq!(key_of(&m, "budget_next:1").0, budget);
+            assert_eq!(key_of(&m, "bepp:1").0, budget);
+            assert_ne!(key_of(&m, "idp:1").0, budget);
+            assert_eq!(key_of(&m, "idp:1").1, 1);
+        }
     }
 }

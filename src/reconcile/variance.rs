@@ -247,20 +247,9 @@ mod tests {
 
     fn link(l: &str, r: &str, t: LinkType) -> Link {
         Link {
-            left_record_id: l.into(),
-            right_record_id: r.into(),
-            link_type: t,
             method: "probabilistic",
-            score: 1.0,
-            demarcation_code: "BUF".into(),
-            matched_on: None,
-            matched_value: None,
-            name_similarity: None,
-            left_name: None,
-            right_name: None,
-            band: "accept",
             match_weight: 20.0,
-            evidence: String::new(),
+            ..Link::bare(l, r, t, "BUF")
         }
     }
 
