@@ -400,6 +400,29 @@ pub fn process_with_contract(
     out
 }
 
+/// The previous run's quarantined problems and the run each was first rejected in (the last file
+/// of the quarantine history is the previous run's). Unreadable: noted, and every problem is
+/// new again.
+async fn previous_quarantine(
+    store: &crate::storage::Store,
+    previous: Option<&Manifest>,
+    notes: &mut Vec<String>,
+) -> std::collections::BTreeMap<String, String> {
+    let Some((manifest, last)) = previous.and_then(|m| Some((m, m.tables.get("quarantine")?.files.last()?))) else {
+        return Default::default();
+    };
+    let files = std::slice::from_ref(last);
+    let read = match publish::read_table(store, files).await {
+        Ok(Some(df)) => tables::quarantine_first_seen(&df, &manifest.run_id).map_err(|e| e.to_string()),
+        Ok(None) => Ok(Default::default()),
+        Err(e) => Err(e.to_string()),
+    };
+    read.unwrap_or_else(|e| {
+        unreadable_state("quarantine", files, &e, notes);
+        Default::default()
+    })
+}
+
 /// A previous run's table that cannot be read: logged and noted; the run goes on without it.
 fn unreadable_state(what: &str, files: &[String], error: &str, notes: &mut Vec<String>) {
     tracing::warn!(state = what, files = %files.join(", "), error = %error, "previous state cannot be read; starting without it");
@@ -857,6 +880,7 @@ async fn run_locked(pipeline: &Pipeline, request: &RunRequest, lock_notes: Vec<S
         secs = stage.elapsed().as_secs_f64(),
         "exceptions"
     );
+    let quarantine_seen = previous_quarantine(&store, previous.as_ref(), &mut notes).await;
     let project_register = reconcile::register::build(&records, &accepted, &apart, &previous_projects);
     let today = now.with_timezone(&pipeline.timezone).date_naive();
     let register = metrics::register::merge(&previous_register, &exceptions, &decisions, &request.run_id, today);
@@ -931,7 +955,7 @@ async fn run_locked(pipeline: &Pipeline, request: &RunRequest, lock_notes: Vec<S
         (
             "quarantine",
             Partition::RunId,
-            Box::new(|| tables::quarantine(&quarantine, &request.run_id)),
+            Box::new(|| tables::quarantine(&quarantine, &request.run_id, &quarantine_seen)),
         ),
         (
             "data_quality",

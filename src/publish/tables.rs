@@ -14,6 +14,7 @@ use crate::reconcile::{Link, Variance};
 use crate::records::{is_placeholder_objective, Record};
 use chrono::NaiveDate;
 use polars::prelude::*;
+use std::collections::BTreeMap;
 
 /// Days since 1970-01-01, the physical value of a polars Date.
 fn days(d: NaiveDate) -> i32 {
@@ -508,11 +509,73 @@ pub struct QuarantineRow {
     pub message: String,
 }
 
+impl QuarantineRow {
+    /// What identifies one problem from run to run: where it is (file, sheet, row, column), the
+    /// rule and the value. A fixed cell, a moved row or an edited value is another problem.
+    pub fn seen_key(&self) -> String {
+        seen_key(
+            &self.source_file,
+            self.source_sheet.as_deref(),
+            self.source_row,
+            &self.column,
+            &self.rule,
+            &self.raw_value,
+        )
+    }
+}
+
+fn seen_key(file: &str, sheet: Option<&str>, row: Option<u32>, column: &str, rule: &str, raw: &str) -> String {
+    let row = row.map(|r| r.to_string()).unwrap_or_default();
+    [file, sheet.unwrap_or(""), &row, column, rule, raw].join("\u{1f}")
+}
+
+/// The previous run's quarantine rows (those with its `run_id`) as problem key → the run that
+/// first rejected it without a break (`first_seen_run`, or the run itself in files written
+/// before that column).
+pub fn quarantine_first_seen(df: &DataFrame, previous_run: &str) -> PolarsResult<BTreeMap<String, String>> {
+    let text = |name: &str| -> PolarsResult<StringChunked> { Ok(df.column(name)?.str()?.clone()) };
+    let (run, file, sheet, column, rule, raw) = (
+        text("run_id")?,
+        text("source_file")?,
+        text("source_sheet")?,
+        text("column")?,
+        text("rule")?,
+        text("raw_value")?,
+    );
+    let row = df.column("source_row")?.cast(&DataType::Int64)?;
+    let row = row.i64()?;
+    let first = df.column("first_seen_run").ok().and_then(|c| c.str().ok().cloned());
+    let mut out = BTreeMap::new();
+    for i in 0..df.height() {
+        if run.get(i) != Some(previous_run) {
+            continue;
+        }
+        let key = seen_key(
+            file.get(i).unwrap_or(""),
+            sheet.get(i),
+            row.get(i).and_then(|r| u32::try_from(r).ok()),
+            column.get(i).unwrap_or(""),
+            rule.get(i).unwrap_or(""),
+            raw.get(i).unwrap_or(""),
+        );
+        let since = first.as_ref().and_then(|f| f.get(i)).unwrap_or(previous_run);
+        out.insert(key, since.to_string());
+    }
+    Ok(out)
+}
+
 /// `quarantine`: every rejected row or cell, with the run that rejected it (`run_id`), so the
-/// history (every run's file) can be filtered to one run.
-pub fn quarantine(q: &[QuarantineRow], run_id: &str) -> PolarsResult<DataFrame> {
+/// history (every run's file) can be filtered to one run, and the run since which the same
+/// problem has been rejected in every run (`first_seen_run`; `seen` maps the previous run's
+/// problems to theirs).
+pub fn quarantine(q: &[QuarantineRow], run_id: &str, seen: &BTreeMap<String, String>) -> PolarsResult<DataFrame> {
+    let first_seen: Vec<&str> = q
+        .iter()
+        .map(|x| seen.get(&x.seen_key()).map_or(run_id, String::as_str))
+        .collect();
     frame(vec![
         Column::new("run_id".into(), vec![run_id; q.len()]),
+        Column::new("first_seen_run".into(), first_seen),
         Column::new("source".into(), q.iter().map(|x| x.source.text()).collect::<Vec<_>>()),
         Column::new(
             "source_file".into(),

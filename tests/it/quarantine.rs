@@ -162,3 +162,41 @@ fn each_quarantine_row_names_its_run_so_one_run_can_be_picked_out_of_the_history
         reports.iter().map(|r| Some(r.manifest.run_id.clone())).collect();
     assert_eq!(ids, expected);
 }
+
+/// Each run's rows say since which run the same problem (file, row, column, rule, value) has been
+/// rejected without a break: a problem kept across runs keeps its first run, a new one starts
+/// at its own run, and one that was fixed and came back starts again.
+#[test]
+fn each_quarantined_problem_says_since_which_run_it_has_been_rejected() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (dir, out) = (tmp.path(), tmp.path().join("out"));
+    let mut ids = Vec::new();
+    let mut since = Vec::new();
+    for (minute, bad) in [&[2usize, 5][..], &[2, 5, 7], &[5, 7], &[2, 5]].iter().enumerate() {
+        std::fs::write(dir.join("idp.csv"), idp_csv(40, bad)).unwrap();
+        let report = block_on(run(&pipeline(dir, &out), clock(minute as u32))).unwrap();
+        let run_id = report.manifest.run_id.clone();
+        let q = read_table(&out, &manifest(&out), "quarantine");
+        let (runs, first) = (strings(&q, "run_id"), strings(&q, "first_seen_run"));
+        let rows = q.column("source_row").unwrap().i32().unwrap().clone();
+        let mut mine: Vec<(i32, String)> = (0..q.height())
+            .filter(|&i| runs[i].as_deref() == Some(run_id.as_str()))
+            .map(|i| (rows.get(i).unwrap(), first[i].clone().unwrap()))
+            .collect();
+        mine.sort();
+        ids.push(run_id);
+        since.push(mine);
+    }
+    // Data rows start at file row 2: project i is on row i + 2.
+    assert_eq!(since[0], [(4, ids[0].clone()), (7, ids[0].clone())]);
+    assert_eq!(
+        since[1],
+        [(4, ids[0].clone()), (7, ids[0].clone()), (9, ids[1].clone())]
+    );
+    assert_eq!(since[2], [(7, ids[0].clone()), (9, ids[1].clone())]);
+    assert_eq!(
+        since[3],
+        [(4, ids[3].clone()), (7, ids[0].clone())],
+        "row 4 was fixed in the third run"
+    );
+}
