@@ -473,59 +473,83 @@ async fn missed_schedule_catches_up_at_start_and_sigterm_interrupts_after_grace(
     assert_eq!(r.error.as_deref(), Some(harvester::service::INTERRUPTED));
 }
 
-/// The API keeps answering while a heavy run (the national world of two metros) reads, links
-/// and publishes: the run must not occupy the threads that serve HTTP. The runtime has a single
-/// worker thread, so any stretch of run work on it would hold `/health` for that long.
+/// The API keeps answering while two heavy runs (two national worlds of two metros each, in two
+/// pipelines) read, link and publish at once: runs must not occupy the threads that serve HTTP.
+/// The runtime has a single worker thread, so any stretch of run work on it would hold
+/// `/health` for that long.
 #[test]
-fn health_answers_promptly_during_a_heavy_run() {
+fn health_answers_promptly_while_two_heavy_runs_link() {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
         .build()
         .unwrap();
     let tmp = tempfile::tempdir().unwrap();
-    harvester::synth::national::write(
-        tmp.path(),
-        harvester::synth::national::Scale {
-            municipalities: 2,
-            years: 1,
-            seed: 1,
-            noise: harvester::synth::national::Noise::DEFAULT,
-        },
-    )
-    .unwrap();
-    let pipeline = harvester::config::Pipeline::load(&tmp.path().join("national.toml"), tmp.path()).unwrap();
-    let name = pipeline.name.clone();
+    let pipelines: Vec<_> = ["a", "b"]
+        .iter()
+        .enumerate()
+        .map(|(seed, world)| {
+            let dir = tmp.path().join(world);
+            harvester::synth::national::write(
+                &dir,
+                harvester::synth::national::Scale {
+                    municipalities: 2,
+                    years: 1,
+                    seed: seed as u64 + 1,
+                    noise: harvester::synth::national::Noise::DEFAULT,
+                },
+            )
+            .unwrap();
+            let mut p = harvester::config::Pipeline::load(&dir.join("national.toml"), &dir).unwrap();
+            p.name = format!("national_{world}");
+            p
+        })
+        .collect();
+    let names: Vec<String> = pipelines.iter().map(|p| p.name.clone()).collect();
     let history = std::sync::Arc::new(harvester::history::History::open(&tmp.path().join("history.sqlite")).unwrap());
     let svc = harvester::service::Service::new(
-        vec![pipeline],
+        pipelines,
         history.clone(),
         None,
         std::sync::Arc::new(harvester::service::SystemClock),
     )
     .unwrap();
-    let (run_id, latencies) = rt.block_on(async {
+    let (run_ids, latencies) = rt.block_on(async {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let app = harvester::service::api::app(svc.clone());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        let run_id = svc
-            .trigger(&name, harvester::history::Trigger::Api, Default::default())
-            .unwrap();
+        let run_ids: Vec<String> = names
+            .iter()
+            .map(|n| {
+                svc.trigger(n, harvester::history::Trigger::Api, Default::default())
+                    .unwrap()
+            })
+            .collect();
         let client = client();
         let mut latencies = Vec::new();
         let deadline = Instant::now() + Duration::from_secs(900);
-        while svc.running_run(&name).is_some() {
-            assert!(Instant::now() < deadline, "the run finishes within 15 minutes");
+        // Probed while both runs are in flight (the first to finish ends the probing).
+        while names.iter().all(|n| svc.running_run(n).is_some()) {
+            assert!(Instant::now() < deadline, "the runs finish within 15 minutes");
             let t = Instant::now();
             let r = client.get(format!("{base}/health")).send().await.unwrap();
             assert_eq!(r.status(), 200);
             latencies.push(t.elapsed());
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        (run_id, latencies)
+        while names.iter().any(|n| svc.running_run(n).is_some()) {
+            assert!(Instant::now() < deadline, "the runs finish within 15 minutes");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        (run_ids, latencies)
     });
-    let row = history.get(&run_id).unwrap().unwrap();
+    for run_id in &run_ids[1..] {
+        let row = history.get(run_id).unwrap().unwrap();
+        assert_eq!(row.status, "succeeded", "{row:?}");
+    }
+    let run_id = &run_ids[0];
+    let row = history.get(run_id).unwrap().unwrap();
     assert_eq!(row.status, "succeeded", "{row:?}");
     let mut sorted = latencies.clone();
     sorted.sort();
@@ -537,12 +561,13 @@ fn health_answers_promptly_during_a_heavy_run() {
     let p99 = sorted[(sorted.len() * 99 / 100).min(sorted.len() - 1)];
     let max = *sorted.last().unwrap();
     eprintln!(
-        "/health during the run: {} probes, p50 {:?}, p99 {p99:?}, max {max:?}, waiting {:?} in all",
+        "/health during two runs: {} probes, p50 {:?}, p99 {p99:?}, max {max:?}, waiting {:?} in all",
         sorted.len(),
         sorted[sorted.len() / 2],
         latencies.iter().sum::<Duration>()
     );
-    assert!(p99 < Duration::from_secs(1), "p99 {p99:?} (max {max:?})");
+    // The figure: p99 under 100 ms (seen: 12–23 ms in a debug build on 2 busy cores).
+    assert!(p99 < Duration::from_millis(100), "p99 {p99:?} (max {max:?})");
     // Probes are 50 ms apart: waiting on the server must be a small part of the probing time
     // (with the run on the serving thread it was about 80%: 20 probes in 6 s, up to 450 ms each).
     let waiting: Duration = latencies.iter().sum();
