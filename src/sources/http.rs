@@ -159,6 +159,43 @@ pub async fn get(
     Err(HttpError::Failed { reason: last, attempts })
 }
 
+/// A response body as it arrives, never copied while it grows: with a declared length, one
+/// buffer of that size; without (chunked), the chunks as they come, joined once at the end (a
+/// doubling buffer copied itself and peaked at twice the limit on an endless chunked body).
+struct Body {
+    buffer: Option<Vec<u8>>,
+    chunks: Vec<bytes::Bytes>,
+    len: u64,
+}
+
+impl Body {
+    /// `declared` was already checked against the limit.
+    fn new(declared: Option<u64>) -> Body {
+        let buffer = declared.and_then(|n| usize::try_from(n).ok()).map(Vec::with_capacity);
+        Body {
+            buffer,
+            chunks: Vec::new(),
+            len: 0,
+        }
+    }
+
+    fn push(&mut self, chunk: bytes::Bytes) {
+        self.len += chunk.len() as u64;
+        match &mut self.buffer {
+            Some(b) => b.extend_from_slice(&chunk),
+            None => self.chunks.push(chunk),
+        }
+    }
+
+    fn into_bytes(mut self) -> bytes::Bytes {
+        match (self.buffer, self.chunks.len()) {
+            (Some(b), _) => b.into(),
+            (None, 1) => self.chunks.swap_remove(0),
+            (None, _) => self.chunks.concat().into(),
+        }
+    }
+}
+
 async fn once(
     client: &reqwest::Client,
     url: &url::Url,
@@ -226,18 +263,18 @@ async fn once(
         b
     });
     let mut resp = resp;
-    let mut body = Vec::new();
+    let mut body = Body::new(resp.content_length());
     loop {
         match resp.chunk().await {
             Ok(Some(chunk)) => {
                 // Checked before the bytes are kept, so a body without a length (chunked) never
                 // holds more than the limit.
-                if (body.len() + chunk.len()) as u64 > max_bytes {
+                if body.len + chunk.len() as u64 > max_bytes {
                     return Err(Err(HttpError::TooLarge { max: max_bytes }));
                 }
-                body.extend_from_slice(&chunk);
+                body.push(chunk);
                 if let Some(b) = &bar {
-                    b.set_position(body.len() as u64);
+                    b.set_position(body.len);
                 }
             }
             Ok(None) => break,
@@ -256,7 +293,7 @@ async fn once(
         b.finish_and_clear();
     }
     Ok(Response::Body {
-        bytes: body.into(),
+        bytes: body.into_bytes(),
         validators,
     })
 }
