@@ -811,6 +811,7 @@ async fn run_locked(pipeline: &Pipeline, request: &RunRequest, lock_notes: Vec<S
     ));
     exceptions.extend(metrics::review_exceptions(&links, &stale));
     metrics::assess(&mut exceptions, &budget_totals, &pipeline.exceptions);
+    metrics::bundle_minor(&mut exceptions, &budget_totals, &pipeline.exceptions);
     metrics::sort_exceptions(&mut exceptions);
     let decisions = match &pipeline.exceptions.decisions {
         None => Vec::new(),

@@ -11,7 +11,10 @@ use crate::contracts::fiscal::{Calendar, FinancialYear};
 use crate::contracts::Dataset;
 use crate::reconcile::{Link, LinkType, Variance};
 pub mod alignment;
+mod bundle;
 pub mod register;
+
+pub use bundle::bundle_minor;
 
 pub use alignment::{alignment_metrics, METRICS};
 
@@ -113,6 +116,10 @@ pub struct Exception {
     pub record_ids: String,
     /// One-line description for a person.
     pub detail: String,
+    /// For a bundle of minor findings (one per municipality and type): how many it holds.
+    pub bundle_size: Option<i64>,
+    /// For a finding below the threshold: the bundle it is counted in.
+    pub bundled_in: Option<String>,
 }
 
 impl Exception {
@@ -143,6 +150,8 @@ impl Exception {
             priority: 0.0,
             record_ids,
             detail,
+            bundle_size: None,
+            bundled_in: None,
         }
     }
 

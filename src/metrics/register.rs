@@ -448,6 +448,8 @@ mod tests {
             priority: 6.0,
             record_ids: "r1".into(),
             detail: "d".into(),
+            bundle_size: None,
+            bundled_in: None,
         }
     }
 

@@ -482,6 +482,14 @@ pub fn exceptions(e: &[Exception]) -> PolarsResult<DataFrame> {
             e.iter().map(|x| x.record_ids.text()).collect::<Vec<_>>(),
         ),
         Column::new("detail".into(), e.iter().map(|x| x.detail.text()).collect::<Vec<_>>()),
+        Column::new(
+            "bundle_size".into(),
+            e.iter().map(|x| x.bundle_size).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "bundled_in".into(),
+            e.iter().map(|x| x.bundled_in.text()).collect::<Vec<_>>(),
+        ),
     ]);
     frame(cols)
 }
