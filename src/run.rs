@@ -247,6 +247,8 @@ pub fn process_with_contract(
             rows_accepted: 0,
             rows_rejected: 0,
             warnings: 0,
+            notices: 0,
+            zero_amount_rows: 0,
         },
         problems: vec![],
     };
@@ -314,6 +316,18 @@ pub fn process_with_contract(
         .rejections
         .iter()
         .filter(|r| r.severity == validate::Severity::Warning)
+        .count();
+    out.quality.notices = outcome
+        .rejections
+        .iter()
+        .filter(|r| r.severity == validate::Severity::Notice)
+        .count();
+    // Plan and budget lines with amounts that are all zero (IDP sector lines of R0): counted,
+    // since a zero plan cannot be compared with a budget.
+    out.quality.zero_amount_rows = outcome
+        .rows
+        .iter()
+        .filter(|r| !r.amounts.is_empty() && r.amounts.iter().all(|a| a.rand == 0.0))
         .count();
     // Checked on every run: no row may be lost between reading and publishing.
     if outcome.rows_read != outcome.rows.len() + outcome.rows_rejected {
@@ -628,6 +642,8 @@ async fn run_locked(pipeline: &Pipeline, request: &RunRequest, lock_notes: Vec<S
             rows_accepted: 0,
             rows_rejected: 0,
             warnings: 0,
+            notices: 0,
+            zero_amount_rows: 0,
         };
         let several = files.len() > 1;
         for fetched in &mut files {
@@ -656,6 +672,8 @@ async fn run_locked(pipeline: &Pipeline, request: &RunRequest, lock_notes: Vec<S
             quality_sum.rows_accepted += out.quality.rows_accepted;
             quality_sum.rows_rejected += out.quality.rows_rejected;
             quality_sum.warnings += out.quality.warnings;
+            quality_sum.notices += out.quality.notices;
+            quality_sum.zero_amount_rows += out.quality.zero_amount_rows;
         }
         // Only when nothing else is wrong with the source: a missing header already says why.
         if problems.len() == problems_before && quality_sum.rows_accepted < spec.min_rows {

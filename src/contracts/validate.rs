@@ -104,6 +104,8 @@ pub enum Severity {
     Error,
     /// The cell was nulled; the row was kept.
     Warning,
+    /// The value was kept as it is but deserves a look (a negative amount).
+    Notice,
 }
 
 impl Severity {
@@ -112,6 +114,7 @@ impl Severity {
         match self {
             Severity::Error => "error",
             Severity::Warning => "warning",
+            Severity::Notice => "notice",
         }
     }
 }
@@ -128,11 +131,12 @@ pub struct Rejection {
     /// Rule name: `required`, `number`, `pattern`, `allowed_values`, `range`,
     /// `financial_year`, `demarcation_code`, `require_any`, `max_abs` (an implausibly large
     /// amount), `non_finite`, `duplicate_header` (two columns for one field disagree),
-    /// `control_characters` (removed from the cell; a warning).
+    /// `control_characters` (removed from the cell; a warning), `negative_amount` (kept; a
+    /// notice).
     pub rule: String,
     /// The raw cell text.
     pub raw: String,
-    /// Error (row rejected) or warning (cell nulled).
+    /// Error (row rejected), warning (cell nulled) or notice (value kept, worth a look).
     pub severity: Severity,
     /// What was expected and what was found.
     pub message: String,
@@ -686,6 +690,22 @@ fn validate_sheet(contract: &Contract, sheet: &RawSheet, opts: &Options, referen
                     "an amount needs a financial year: fill `financial_year` or set it on the source".into(),
                 )),
             }
+        }
+        // Negative amounts are kept (corrections exist) but named: Tshwane's audited −R18.57 bn
+        // line passed without a word.
+        for a in amounts.iter().filter(|a| a.rand < 0.0) {
+            warns.push(Rejection {
+                severity: Severity::Notice,
+                ..warn(
+                    &format!("{} {}", a.phase, a.year.label()),
+                    "negative_amount",
+                    format!("{}", a.rand),
+                    format!(
+                        "a negative amount (R {:.0}) is kept: a correction, or a sign error to check in the source",
+                        a.rand
+                    ),
+                )
+            });
         }
         let rejected = !errs.is_empty();
         out.rejections.append(&mut errs);

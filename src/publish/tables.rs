@@ -623,6 +623,12 @@ pub struct SourceQuality {
     pub rows_rejected: usize,
     /// Cells quarantined as warnings on accepted rows.
     pub warnings: usize,
+    /// Values kept but worth a look (`notice` rows in the quarantine: negative amounts).
+    #[serde(default)]
+    pub notices: usize,
+    /// Accepted rows whose amounts are all zero (a plan line of R0 cannot be compared).
+    #[serde(default)]
+    pub zero_amount_rows: usize,
 }
 
 /// `data_quality`: one row per source.
@@ -638,5 +644,7 @@ pub fn data_quality(q: &[SourceQuality]) -> PolarsResult<DataFrame> {
         Column::new("rows_accepted".into(), n(|x| x.rows_accepted)),
         Column::new("rows_rejected".into(), n(|x| x.rows_rejected)),
         Column::new("warnings".into(), n(|x| x.warnings)),
+        Column::new("notices".into(), n(|x| x.notices)),
+        Column::new("zero_amount_rows".into(), n(|x| x.zero_amount_rows)),
     ])
 }

@@ -970,3 +970,52 @@ fn an_excel_date_in_an_amount_column_is_quarantined() {
     let raw = strings(&q, "raw_value");
     assert!(raw.contains(&Some("2024-07-01".to_string())), "{raw:?}");
 }
+
+#[test]
+fn a_negative_amount_is_kept_and_named_as_a_notice() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let idp = idp_with_first_amount(tmp.path(), "-1500000");
+    let mut p = sample_pipeline(&out);
+    p.override_source(&format!("idp={}", idp.display()), tmp.path())
+        .unwrap();
+    let report = block_on(run(&p, clock(0))).expect("a negative amount does not fail the run");
+    let m = manifest(&out);
+
+    let q = read_table(&out, &m, "quarantine");
+    let rules = strings(&q, "rule");
+    let sources = strings(&q, "source");
+    let hits: Vec<usize> = (0..q.height())
+        .filter(|&i| rules[i].as_deref() == Some("negative_amount"))
+        .filter(|&i| sources[i].as_deref() == Some("idp"))
+        .collect();
+    assert_eq!(hits.len(), 1, "exactly the one negative cell: {rules:?}");
+    let i = hits[0];
+    assert_eq!(strings(&q, "raw_value")[i].as_deref(), Some("-1500000"));
+    assert_eq!(strings(&q, "severity")[i].as_deref(), Some("notice"));
+    let message = strings(&q, "message")[i].clone().unwrap();
+    assert!(message.contains("R -1500000"), "{message}");
+    let row = q.column("source_row").unwrap().cast(&DataType::Int64).unwrap();
+    assert_eq!(row.i64().unwrap().get(i), Some(2), "first data row of the CSV");
+
+    // Kept: the row has no error (the sample's own two bad rows stay the only rejections), and
+    // the amount reached the projects table.
+    let severities = strings(&q, "severity");
+    let rows = row.i64().unwrap();
+    assert!(!(0..q.height()).any(|j| sources[j].as_deref() == Some("idp")
+        && rows.get(j) == Some(2)
+        && severities[j].as_deref() == Some("error")));
+    let quality = report.manifest.data_quality.iter().find(|d| d.source == "idp").unwrap();
+    assert_eq!(quality.rows_rejected, 2, "the sample's two known bad rows");
+    assert_eq!(quality.notices, 1);
+    let projects = read_table(&out, &m, "projects");
+    let amounts = projects
+        .column("amount_rand")
+        .unwrap()
+        .cast(&DataType::Float64)
+        .unwrap();
+    assert!(
+        amounts.f64().unwrap().iter().flatten().any(|v| v == -1_500_000.0),
+        "the negative amount is published as read"
+    );
+}
