@@ -49,6 +49,10 @@ pub struct Municipality {
     pub name: String,
     /// Category: `A` metro, `B` local, `C` district.
     pub category: String,
+    /// MIIF class (Municipal Infrastructure Investment Framework): `A` metros, `B1` secondary
+    /// cities, `B2` large towns, `B3` small towns, `B4` mainly rural, `C1`/`C2` districts;
+    /// empty where the reference data has none.
+    pub miif_category: String,
     /// Province code (`EC`, `KZN`).
     pub province: String,
     /// Parent district code for locals; the province code for metros and districts.
@@ -156,6 +160,7 @@ impl Reference {
                 parent_code: rec[7].to_string(),
                 province: rec[9].to_string(),
                 category: rec[10].to_string(),
+                miif_category: rec.get(11).unwrap_or_default().to_string(),
                 code: code.clone(),
             };
             by_code.insert(code, m);
