@@ -736,6 +736,11 @@ async fn run_locked(pipeline: &Pipeline, request: &RunRequest, lock_notes: Vec<S
     }
     // Borrowed, not copied: the links are the run's largest structure.
     let accepted: Vec<&reconcile::Link> = links.iter().filter(|l| l.band == "accept").collect();
+    let inherited = reconcile::priorities::propagate(&mut records, &accepted);
+    tracing::info!(
+        values = inherited,
+        "MTSF outcomes and IUDF goals inherited through links"
+    );
     let mut variances = reconcile::variances(&records, &accepted, settings);
     tracing::info!(
         variances = variances.len(),

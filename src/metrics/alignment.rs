@@ -80,6 +80,42 @@ pub const METRICS: &[MetricDef] = &[
         Better::None,
         Some("iudf_goal"),
     ),
+    m(
+        "idp_value_by_mtsf_outcome_share",
+        "share_by_value",
+        Better::None,
+        Some("mtsf_outcome"),
+    ),
+    m(
+        "idp_value_by_iudf_goal_share",
+        "share_by_value",
+        Better::None,
+        Some("iudf_goal"),
+    ),
+    m(
+        "bepp_value_by_mtsf_outcome_share",
+        "share_by_value",
+        Better::None,
+        Some("mtsf_outcome"),
+    ),
+    m(
+        "bepp_value_by_iudf_goal_share",
+        "share_by_value",
+        Better::None,
+        Some("iudf_goal"),
+    ),
+    m(
+        "departmental_value_by_mtsf_outcome_share",
+        "share_by_value",
+        Better::None,
+        Some("mtsf_outcome"),
+    ),
+    m(
+        "departmental_value_by_iudf_goal_share",
+        "share_by_value",
+        Better::None,
+        Some("iudf_goal"),
+    ),
 ];
 
 /// The catalogue entry of a metric.
@@ -320,6 +356,7 @@ fn facts(records: &[Record], links: &[&Link], variances: &[Variance]) -> Facts {
         let total = budget_total.get(&(muni, y)).copied().unwrap_or(0.0);
         f.push("budget_by_iudf_goal_share", Some(goal), muni, y, v, total);
     }
+    plan_profiles(&mut f, records);
     // SA36 project total against the A5 (capital cube) total, preferring the original budget.
     for (&(muni, y), &sa36) in &budget_total {
         if let Some(total) = A5_PHASES.iter().find_map(|p| a5.get(&(muni, y, *p))) {
@@ -373,6 +410,44 @@ fn facts(records: &[Record], links: &[&Link], variances: &[Variance]) -> Facts {
         }
     }
     f
+}
+
+/// The plans' profiles by national priority: planned Rand of IDP, BEPP and departmental
+/// projects per MTSF outcome and IUDF goal (own or inherited through links, see
+/// `reconcile::priorities`) over the plan's total, per municipal year. `(none)` is the value
+/// without an outcome or goal.
+fn plan_profiles(f: &mut Facts, records: &[Record]) {
+    type Key<'a> = (&'static str, &'a str, FinancialYear, &'a str);
+    let mut part: BTreeMap<Key, f64> = BTreeMap::new();
+    let mut total: BTreeMap<(&'static str, &str, FinancialYear), f64> = BTreeMap::new();
+    for r in records {
+        let Some(muni) = r.demarcation_code.as_deref() else {
+            continue;
+        };
+        let (outcome, goal) = match r.dataset {
+            Dataset::Idp => ("idp_value_by_mtsf_outcome_share", "idp_value_by_iudf_goal_share"),
+            Dataset::Bepp => ("bepp_value_by_mtsf_outcome_share", "bepp_value_by_iudf_goal_share"),
+            Dataset::Departmental => (
+                "departmental_value_by_mtsf_outcome_share",
+                "departmental_value_by_iudf_goal_share",
+            ),
+            Dataset::Budget | Dataset::Reference => continue,
+        };
+        for (y, amount) in municipal_years(r) {
+            *part
+                .entry((outcome, muni, y, r.mtsf_outcome.as_deref().unwrap_or("(none)")))
+                .or_default() += amount;
+            *part
+                .entry((goal, muni, y, r.iudf.as_deref().unwrap_or("(none)")))
+                .or_default() += amount;
+            *total.entry((outcome, muni, y)).or_default() += amount;
+            *total.entry((goal, muni, y)).or_default() += amount;
+        }
+    }
+    for (&(metric, muni, y, dim), &v) in &part {
+        let den = total.get(&(metric, muni, y)).copied().unwrap_or(0.0);
+        f.push(metric, Some(dim), muni, y, v, den);
+    }
 }
 
 /// One aggregated row before ranks and changes.
@@ -697,7 +772,10 @@ mod tests {
             &[(2023, "budget", 90.0), (2024, "budget", 80.0)],
         );
         b0.mscoa_project_number = Some("PC001_00001".into());
-        let idp1 = rec("idp1", Dataset::Idp, "EC121", 2024, &[(2024, "planned", 120.0)]);
+        let mut idp1 = rec("idp1", Dataset::Idp, "EC121", 2024, &[(2024, "planned", 120.0)]);
+        // As inherited from b1 through the budget_idp link (reconcile::priorities).
+        idp1.mtsf_outcome = Some("A".into());
+        idp1.iudf = Some("X".into());
         let idp2 = rec("idp2", Dataset::Idp, "EC121", 2024, &[(2024, "planned", 50.0)]);
         let a5 = rec("a5", Dataset::Reference, "EC121", 2024, &[(2024, "orgb", 500.0)]);
         let mut d1 = rec("d1", Dataset::Departmental, "EC121", 2024, &[]);
@@ -707,12 +785,15 @@ mod tests {
             rand: 700.0,
         }];
         d1.department = Some("Health".into());
+        d1.mtsf_outcome = Some("A".into());
         let mut d2 = d1.clone();
         d2.record_id = "d2".into();
         d2.amounts[0].rand = 300.0;
         d2.department = Some("Education".into());
+        d2.mtsf_outcome = None;
         let mut p1 = rec("p1", Dataset::Bepp, "BUF", 2024, &[(2024, "planned", 1000.0)]);
         p1.integration_zone = Some("IZ1".into());
+        p1.iudf = Some("X".into());
         let p2 = rec("p2", Dataset::Bepp, "BUF", 2024, &[(2024, "planned", 500.0)]);
         let bb1 = rec("bb1", Dataset::Budget, "BUF", 2024, &[(2024, "budget", 2000.0)]);
         let bb2 = rec("bb2", Dataset::Budget, "BUF", 2024, &[(2024, "budget", 1000.0)]);
@@ -785,6 +866,33 @@ mod tests {
             ("EC121", "budget_by_mtsf_outcome_share", Some("A"), (100.0, 400.0)),
             ("EC121", "budget_by_mtsf_outcome_share", Some("B"), (300.0, 400.0)),
             ("EC121", "budget_by_iudf_goal_share", Some("X"), (400.0, 400.0)),
+            ("EC121", "idp_value_by_mtsf_outcome_share", Some("A"), (120.0, 170.0)),
+            (
+                "EC121",
+                "idp_value_by_mtsf_outcome_share",
+                Some("(none)"),
+                (50.0, 170.0),
+            ),
+            ("EC121", "idp_value_by_iudf_goal_share", Some("X"), (120.0, 170.0)),
+            (
+                "BUF",
+                "bepp_value_by_mtsf_outcome_share",
+                Some("(none)"),
+                (1500.0, 1500.0),
+            ),
+            ("BUF", "bepp_value_by_iudf_goal_share", Some("X"), (1000.0, 1500.0)),
+            (
+                "EC121",
+                "departmental_value_by_mtsf_outcome_share",
+                Some("A"),
+                (700.0, 1000.0),
+            ),
+            (
+                "EC121",
+                "departmental_value_by_iudf_goal_share",
+                Some("(none)"),
+                (1000.0, 1000.0),
+            ),
             ("BUF", "bepp_projects_in_idp_share", None, (1.0, 2.0)),
             ("BUF", "bepp_budget_coverage_share", None, (1000.0, 1500.0)),
             ("BUF", "budget_in_integration_zones_share", None, (2000.0, 3000.0)),
