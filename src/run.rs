@@ -928,6 +928,16 @@ async fn run_locked(pipeline: &Pipeline, request: &RunRequest, lock_notes: Vec<S
             Box::new(|| tables::project_register(&project_register)),
         ),
         (
+            "project_locations",
+            Partition::None,
+            Box::new(|| publish::geo::project_locations(&records)),
+        ),
+        (
+            "ward_budget",
+            Partition::FinancialYear,
+            Box::new(|| metrics::spatial::ward_budget(&records, &accepted)),
+        ),
+        (
             "exception_register",
             Partition::None,
             Box::new(|| metrics::register::to_frame(&register)),

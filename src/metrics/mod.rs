@@ -13,6 +13,7 @@ use crate::reconcile::{Link, LinkType, Variance};
 pub mod alignment;
 pub mod peers;
 pub mod register;
+pub mod spatial;
 
 pub use alignment::{alignment_metrics, METRICS};
 

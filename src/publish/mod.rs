@@ -13,6 +13,7 @@
 //! Every file stores plain types only (see [`to_parquet`]): strings as Arrow `large_utf8`
 //! (never `string_view`), signed integers (never unsigned), and every row names its `run_id`.
 
+pub mod geo;
 pub mod lock;
 pub mod tables;
 
@@ -284,11 +285,15 @@ pub fn with_run_id(df: &mut DataFrame, run_id: &str) -> PolarsResult<()> {
 pub fn to_parquet(df: &mut DataFrame) -> PolarsResult<Vec<u8>> {
     plain_types(df)?;
     let arrow_schema = df.schema().to_arrow(CompatLevel::oldest());
-    let schema_key = polars_parquet::write::schema_to_metadata_key(&arrow_schema);
+    let mut metadata = vec![polars_parquet::write::schema_to_metadata_key(&arrow_schema)];
+    // A table with a WKB `geometry` column is GeoParquet: its `geo` metadata (publish::geo).
+    if let Some(geo) = geo::file_metadata(df)? {
+        metadata.push(polars_parquet::write::KeyValue::new("geo".to_string(), geo));
+    }
     let mut buf = Vec::new();
     ParquetWriter::new(&mut buf)
         .with_compression(ParquetCompression::Zstd(None))
-        .with_key_value_metadata(Some(KeyValueMetadata::Static(vec![schema_key])))
+        .with_key_value_metadata(Some(KeyValueMetadata::Static(metadata)))
         .finish(df)?;
     Ok(buf)
 }

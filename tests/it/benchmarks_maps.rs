@@ -6,6 +6,7 @@ use crate::common::*;
 use harvester::contracts::reference::Reference;
 use harvester::metrics::peers::peer_group;
 use harvester::run::run;
+use polars::prelude::*;
 
 /// The sample's municipal metric rows carry their MIIF class; profiles are unranked.
 #[test]
@@ -100,6 +101,133 @@ fn sample_idp_projects_inherit_their_linked_budget_lines_mtsf_outcome() {
         if origin[i].as_deref() == Some("own") {
             assert_eq!(from[i], None);
             assert!(outcome[i].is_some());
+        }
+    }
+}
+
+/// The `geo` key-value metadata of a Parquet file's footer.
+fn geo_metadata(path: &std::path::Path) -> serde_json::Value {
+    let mut f = std::fs::File::open(path).unwrap();
+    let meta = polars_parquet::read::read_metadata(&mut f).unwrap();
+    let text = meta
+        .key_value_metadata()
+        .as_ref()
+        .and_then(|kv| kv.iter().find(|kv| kv.key == "geo"))
+        .and_then(|kv| kv.value.clone())
+        .unwrap_or_else(|| panic!("{} has no geo metadata", path.display()));
+    serde_json::from_str(&text).unwrap()
+}
+
+/// The sample's located projects read back as GeoParquet: the `geo` footer metadata (CRS84,
+/// WKB, Point, bbox) and a geometry column whose WKB points are the rows' coordinates.
+#[test]
+fn project_locations_read_back_as_geoparquet_with_crs_and_points() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path();
+    block_on(run(&sample_pipeline(out), clock(0))).unwrap();
+    let man = manifest(out);
+    let files = man["tables"]["project_locations"]["files"].as_array().unwrap();
+    assert_eq!(files.len(), 1);
+    for path in [
+        out.join(files[0].as_str().unwrap()),
+        out.join("current/project_locations/part-00000.parquet"),
+    ] {
+        let geo = geo_metadata(&path);
+        assert_eq!(geo["version"], "1.1.0");
+        assert_eq!(geo["primary_column"], "geometry");
+        let g = &geo["columns"]["geometry"];
+        assert_eq!(g["encoding"], "WKB");
+        assert_eq!(g["geometry_types"], serde_json::json!(["Point"]));
+        assert_eq!(g["crs"]["id"]["authority"], "OGC");
+        assert_eq!(g["crs"]["id"]["code"], "CRS84");
+        assert_eq!(g["crs"]["type"], "GeographicCRS");
+        let bbox: Vec<f64> = g["bbox"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        assert_eq!(bbox.len(), 4);
+        let df = ParquetReader::new(std::fs::File::open(&path).unwrap())
+            .finish()
+            .unwrap();
+        assert!(df.height() > 0, "the sample's IRM rows have coordinates");
+        let geom = df.column("geometry").unwrap().binary().unwrap().clone();
+        let lat = df.column("latitude").unwrap().f64().unwrap().clone();
+        let lon = df.column("longitude").unwrap().f64().unwrap().clone();
+        let (mut min_x, mut min_y, mut max_x, mut max_y) = (f64::MAX, f64::MAX, f64::MIN, f64::MIN);
+        for i in 0..df.height() {
+            let wkb = geom.get(i).unwrap();
+            // ISO WKB point, little-endian: 1, type 1, x, y.
+            assert_eq!(wkb.len(), 21);
+            assert_eq!(&wkb[..5], &[1, 1, 0, 0, 0]);
+            let x = f64::from_le_bytes(wkb[5..13].try_into().unwrap());
+            let y = f64::from_le_bytes(wkb[13..21].try_into().unwrap());
+            assert_eq!((x, y), (lon.get(i).unwrap(), lat.get(i).unwrap()));
+            assert!(
+                (16.0..=33.0).contains(&x) && (-35.0..=-22.0).contains(&y),
+                "inside South Africa"
+            );
+            (min_x, min_y, max_x, max_y) = (min_x.min(x), min_y.min(y), max_x.max(x), max_y.max(y));
+        }
+        assert_eq!(bbox, [min_x, min_y, max_x, max_y]);
+        let checks = strings(&df, "coordinate_check");
+        assert!(checks.iter().all(|c| matches!(
+            c.as_deref(),
+            Some("consistent" | "outside_province_box" | "far_from_municipality_projects" | "not_checked")
+        )));
+    }
+}
+
+/// Budget per ward on the sample: every line's ward rows sum to the line, and every
+/// municipality-year sums to its capital budget in `project_amounts` (one MTREF per year).
+#[test]
+fn ward_budget_rows_sum_to_each_line_and_to_the_capital_budget() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path();
+    let report = block_on(run(&sample_pipeline(out), clock(0))).unwrap();
+    let man = manifest(out);
+    let w = read_table(out, &man, "ward_budget");
+    let ids = strings(&w, "record_id");
+    let rules = strings(&w, "ward_split_rule");
+    let years = w.column("financial_year").unwrap().i32().unwrap().clone();
+    let line = w.column("line_amount_rand").unwrap().f64().unwrap().clone();
+    let share = w.column("ward_amount_rand").unwrap().f64().unwrap().clone();
+    let mut per_line: std::collections::BTreeMap<(String, i32), (f64, f64)> = Default::default();
+    for i in 0..w.height() {
+        let e = per_line
+            .entry((ids[i].clone().unwrap(), years.get(i).unwrap()))
+            .or_default();
+        e.0 = line.get(i).unwrap();
+        e.1 += share.get(i).unwrap();
+    }
+    for ((id, y), (l, s)) in &per_line {
+        assert!((l - s).abs() < 1e-6, "{id} {y}: rows sum to {s}, line is {l}");
+    }
+    // The sample's ward texts: single wards, a list cut short (`18,19,21,...`, not split), a
+    // region, head office and the whole metro (the three-ward split is a unit test in
+    // src/metrics/spatial.rs).
+    let seen: std::collections::BTreeSet<&str> = rules.iter().filter_map(|r| r.as_deref()).collect();
+    for r in ["single_ward", "not_split_list_cut_short", "not_in_wards"] {
+        assert!(seen.contains(r), "{r} in {seen:?}");
+    }
+    let regions = strings(&w, "region");
+    assert!(regions
+        .iter()
+        .any(|r| r.as_deref() == Some("Region 3 B: Central Region")));
+    // Per municipality and year: the capital budget the manifest records.
+    let munis = strings(&w, "demarcation_code");
+    let mut totals: std::collections::BTreeMap<(String, i32), f64> = Default::default();
+    for i in 0..w.height() {
+        *totals
+            .entry((munis[i].clone().unwrap(), years.get(i).unwrap()))
+            .or_default() += share.get(i).unwrap();
+    }
+    for (muni, by_year) in &report.manifest.budget_totals {
+        for (label, total) in by_year {
+            let y: i32 = label[..4].parse().unwrap();
+            let got = totals.get(&(muni.clone(), y)).copied().unwrap_or(0.0);
+            assert!((got - total).abs() < 1e-3, "{muni} {label}: {got} vs {total}");
         }
     }
 }

@@ -117,6 +117,7 @@ fn doc_type(dt: &DataType) -> String {
         DataType::Int64 => "int64".into(),
         DataType::Float64 => "float64".into(),
         DataType::Date => "date".into(),
+        DataType::Binary => "binary".into(),
         other => format!("{other:?}"),
     }
 }
