@@ -194,9 +194,9 @@ fn ward_budget_rows_sum_to_each_line_and_to_the_capital_budget() {
     let line = w.column("line_amount_rand").unwrap().f64().unwrap().clone();
     let share = w.column("ward_amount_rand").unwrap().f64().unwrap().clone();
     let mut per_line: std::collections::BTreeMap<(String, i32), (f64, f64)> = Default::default();
-    for i in 0..w.height() {
+    for (i, id) in ids.iter().enumerate() {
         let e = per_line
-            .entry((ids[i].clone().unwrap(), years.get(i).unwrap()))
+            .entry((id.clone().unwrap(), years.get(i).unwrap()))
             .or_default();
         e.0 = line.get(i).unwrap();
         e.1 += share.get(i).unwrap();
@@ -218,11 +218,12 @@ fn ward_budget_rows_sum_to_each_line_and_to_the_capital_budget() {
     // Per municipality and year: the capital budget the manifest records.
     let munis = strings(&w, "demarcation_code");
     let mut totals: std::collections::BTreeMap<(String, i32), f64> = Default::default();
-    for i in 0..w.height() {
+    for (i, muni) in munis.iter().enumerate() {
         *totals
-            .entry((munis[i].clone().unwrap(), years.get(i).unwrap()))
+            .entry((muni.clone().unwrap(), years.get(i).unwrap()))
             .or_default() += share.get(i).unwrap();
     }
+    assert!(!report.manifest.budget_totals.is_empty());
     for (muni, by_year) in &report.manifest.budget_totals {
         for (label, total) in by_year {
             let y: i32 = label[..4].parse().unwrap();
