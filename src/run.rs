@@ -892,6 +892,22 @@ async fn run_locked(pipeline: &Pipeline, request: &RunRequest, lock_notes: Vec<S
     if cancelled() {
         return Err(RunError::Cancelled);
     }
+    // The metrics history (metrics::history): this run's rows, and every run's for the trend.
+    let history_now = metrics::history::snapshot(&metrics_df, &records)?;
+    let history_before = match previous.as_ref().and_then(|m| m.tables.get("metrics_history")) {
+        Some(t) => publish::read_table(&store, &t.files).await.unwrap_or_else(|e| {
+            unreadable_state("metrics history", &t.files, &e.to_string(), &mut notes);
+            None
+        }),
+        None => None,
+    };
+    let history_all = metrics::history::with_this_run(history_before.as_ref(), &history_now, &run_id).or_else(|e| {
+        notes.push(format!(
+            "the metrics history could not be combined ({e}); the trend covers this run only"
+        ));
+        metrics::history::with_this_run(None, &history_now, &run_id)
+    })?;
+    drop(history_before);
     // Each table is built, written and dropped in turn, so only one is in memory at a time.
     type Build<'b> = Box<dyn FnOnce() -> polars::prelude::PolarsResult<DataFrame> + Send + 'b>;
     let builders: Vec<(&'static str, Partition, Build<'_>)> = vec![
@@ -943,6 +959,18 @@ async fn run_locked(pipeline: &Pipeline, request: &RunRequest, lock_notes: Vec<S
             Box::new(|| metrics::register::to_frame(&register)),
         ),
         (
+            "metrics_history",
+            Partition::RunId,
+            Box::new(|| Ok(history_now.clone())),
+        ),
+        (
+            "metrics_trend",
+            Partition::None,
+            Box::new(|| {
+                metrics::history::trend(&history_all).map_err(|e| polars::prelude::polars_err!(ComputeError: "{e}"))
+            }),
+        ),
+        (
             "quarantine",
             Partition::RunId,
             Box::new(|| tables::quarantine(&quarantine, &request.run_id)),
@@ -991,15 +1019,18 @@ async fn run_locked(pipeline: &Pipeline, request: &RunRequest, lock_notes: Vec<S
     if cancelled() {
         return Err(RunError::Cancelled);
     }
-    // The quarantine is history: this run's file is added to every earlier run's.
-    if let (Some(prev), Some(entry)) = (
-        previous.as_ref().and_then(|m| m.tables.get("quarantine")),
-        written.get_mut("quarantine"),
-    ) {
-        let mut files = prev.files.clone();
-        files.append(&mut entry.files);
-        entry.files = files;
-        entry.rows += prev.rows;
+    // The quarantine and the metrics history are history: this run's file is added to every
+    // earlier run's.
+    for name in publish::RUN_HISTORY_TABLES {
+        if let (Some(prev), Some(entry)) = (
+            previous.as_ref().and_then(|m| m.tables.get(*name)),
+            written.get_mut(*name),
+        ) {
+            let mut files = prev.files.clone();
+            files.append(&mut entry.files);
+            entry.files = files;
+            entry.rows += prev.rows;
+        }
     }
     let manifest = Manifest {
         format_version: 1,

@@ -11,6 +11,7 @@ use crate::contracts::fiscal::{Calendar, FinancialYear};
 use crate::contracts::Dataset;
 use crate::reconcile::{Link, LinkType, Variance};
 pub mod alignment;
+pub mod history;
 pub mod peers;
 pub mod register;
 pub mod spatial;

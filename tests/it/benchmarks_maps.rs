@@ -232,3 +232,112 @@ fn ward_budget_rows_sum_to_each_line_and_to_the_capital_budget() {
         }
     }
 }
+
+/// The metrics history outlives retention: after a second run removed the first run's folder,
+/// the history still holds both runs' rows, its files are where the manifest says, and the
+/// trend reads both.
+#[test]
+fn the_metrics_history_holds_two_runs_after_retention_removed_the_older_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path();
+    let mut pipeline = sample_pipeline(out);
+    pipeline.retention_days = 1;
+    let first = block_on(run(&pipeline, clock(0))).unwrap().manifest.run_id;
+    // Three days later: the first run is past its retention.
+    let later = clock(0) + chrono::Duration::days(3);
+    let second = block_on(run(&pipeline, later)).unwrap().manifest.run_id;
+    let first_dir = out.join("runs").join(&first);
+    assert!(
+        !first_dir.join("projects").exists(),
+        "retention removed the first run's tables"
+    );
+    assert!(!first_dir.join("manifest.json").exists());
+    let mut left: Vec<String> = std::fs::read_dir(&first_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["metrics_history", "quarantine"], "only the histories are kept");
+    let man = manifest(out);
+    let files: Vec<&str> = man["tables"]["metrics_history"]["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        files,
+        [
+            format!("runs/{first}/metrics_history/part-00000.parquet"),
+            format!("runs/{second}/metrics_history/part-00000.parquet"),
+        ]
+    );
+    let h = read_table(out, &man, "metrics_history");
+    let runs: std::collections::BTreeSet<String> = strings(&h, "run_id").into_iter().flatten().collect();
+    assert_eq!(runs, [first.clone(), second.clone()].into_iter().collect());
+    // Same inputs: each run has the same rows, only municipal ones, with the inputs' vintage.
+    let of = |r: &str| strings(&h, "run_id").iter().filter(|x| x.as_deref() == Some(r)).count();
+    assert_eq!(of(&first), of(&second));
+    assert_eq!(
+        of(&first) * 2,
+        man["tables"]["metrics_history"]["rows"].as_u64().unwrap() as usize
+    );
+    let by = h.column("inputs_budget_year").unwrap().i32().unwrap().clone();
+    let munis = strings(&h, "demarcation_code");
+    for (i, m) in munis.iter().enumerate() {
+        if m.as_deref() == Some("BUF") {
+            assert_eq!(by.get(i), Some(2025), "the sample's latest BUF budget is 2025/26");
+        }
+    }
+    // current/ holds both runs' files, named by run.
+    for r in [&first, &second] {
+        assert!(out.join(format!("current/metrics_history/{r}.parquet")).exists());
+    }
+    // The trend reads the history: the sample measures 2024/25 and 2025/26.
+    let t = read_table(out, &man, "metrics_trend");
+    let years = t.column("trend_years").unwrap().i32().unwrap().clone();
+    let metric = strings(&t, "metric");
+    let i = (0..t.height())
+        .find(|&i| {
+            strings(&t, "demarcation_code")[i].as_deref() == Some("BUF")
+                && metric[i].as_deref() == Some("budget_linked_to_idp_share")
+        })
+        .unwrap();
+    assert_eq!(years.get(i), Some(2));
+    assert_eq!(
+        strings(&t, "series")[i].as_deref().map(|s| s.matches(';').count()),
+        Some(1)
+    );
+}
+
+/// A scenario run keeps its own metrics history under `scenarios/<name>/` and never appends to
+/// the live one.
+#[test]
+fn a_scenario_run_does_not_append_to_the_live_metrics_history() {
+    use harvester::run::{run_with, RunRequest};
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path();
+    let p = sample_pipeline(out);
+    let live = block_on(run(&p, clock(0))).unwrap().manifest.run_id;
+    let before = std::fs::read(out.join("manifest.json")).unwrap();
+    let mut req = RunRequest::new(clock(1));
+    req.municipalities = vec!["BUF".into()];
+    let scenario = block_on(run_with(&p, &req)).unwrap();
+    assert_eq!(std::fs::read(out.join("manifest.json")).unwrap(), before);
+    let man = manifest(out);
+    let h = read_table(out, &man, "metrics_history");
+    assert!(strings(&h, "run_id")
+        .iter()
+        .all(|r| r.as_deref() == Some(live.as_str())));
+    let name = scenario.scenario.unwrap();
+    let sdir = out.join("scenarios").join(&name);
+    let sm = manifest(&sdir);
+    let sh = read_table(&sdir, &sm, "metrics_history");
+    assert!(sh.height() > 0);
+    assert!(strings(&sh, "demarcation_code")
+        .iter()
+        .all(|m| m.as_deref() == Some("BUF")));
+    assert!(strings(&sh, "run_id")
+        .iter()
+        .all(|r| r.as_deref() == Some(scenario.manifest.run_id.as_str())));
+}
