@@ -20,6 +20,30 @@ const PLACEHOLDER_OBJECTIVES: &[&str] = &[
     "to be confirmed",
 ];
 
+/// Where a record's MTSF outcome or IUDF goal came from (`projects.mtsf_outcome_origin`,
+/// `projects.iudf_origin`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PriorityOrigin {
+    /// The record's own source states it.
+    Own,
+    /// Inherited from a budget line the record is linked to (an accepted link).
+    Link,
+    /// Inherited from a budget line of the same cross-sphere project, reached through other
+    /// records' links (a BEPP project linked to an IDP project linked to the budget line).
+    Project,
+}
+
+impl PriorityOrigin {
+    /// The name written to outputs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PriorityOrigin::Own => "own",
+            PriorityOrigin::Link => "inherited_via_link",
+            PriorityOrigin::Project => "inherited_via_project",
+        }
+    }
+}
+
 /// Whether a strategic objective is a placeholder rather than a link to the IDP.
 pub fn is_placeholder_objective(text: &str) -> bool {
     let t = text.trim().to_lowercase();
@@ -107,6 +131,14 @@ pub struct Record {
     pub mtsf_outcome: Option<String>,
     /// SA36 `IUDF` goal.
     pub iudf: Option<String>,
+    /// Where `mtsf_outcome` came from: own, or inherited from a linked budget line.
+    pub mtsf_outcome_origin: Option<PriorityOrigin>,
+    /// Where `iudf` came from.
+    pub iudf_origin: Option<PriorityOrigin>,
+    /// The budget line an inherited MTSF outcome was taken from.
+    pub mtsf_outcome_from_record: Option<String>,
+    /// The budget line an inherited IUDF goal was taken from.
+    pub iudf_from_record: Option<String>,
     /// BEPP integration zone.
     pub integration_zone: Option<String>,
     /// Municipal function or departmental sector.
@@ -197,6 +229,10 @@ impl Record {
             wbs_element: t("wbs_element"),
             mtsf_outcome: t("mtsf_outcome"),
             iudf: t("iudf"),
+            mtsf_outcome_origin: t("mtsf_outcome").map(|_| PriorityOrigin::Own),
+            iudf_origin: t("iudf").map(|_| PriorityOrigin::Own),
+            mtsf_outcome_from_record: None,
+            iudf_from_record: None,
             integration_zone: t("integration_zone"),
             function: t("function").or_else(|| t("sector")),
             department: t("department").or_else(|| t("responsible_department")),
@@ -339,6 +375,10 @@ impl Record {
             wbs_element: None,
             mtsf_outcome: None,
             iudf: None,
+            mtsf_outcome_origin: None,
+            iudf_origin: None,
+            mtsf_outcome_from_record: None,
+            iudf_from_record: None,
             integration_zone: None,
             function: None,
             department: None,

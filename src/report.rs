@@ -234,7 +234,10 @@ td.n {{ text-align: right; font-variant-numeric: tabular-nums; }} .metric {{ mar
             esc(d.name),
             year_label(latest),
             d.unit,
-            d.better.replace('_', " "),
+            match d.better {
+                crate::metrics::peers::Better::None => "a profile: no direction is".to_string(),
+                b => b.as_str().replace('_', " "),
+            },
             points.len(),
             strip_svg(&points, max)
         );

@@ -778,6 +778,11 @@ async fn run_locked(pipeline: &Pipeline, request: &RunRequest, lock_notes: Vec<S
     }
     // Borrowed, not copied: the links are the run's largest structure.
     let accepted: Vec<&reconcile::Link> = links.iter().filter(|l| l.band == "accept").collect();
+    let inherited = reconcile::priorities::propagate(&mut records, &accepted);
+    tracing::info!(
+        values = inherited,
+        "MTSF outcomes and IUDF goals inherited through links"
+    );
     let mut variances = reconcile::variances(&records, &accepted, settings);
     tracing::info!(
         variances = variances.len(),
@@ -931,6 +936,22 @@ async fn run_locked(pipeline: &Pipeline, request: &RunRequest, lock_notes: Vec<S
     if cancelled() {
         return Err(RunError::Cancelled);
     }
+    // The metrics history (metrics::history): this run's rows, and every run's for the trend.
+    let history_now = metrics::history::snapshot(&metrics_df, &records)?;
+    let history_before = match previous.as_ref().and_then(|m| m.tables.get("metrics_history")) {
+        Some(t) => publish::read_table(&store, &t.files).await.unwrap_or_else(|e| {
+            unreadable_state("metrics history", &t.files, &e.to_string(), &mut notes);
+            None
+        }),
+        None => None,
+    };
+    let history_all = metrics::history::with_this_run(history_before.as_ref(), &history_now, &run_id).or_else(|e| {
+        notes.push(format!(
+            "the metrics history could not be combined ({e}); the trend covers this run only"
+        ));
+        metrics::history::with_this_run(None, &history_now, &run_id)
+    })?;
+    drop(history_before);
     // Each table is built, written and dropped in turn, so only one is in memory at a time.
     type Build<'b> = Box<dyn FnOnce() -> polars::prelude::PolarsResult<DataFrame> + Send + 'b>;
     let builders: Vec<(&'static str, Partition, Build<'_>)> = vec![
@@ -967,9 +988,31 @@ async fn run_locked(pipeline: &Pipeline, request: &RunRequest, lock_notes: Vec<S
             Box::new(|| tables::project_register(&project_register)),
         ),
         (
+            "project_locations",
+            Partition::None,
+            Box::new(|| publish::geo::project_locations(&records)),
+        ),
+        (
+            "ward_budget",
+            Partition::FinancialYear,
+            Box::new(|| metrics::spatial::ward_budget(&records, &accepted)),
+        ),
+        (
             "exception_register",
             Partition::None,
             Box::new(|| metrics::register::to_frame(&register)),
+        ),
+        (
+            "metrics_history",
+            Partition::RunId,
+            Box::new(|| Ok(history_now.clone())),
+        ),
+        (
+            "metrics_trend",
+            Partition::None,
+            Box::new(|| {
+                metrics::history::trend(&history_all).map_err(|e| polars::prelude::polars_err!(ComputeError: "{e}"))
+            }),
         ),
         (
             "quarantine",
@@ -1020,15 +1063,18 @@ async fn run_locked(pipeline: &Pipeline, request: &RunRequest, lock_notes: Vec<S
     if cancelled() {
         return Err(RunError::Cancelled);
     }
-    // The quarantine is history: this run's file is added to every earlier run's.
-    if let (Some(prev), Some(entry)) = (
-        previous.as_ref().and_then(|m| m.tables.get("quarantine")),
-        written.get_mut("quarantine"),
-    ) {
-        let mut files = prev.files.clone();
-        files.append(&mut entry.files);
-        entry.files = files;
-        entry.rows += prev.rows;
+    // The quarantine and the metrics history are history: this run's file is added to every
+    // earlier run's.
+    for name in publish::RUN_HISTORY_TABLES {
+        if let (Some(prev), Some(entry)) = (
+            previous.as_ref().and_then(|m| m.tables.get(*name)),
+            written.get_mut(*name),
+        ) {
+            let mut files = prev.files.clone();
+            files.append(&mut entry.files);
+            entry.files = files;
+            entry.rows += prev.rows;
+        }
     }
     let manifest = Manifest {
         format_version: 1,

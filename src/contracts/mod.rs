@@ -8,6 +8,7 @@
 //! every problem reported at once. The contracts in `schemas/` are compiled into the binary;
 //! a pipeline may add its own directory of contracts.
 
+pub mod bounds;
 pub mod fiscal;
 pub mod gps;
 pub mod numbers;

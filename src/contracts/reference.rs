@@ -41,7 +41,7 @@ const PROVINCES: &[(&str, &str, &str)] = &[
 ];
 
 /// One municipality or district of the reference data.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Municipality {
     /// Demarcation code (`BUF`, `EC122`, `DC12`).
     pub code: String,
@@ -49,6 +49,13 @@ pub struct Municipality {
     pub name: String,
     /// Category: `A` metro, `B` local, `C` district.
     pub category: String,
+    /// MIIF class (Municipal Infrastructure Investment Framework): `A` metros, `B1` secondary
+    /// cities, `B2` large towns, `B3` small towns, `B4` mainly rural, `C1`/`C2` districts;
+    /// empty where the reference data has none.
+    pub miif_category: String,
+    /// Area in km² (the reference's `square_kms`; reliable for metros and locals, about 10×
+    /// too small for most districts).
+    pub square_kms: Option<f64>,
     /// Province code (`EC`, `KZN`).
     pub province: String,
     /// Parent district code for locals; the province code for metros and districts.
@@ -156,6 +163,8 @@ impl Reference {
                 parent_code: rec[7].to_string(),
                 province: rec[9].to_string(),
                 category: rec[10].to_string(),
+                miif_category: rec.get(11).unwrap_or_default().to_string(),
+                square_kms: rec[5].parse().ok().filter(|a: &f64| a.is_finite() && *a > 0.0),
                 code: code.clone(),
             };
             by_code.insert(code, m);

@@ -2,13 +2,14 @@
 //!
 //! Facts are derived per record (and per link or variance) in Rust; polars' lazy engine sums them
 //! per municipality, province, category (A/B/C) and nation, so roll-ups are exact ratios of sums,
-//! not averages of ratios. Peer ranks and percentiles (a metro against metros) and the change
-//! since the previous year are added last. Each metric's definition, unit and direction live in
+//! not averages of ratios. Peer statistics (`peers.rs`: MIIF class groups, median, quartiles,
+//! ranks for metrics with a direction) and the change since the previous year are added last. Each metric's definition, unit and direction live in
 //! [`METRICS`] and in `docs/metrics.md`; a test keeps the two in step.
 
 use crate::contracts::fiscal::{Calendar, FinancialYear};
 use crate::contracts::reference::Reference;
 use crate::contracts::Dataset;
+use crate::metrics::peers::{self, Better};
 use crate::metrics::{BudgetVintages, Linked};
 use crate::reconcile::{Link, LinkType, Variance};
 use crate::records::{is_placeholder_objective, Record};
@@ -22,13 +23,13 @@ pub struct MetricDef {
     pub name: &'static str,
     /// `share_by_value`, `share_by_count` or `ratio`.
     pub unit: &'static str,
-    /// `higher`, `lower`, or `target_1` (closest to 1 is best).
-    pub better: &'static str,
+    /// Which direction is better; [`Better::None`] for profiles, which are never ranked.
+    pub better: Better,
     /// The extra dimension, if the metric is split (`department`, `mtsf_outcome`, `iudf_goal`).
     pub dimension: Option<&'static str>,
 }
 
-const fn m(name: &'static str, unit: &'static str, better: &'static str, dimension: Option<&'static str>) -> MetricDef {
+const fn m(name: &'static str, unit: &'static str, better: Better, dimension: Option<&'static str>) -> MetricDef {
     MetricDef {
         name,
         unit,
@@ -39,39 +40,80 @@ const fn m(name: &'static str, unit: &'static str, better: &'static str, dimensi
 
 /// The catalogue, in output order.
 pub const METRICS: &[MetricDef] = &[
-    m("budget_linked_to_idp_share", "share_by_value", "higher", None),
-    m("idp_projects_funded_share", "share_by_count", "higher", None),
-    m("idp_value_funded_share", "share_by_value", "higher", None),
-    m("idp_budget_variance_wape", "ratio", "lower", None),
-    m("bepp_projects_in_idp_share", "share_by_count", "higher", None),
-    m("bepp_budget_coverage_share", "share_by_value", "higher", None),
+    m("budget_linked_to_idp_share", "share_by_value", Better::Higher, None),
+    m("idp_projects_funded_share", "share_by_count", Better::Higher, None),
+    m("idp_value_funded_share", "share_by_value", Better::Higher, None),
+    m("idp_budget_variance_wape", "ratio", Better::Lower, None),
+    m("bepp_projects_in_idp_share", "share_by_count", Better::Higher, None),
+    m("bepp_budget_coverage_share", "share_by_value", Better::Higher, None),
     m(
         "departmental_projects_in_idp_share",
         "share_by_count",
-        "higher",
+        Better::Higher,
         Some("department"),
     ),
     m(
         "departmental_value_in_idp_share",
         "share_by_value",
-        "higher",
+        Better::Higher,
         Some("department"),
     ),
-    m("budget_in_wards_share", "share_by_value", "higher", None),
-    m("budget_in_integration_zones_share", "share_by_value", "higher", None),
-    m("sa36_to_a5_ratio", "ratio", "target_1", None),
-    m("placeholder_objective_share", "share_by_count", "lower", None),
-    m("mtref_stability_wape", "ratio", "lower", None),
+    m("budget_in_wards_share", "share_by_value", Better::Higher, None),
+    m(
+        "budget_in_integration_zones_share",
+        "share_by_value",
+        Better::Higher,
+        None,
+    ),
+    m("sa36_to_a5_ratio", "ratio", Better::TargetOne, None),
+    m("placeholder_objective_share", "share_by_count", Better::Lower, None),
+    m("mtref_stability_wape", "ratio", Better::Lower, None),
     m(
         "budget_by_mtsf_outcome_share",
         "share_by_value",
-        "higher",
+        Better::None,
         Some("mtsf_outcome"),
     ),
     m(
         "budget_by_iudf_goal_share",
         "share_by_value",
-        "higher",
+        Better::None,
+        Some("iudf_goal"),
+    ),
+    m(
+        "idp_value_by_mtsf_outcome_share",
+        "share_by_value",
+        Better::None,
+        Some("mtsf_outcome"),
+    ),
+    m(
+        "idp_value_by_iudf_goal_share",
+        "share_by_value",
+        Better::None,
+        Some("iudf_goal"),
+    ),
+    m(
+        "bepp_value_by_mtsf_outcome_share",
+        "share_by_value",
+        Better::None,
+        Some("mtsf_outcome"),
+    ),
+    m(
+        "bepp_value_by_iudf_goal_share",
+        "share_by_value",
+        Better::None,
+        Some("iudf_goal"),
+    ),
+    m(
+        "departmental_value_by_mtsf_outcome_share",
+        "share_by_value",
+        Better::None,
+        Some("mtsf_outcome"),
+    ),
+    m(
+        "departmental_value_by_iudf_goal_share",
+        "share_by_value",
+        Better::None,
         Some("iudf_goal"),
     ),
 ];
@@ -314,6 +356,7 @@ fn facts(records: &[Record], links: &[&Link], variances: &[Variance]) -> Facts {
         let total = budget_total.get(&(muni, y)).copied().unwrap_or(0.0);
         f.push("budget_by_iudf_goal_share", Some(goal), muni, y, v, total);
     }
+    plan_profiles(&mut f, records);
     // SA36 project total against the A5 (capital cube) total, preferring the original budget.
     for (&(muni, y), &sa36) in &budget_total {
         if let Some(total) = A5_PHASES.iter().find_map(|p| a5.get(&(muni, y, *p))) {
@@ -367,6 +410,44 @@ fn facts(records: &[Record], links: &[&Link], variances: &[Variance]) -> Facts {
         }
     }
     f
+}
+
+/// The plans' profiles by national priority: planned Rand of IDP, BEPP and departmental
+/// projects per MTSF outcome and IUDF goal (own or inherited through links, see
+/// `reconcile::priorities`) over the plan's total, per municipal year. `(none)` is the value
+/// without an outcome or goal.
+fn plan_profiles(f: &mut Facts, records: &[Record]) {
+    type Key<'a> = (&'static str, &'a str, FinancialYear, &'a str);
+    let mut part: BTreeMap<Key, f64> = BTreeMap::new();
+    let mut total: BTreeMap<(&'static str, &str, FinancialYear), f64> = BTreeMap::new();
+    for r in records {
+        let Some(muni) = r.demarcation_code.as_deref() else {
+            continue;
+        };
+        let (outcome, goal) = match r.dataset {
+            Dataset::Idp => ("idp_value_by_mtsf_outcome_share", "idp_value_by_iudf_goal_share"),
+            Dataset::Bepp => ("bepp_value_by_mtsf_outcome_share", "bepp_value_by_iudf_goal_share"),
+            Dataset::Departmental => (
+                "departmental_value_by_mtsf_outcome_share",
+                "departmental_value_by_iudf_goal_share",
+            ),
+            Dataset::Budget | Dataset::Reference => continue,
+        };
+        for (y, amount) in municipal_years(r) {
+            *part
+                .entry((outcome, muni, y, r.mtsf_outcome.as_deref().unwrap_or("(none)")))
+                .or_default() += amount;
+            *part
+                .entry((goal, muni, y, r.iudf.as_deref().unwrap_or("(none)")))
+                .or_default() += amount;
+            *total.entry((outcome, muni, y)).or_default() += amount;
+            *total.entry((goal, muni, y)).or_default() += amount;
+        }
+    }
+    for (&(metric, muni, y, dim), &v) in &part {
+        let den = total.get(&(metric, muni, y)).copied().unwrap_or(0.0);
+        f.push(metric, Some(dim), muni, y, v, den);
+    }
 }
 
 /// One aggregated row before ranks and changes.
@@ -470,42 +551,24 @@ pub fn alignment_metrics(
         (a.level, &a.area, a.year, &a.metric, &a.dimension).cmp(&(b.level, &b.area, b.year, &b.metric, &b.dimension))
     });
     let value = |r: &Row| (r.den != 0.0).then(|| r.num / r.den);
-    // Peer ranks: municipalities of the same category, per metric, dimension and year.
-    let cat = |m: &str| reference.get(m).map_or("?".to_string(), |x| x.category.clone());
-    // (category, year, metric, dimension) → (row index, value).
-    type PeerKey = (String, i32, String, Option<String>);
-    let mut groups: BTreeMap<PeerKey, Vec<(usize, f64)>> = BTreeMap::new();
-    for (i, r) in rows.iter().enumerate().filter(|(_, r)| r.level == "municipality") {
-        if let Some(v) = value(r) {
-            groups
-                .entry((cat(&r.area), r.year, r.metric.clone(), r.dimension.clone()))
-                .or_default()
-                .push((i, v));
-        }
-    }
-    let mut rank: Vec<Option<u32>> = vec![None; rows.len()];
-    let mut count: Vec<Option<u32>> = vec![None; rows.len()];
-    let mut percentile: Vec<Option<f64>> = vec![None; rows.len()];
-    for ((_, _, metric, _), members) in &groups {
-        let better = def(metric).map_or("higher", |d| d.better);
-        let score = |v: f64| match better {
-            "lower" => -v,
-            "target_1" => -(v - 1.0).abs(),
-            _ => v,
-        };
-        let n = members.len() as u32;
-        for &(i, v) in members {
-            let better_count = members.iter().filter(|(_, w)| score(*w) > score(v)).count() as u32;
-            let worse_count = members.iter().filter(|(_, w)| score(*w) < score(v)).count() as f64;
-            rank[i] = Some(better_count + 1);
-            count[i] = Some(n);
-            percentile[i] = Some(if n > 1 {
-                100.0 * worse_count / f64::from(n - 1)
-            } else {
-                100.0
-            });
-        }
-    }
+    // Peer statistics: municipalities of the same MIIF class, per metric, dimension and year.
+    let peer_rows = rows
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.level == "municipality")
+        .filter_map(|(i, r)| {
+            let v = value(r)?;
+            let better = def(&r.metric).map_or(Better::None, |d| d.better);
+            let key = (
+                peers::peer_group(reference, &r.area),
+                r.year,
+                r.metric.clone(),
+                r.dimension.clone(),
+            );
+            Some((i, key, v, better))
+        })
+        .collect();
+    let peer = peers::cells(peer_rows, rows.len());
     // Change since the previous year, same level, area, metric and dimension.
     let index: BTreeMap<(&str, &str, i32, &str, Option<&str>), f64> = rows
         .iter()
@@ -575,12 +638,28 @@ pub fn alignment_metrics(
             Column::new(
                 "better".into(),
                 rows.iter()
-                    .map(|r| def(&r.metric).map_or("", |d| d.better))
+                    .map(|r| def(&r.metric).map_or("", |d| d.better.as_str()))
                     .collect::<Vec<_>>(),
             ),
-            Column::new("peer_rank".into(), rank),
-            Column::new("peer_count".into(), count),
-            Column::new("peer_percentile".into(), percentile),
+            Column::new(
+                "peer_group".into(),
+                rows.iter()
+                    .map(|r| (r.level == "municipality").then(|| peers::peer_group(reference, &r.area)))
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new("peer_rank".into(), peer.iter().map(|c| c.rank).collect::<Vec<_>>()),
+            Column::new("peer_count".into(), peer.iter().map(|c| c.count).collect::<Vec<_>>()),
+            Column::new(
+                "peer_percentile".into(),
+                peer.iter().map(|c| c.percentile).collect::<Vec<_>>(),
+            ),
+            Column::new("peer_median".into(), peer.iter().map(|c| c.median).collect::<Vec<_>>()),
+            Column::new("peer_q1".into(), peer.iter().map(|c| c.q1).collect::<Vec<_>>()),
+            Column::new("peer_q3".into(), peer.iter().map(|c| c.q3).collect::<Vec<_>>()),
+            Column::new(
+                "distance_from_peer_median".into(),
+                peer.iter().map(|c| c.distance).collect::<Vec<_>>(),
+            ),
             Column::new("change_since_previous_year".into(), change),
         ],
     )
@@ -678,7 +757,10 @@ mod tests {
             &[(2023, "budget", 90.0), (2024, "budget", 80.0)],
         );
         b0.mscoa_project_number = Some("PC001_00001".into());
-        let idp1 = rec("idp1", Dataset::Idp, "EC121", 2024, &[(2024, "planned", 120.0)]);
+        let mut idp1 = rec("idp1", Dataset::Idp, "EC121", 2024, &[(2024, "planned", 120.0)]);
+        // As inherited from b1 through the budget_idp link (reconcile::priorities).
+        idp1.mtsf_outcome = Some("A".into());
+        idp1.iudf = Some("X".into());
         let idp2 = rec("idp2", Dataset::Idp, "EC121", 2024, &[(2024, "planned", 50.0)]);
         let a5 = rec("a5", Dataset::Reference, "EC121", 2024, &[(2024, "orgb", 500.0)]);
         let mut d1 = rec("d1", Dataset::Departmental, "EC121", 2024, &[]);
@@ -688,12 +770,15 @@ mod tests {
             rand: 700.0,
         }];
         d1.department = Some("Health".into());
+        d1.mtsf_outcome = Some("A".into());
         let mut d2 = d1.clone();
         d2.record_id = "d2".into();
         d2.amounts[0].rand = 300.0;
         d2.department = Some("Education".into());
+        d2.mtsf_outcome = None;
         let mut p1 = rec("p1", Dataset::Bepp, "BUF", 2024, &[(2024, "planned", 1000.0)]);
         p1.integration_zone = Some("IZ1".into());
+        p1.iudf = Some("X".into());
         let p2 = rec("p2", Dataset::Bepp, "BUF", 2024, &[(2024, "planned", 500.0)]);
         let bb1 = rec("bb1", Dataset::Budget, "BUF", 2024, &[(2024, "budget", 2000.0)]);
         let bb2 = rec("bb2", Dataset::Budget, "BUF", 2024, &[(2024, "budget", 1000.0)]);
@@ -766,6 +851,33 @@ mod tests {
             ("EC121", "budget_by_mtsf_outcome_share", Some("A"), (100.0, 400.0)),
             ("EC121", "budget_by_mtsf_outcome_share", Some("B"), (300.0, 400.0)),
             ("EC121", "budget_by_iudf_goal_share", Some("X"), (400.0, 400.0)),
+            ("EC121", "idp_value_by_mtsf_outcome_share", Some("A"), (120.0, 170.0)),
+            (
+                "EC121",
+                "idp_value_by_mtsf_outcome_share",
+                Some("(none)"),
+                (50.0, 170.0),
+            ),
+            ("EC121", "idp_value_by_iudf_goal_share", Some("X"), (120.0, 170.0)),
+            (
+                "BUF",
+                "bepp_value_by_mtsf_outcome_share",
+                Some("(none)"),
+                (1500.0, 1500.0),
+            ),
+            ("BUF", "bepp_value_by_iudf_goal_share", Some("X"), (1000.0, 1500.0)),
+            (
+                "EC121",
+                "departmental_value_by_mtsf_outcome_share",
+                Some("A"),
+                (700.0, 1000.0),
+            ),
+            (
+                "EC121",
+                "departmental_value_by_iudf_goal_share",
+                Some("(none)"),
+                (1000.0, 1000.0),
+            ),
             ("BUF", "bepp_projects_in_idp_share", None, (1.0, 2.0)),
             ("BUF", "bepp_budget_coverage_share", None, (1000.0, 1500.0)),
             ("BUF", "budget_in_integration_zones_share", None, (2000.0, 3000.0)),
@@ -782,5 +894,78 @@ mod tests {
             .find(|&i| level.get(i) == Some("national") && metric.get(i) == Some("budget_linked_to_idp_share"))
             .unwrap();
         assert_eq!((num.get(i), den.get(i)), (Some(100.0), Some(3400.0)));
+    }
+
+    /// Issue #19: a B3 municipality is ranked among B3 peers only; a profile is not ranked.
+    #[test]
+    fn a_b3_municipality_is_ranked_among_b3_peers_only() {
+        // (municipality, MIIF class, linked Rand, budget Rand)
+        let cases = [
+            ("EC129", 50.0, 100.0),  // B3: 0.5
+            ("EC145", 80.0, 100.0),  // B3: 0.8
+            ("EC139", 100.0, 100.0), // B2: 1.0, better than both, but not a peer
+            ("EC121", 10.0, 100.0),  // B4: 0.1
+        ];
+        let mut records = Vec::new();
+        let mut links = Vec::new();
+        for (muni, linked, total) in cases {
+            let mut a = rec(
+                &format!("{muni}-a"),
+                Dataset::Budget,
+                muni,
+                2024,
+                &[(2024, "budget", linked)],
+            );
+            a.mtsf_outcome = Some("Outcome 9".into());
+            let b = rec(
+                &format!("{muni}-b"),
+                Dataset::Budget,
+                muni,
+                2024,
+                &[(2024, "budget", total - linked)],
+            );
+            records.extend([a, b, rec(&format!("{muni}-i"), Dataset::Idp, muni, 2024, &[])]);
+            links.push(link(
+                &format!("{muni}-a"),
+                &format!("{muni}-i"),
+                LinkType::BudgetIdp,
+                muni,
+            ));
+        }
+        let df = alignment_metrics(&records, &links.iter().collect::<Vec<_>>(), &[], &[]).unwrap();
+        let col = |c: &str| df.column(c).unwrap().clone();
+        let row = |muni: &str, metric: &str| {
+            (0..df.height())
+                .find(|&i| {
+                    col("level").str().unwrap().get(i) == Some("municipality")
+                        && col("area_code").str().unwrap().get(i) == Some(muni)
+                        && col("metric").str().unwrap().get(i) == Some(metric)
+                })
+                .unwrap()
+        };
+        let i = row("EC129", "budget_linked_to_idp_share");
+        assert_eq!(col("peer_group").str().unwrap().get(i), Some("B3"));
+        assert_eq!(col("peer_count").u32().unwrap().get(i), Some(2));
+        assert_eq!(col("peer_rank").u32().unwrap().get(i), Some(2));
+        assert_eq!(col("peer_percentile").f64().unwrap().get(i), Some(0.0));
+        // Median of 0.5 and 0.8 = 0.65; quartiles 0.575 and 0.725; distance 0.5 − 0.65.
+        let f = |c: &str| col(c).f64().unwrap().get(i).unwrap();
+        assert!((f("peer_median") - 0.65).abs() < 1e-12);
+        assert!((f("peer_q1") - 0.575).abs() < 1e-12);
+        assert!((f("peer_q3") - 0.725).abs() < 1e-12);
+        assert!((f("distance_from_peer_median") + 0.15).abs() < 1e-12);
+        let j = row("EC145", "budget_linked_to_idp_share");
+        assert_eq!(col("peer_rank").u32().unwrap().get(j), Some(1));
+        // The B2 and B4 municipalities are alone in their groups.
+        let k = row("EC139", "budget_linked_to_idp_share");
+        assert_eq!(col("peer_group").str().unwrap().get(k), Some("B2"));
+        assert_eq!(col("peer_count").u32().unwrap().get(k), Some(1));
+        // A profile (share by MTSF outcome) has peer statistics but no rank.
+        let p = row("EC129", "budget_by_mtsf_outcome_share");
+        assert_eq!(col("better").str().unwrap().get(p), Some("none"));
+        assert_eq!(col("peer_rank").u32().unwrap().get(p), None);
+        assert_eq!(col("peer_percentile").f64().unwrap().get(p), None);
+        assert_eq!(col("peer_count").u32().unwrap().get(p), Some(2));
+        assert!(col("peer_median").f64().unwrap().get(p).is_some());
     }
 }

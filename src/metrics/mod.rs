@@ -12,7 +12,10 @@ use crate::contracts::Dataset;
 use crate::reconcile::{Link, LinkType, Variance};
 pub mod alignment;
 mod bundle;
+pub mod history;
+pub mod peers;
 pub mod register;
+pub mod spatial;
 
 pub use bundle::bundle_minor;
 

@@ -13,6 +13,7 @@
 //! Every file stores plain types only (see [`to_parquet`]): strings as Arrow `large_utf8`
 //! (never `string_view`), signed integers (never unsigned), and every row names its `run_id`.
 
+pub mod geo;
 pub mod lock;
 pub mod tables;
 
@@ -28,7 +29,18 @@ pub const MANIFEST: &str = "manifest.json";
 /// Tables that carry history across runs: the quarantine's manifest entry lists every run's file,
 /// the exception register names runs in its columns. Every table names its run in `run_id`; with
 /// that column dropped, the same inputs give the same bytes for every table but the register.
-pub const HISTORY_TABLES: &[&str] = &["quarantine", "exception_register"];
+pub const HISTORY_TABLES: &[&str] = &["quarantine", "exception_register", "metrics_history"];
+
+/// History tables written one file per run ([`Partition::RunId`]): each run's manifest lists
+/// every earlier run's file too, and retention never deletes them (they are the history).
+pub const RUN_HISTORY_TABLES: &[&str] = &["quarantine", "metrics_history"];
+
+/// Whether `rest` (a path under `runs/<run_id>/`) is a file of a per-run history table.
+fn is_run_history(rest: &str) -> bool {
+    RUN_HISTORY_TABLES
+        .iter()
+        .any(|t| rest.strip_prefix(t).is_some_and(|r| r.starts_with('/')))
+}
 
 /// Why publishing failed.
 #[derive(Debug, thiserror::Error)]
@@ -284,11 +296,15 @@ pub fn with_run_id(df: &mut DataFrame, run_id: &str) -> PolarsResult<()> {
 pub fn to_parquet(df: &mut DataFrame) -> PolarsResult<Vec<u8>> {
     plain_types(df)?;
     let arrow_schema = df.schema().to_arrow(CompatLevel::oldest());
-    let schema_key = polars_parquet::write::schema_to_metadata_key(&arrow_schema);
+    let mut metadata = vec![polars_parquet::write::schema_to_metadata_key(&arrow_schema)];
+    // A table with a WKB `geometry` column is GeoParquet: its `geo` metadata (publish::geo).
+    if let Some(geo) = geo::file_metadata(df)? {
+        metadata.push(polars_parquet::write::KeyValue::new("geo".to_string(), geo));
+    }
     let mut buf = Vec::new();
     ParquetWriter::new(&mut buf)
         .with_compression(ParquetCompression::Zstd(None))
-        .with_key_value_metadata(Some(KeyValueMetadata::Static(vec![schema_key])))
+        .with_key_value_metadata(Some(KeyValueMetadata::Static(metadata)))
         .finish(df)?;
     Ok(buf)
 }
@@ -396,11 +412,11 @@ pub async fn remove_leftovers(
         let committed = objects
             .iter()
             .any(|(_, rel)| *rel == format!("runs/{run_id}/{MANIFEST}"));
-        // A folder holding only quarantine files is an old run thinned by retention (its
-        // quarantine is history), never a dead run's: those write other tables first.
+        // A folder holding only history files (quarantine, metrics history) is an old run
+        // thinned by retention, never a dead run's: those write other tables first.
         let only_quarantine = objects
             .iter()
-            .all(|(_, rel)| rel.starts_with(&format!("runs/{run_id}/quarantine/")));
+            .all(|(_, rel)| rel.strip_prefix(&format!("runs/{run_id}/")).is_some_and(is_run_history));
         if run_id == keep_run
             || committed
             || only_quarantine
@@ -754,7 +770,8 @@ pub async fn publish_current(store: &Store, manifest: &Manifest) -> Result<Manif
 }
 
 /// Deletes the files of runs older than `retention_days` (by the timestamp in their run id),
-/// except `keep_run` and the quarantine files, which are the quarantine's history. Returns the
+/// except `keep_run` and the files of the per-run history tables ([`RUN_HISTORY_TABLES`]: the
+/// quarantine and the metrics history). Returns the
 /// number of runs whose files were removed.
 pub async fn apply_retention(
     store: &Store,
@@ -775,7 +792,7 @@ pub async fn apply_retention(
         let Some((run_id, rest)) = rel.split_once('/') else {
             continue;
         };
-        if run_id == keep_run || rest.starts_with("quarantine/") {
+        if run_id == keep_run || is_run_history(rest) {
             continue;
         }
         let Some(started) = run_id

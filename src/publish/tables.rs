@@ -150,7 +150,23 @@ pub fn projects(records: &[Record]) -> PolarsResult<DataFrame> {
             records.iter().map(|r| r.responsible_sphere()).collect::<Vec<_>>(),
         ),
         Column::new("mtsf_outcome".into(), s(|r| &r.mtsf_outcome)),
+        Column::new(
+            "mtsf_outcome_origin".into(),
+            records
+                .iter()
+                .map(|r| r.mtsf_outcome_origin.map(|o| o.as_str()))
+                .collect::<Vec<_>>(),
+        ),
+        Column::new("mtsf_outcome_from_record".into(), s(|r| &r.mtsf_outcome_from_record)),
         Column::new("iudf".into(), s(|r| &r.iudf)),
+        Column::new(
+            "iudf_origin".into(),
+            records
+                .iter()
+                .map(|r| r.iudf_origin.map(|o| o.as_str()))
+                .collect::<Vec<_>>(),
+        ),
+        Column::new("iudf_from_record".into(), s(|r| &r.iudf_from_record)),
         Column::new("integration_zone".into(), s(|r| &r.integration_zone)),
         Column::new("function".into(), s(|r| &r.function)),
         Column::new("department".into(), s(|r| &r.department)),

@@ -10,6 +10,7 @@
 pub mod em;
 pub use crate::names;
 pub mod overrides;
+pub mod priorities;
 pub mod register;
 pub mod score;
 pub mod variance;

@@ -117,6 +117,7 @@ fn doc_type(dt: &DataType) -> String {
         DataType::Int64 => "int64".into(),
         DataType::Float64 => "float64".into(),
         DataType::Date => "date".into(),
+        DataType::Binary => "binary".into(),
         other => format!("{other:?}"),
     }
 }
@@ -221,11 +222,12 @@ fn current_holds_the_latest_committed_run_at_stable_paths() {
         let df = read_table(out, &serde_json::to_value(&current).unwrap(), name);
         assert_eq!(df.height(), second.manifest.tables[name].rows, "{name}");
         let runs = strings(&df, "run_id");
-        if name == "quarantine" {
-            // The history: each run's rejections, in a file named after the run.
+        if harvester::publish::RUN_HISTORY_TABLES.contains(&name.as_str()) {
+            // A history (the quarantine, the metrics history): each run's rows, in a file named
+            // after the run.
             assert_eq!(
                 listed,
-                [&first.manifest.run_id, second_id].map(|r| format!("current/quarantine/{r}.parquet"))
+                [&first.manifest.run_id, second_id].map(|r| format!("current/{name}/{r}.parquet"))
             );
             assert_eq!(
                 runs.iter().filter(|r| r.as_deref() == Some(second_id)).count(),
