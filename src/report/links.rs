@@ -1,0 +1,195 @@
+//! The links part of the report: how many links of each type and band, the distribution of
+//! match weights, a few links explained comparison by comparison (a waterfall of the weights in
+//! their `evidence`), and the review band (doubtful links an analyst should confirm or reject,
+//! with their match probability).
+
+use super::charts::{self, Stack, Step};
+use super::format::{count, municipality_label, ratio};
+use crate::reconcile::Link;
+use maud::{html, Markup};
+use std::collections::BTreeMap;
+
+/// Review-band links listed (the rest are in the `links` table).
+const REVIEW_ROWS: usize = 50;
+
+/// One comparison of a link's evidence.
+#[derive(serde::Deserialize)]
+struct Comparison {
+    name: String,
+    level: String,
+    weight: f64,
+    value: Option<f64>,
+}
+
+fn evidence(l: &Link) -> Vec<Comparison> {
+    serde_json::from_str(&l.evidence).unwrap_or_default()
+}
+
+/// The match probability recorded in a link's evidence (probabilistic links only).
+fn probability(l: &Link) -> Option<f64> {
+    evidence(l).iter().find(|c| c.name == "match_probability").and_then(|c| c.value)
+}
+
+/// Counts per link type, band and method.
+pub(super) fn summary(links: &[Link]) -> Markup {
+    let mut counts: BTreeMap<(&str, &str, &str), (usize, f64)> = BTreeMap::new();
+    for l in links {
+        let e = counts.entry((l.link_type.as_str(), l.band, l.method)).or_insert((0, 0.0));
+        e.0 += 1;
+        e.1 += l.match_weight;
+    }
+    html! {
+        table {
+            tr { th { "link type" } th { "band" } th { "method" } th { "links" } th { "mean match weight" } }
+            @for ((t, band, method), (n, w)) in &counts {
+                tr { td { (t) } td { (band) } td { (method) } td.n { (count(*n)) } td.n { (ratio(w / *n as f64)) } }
+            }
+        }
+    }
+}
+
+/// Match weights of every link as a histogram, accepted links by method and review links
+/// stacked, each labelled on the chart.
+pub(super) fn weight_histogram(links: &[Link]) -> Markup {
+    let weights: Vec<f64> = links.iter().map(|l| l.match_weight).filter(|w| w.is_finite()).collect();
+    if weights.is_empty() {
+        return html! { p.small { "No links." } };
+    }
+    let lo = weights.iter().copied().fold(f64::MAX, f64::min).floor();
+    let hi = weights.iter().copied().fold(f64::MIN, f64::max).ceil().max(lo + 1.0);
+    let width = ((hi - lo) / 30.0).ceil().max(1.0);
+    let bins = ((hi - lo) / width).ceil().max(1.0) as usize;
+    let edges: Vec<f64> = (0..=bins).map(|i| lo + width * i as f64).collect();
+    let kinds: [(&str, &str, &'static str); 3] = [
+        ("accepted (exact identifier)", "accept", "#1f77b4"),
+        ("accepted (probabilistic)", "accept", "#2ca02c"),
+        ("review", "review", "#ff7f0e"),
+    ];
+    let stacks: Vec<Stack> = kinds
+        .iter()
+        .enumerate()
+        .map(|(k, (label, band, colour))| {
+            let mut counts = vec![0; bins];
+            for l in links.iter().filter(|l| l.band == *band && l.match_weight.is_finite()) {
+                let exact = l.method == "exact_identifier";
+                if (k == 0) != exact && *band == "accept" {
+                    continue;
+                }
+                let b = (((l.match_weight - lo) / width) as usize).min(bins - 1);
+                counts[b] += 1;
+            }
+            Stack {
+                label: (*label).to_string(),
+                colour,
+                counts,
+            }
+        })
+        .collect();
+    charts::histogram(&edges, &stacks, "match weight (sum of log2 m/u over the comparisons)")
+}
+
+/// Links worth explaining: the weakest accepted probabilistic link, a typical one (median
+/// weight), and the most likely link left for review.
+fn examples(links: &[Link]) -> Vec<(&'static str, &Link)> {
+    let by_weight = |band: &str| {
+        let mut v: Vec<&Link> = links
+            .iter()
+            .filter(|l| l.band == band && l.method == "probabilistic")
+            .collect();
+        v.sort_by(|a, b| {
+            a.match_weight
+                .total_cmp(&b.match_weight)
+                .then_with(|| a.left_record_id.cmp(&b.left_record_id))
+                .then_with(|| a.right_record_id.cmp(&b.right_record_id))
+        });
+        v
+    };
+    let accepted = by_weight("accept");
+    let review = by_weight("review");
+    let mut out = Vec::new();
+    if let Some(l) = accepted.get(accepted.len() / 2) {
+        out.push(("a typical accepted link (median weight)", *l));
+    }
+    if let Some(l) = accepted.first() {
+        out.push(("the weakest accepted link", *l));
+    }
+    if let Some(l) = review.iter().max_by(|a, b| {
+        probability(a)
+            .unwrap_or(0.0)
+            .total_cmp(&probability(b).unwrap_or(0.0))
+            .then_with(|| b.left_record_id.cmp(&a.left_record_id))
+    }) {
+        out.push(("the most likely link left for review", *l));
+    }
+    out
+}
+
+/// A few links explained: each comparison's weight as a step of a waterfall to the match weight.
+pub(super) fn explanations(links: &[Link]) -> Markup {
+    let shown = examples(links);
+    html! {
+        @if shown.is_empty() {
+            p.small { "No probabilistic links to explain." }
+        }
+        @for (why, l) in &shown {
+            @let steps: Vec<Step> = evidence(l)
+                .iter()
+                .filter(|c| c.name != "match_probability")
+                .map(|c| Step {
+                    label: match c.value {
+                        Some(v) => format!("{}: {} ({})", c.name, c.level, ratio(v)),
+                        None => format!("{}: {}", c.name, c.level),
+                    },
+                    value: c.weight,
+                })
+                .collect();
+            div.explain {
+                p {
+                    b { (why) } " — " (municipality_label(&l.demarcation_code)) ", " (l.link_type.as_str()) ": “"
+                    (l.left_name.as_deref().unwrap_or("(no name)")) "” ↔ “" (l.right_name.as_deref().unwrap_or("(no name)")) "”"
+                    @if let Some(p) = probability(l) { ", match probability " (format!("{p:.3}")) }
+                    ", band " (l.band)
+                }
+                (charts::waterfall(&steps, "match weight"))
+            }
+        }
+    }
+}
+
+/// The review band: doubtful links, most likely first, with both names and the probability.
+pub(super) fn review_band(links: &[Link]) -> Markup {
+    let mut review: Vec<(&Link, f64)> = links
+        .iter()
+        .filter(|l| l.band == "review")
+        .map(|l| (l, probability(l).unwrap_or(f64::NAN)))
+        .collect();
+    review.sort_by(|a, b| {
+        b.1.total_cmp(&a.1)
+            .then_with(|| b.0.match_weight.total_cmp(&a.0.match_weight))
+            .then_with(|| a.0.left_record_id.cmp(&b.0.left_record_id))
+    });
+    html! {
+        @if review.is_empty() {
+            p.small { "No links in the review band." }
+        } @else {
+            p.small {
+                (count(review.len())) " links are in the review band: left out of the metrics and listed as findings until an analyst "
+                "confirms them (must-link) or rejects them (cannot-link) in the overrides file. Most likely first"
+                @if review.len() > REVIEW_ROWS { "; the first " (REVIEW_ROWS) " shown, all are in the " code { "links" } " table (band = review)" } "."
+            }
+            table #review-band {
+                tr { th { "probability" } th { "match weight" } th { "municipality" } th { "link type" } th { "left" } th { "right" } }
+                @for (l, p) in review.iter().take(REVIEW_ROWS) {
+                    tr {
+                        td.n { (if p.is_finite() { format!("{p:.3}") } else { "—".into() }) }
+                        td.n { (ratio(l.match_weight)) }
+                        td { (municipality_label(&l.demarcation_code)) }
+                        td { (l.link_type.as_str()) }
+                        td { (l.left_name.as_deref().unwrap_or("(no name)")) }
+                        td { (l.right_name.as_deref().unwrap_or("(no name)")) }
+                    }
+                }
+            }
+        }
+    }
+}
