@@ -28,6 +28,15 @@ fn in_force(register: &[RegisterRow]) -> Vec<&RegisterRow> {
     rows
 }
 
+/// `BUF Buffalo City (municipal)`: the owner, named when it is a municipality code.
+fn owner(r: &RegisterRow) -> String {
+    let who = match super::format::municipality_name(&r.owner) {
+        Some(_) => municipality_label(&r.owner),
+        None => r.owner.clone(),
+    };
+    format!("{who} ({})", r.owner_sphere)
+}
+
 fn years(r: &RegisterRow) -> String {
     r.financial_years.iter().map(|y| year_label(*y)).collect::<Vec<_>>().join(", ")
 }
@@ -101,7 +110,7 @@ pub(super) fn top_list(register: &[RegisterRow], projects: &[Member]) -> Markup 
                         td { (l.first.status) }
                         td { (years(l.first)) }
                         td.n { (rand(l.first.amount_at_stake_rand)) }
-                        td { (l.first.owner) " (" (l.first.owner_sphere) ")" }
+                        td { (owner(l.first)) }
                         td { (amounts_in_text(&l.first.detail)) }
                     }
                 }
@@ -187,7 +196,7 @@ fn municipality_findings(muni: &str, rows: &[&RegisterRow], open: bool) -> Marku
                         td { (r.severity) }
                         td { (years(r)) }
                         td.n { (rand(r.amount_at_stake_rand)) }
-                        td { (r.owner) " (" (r.owner_sphere) ")" }
+                        td { (owner(r)) }
                         td { (amounts_in_text(&r.detail)) }
                     }
                 }
