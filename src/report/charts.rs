@@ -126,11 +126,14 @@ pub struct Group {
 const WIDTH: f64 = 760.0;
 /// Distance between dot columns.
 const DOT: f64 = 6.0;
+/// Dots in a column from which the column is labelled with its count (the dots then overlap).
+const CROWDED: usize = 12;
 
 /// A dot plot per peer group: every municipality one dot, dots with about the same value
 /// stacked into a column around the row's centre (so 205 locals stay countable), the group's
 /// median as a line, the selected municipality in red and labelled, values beyond the axis hollow
-/// at its right edge, and an optional reference line (a target of 1).
+/// at its right edge, crowded columns labelled with their count, and an optional reference line
+/// (a target of 1).
 pub fn distribution(groups: &[Group], axis: &Axis, selected: Option<&str>, reference: Option<(f64, &str)>) -> Markup {
     let (x0, x1) = (170.0, WIDTH - 30.0);
     let mut rows = Vec::new();
@@ -203,6 +206,10 @@ fn group_row(g: &Group, axis: &Axis, (x0, x1): (f64, f64), top: f64, selected: O
             circle class=(if beyond { "d out" } else { "d" }) cx=(c(*x)) cy=(c(mid + offset(*k))) r="2.6" {
                 title { (d.title) }
             }
+        }
+        @for (col, n) in columns.iter().filter(|(_, n)| **n >= CROWDED) {
+            @let cx = x0 + *col as f64 * DOT;
+            text x=(c(cx)) y=(c(mid - n.div_ceil(2) as f64 * step - 4.0)) text-anchor="middle" class="cnt" { (n) }
         }
         @if let Some((d, x, k)) = chosen {
             @let cy = mid + offset(*k);

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 /// Lines in the national top list.
 const TOP: usize = 20;
-/// Most findings listed per municipality.
+/// Most projects listed per municipality.
 const PER_MUNICIPALITY: usize = 10;
 /// Municipality sections shown open (the rest are one click away).
 const OPEN_SECTIONS: usize = 3;
@@ -50,77 +50,101 @@ pub(super) fn material_open(register: &[RegisterRow]) -> BTreeMap<String, usize>
     out
 }
 
-/// One line of the top list: a project (or municipality-year) and every finding about it.
-struct TopLine<'a> {
+/// One line of a findings list: a project (or municipality-year) and every finding about it.
+struct ProjectLine<'a> {
     first: &'a RegisterRow,
     types: Vec<&'a str>,
     findings: usize,
 }
 
-/// The national top list: material findings in force by priority, one line per project (the
-/// cross-sphere project key of the finding's first record; a BEPP project that is both missing
-/// from the IDP and from the budget, in every year, is one line).
-pub(super) fn top_list(register: &[RegisterRow], projects: &[Member]) -> Markup {
-    let key_of: BTreeMap<&str, &str> = projects
+/// Record id → cross-sphere project key.
+fn project_keys(projects: &[Member]) -> BTreeMap<&str, &str> {
+    projects
         .iter()
         .map(|m| (m.record_id.as_str(), m.project_key.as_str()))
-        .collect();
-    let mut lines: Vec<TopLine<'_>> = Vec::new();
-    let mut index: BTreeMap<(String, String), usize> = BTreeMap::new();
-    for r in in_force(register).into_iter().filter(|r| r.material) {
+        .collect()
+}
+
+/// Findings (already in priority order) grouped one line per project: the cross-sphere project
+/// key of the finding's first record, so a BEPP project that is missing both from the IDP and
+/// from the budget, in every year, is one line; at most `limit` lines (and how many in all).
+fn by_project<'a>(
+    rows: impl Iterator<Item = &'a RegisterRow>,
+    keys: &BTreeMap<&str, &str>,
+    limit: usize,
+) -> (Vec<ProjectLine<'a>>, usize) {
+    let mut lines: Vec<ProjectLine<'a>> = Vec::new();
+    let mut index: BTreeMap<(&str, String), Option<usize>> = BTreeMap::new();
+    for r in rows {
         let project = r
             .record_ids
             .split(';')
-            .find_map(|id| key_of.get(id).copied())
+            .find_map(|id| keys.get(id).copied())
             .map_or_else(|| r.record_ids.clone(), str::to_string);
-        let key = (r.demarcation_code.clone(), project);
-        match index.get(&key) {
-            Some(&i) => {
-                let line = &mut lines[i];
-                line.findings += 1;
-                if !line.types.contains(&r.exception_type.as_str()) {
-                    line.types.push(&r.exception_type);
-                }
-            }
-            None if lines.len() < TOP => {
-                index.insert(key, lines.len());
-                lines.push(TopLine {
+        let next = index.len();
+        let slot = index.entry((r.demarcation_code.as_str(), project)).or_insert_with(|| {
+            (next < limit).then(|| {
+                lines.push(ProjectLine {
                     first: r,
-                    types: vec![&r.exception_type],
-                    findings: 1,
+                    types: Vec::new(),
+                    findings: 0,
                 });
+                lines.len() - 1
+            })
+        });
+        if let Some(i) = *slot {
+            let line = &mut lines[i];
+            line.findings += 1;
+            if !line.types.contains(&r.exception_type.as_str()) {
+                line.types.push(&r.exception_type);
             }
-            None => {}
         }
     }
+    (lines, index.len())
+}
+
+/// Table rows of project lines, with or without the municipality column.
+fn project_rows(lines: &[ProjectLine<'_>], with_municipality: bool) -> Markup {
     html! {
-        @if lines.is_empty() {
-            p.small { "No material findings in force." }
-        } @else {
-            table #top-findings {
-                tr { th { "priority" } th { "municipality" } th { "finding" } th { "status" } th { "years" } th { "at stake" } th { "owner" } th { "detail" } }
-                @for l in &lines {
-                    tr {
-                        td.n { (format!("{:.1}", l.first.priority)) }
-                        td { (municipality_label(&l.first.demarcation_code)) }
-                        td {
-                            (l.types.join(", "))
-                            @if l.findings > l.types.len() { span.small { " (" (l.findings) " findings)" } }
-                        }
-                        td { (l.first.status) }
-                        td { (years(l.first)) }
-                        td.n { (rand(l.first.amount_at_stake_rand)) }
-                        td { (owner(l.first)) }
-                        td { (amounts_in_text(&l.first.detail)) }
-                    }
+        tr {
+            th { "priority" } @if with_municipality { th { "municipality" } } th { "findings" } th { "status" }
+            th { "severity" } th { "years" } th { "at stake" } th { "owner" } th { "detail" }
+        }
+        @for l in lines {
+            tr {
+                td.n { (format!("{:.1}", l.first.priority)) }
+                @if with_municipality { td { (municipality_label(&l.first.demarcation_code)) } }
+                td {
+                    @for (i, t) in l.types.iter().enumerate() { @if i > 0 { br; } (t) }
+                    @if l.findings > l.types.len() { span.small { " (" (l.findings) " findings)" } }
                 }
+                td { (l.first.status) @if let Some(to) = &l.first.assigned_to { " to " (to) } }
+                td { (l.first.severity) }
+                td { (years(l.first)) }
+                td.n { (rand(l.first.amount_at_stake_rand)) }
+                td { (owner(l.first)) }
+                td { (amounts_in_text(&l.first.detail)) }
             }
         }
     }
 }
 
+/// The national top list: material findings in force by priority, one line per project.
+pub(super) fn top_list(register: &[RegisterRow], projects: &[Member]) -> Markup {
+    let keys = project_keys(projects);
+    let (lines, _) = by_project(in_force(register).into_iter().filter(|r| r.material), &keys, TOP);
+    html! {
+        @if lines.is_empty() {
+            p.small { "No material findings in force." }
+        } @else {
+            table #top-findings { (project_rows(&lines, true)) }
+        }
+    }
+}
+
 /// Per municipality: a summary line each, then its material findings in force by priority.
-pub(super) fn per_municipality(register: &[RegisterRow]) -> Markup {
+pub(super) fn per_municipality(register: &[RegisterRow], projects: &[Member]) -> Markup {
+    let keys = project_keys(projects);
     let rows = in_force(register);
     let mut by_muni: BTreeMap<&str, Vec<&RegisterRow>> = BTreeMap::new();
     for r in &rows {
@@ -160,8 +184,16 @@ pub(super) fn per_municipality(register: &[RegisterRow]) -> Markup {
                 }
             }
         }
-        @for (i, (m, _, _)) in order.iter().enumerate() {
-            (municipality_findings(m, &by_muni[m], i < OPEN_SECTIONS))
+        @for (m, _, _) in order.iter().take(OPEN_SECTIONS) {
+            (municipality_findings(m, &by_muni[m], &keys, true))
+        }
+        @if order.len() > OPEN_SECTIONS {
+            @let mut rest: Vec<&str> = order.iter().skip(OPEN_SECTIONS).map(|o| o.0).collect();
+            @let _ = rest.sort_unstable();
+            details #other-municipalities {
+                summary { "The other " (rest.len()) " municipalities, by code" }
+                @for m in &rest { (municipality_findings(m, &by_muni[m], &keys, false)) }
+            }
         }
         h3 { "What each finding asks" }
         table {
@@ -175,34 +207,24 @@ pub(super) fn per_municipality(register: &[RegisterRow]) -> Markup {
     }
 }
 
-fn municipality_findings(muni: &str, rows: &[&RegisterRow], open: bool) -> Markup {
-    let material: Vec<&&RegisterRow> = rows.iter().filter(|r| r.material).collect();
+fn municipality_findings(muni: &str, rows: &[&RegisterRow], keys: &BTreeMap<&str, &str>, open: bool) -> Markup {
+    let material: Vec<&RegisterRow> = rows.iter().copied().filter(|r| r.material).collect();
     if material.is_empty() {
         return html! {};
     }
+    let (mut lines, projects) = by_project(material.iter().copied(), keys, usize::MAX);
+    // A project's findings share its amount: counted once.
+    let at_stake: f64 = lines.iter().map(|l| l.first.amount_at_stake_rand).sum();
+    lines.truncate(PER_MUNICIPALITY);
     html! {
         details.muni open[open] {
             summary {
-                b { (municipality_label(muni)) } " — " (material.len()) " material findings, "
-                (rand(material.iter().map(|r| r.amount_at_stake_rand).sum::<f64>())) " at stake"
+                b { (municipality_label(muni)) } " — " (material.len()) " material findings on " (projects) " projects, "
+                (rand(at_stake)) " at stake"
             }
-            table {
-                tr { th { "priority" } th { "finding" } th { "status" } th { "severity" } th { "years" } th { "at stake" } th { "owner" } th { "detail" } }
-                @for r in material.iter().take(PER_MUNICIPALITY) {
-                    tr {
-                        td.n { (format!("{:.1}", r.priority)) }
-                        td { (r.exception_type) }
-                        td { (r.status) @if let Some(to) = &r.assigned_to { " to " (to) } }
-                        td { (r.severity) }
-                        td { (years(r)) }
-                        td.n { (rand(r.amount_at_stake_rand)) }
-                        td { (owner(r)) }
-                        td { (amounts_in_text(&r.detail)) }
-                    }
-                }
-            }
-            @if material.len() > PER_MUNICIPALITY {
-                p.small { "and " (material.len() - PER_MUNICIPALITY) " more material findings in the exception register." }
+            table { (project_rows(&lines, false)) }
+            @if projects > PER_MUNICIPALITY {
+                p.small { "and " (projects - PER_MUNICIPALITY) " more projects with material findings in the exception register." }
             }
         }
     }

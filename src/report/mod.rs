@@ -75,7 +75,7 @@ ul.ex { margin: 0; padding-left: 16px; } .raw { font-family: monospace; }
 .kpi b { display: block; font-size: 18px; }
 svg text { font-family: system-ui, sans-serif; }
 .tick { font-size: 10px; fill: #555; } .grp { font-size: 11px; fill: #222; font-weight: 600; }
-.lab { font-size: 11px; font-weight: 600; }
+.lab { font-size: 11px; font-weight: 600; } .cnt { font-size: 9px; fill: #1f4e79; font-weight: 600; }
 .d { fill: #1f77b4; fill-opacity: 0.7; } .d.out { fill: #fff; stroke: #1f77b4; }
 .sel { fill: #d62728; stroke: #000; stroke-width: 1; } .selt { font-size: 11px; fill: #d62728; font-weight: 600; }
 "#;
@@ -120,7 +120,7 @@ pub fn render(input: &ReportInput<'_>) -> PolarsResult<String> {
                     (metrics::trend(&rows, f))
                 }
                 h2 #findings { "Findings by municipality (material, by priority)" }
-                (findings::per_municipality(input.register))
+                (findings::per_municipality(input.register, input.projects))
                 h2 #links { "Links" }
                 (links::summary(input.links))
                 h3 { "Match weights" }
