@@ -344,7 +344,10 @@ pub fn histogram(edges: &[f64], stacks: &[Stack], x_title: &str) -> Markup {
                 @let ly = 12.0 + 14.0 * k as f64;
                 @if total > 0 {
                     line x1=(c(lx)) y1=(c(ly + 2.0)) x2=(c(lx)) y2=(c(stacked_top)) stroke=(s.colour) stroke-width="0.8" {}
-                    text x=(c(lx + 3.0)) y=(c(ly)) fill=(s.colour) class="lab" { (s.label) " (" (count(total)) ")" }
+                    @let right = lx > x1 - 200.0;
+                    text x=(c(if right { lx - 3.0 } else { lx + 3.0 })) y=(c(ly)) text-anchor=(if right { "end" } else { "start" }) fill=(s.colour) class="lab" {
+                        (s.label) " (" (count(total)) ")"
+                    }
                 }
             }
         }

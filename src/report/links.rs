@@ -5,6 +5,7 @@
 
 use super::charts::{self, Stack, Step};
 use super::format::{count, municipality_label, ratio};
+use crate::reconcile::register::Member;
 use crate::reconcile::Link;
 use maud::{html, Markup};
 use std::collections::BTreeMap;
@@ -113,7 +114,7 @@ fn examples(links: &[Link]) -> Vec<(&'static str, &Link)> {
     if let Some(l) = accepted.first() {
         out.push(("the weakest accepted link", *l));
     }
-    if let Some(l) = review.iter().max_by(|a, b| {
+    if let Some(l) = review.iter().filter(|l| probability(l).is_some()).max_by(|a, b| {
         probability(a)
             .unwrap_or(0.0)
             .total_cmp(&probability(b).unwrap_or(0.0))
@@ -146,7 +147,8 @@ pub(super) fn explanations(links: &[Link]) -> Markup {
             div.explain {
                 p {
                     b { (why) } " — " (municipality_label(&l.demarcation_code)) ", " (l.link_type.as_str()) ": “"
-                    (l.left_name.as_deref().unwrap_or("(no name)")) "” ↔ “" (l.right_name.as_deref().unwrap_or("(no name)")) "”"
+                    (name_or_record(l.left_name.as_deref(), &l.left_record_id)) "” ↔ “"
+                    (name_or_record(l.right_name.as_deref(), &l.right_record_id)) "”"
                     @if let Some(p) = probability(l) { ", match probability " (format!("{p:.3}")) }
                     ", band " (l.band)
                 }
@@ -156,15 +158,52 @@ pub(super) fn explanations(links: &[Link]) -> Markup {
     }
 }
 
-/// The review band: doubtful links, most likely first, with both names and the probability.
-pub(super) fn review_band(links: &[Link]) -> Markup {
-    let mut review: Vec<(&Link, f64)> = links
+/// A record's name, or which record it is when it has none (an SA36 line without a description).
+fn name_or_record(name: Option<&str>, record_id: &str) -> String {
+    match name {
+        Some(n) => n.to_string(),
+        None => format!("(no name: record {record_id})"),
+    }
+}
+
+/// Match probabilities by (link type, left record): a record's decision holds for every record
+/// of the chosen project, though only the representative's evidence carries it.
+fn probabilities(links: &[Link]) -> BTreeMap<(&str, &str), f64> {
+    let mut out = BTreeMap::new();
+    for l in links {
+        if let Some(p) = probability(l) {
+            out.entry((l.link_type.as_str(), l.left_record_id.as_str())).or_insert(p);
+        }
+    }
+    out
+}
+
+/// The review band: doubtful links, most likely first, one line per pair of projects (a budget
+/// line in two MTREFs against an IDP project's yearly rows is one decision), with both names
+/// and the probability.
+pub(super) fn review_band(links: &[Link], projects: &[Member]) -> Markup {
+    let key_of: BTreeMap<&str, &str> = projects
         .iter()
-        .filter(|l| l.band == "review")
-        .map(|l| (l, probability(l).unwrap_or(f64::NAN)))
+        .map(|m| (m.record_id.as_str(), m.project_key.as_str()))
         .collect();
+    let project = |id: &str| key_of.get(id).copied().unwrap_or(id).to_string();
+    let p_of = probabilities(links);
+    let mut pairs: BTreeMap<(&str, String, String), (&Link, f64, usize)> = BTreeMap::new();
+    for l in links.iter().filter(|l| l.band == "review") {
+        let p = p_of
+            .get(&(l.link_type.as_str(), l.left_record_id.as_str()))
+            .copied()
+            .unwrap_or(f64::NAN);
+        let key = (l.link_type.as_str(), project(&l.left_record_id), project(&l.right_record_id));
+        let e = pairs.entry(key).or_insert((l, p, 0));
+        e.2 += 1;
+    }
+    let total = links.iter().filter(|l| l.band == "review").count();
+    let mut review: Vec<(&Link, f64, usize)> = pairs.into_values().collect();
+    let known = |p: f64| if p.is_finite() { p } else { -1.0 };
     review.sort_by(|a, b| {
-        b.1.total_cmp(&a.1)
+        known(b.1)
+            .total_cmp(&known(a.1))
             .then_with(|| b.0.match_weight.total_cmp(&a.0.match_weight))
             .then_with(|| a.0.left_record_id.cmp(&b.0.left_record_id))
     });
@@ -173,20 +212,22 @@ pub(super) fn review_band(links: &[Link]) -> Markup {
             p.small { "No links in the review band." }
         } @else {
             p.small {
-                (count(review.len())) " links are in the review band: left out of the metrics and listed as findings until an analyst "
-                "confirms them (must-link) or rejects them (cannot-link) in the overrides file. Most likely first"
+                (count(total)) " links, between " (count(review.len())) " pairs of projects, are in the review band: left out of the metrics "
+                "and listed as findings until an analyst confirms them (must-link) or rejects them (cannot-link) in the overrides file. "
+                "Most likely first"
                 @if review.len() > REVIEW_ROWS { "; the first " (REVIEW_ROWS) " shown, all are in the " code { "links" } " table (band = review)" } "."
             }
             table #review-band {
-                tr { th { "probability" } th { "match weight" } th { "municipality" } th { "link type" } th { "left" } th { "right" } }
-                @for (l, p) in review.iter().take(REVIEW_ROWS) {
+                tr { th { "probability" } th { "match weight" } th { "municipality" } th { "link type" } th { "left" } th { "right" } th { "links" } }
+                @for (l, p, n) in review.iter().take(REVIEW_ROWS) {
                     tr {
                         td.n { (if p.is_finite() { format!("{p:.3}") } else { "—".into() }) }
                         td.n { (ratio(l.match_weight)) }
                         td { (municipality_label(&l.demarcation_code)) }
                         td { (l.link_type.as_str()) }
-                        td { (l.left_name.as_deref().unwrap_or("(no name)")) }
-                        td { (l.right_name.as_deref().unwrap_or("(no name)")) }
+                        td { (name_or_record(l.left_name.as_deref(), &l.left_record_id)) }
+                        td { (name_or_record(l.right_name.as_deref(), &l.right_record_id)) }
+                        td.n { (n) }
                     }
                 }
             }

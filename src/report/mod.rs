@@ -128,7 +128,7 @@ pub fn render(input: &ReportInput<'_>) -> PolarsResult<String> {
                 h3 { "Links explained: each comparison's weight" }
                 (links::explanations(input.links))
                 h2 #review { "Review band" }
-                (links::review_band(input.links))
+                (links::review_band(input.links, input.projects))
                 h2 #quality { "Data quality" }
                 (quality::sources(input.quality))
                 h3 #quarantine-by-rule { "Quarantine by rule" }

@@ -250,6 +250,19 @@ fn report_at_257_municipalities_has_names_amounts_sections_and_changes() {
     let rows: Vec<&str> = top.split("<tr>").skip(2).collect();
     let details: std::collections::BTreeSet<&str> = rows.iter().map(|r| r.rsplit("<td>").next().unwrap()).collect();
     assert_eq!(details.len(), rows.len(), "a project twice in the top list");
+    // The review band: one line per pair of projects, each with its match probability.
+    let band = &html[html.find("id=\"review-band\"").unwrap()..];
+    let band = &band[..band.find("</table>").unwrap()];
+    let probability = regex::Regex::new(r#"<tr><td class="n">([^<]*)</td>"#).unwrap();
+    let ps: Vec<&str> = probability.captures_iter(band).map(|c| c.get(1).unwrap().as_str()).collect();
+    assert!(!ps.is_empty());
+    assert!(
+        ps.iter().all(|p| p.parse::<f64>().is_ok_and(|p| p > 0.0 && p <= 1.0)),
+        "{ps:?}"
+    );
+    let pairs: Vec<&str> = band.split("<tr>").skip(2).map(|r| r.split_once("</td>").unwrap().1).collect();
+    let unique: std::collections::BTreeSet<&&str> = pairs.iter().collect();
+    assert_eq!(unique.len(), pairs.len(), "a pair of projects twice in the review band");
     // Hostile text from a spreadsheet is shown as text, never as markup.
     assert!(!html.contains("<script>alert"), "project name injected a script");
     assert!(html.contains("&lt;script&gt;alert(&quot;pwned&quot;)&lt;/script&gt; Reservoir"));
