@@ -101,7 +101,10 @@ async fn previous_findings(store: &Store, m: &Manifest) -> Result<BTreeMap<Strin
             column: "material",
             source,
         })?;
-    Ok(ids.into_iter().zip(material.iter().map(|v| v.unwrap_or(false))).collect())
+    Ok(ids
+        .into_iter()
+        .zip(material.iter().map(|v| v.unwrap_or(false)))
+        .collect())
 }
 
 async fn previous_links(store: &Store, m: &Manifest) -> Result<BTreeSet<LinkKey>, ChangesError> {
@@ -116,7 +119,10 @@ async fn previous_links(store: &Store, m: &Manifest) -> Result<BTreeSet<LinkKey>
         None => BTreeMap::new(),
     };
     let natural = |id: String| keys.get(&id).cloned().unwrap_or(id);
-    let (types, bands) = (strings(&links, "links", "link_type")?, strings(&links, "links", "band")?);
+    let (types, bands) = (
+        strings(&links, "links", "link_type")?,
+        strings(&links, "links", "band")?,
+    );
     let (lefts, rights) = (
         strings(&links, "links", "left_record_id")?,
         strings(&links, "links", "right_record_id")?,
@@ -185,7 +191,10 @@ fn findings_rows(p: &PreviousRun, exceptions: &[Exception]) -> Markup {
     let Ok(before) = &p.findings else {
         return html! { tr { td { "findings" } td colspan="3" { (p.findings.as_ref().err().map(ToString::to_string).unwrap_or_default()) } } };
     };
-    let now: BTreeMap<&str, bool> = exceptions.iter().map(|e| (e.exception_id.as_str(), e.material)).collect();
+    let now: BTreeMap<&str, bool> = exceptions
+        .iter()
+        .map(|e| (e.exception_id.as_str(), e.material))
+        .collect();
     let opened: Vec<(&&str, &bool)> = now.iter().filter(|(id, _)| !before.contains_key(**id)).collect();
     let resolved: Vec<(&String, &bool)> = before.iter().filter(|(id, _)| !now.contains_key(id.as_str())).collect();
     html! {
@@ -278,7 +287,12 @@ fn largest_total_changes(before: &Totals, now: &Totals) -> Markup {
         .map(|(k, (a, b))| (k, a.unwrap_or(0.0), b.unwrap_or(0.0)))
         .filter(|(_, a, b)| (a - b).abs() >= 0.5)
         .collect();
-    changes.sort_by(|x, y| (y.2 - y.1).abs().total_cmp(&(x.2 - x.1).abs()).then_with(|| x.0.cmp(&y.0)));
+    changes.sort_by(|x, y| {
+        (y.2 - y.1)
+            .abs()
+            .total_cmp(&(x.2 - x.1).abs())
+            .then_with(|| x.0.cmp(&y.0))
+    });
     html! {
         @if !changes.is_empty() {
             h3 { "Largest changes of a capital budget" }

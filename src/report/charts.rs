@@ -44,7 +44,10 @@ impl Axis {
         let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
         v.sort_by(f64::total_cmp);
         let (min, max) = (v.first().copied().unwrap_or(0.0), v.last().copied().unwrap_or(1.0));
-        let p95 = v.get(((v.len().max(1) - 1) as f64 * 0.95).round() as usize).copied().unwrap_or(max);
+        let p95 = v
+            .get(((v.len().max(1) - 1) as f64 * 0.95).round() as usize)
+            .copied()
+            .unwrap_or(max);
         let mut hi = if p95 > 0.0 && max > 2.0 * p95 { p95 * 1.25 } else { max };
         for x in include {
             hi = hi.max(x * 1.1);
@@ -326,14 +329,14 @@ pub fn histogram(edges: &[f64], stacks: &[Stack], x_title: &str) -> Markup {
                     @let n = s.counts.get(b).copied().unwrap_or(0);
                     @if n > 0 {
                         rect x=(c(x0 + b as f64 * bw + 0.5)) y=(c(base - h(n))) width=(c((bw - 1.0).max(0.5))) height=(c(h(n))) fill=(s.colour) {
-                            title { (s.label) ", " (ratio(edges[b])) " to " (ratio(edges[b + 1])) ": " (count(n)) }
+                            title { (s.label) ", " (edge(edges[b])) " to " (edge(edges[b + 1])) ": " (count(n)) }
                         }
                     }
                     @let _ = { base -= h(n); };
                 }
             }
             @for b in (0..=bins).step_by(every) {
-                text x=(c(x0 + b as f64 * bw)) y=(c(bottom + 14.0)) text-anchor="middle" class="tick" { (ratio(edges[b.min(edges.len() - 1)])) }
+                text x=(c(x0 + b as f64 * bw)) y=(c(bottom + 14.0)) text-anchor="middle" class="tick" { (edge(edges[b.min(edges.len() - 1)])) }
             }
             text x=(c((x0 + x1) / 2.0)) y=(c(bottom + 30.0)) text-anchor="middle" class="tick" { (x_title) }
             @for (k, s) in stacks.iter().enumerate() {
@@ -351,6 +354,15 @@ pub fn histogram(edges: &[f64], stacks: &[Stack], x_title: &str) -> Markup {
                 }
             }
         }
+    }
+}
+
+/// A bin edge: whole numbers without decimals.
+fn edge(v: f64) -> String {
+    if v.fract() == 0.0 {
+        format!("{v:.0}")
+    } else {
+        ratio(v)
     }
 }
 

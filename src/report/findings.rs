@@ -38,7 +38,11 @@ fn owner(r: &RegisterRow) -> String {
 }
 
 fn years(r: &RegisterRow) -> String {
-    r.financial_years.iter().map(|y| year_label(*y)).collect::<Vec<_>>().join(", ")
+    r.financial_years
+        .iter()
+        .map(|y| year_label(*y))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Open material findings per municipality (for the municipality table).
@@ -165,7 +169,9 @@ pub(super) fn per_municipality(register: &[RegisterRow], projects: &[Member]) ->
     order.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)));
     let mut actions: BTreeMap<&str, &str> = BTreeMap::new();
     for r in &rows {
-        actions.entry(r.exception_type.as_str()).or_insert(r.suggested_action.as_str());
+        actions
+            .entry(r.exception_type.as_str())
+            .or_insert(r.suggested_action.as_str());
     }
     html! {
         details {

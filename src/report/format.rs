@@ -120,8 +120,7 @@ pub fn category_name(category: &str) -> &'static str {
 }
 
 /// Raw Rand figures inside texts written elsewhere (`R115830000`, `R 45000000.5`).
-static RAW_RAND: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"\bR ?(\d{4,})(\.\d+)?\b").expect("a valid pattern"));
+static RAW_RAND: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\bR ?(\d{4,})(\.\d+)?\b").expect("a valid pattern"));
 
 /// A finding's description with its raw Rand figures written the report's way.
 pub fn amounts_in_text(text: &str) -> String {

@@ -28,14 +28,19 @@ fn evidence(l: &Link) -> Vec<Comparison> {
 
 /// The match probability recorded in a link's evidence (probabilistic links only).
 fn probability(l: &Link) -> Option<f64> {
-    evidence(l).iter().find(|c| c.name == "match_probability").and_then(|c| c.value)
+    evidence(l)
+        .iter()
+        .find(|c| c.name == "match_probability")
+        .and_then(|c| c.value)
 }
 
 /// Counts per link type, band and method.
 pub(super) fn summary(links: &[Link]) -> Markup {
     let mut counts: BTreeMap<(&str, &str, &str), (usize, f64)> = BTreeMap::new();
     for l in links {
-        let e = counts.entry((l.link_type.as_str(), l.band, l.method)).or_insert((0, 0.0));
+        let e = counts
+            .entry((l.link_type.as_str(), l.band, l.method))
+            .or_insert((0, 0.0));
         e.0 += 1;
         e.1 += l.match_weight;
     }
@@ -172,7 +177,8 @@ fn probabilities(links: &[Link]) -> BTreeMap<(&str, &str), f64> {
     let mut out = BTreeMap::new();
     for l in links {
         if let Some(p) = probability(l) {
-            out.entry((l.link_type.as_str(), l.left_record_id.as_str())).or_insert(p);
+            out.entry((l.link_type.as_str(), l.left_record_id.as_str()))
+                .or_insert(p);
         }
     }
     out
@@ -194,7 +200,11 @@ pub(super) fn review_band(links: &[Link], projects: &[Member]) -> Markup {
             .get(&(l.link_type.as_str(), l.left_record_id.as_str()))
             .copied()
             .unwrap_or(f64::NAN);
-        let key = (l.link_type.as_str(), project(&l.left_record_id), project(&l.right_record_id));
+        let key = (
+            l.link_type.as_str(),
+            project(&l.left_record_id),
+            project(&l.right_record_id),
+        );
         let e = pairs.entry(key).or_insert((l, p, 0));
         e.2 += 1;
     }

@@ -127,9 +127,17 @@ fn distribution(rows: &[MetricRow], d: &crate::metrics::alignment::MetricDef, fo
 /// its end.
 pub(super) fn trend(rows: &[MetricRow], muni: &str) -> Markup {
     let mine: Vec<&MetricRow> = rows.iter().filter(|r| r.muni == muni).collect();
-    let years: Vec<i32> = mine.iter().map(|r| r.year).collect::<BTreeSet<_>>().into_iter().collect();
+    let years: Vec<i32> = mine
+        .iter()
+        .map(|r| r.year)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
     let mut by_metric: BTreeMap<&str, Vec<(usize, f64)>> = BTreeMap::new();
-    for r in mine.iter().filter(|r| def(&r.metric).is_some_and(|d| d.unit != "ratio")) {
+    for r in mine
+        .iter()
+        .filter(|r| def(&r.metric).is_some_and(|d| d.unit != "ratio"))
+    {
         if let Some(i) = years.iter().position(|y| *y == r.year) {
             by_metric.entry(r.metric.as_str()).or_default().push((i, r.value));
         }
@@ -161,17 +169,30 @@ pub(super) fn trend(rows: &[MetricRow], muni: &str) -> Markup {
 
 /// Every municipality with metrics or a budget: name, category, province, latest capital
 /// budget, open material findings and the latest value of each metric.
-pub(super) fn municipality_table(rows: &[MetricRow], totals: &Totals, material_open: &BTreeMap<String, usize>) -> Markup {
-    let metrics: Vec<&crate::metrics::alignment::MetricDef> =
-        METRICS.iter().filter(|d| d.dimension.is_none()).filter(|d| rows.iter().any(|r| r.metric == d.name)).collect();
+pub(super) fn municipality_table(
+    rows: &[MetricRow],
+    totals: &Totals,
+    material_open: &BTreeMap<String, usize>,
+) -> Markup {
+    let metrics: Vec<&crate::metrics::alignment::MetricDef> = METRICS
+        .iter()
+        .filter(|d| d.dimension.is_none())
+        .filter(|d| rows.iter().any(|r| r.metric == d.name))
+        .collect();
     let mut latest: BTreeMap<(&str, &str), (i32, f64)> = BTreeMap::new();
     for r in rows {
-        let e = latest.entry((r.muni.as_str(), r.metric.as_str())).or_insert((r.year, r.value));
+        let e = latest
+            .entry((r.muni.as_str(), r.metric.as_str()))
+            .or_insert((r.year, r.value));
         if r.year >= e.0 {
             *e = (r.year, r.value);
         }
     }
-    let munis: BTreeSet<&str> = rows.iter().map(|r| r.muni.as_str()).chain(totals.keys().map(String::as_str)).collect();
+    let munis: BTreeSet<&str> = rows
+        .iter()
+        .map(|r| r.muni.as_str())
+        .chain(totals.keys().map(String::as_str))
+        .collect();
     let reference = crate::contracts::reference::Reference::bundled();
     html! {
         details #municipality-table {

@@ -149,7 +149,11 @@ fn key_figures(input: &ReportInput<'_>) -> Markup {
             *per_year.entry(y.as_str()).or_default() += v;
         }
     }
-    let material_open = input.register.iter().filter(|r| r.material && r.status == "open").count();
+    let material_open = input
+        .register
+        .iter()
+        .filter(|r| r.material && r.status == "open")
+        .count();
     let review = input.links.iter().filter(|l| l.band == "review").count();
     html! {
         div.kpi {

@@ -51,7 +51,8 @@ pub(super) fn quarantine_by_rule(quarantine: &[QuarantineRow]) -> Markup {
             p.small { "Nothing was quarantined in this run." }
         } @else {
             p.small {
-                (count(quarantine.len())) " cells or rows quarantined under " (rules.len()) " rules (an error rejects the row, a warning nulls the cell). "
+                (count(quarantine.len())) (if quarantine.len() == 1 { " cell or row" } else { " cells or rows" }) " quarantined under "
+                (rules.len()) (if rules.len() == 1 { " rule" } else { " rules" }) " (an error rejects the row, a warning nulls the cell). "
                 "Every one is in the " code { "quarantine" } " table, filtered on this run's " code { "run_id" } "."
             }
             table #quarantine {

@@ -32,13 +32,7 @@ fn report_is_written_self_contained_and_renders_without_console_errors() {
     );
 
     // In a real browser, when one is installed (.ci/run installs Chromium).
-    let has_browser = ["chromium", "chromium-browser", "google-chrome"].iter().any(|b| {
-        std::process::Command::new("sh")
-            .args(["-c", &format!("command -v {b}")])
-            .output()
-            .is_ok_and(|o| o.status.success())
-    });
-    if !has_browser {
+    if !has_browser() {
         eprintln!("report test: no Chromium on this machine; the browser check did not run");
         return;
     }
@@ -121,7 +115,12 @@ fn national_world(dir: &std::path::Path) {
     )
     .unwrap();
     let p = |f: &str| dir.join(f);
-    thin(&[p("budget_2024.csv"), p("budget_2025.csv")], &["demarcation_code"], "Project Number", 8);
+    thin(
+        &[p("budget_2024.csv"), p("budget_2025.csv")],
+        &["demarcation_code"],
+        "Project Number",
+        8,
+    );
     thin(&[p("idp.csv")], &["demarcation_code"], "idp_project_ref", 8);
     thin(&[p("bepp.csv")], &["metro_code"], "project_ref", 10);
     thin(
@@ -139,14 +138,22 @@ fn national_world(dir: &std::path::Path) {
 
 /// A `<td class="n {class}">N</td>` count in the report's changes table, in the row of `row`.
 fn change_cell(html: &str, row: &str, class: &str) -> usize {
-    let start = html.find(&format!("<tr class=\"{row}\">")).unwrap_or_else(|| panic!("no {row} row"));
+    let start = html
+        .find(&format!("<tr class=\"{row}\">"))
+        .unwrap_or_else(|| panic!("no {row} row"));
     let cell = format!("<td class=\"n {class}\">");
     let at = start + html[start..].find(&cell).unwrap() + cell.len();
-    html[at..at + html[at..].find('<').unwrap()].replace(',', "").parse().unwrap()
+    html[at..at + html[at..].find('<').unwrap()]
+        .replace(',', "")
+        .parse()
+        .unwrap()
 }
 
 /// Links of a published run by (type, band, left natural key, right natural key).
-fn link_keys(out: &std::path::Path, m: &serde_json::Value) -> std::collections::BTreeSet<(String, String, String, String)> {
+fn link_keys(
+    out: &std::path::Path,
+    m: &serde_json::Value,
+) -> std::collections::BTreeSet<(String, String, String, String)> {
     let reg = read_table(out, m, "project_register");
     let natural: std::collections::BTreeMap<String, String> = strings(&reg, "record_id")
         .into_iter()
@@ -165,13 +172,23 @@ fn link_keys(out: &std::path::Path, m: &serde_json::Value) -> std::collections::
         strings(&l, "right_record_id"),
     );
     (0..l.height())
-        .map(|i| (t[i].clone().unwrap(), b[i].clone().unwrap(), key(left[i].clone()), key(right[i].clone())))
+        .map(|i| {
+            (
+                t[i].clone().unwrap(),
+                b[i].clone().unwrap(),
+                key(left[i].clone()),
+                key(right[i].clone()),
+            )
+        })
         .collect()
 }
 
 /// Exception ids of a published run.
 fn finding_ids(out: &std::path::Path, m: &serde_json::Value) -> std::collections::BTreeSet<String> {
-    strings(&read_table(out, m, "exceptions"), "exception_id").into_iter().flatten().collect()
+    strings(&read_table(out, m, "exceptions"), "exception_id")
+        .into_iter()
+        .flatten()
+        .collect()
 }
 
 /// Issue #18's report at national scale: 257 municipalities, names beside codes, amounts in
@@ -217,7 +234,12 @@ fn report_at_257_municipalities_has_names_amounts_sections_and_changes() {
     let reference = harvester::contracts::reference::Reference::bundled();
     let current: Vec<_> = reference.current().collect();
     assert_eq!(current.len(), 257);
-    let escape = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;");
+    let escape = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+    };
     for m in &current {
         let cell = format!("<tr><td>{}</td><td>{}</td>", m.code, escape(&m.name));
         assert!(html.contains(&cell), "no row for {} {}", m.code, m.name);
@@ -234,7 +256,11 @@ fn report_at_257_municipalities_has_names_amounts_sections_and_changes() {
     assert!(!chart.contains("%</text>"), "ratio axis written as percentages");
     // Amounts: in Rand units everywhere, never raw.
     let raw = regex::Regex::new(r"R ?\d{5,}").unwrap();
-    assert!(raw.find(&html).is_none(), "raw amount {:?}", raw.find(&html).map(|m| m.as_str()));
+    assert!(
+        raw.find(&html).is_none(),
+        "raw amount {:?}",
+        raw.find(&html).map(|m| m.as_str())
+    );
     let top = &html[html.find("id=\"top-findings\"").unwrap()..];
     let top = &top[..top.find("</table>").unwrap()];
     assert!(
@@ -254,20 +280,30 @@ fn report_at_257_municipalities_has_names_amounts_sections_and_changes() {
     let band = &html[html.find("id=\"review-band\"").unwrap()..];
     let band = &band[..band.find("</table>").unwrap()];
     let probability = regex::Regex::new(r#"<tr><td class="n">([^<]*)</td>"#).unwrap();
-    let ps: Vec<&str> = probability.captures_iter(band).map(|c| c.get(1).unwrap().as_str()).collect();
+    let ps: Vec<&str> = probability
+        .captures_iter(band)
+        .map(|c| c.get(1).unwrap().as_str())
+        .collect();
     assert!(!ps.is_empty());
     assert!(
         ps.iter().all(|p| p.parse::<f64>().is_ok_and(|p| p > 0.0 && p <= 1.0)),
         "{ps:?}"
     );
-    let pairs: Vec<&str> = band.split("<tr>").skip(2).map(|r| r.split_once("</td>").unwrap().1).collect();
+    let pairs: Vec<&str> = band
+        .split("<tr>")
+        .skip(2)
+        .map(|r| r.split_once("</td>").unwrap().1)
+        .collect();
     let unique: std::collections::BTreeSet<&&str> = pairs.iter().collect();
     assert_eq!(unique.len(), pairs.len(), "a pair of projects twice in the review band");
     // Hostile text from a spreadsheet is shown as text, never as markup.
     assert!(!html.contains("<script>alert"), "project name injected a script");
     assert!(html.contains("&lt;script&gt;alert(&quot;pwned&quot;)&lt;/script&gt; Reservoir"));
     assert!(!html.contains("<img src=x"), "a raw cell injected markup");
-    assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;"), "the quarantined cell is shown");
+    assert!(
+        html.contains("&lt;img src=x onerror=alert(1)&gt;"),
+        "the quarantined cell is shown"
+    );
     assert!(!html.contains("<script"), "the report has no scripts at all");
 
     // Second run: the hostile line is gone and EC101 has no budget lines any more.
@@ -304,10 +340,67 @@ fn report_at_257_municipalities_has_names_amounts_sections_and_changes() {
     let changed = t1
         .iter()
         .flat_map(|(m, ys)| ys.iter().map(move |(y, v)| (m, y, v)))
-        .filter(|(m, y, v)| t2.get(*m).and_then(|ys| ys.get(*y)).is_some_and(|w| (*v - w).abs() >= 0.5))
+        .filter(|(m, y, v)| {
+            t2.get(*m)
+                .and_then(|ys| ys.get(*y))
+                .is_some_and(|w| (*v - w).abs() >= 0.5)
+        })
         .count();
     assert!(changed >= 2, "{changed}");
     assert!(html2.contains(&format!("<span class=\"changed\">{changed}</span> changed")));
-    assert!(html2.contains("<td>BUF Buffalo City</td>"), "largest changes name the municipality");
-    assert!(html2.contains("-R 900.0 m"), "BUF's budget fell by the hostile line's R 900 m");
+    assert!(
+        html2.contains("<td>BUF Buffalo City</td>"),
+        "largest changes name the municipality"
+    );
+    assert!(
+        html2.contains("-R 900.0 m"),
+        "BUF's budget fell by the hostile line's R 900 m"
+    );
+    // Same inputs, same bytes: a third run on the second run's data differs only in run ids.
+    let third = block_on(run(&p, clock(31))).unwrap();
+    let html3 = std::fs::read_to_string(out.join(third.manifest.report.as_ref().unwrap())).unwrap();
+    let strip = |h: &str, runs: &[&str]| runs.iter().fold(h.to_string(), |h, r| h.replace(r, "RUN"));
+    let (r1, r2, r3) = (&first.manifest.run_id, &second.manifest.run_id, &third.manifest.run_id);
+    let (a, b) = (strip(&html2, &[r1, r2]), strip(&html3, &[r2, r3]));
+    let a = a
+        .replace("2026-11-22T02:30:00.000Z", "START")
+        .replace("2026-11-22T02:00:00.000Z", "PREV");
+    let b = b
+        .replace("2026-11-22T02:31:00.000Z", "START")
+        .replace("2026-11-22T02:30:00.000Z", "PREV");
+    // Only the changes section may differ (nothing changed between the second and third run).
+    let body = |h: &str| {
+        let start = h.find("<h2 id=\"top\">").unwrap();
+        h[start..].to_string()
+    };
+    assert!(
+        body(&a) == body(&b),
+        "the report differs beyond its run ids and the changes section"
+    );
+    assert_eq!(change_cell(&html3, "findings", "opened"), 0);
+    assert_eq!(change_cell(&html3, "links", "removed"), 0);
+
+    // In a real browser at this size, when one is installed (.ci/run installs Chromium).
+    if !has_browser() {
+        eprintln!("report test: no Chromium on this machine; the 257-municipality browser check did not run");
+        return;
+    }
+    let report = out.join(third.manifest.report.as_ref().unwrap());
+    let png = dir.join("report-257.png");
+    let shot = std::process::Command::new(repo().join("scripts/report-screenshot.sh"))
+        .args([report.to_str().unwrap(), png.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(shot.status.success(), "{}", String::from_utf8_lossy(&shot.stderr));
+    assert!(std::fs::metadata(&png).unwrap().len() > 10_000, "a real screenshot");
+}
+
+/// Whether a Chromium the screenshot script can use is installed.
+fn has_browser() -> bool {
+    ["chromium", "chromium-browser", "google-chrome"].iter().any(|b| {
+        std::process::Command::new("sh")
+            .args(["-c", &format!("command -v {b}")])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    })
 }
