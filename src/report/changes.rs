@@ -28,7 +28,7 @@ pub enum ChangesError {
         /// The table.
         table: &'static str,
         /// Why.
-        source: PublishError,
+        source: Box<PublishError>,
     },
     /// A table lacks a column this comparison needs, or has it in another type.
     #[error("the previous run's `{table}` table has no usable `{column}` column: {source}")]
@@ -78,7 +78,10 @@ async fn table(store: &Store, m: &Manifest, table: &'static str) -> Result<Optio
         None => Ok(None),
         Some(t) => crate::publish::read_table(store, &t.files)
             .await
-            .map_err(|source| ChangesError::Read { table, source }),
+            .map_err(|source| ChangesError::Read {
+                table,
+                source: Box::new(source),
+            }),
     }
 }
 
@@ -227,9 +230,12 @@ fn links_rows(p: &PreviousRun, now: &Now<'_>) -> Markup {
     }
 }
 
+/// A budget total before and now (absent in a run: `None`).
+type BeforeNow = (Option<f64>, Option<f64>);
+
 /// (municipality, year) → (before, now) for every pair in either run.
-fn total_pairs<'a>(before: &'a Totals, now: &'a Totals) -> BTreeMap<(&'a str, &'a str), (Option<f64>, Option<f64>)> {
-    let mut out: BTreeMap<(&str, &str), (Option<f64>, Option<f64>)> = BTreeMap::new();
+fn total_pairs<'a>(before: &'a Totals, now: &'a Totals) -> BTreeMap<(&'a str, &'a str), BeforeNow> {
+    let mut out: BTreeMap<(&str, &str), BeforeNow> = BTreeMap::new();
     for (m, ys) in before {
         for (y, v) in ys {
             out.entry((m.as_str(), y.as_str())).or_default().0 = Some(*v);

@@ -318,21 +318,27 @@ pub fn histogram(edges: &[f64], stacks: &[Stack], x_title: &str) -> Markup {
     let bw = (x1 - x0) / bins as f64;
     let h = |n: usize| n as f64 / peak * (bottom - top);
     let every = (bins / 12).max(1);
+    // (bin, series, top, height) of every non-empty segment, series stacked bottom up.
+    let mut rects: Vec<(usize, usize, f64, f64)> = Vec::new();
+    for b in 0..bins {
+        let mut base = bottom;
+        for (k, s) in stacks.iter().enumerate() {
+            let n = s.counts.get(b).copied().unwrap_or(0);
+            if n > 0 {
+                rects.push((b, k, base - h(n), h(n)));
+                base -= h(n);
+            }
+        }
+    }
     html! {
         svg xmlns="http://www.w3.org/2000/svg" width=(WIDTH) height=(c(bottom + 34.0)) viewBox={"0 0 " (WIDTH) " " (c(bottom + 34.0))} role="img" {
             line x1=(x0) y1=(c(bottom)) x2=(x1) y2=(c(bottom)) stroke="#888" {}
             text x=(c(x0 - 4.0)) y=(c(top + 4.0)) text-anchor="end" class="tick" { (count(peak as usize)) }
             text x=(c(x0 - 4.0)) y=(c(bottom)) text-anchor="end" class="tick" { "0" }
-            @for b in 0..bins {
-                @let mut base = bottom;
-                @for s in stacks {
-                    @let n = s.counts.get(b).copied().unwrap_or(0);
-                    @if n > 0 {
-                        rect x=(c(x0 + b as f64 * bw + 0.5)) y=(c(base - h(n))) width=(c((bw - 1.0).max(0.5))) height=(c(h(n))) fill=(s.colour) {
-                            title { (s.label) ", " (edge(edges[b])) " to " (edge(edges[b + 1])) ": " (count(n)) }
-                        }
-                    }
-                    @let _ = { base -= h(n); };
+            @for (b, k, y, height) in &rects {
+                @let (s, n) = (&stacks[*k], stacks[*k].counts[*b]);
+                rect x=(c(x0 + *b as f64 * bw + 0.5)) y=(c(*y)) width=(c((bw - 1.0).max(0.5))) height=(c(*height)) fill=(s.colour) {
+                    title { (s.label) ", " (edge(edges[*b])) " to " (edge(edges[*b + 1])) ": " (count(n)) }
                 }
             }
             @for b in (0..=bins).step_by(every) {

@@ -167,6 +167,8 @@ pub(super) fn per_municipality(register: &[RegisterRow], projects: &[Member]) ->
         })
         .collect();
     order.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+    let mut rest: Vec<&str> = order.iter().skip(OPEN_SECTIONS).map(|o| o.0).collect();
+    rest.sort_unstable();
     let mut actions: BTreeMap<&str, &str> = BTreeMap::new();
     for r in &rows {
         actions
@@ -193,9 +195,7 @@ pub(super) fn per_municipality(register: &[RegisterRow], projects: &[Member]) ->
         @for (m, _, _) in order.iter().take(OPEN_SECTIONS) {
             (municipality_findings(m, &by_muni[m], &keys, true))
         }
-        @if order.len() > OPEN_SECTIONS {
-            @let mut rest: Vec<&str> = order.iter().skip(OPEN_SECTIONS).map(|o| o.0).collect();
-            @let _ = rest.sort_unstable();
+        @if !rest.is_empty() {
             details #other-municipalities {
                 summary { "The other " (rest.len()) " municipalities, by code" }
                 @for m in &rest { (municipality_findings(m, &by_muni[m], &keys, false)) }
