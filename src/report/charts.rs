@@ -206,7 +206,7 @@ fn group_row(g: &Group, axis: &Axis, (x0, x1): (f64, f64), top: f64, selected: O
         line x1=(c(mx)) y1=(c(mid - half * step - 5.0)) x2=(c(mx)) y2=(c(mid + half * step + 5.0)) stroke="#555" stroke-width="1.5" {}
         @for (d, x, k) in &placed {
             @let beyond = d.value > axis.hi || d.value < axis.lo;
-            circle class=(if beyond { "d out" } else { "d" }) cx=(c(*x)) cy=(c(mid + offset(*k))) r="2.6" {
+            circle class=(if beyond { "d out" } else { "d" }) data-m=(d.key) cx=(c(*x)) cy=(c(mid + offset(*k))) r="2.6" {
                 title { (d.title) }
             }
         }

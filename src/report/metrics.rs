@@ -74,7 +74,8 @@ pub(super) fn distributions(rows: &[MetricRow], focus: Option<&str>) -> Markup {
             "peer ranks use). Dots with about the same value are stacked; the dark line is the "
             "group's median; hover a dot for its name and value, or find it in the table below. "
             @if let Some(f) = focus { "Marked in red: " b { (municipality_label(f)) } " (largest capital budget). " }
-            "Hollow dots lie beyond the axis and are drawn at its edge."
+            "Hollow dots lie beyond the axis and are drawn at its edge. To mark another municipality in "
+            "orange in every chart, click its code in the table of all municipalities below."
         }
         @for chart in &charts { (chart) }
     }
@@ -167,6 +168,21 @@ pub(super) fn trend(rows: &[MetricRow], muni: &str) -> Markup {
     }
 }
 
+/// A style rule per municipality that marks its dots in every chart while its row in the
+/// municipality table is the page's target (`#m-BUF`, a click on its code): no script needed.
+/// Only codes of letters and digits get a rule, so nothing from the data can end the rule.
+pub(super) fn marking_css(rows: &[MetricRow]) -> String {
+    let codes: BTreeSet<&str> = rows
+        .iter()
+        .map(|r| r.muni.as_str())
+        .filter(|m| !m.is_empty() && m.chars().all(|c| c.is_ascii_alphanumeric()))
+        .collect();
+    codes
+        .iter()
+        .map(|m| format!("body:has(#m-{m}:target) .d[data-m=\"{m}\"]{{fill:#ff7f0e;fill-opacity:1;stroke:#000;r:4.5px}}\n"))
+        .collect()
+}
+
 /// Every municipality with metrics or a budget: name, category, province, latest capital
 /// budget, open material findings and the latest value of each metric.
 pub(super) fn municipality_table(
@@ -204,8 +220,8 @@ pub(super) fn municipality_table(
                         @for d in &metrics { th.v title=(d.name) { (d.name.trim_end_matches("_share").replace('_', " ")) } }
                     }
                     @for m in &munis {
-                        tr {
-                            td { (m) }
+                        tr id={"m-" (m)} {
+                            td { a href={"#m-" (m)} { (m) } }
                             td { (municipality_name(m).unwrap_or("")) }
                             td { (category(m)) }
                             td { (reference.get(m).map_or("", |x| x.province.as_str())) }

@@ -77,6 +77,7 @@ svg text { font-family: system-ui, sans-serif; }
 .tick { font-size: 10px; fill: #555; } .grp { font-size: 11px; fill: #222; font-weight: 600; }
 .lab { font-size: 11px; font-weight: 600; } .cnt { font-size: 9px; fill: #1f4e79; font-weight: 600; }
 .d { fill: #1f77b4; fill-opacity: 0.7; } .d.out { fill: #fff; stroke: #1f77b4; }
+tr:target { background: #ffe8cc; }
 .sel { fill: #d62728; stroke: #000; stroke-width: 1; } .selt { font-size: 11px; fill: #d62728; font-weight: 600; }
 "#;
 
@@ -97,7 +98,7 @@ pub fn render(input: &ReportInput<'_>) -> PolarsResult<String> {
             head {
                 meta charset="utf-8";
                 title { "harvester run " (input.run_id) }
-                style { (PreEscaped(CSS)) }
+                style { (PreEscaped(CSS)) (PreEscaped(metrics::marking_css(&rows))) }
             }
             body {
                 h1 { "harvester — pipeline " code { (input.pipeline) } ", run " code { (input.run_id) } }

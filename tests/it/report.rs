@@ -241,7 +241,11 @@ fn report_at_257_municipalities_has_names_amounts_sections_and_changes() {
             .replace('"', "&quot;")
     };
     for m in &current {
-        let cell = format!("<tr><td>{}</td><td>{}</td>", m.code, escape(&m.name));
+        let cell = format!(
+            "<tr id=\"m-{0}\"><td><a href=\"#m-{0}\">{0}</a></td><td>{1}</td>",
+            m.code,
+            escape(&m.name)
+        );
         assert!(html.contains(&cell), "no row for {} {}", m.code, m.name);
     }
     assert!(html.contains("All 257 municipalities"));
@@ -250,6 +254,9 @@ fn report_at_257_municipalities_has_names_amounts_sections_and_changes() {
         assert!(html.contains(group), "no {group} row");
     }
     assert!(html.contains("class=\"sel\""), "the focus municipality is marked");
+    // Any municipality can be marked by a click on its code (a style rule per code, no script).
+    assert!(html.contains("body:has(#m-EC101:target) .d[data-m=\"EC101\"]"));
+    assert!(html.contains("data-m=\"EC101\""));
     // A ratio metric is drawn on an axis in its own units, not 0–100%.
     let wape = html.find("<b>idp_budget_variance_wape</b>").expect("the WAPE chart");
     let chart = &html[wape..wape + html[wape..].find("</svg>").unwrap()];
