@@ -11,8 +11,11 @@ use std::collections::BTreeMap;
 
 /// Lines in the national top list.
 const TOP: usize = 20;
-/// Most projects listed per municipality.
+/// Most projects listed per municipality, in the sections shown open.
 const PER_MUNICIPALITY: usize = 10;
+/// Most projects listed per municipality in the folded sections (keeps the report small at 257
+/// municipalities; the rest are in the exception register).
+const PER_FOLDED_MUNICIPALITY: usize = 5;
 /// Municipality sections shown open (the rest are one click away).
 const OPEN_SECTIONS: usize = 3;
 
@@ -221,7 +224,8 @@ fn municipality_findings(muni: &str, rows: &[&RegisterRow], keys: &BTreeMap<&str
     let (mut lines, projects) = by_project(material.iter().copied(), keys, usize::MAX);
     // A project's findings share its amount: counted once.
     let at_stake: f64 = lines.iter().map(|l| l.first.amount_at_stake_rand).sum();
-    lines.truncate(PER_MUNICIPALITY);
+    let shown = if open { PER_MUNICIPALITY } else { PER_FOLDED_MUNICIPALITY };
+    lines.truncate(shown);
     html! {
         details.muni open[open] {
             summary {
@@ -229,8 +233,8 @@ fn municipality_findings(muni: &str, rows: &[&RegisterRow], keys: &BTreeMap<&str
                 (rand(at_stake)) " at stake"
             }
             table { (project_rows(&lines, false)) }
-            @if projects > PER_MUNICIPALITY {
-                p.small { "and " (projects - PER_MUNICIPALITY) " more projects with material findings in the exception register." }
+            @if projects > shown {
+                p.small { "and " (projects - shown) " more projects with material findings in the exception register." }
             }
         }
     }
