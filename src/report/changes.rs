@@ -13,6 +13,7 @@ use crate::reconcile::register::Member;
 use crate::reconcile::Link;
 use crate::storage::Store;
 use maud::{html, Markup};
+use object_store::ObjectStoreExt as _;
 use polars::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -73,16 +74,58 @@ pub async fn load(store: &Store, previous: Option<&Manifest>) -> Option<Previous
     })
 }
 
-async fn table(store: &Store, m: &Manifest, table: &'static str) -> Result<Option<DataFrame>, ChangesError> {
-    match m.tables.get(table) {
-        None => Ok(None),
-        Some(t) => crate::publish::read_table(store, &t.files)
-            .await
-            .map_err(|source| ChangesError::Read {
-                table,
-                source: Box::new(source),
-            }),
+/// The named columns of a previous table, all its files stacked (`None` when the run did not
+/// publish it). Only these columns are decoded: the links' evidence is most of that table.
+async fn table(
+    store: &Store,
+    m: &Manifest,
+    table: &'static str,
+    columns: &[&str],
+) -> Result<Option<DataFrame>, ChangesError> {
+    let Some(entry) = m.tables.get(table) else {
+        return Ok(None);
+    };
+    let read = |source| ChangesError::Read {
+        table,
+        source: Box::new(source),
+    };
+    let mut all: Option<DataFrame> = None;
+    for f in &entry.files {
+        let get = store.store.get(&store.path(f)).await;
+        let bytes = match get {
+            Ok(r) => r.bytes().await,
+            Err(e) => Err(e),
+        }
+        .map_err(|source| {
+            read(PublishError::Read {
+                path: f.clone(),
+                location: store.display.clone(),
+                source,
+            })
+        })?;
+        let df = ParquetReader::new(std::io::Cursor::new(bytes))
+            .with_columns(Some(columns.iter().map(|c| (*c).to_string()).collect()))
+            .finish()
+            .map_err(|source| {
+                read(PublishError::Encode {
+                    table: f.clone(),
+                    source,
+                })
+            })?;
+        all = Some(match all {
+            None => df,
+            Some(mut a) => {
+                a.vstack_mut(&df).map_err(|source| {
+                    read(PublishError::Encode {
+                        table: f.clone(),
+                        source,
+                    })
+                })?;
+                a
+            }
+        });
     }
+    Ok(all)
 }
 
 fn strings(df: &DataFrame, table: &'static str, column: &'static str) -> Result<Vec<String>, ChangesError> {
@@ -92,7 +135,7 @@ fn strings(df: &DataFrame, table: &'static str, column: &'static str) -> Result<
 }
 
 async fn previous_findings(store: &Store, m: &Manifest) -> Result<BTreeMap<String, bool>, ChangesError> {
-    let Some(df) = table(store, m, "exceptions").await? else {
+    let Some(df) = table(store, m, "exceptions", &["exception_id", "material"]).await? else {
         return Ok(BTreeMap::new());
     };
     let ids = strings(&df, "exceptions", "exception_id")?;
@@ -111,16 +154,18 @@ async fn previous_findings(store: &Store, m: &Manifest) -> Result<BTreeMap<Strin
 }
 
 async fn previous_links(store: &Store, m: &Manifest) -> Result<BTreeSet<LinkKey>, ChangesError> {
-    let Some(links) = table(store, m, "links").await? else {
+    let columns = ["link_type", "band", "left_record_id", "right_record_id"];
+    let Some(links) = table(store, m, "links", &columns).await? else {
         return Ok(BTreeSet::new());
     };
-    let keys: BTreeMap<String, String> = match table(store, m, "project_register").await? {
-        Some(df) => strings(&df, "project_register", "record_id")?
-            .into_iter()
-            .zip(strings(&df, "project_register", "natural_key")?)
-            .collect(),
-        None => BTreeMap::new(),
-    };
+    let keys: BTreeMap<String, String> =
+        match table(store, m, "project_register", &["record_id", "natural_key"]).await? {
+            Some(df) => strings(&df, "project_register", "record_id")?
+                .into_iter()
+                .zip(strings(&df, "project_register", "natural_key")?)
+                .collect(),
+            None => BTreeMap::new(),
+        };
     let natural = |id: String| keys.get(&id).cloned().unwrap_or(id);
     let (types, bands) = (
         strings(&links, "links", "link_type")?,

@@ -224,7 +224,11 @@ fn municipality_findings(muni: &str, rows: &[&RegisterRow], keys: &BTreeMap<&str
     let (mut lines, projects) = by_project(material.iter().copied(), keys, usize::MAX);
     // A project's findings share its amount: counted once.
     let at_stake: f64 = lines.iter().map(|l| l.first.amount_at_stake_rand).sum();
-    let shown = if open { PER_MUNICIPALITY } else { PER_FOLDED_MUNICIPALITY };
+    let shown = if open {
+        PER_MUNICIPALITY
+    } else {
+        PER_FOLDED_MUNICIPALITY
+    };
     lines.truncate(shown);
     html! {
         details.muni open[open] {

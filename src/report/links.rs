@@ -171,11 +171,11 @@ fn name_or_record(name: Option<&str>, record_id: &str) -> String {
     }
 }
 
-/// Match probabilities by (link type, left record): a record's decision holds for every record
-/// of the chosen project, though only the representative's evidence carries it.
+/// Match probabilities of review links by (link type, left record): a record's decision holds
+/// for every record of the chosen project, though only the representative's evidence carries it.
 fn probabilities(links: &[Link]) -> BTreeMap<(&str, &str), f64> {
     let mut out = BTreeMap::new();
-    for l in links {
+    for l in links.iter().filter(|l| l.band == "review") {
         if let Some(p) = probability(l) {
             out.entry((l.link_type.as_str(), l.left_record_id.as_str()))
                 .or_insert(p);

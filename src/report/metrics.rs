@@ -179,7 +179,9 @@ pub(super) fn marking_css(rows: &[MetricRow]) -> String {
         .collect();
     codes
         .iter()
-        .map(|m| format!("body:has(#m-{m}:target) .d[data-m=\"{m}\"]{{fill:#ff7f0e;fill-opacity:1;stroke:#000;r:4.5px}}\n"))
+        .map(|m| {
+            format!("body:has(#m-{m}:target) .d[data-m=\"{m}\"]{{fill:#ff7f0e;fill-opacity:1;stroke:#000;r:4.5px}}\n")
+        })
         .collect()
 }
 
