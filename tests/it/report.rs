@@ -279,10 +279,58 @@ fn report_at_257_municipalities_has_names_amounts_sections_and_changes() {
     let at_stake: Vec<&str> = cells.captures_iter(top).map(|c| c.get(1).unwrap().as_str()).collect();
     assert!(at_stake.len() >= 10, "{at_stake:?}");
     assert!(at_stake.iter().all(|a| amount.is_match(a)), "{at_stake:?}");
-    // The top list names each project once.
+    // The top list names each project once (by municipality and the name its detail quotes); a
+    // BEPP project missing from both the IDP and the budget is one line wherever it is listed.
     let rows: Vec<&str> = top.split("<tr>").skip(2).collect();
-    let details: std::collections::BTreeSet<&str> = rows.iter().map(|r| r.rsplit("<td>").next().unwrap()).collect();
-    assert_eq!(details.len(), rows.len(), "a project twice in the top list");
+    let quoted = regex::Regex::new(r"<td>([A-Z0-9]+) [^<]*</td>.*`([^`]+)`").unwrap();
+    let projects: std::collections::BTreeSet<(String, String)> = rows
+        .iter()
+        .map(|r| {
+            let c = quoted.captures(r).unwrap_or_else(|| panic!("no project in {r}"));
+            (c[1].to_string(), c[2].to_string())
+        })
+        .collect();
+    assert_eq!(projects.len(), rows.len(), "a project twice in the top list: {rows:#?}");
+    assert!(
+        html.contains("bepp_project_missing_from_budget<br>bepp_project_missing_from_idp")
+            || html.contains("bepp_project_missing_from_idp<br>bepp_project_missing_from_budget"),
+        "a BEPP project's two findings share a line"
+    );
+    // Findings per municipality by priority: the first section's priorities never increase.
+    let section = &html[html.find("<details class=\"muni\" open>").expect("an open municipality section")..];
+    let section = &section[..section.find("</table>").unwrap()];
+    let priority = regex::Regex::new(r#"<tr><td class="n">([0-9.]+)</td>"#).unwrap();
+    let ps: Vec<f64> = priority.captures_iter(section).map(|c| c[1].parse().unwrap()).collect();
+    assert!(ps.len() >= 3 && ps.windows(2).all(|w| w[0] >= w[1]), "{ps:?}");
+    // Links: the histogram's labels count the published links; three links explained.
+    let m1 = serde_json::to_value(&first.manifest).unwrap();
+    let links = read_table(&out, &m1, "links");
+    let (bands, methods) = (strings(&links, "band"), strings(&links, "method"));
+    let n = |band: &str, exact: bool| {
+        (0..links.height())
+            .filter(|&i| bands[i].as_deref() == Some(band))
+            .filter(|&i| band == "review" || (methods[i].as_deref() == Some("exact_identifier")) == exact)
+            .count()
+    };
+    let thousands = |n: usize| {
+        let s = n.to_string();
+        let mut out = String::new();
+        for (i, c) in s.chars().enumerate() {
+            if i > 0 && (s.len() - i) % 3 == 0 {
+                out.push(',');
+            }
+            out.push(c);
+        }
+        out
+    };
+    assert!(html.contains(&format!(">accepted (exact identifier) ({})<", thousands(n("accept", true)))));
+    assert!(html.contains(&format!(">accepted (probabilistic) ({})<", thousands(n("accept", false)))));
+    assert!(html.contains(&format!(">review ({})<", thousands(n("review", false)))));
+    assert!(html.contains(&format!("{} links, between ", thousands(n("review", false)))));
+    assert_eq!(html.matches("<div class=\"explain\">").count(), 3, "three links explained");
+    let step = regex::Regex::new(r">name: [a-z_]+ \(\d\.\d\d\)</text>").unwrap();
+    assert!(step.is_match(&html), "a name comparison, its level and similarity, in a waterfall");
+    assert!(html.contains(">match weight</text>"), "the waterfall's total");
     // The review band: one line per pair of projects, each with its match probability.
     let band = &html[html.find("id=\"review-band\"").unwrap()..];
     let band = &band[..band.find("</table>").unwrap()];
@@ -329,7 +377,6 @@ fn report_at_257_municipalities_has_names_amounts_sections_and_changes() {
         std::fs::write(k.join("report-257-second.html"), &html2).unwrap();
     }
     assert!(html2.contains(&format!("Compared with run <code>{}</code>", first.manifest.run_id)));
-    let m1 = serde_json::to_value(&first.manifest).unwrap();
     let m2 = serde_json::to_value(&second.manifest).unwrap();
     let (f1, f2) = (finding_ids(&out, &m1), finding_ids(&out, &m2));
     let opened = f2.difference(&f1).count();
