@@ -438,6 +438,51 @@ mod tests {
     }
 
     #[test]
+    fn series_have_distinct_colours_and_their_own_labels() {
+        let series: Vec<Series> = (0..8)
+            .map(|k| Series {
+                label: format!("metric {k}"),
+                points: vec![(0, 0.5), (1, 0.5 + f64::from(k) / 100.0)],
+            })
+            .collect();
+        let svg = lines(&series, &["2024/25".into(), "2025/26".into()], &Axis::share()).into_string();
+        let strokes: std::collections::BTreeSet<&str> = svg
+            .match_indices("<polyline fill=\"none\" stroke=\"")
+            .map(|(i, m)| &svg[i + m.len()..i + m.len() + 7])
+            .collect();
+        assert_eq!(strokes.len(), 8, "{strokes:?}");
+        for k in 0..8 {
+            assert!(svg.contains(&format!(">metric {k} ")), "series {k} is labelled");
+        }
+    }
+
+    #[test]
+    fn a_crowded_column_is_counted_and_the_selected_dot_marked() {
+        let dots: Vec<Dot> = (0..205)
+            .map(|i| Dot {
+                key: format!("M{i}"),
+                title: format!("M{i} <b>"),
+                value: if i < 200 { 1.0 } else { 0.2 },
+            })
+            .collect();
+        let groups = [Group {
+            label: "B local municipalities".into(),
+            dots,
+        }];
+        let svg = distribution(&groups, &Axis::share(), Some("M203"), None).into_string();
+        assert!(svg.contains(">200</text>"), "the column of 200 at 100% is counted");
+        assert!(svg.contains("class=\"sel\""));
+        assert!(
+            svg.contains(">M203 20%</text>"),
+            "the selected municipality is labelled"
+        );
+        assert!(
+            svg.contains("M5 &lt;b&gt;") && !svg.contains("<b>"),
+            "hover texts are escaped"
+        );
+    }
+
+    #[test]
     fn labels_are_kept_apart_and_inside() {
         let p = label_positions(&[100.0, 101.0, 102.0], 12.0, (0.0, 300.0));
         assert_eq!(p, vec![100.0, 112.0, 124.0]);

@@ -12,7 +12,7 @@
 mod changes;
 mod charts;
 mod findings;
-pub mod format;
+mod format;
 mod links;
 mod metrics;
 mod quality;

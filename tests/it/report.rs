@@ -297,7 +297,9 @@ fn report_at_257_municipalities_has_names_amounts_sections_and_changes() {
         "a BEPP project's two findings share a line"
     );
     // Findings per municipality by priority: the first section's priorities never increase.
-    let section = &html[html.find("<details class=\"muni\" open>").expect("an open municipality section")..];
+    let section = &html[html
+        .find("<details class=\"muni\" open>")
+        .expect("an open municipality section")..];
     let section = &section[..section.find("</table>").unwrap()];
     let priority = regex::Regex::new(r#"<tr><td class="n">([0-9.]+)</td>"#).unwrap();
     let ps: Vec<f64> = priority.captures_iter(section).map(|c| c[1].parse().unwrap()).collect();
@@ -323,13 +325,26 @@ fn report_at_257_municipalities_has_names_amounts_sections_and_changes() {
         }
         out
     };
-    assert!(html.contains(&format!(">accepted (exact identifier) ({})<", thousands(n("accept", true)))));
-    assert!(html.contains(&format!(">accepted (probabilistic) ({})<", thousands(n("accept", false)))));
+    assert!(html.contains(&format!(
+        ">accepted (exact identifier) ({})<",
+        thousands(n("accept", true))
+    )));
+    assert!(html.contains(&format!(
+        ">accepted (probabilistic) ({})<",
+        thousands(n("accept", false))
+    )));
     assert!(html.contains(&format!(">review ({})<", thousands(n("review", false)))));
     assert!(html.contains(&format!("{} links, between ", thousands(n("review", false)))));
-    assert_eq!(html.matches("<div class=\"explain\">").count(), 3, "three links explained");
+    assert_eq!(
+        html.matches("<div class=\"explain\">").count(),
+        3,
+        "three links explained"
+    );
     let step = regex::Regex::new(r">name: [a-z_]+ \(\d\.\d\d\)</text>").unwrap();
-    assert!(step.is_match(&html), "a name comparison, its level and similarity, in a waterfall");
+    assert!(
+        step.is_match(&html),
+        "a name comparison, its level and similarity, in a waterfall"
+    );
     assert!(html.contains(">match weight</text>"), "the waterfall's total");
     // The review band: one line per pair of projects, each with its match probability.
     let band = &html[html.find("id=\"review-band\"").unwrap()..];
