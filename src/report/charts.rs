@@ -37,6 +37,33 @@ impl Axis {
         }
     }
 
+    /// A share axis zoomed to where the values are (70–100% when every value lies there), so
+    /// that 205 municipalities between 80% and 90% are spread over the chart instead of piled
+    /// into a few columns; 0–100% when the values spread over more than half of it.
+    pub fn share_fitted(values: &[f64]) -> Axis {
+        let v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+        let min = v.iter().copied().fold(f64::MAX, f64::min).max(0.0);
+        let max = v.iter().copied().fold(f64::MIN, f64::max).min(1.0);
+        if v.is_empty() || max - min > 0.5 {
+            return Axis::share();
+        }
+        let step = nice_step((max - min).max(0.1), 5).max(0.05);
+        let lo = ((min / step).floor() * step).max(0.0);
+        let hi = ((max / step).ceil() * step).min(1.0).max(lo + step);
+        let n = ((hi - lo) / step).round() as usize;
+        Axis {
+            lo,
+            hi,
+            ticks: (0..=n).map(|i| lo + step * i as f64).collect(),
+            share: true,
+        }
+    }
+
+    /// Whether this is the whole 0–100% share axis.
+    pub fn is_full_share(&self) -> bool {
+        self.share && self.lo == 0.0 && self.hi == 1.0
+    }
+
     /// An axis fitted to ratios: from 0 (or the smallest value, if negative) to a round number
     /// above the largest value, or above the 95th percentile when a few outliers lie far beyond
     /// it; `include` values (a target of 1) are always inside.
@@ -135,7 +162,8 @@ const CROWDED: usize = 12;
 /// A dot plot per peer group: every municipality one dot, dots with about the same value
 /// stacked into a column around the row's centre (so 205 locals stay countable), the group's
 /// median as a line, the selected municipality in red and labelled, values beyond the axis hollow
-/// at its right edge, crowded columns labelled with their count, and an optional reference line
+/// at its right edge, crowded columns labelled with their count (the tallest, where labels would
+/// collide), and an optional reference line
 /// (a target of 1).
 pub fn distribution(groups: &[Group], axis: &Axis, selected: Option<&str>, reference: Option<(f64, &str)>) -> Markup {
     let (x0, x1) = (170.0, WIDTH - 30.0);
@@ -199,6 +227,19 @@ fn group_row(g: &Group, axis: &Axis, (x0, x1): (f64, f64), top: f64, selected: O
     let median = values[values.len() / 2];
     let mx = axis.pos(median, x0, x1);
     let chosen = placed.iter().find(|(d, ..)| Some(d.key.as_str()) == selected);
+    // Crowded columns get their count, tallest first, none closer than 4 columns to another.
+    let mut crowded: Vec<(i64, usize)> = columns
+        .iter()
+        .filter(|(_, n)| **n >= CROWDED)
+        .map(|(c, n)| (*c, *n))
+        .collect();
+    crowded.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let mut counted: Vec<(i64, usize)> = Vec::new();
+    for (col, n) in crowded {
+        if counted.iter().all(|(other, _)| (other - col).abs() >= 4) {
+            counted.push((col, n));
+        }
+    }
     let markup = html! {
         text x="4" y=(c(mid - 2.0)) class="grp" { (g.label) }
         text x="4" y=(c(mid + 11.0)) class="tick" { (count(dots.len())) " · median " (axis.label(median)) }
@@ -210,7 +251,7 @@ fn group_row(g: &Group, axis: &Axis, (x0, x1): (f64, f64), top: f64, selected: O
                 title { (d.title) }
             }
         }
-        @for (col, n) in columns.iter().filter(|(_, n)| **n >= CROWDED) {
+        @for (col, n) in &counted {
             @let cx = x0 + *col as f64 * DOT;
             text x=(c(cx)) y=(c(mid - n.div_ceil(2) as f64 * step - 4.0)) text-anchor="middle" class="cnt" { (n) }
         }
@@ -480,6 +521,18 @@ mod tests {
             svg.contains("M5 &lt;b&gt;") && !svg.contains("<b>"),
             "hover texts are escaped"
         );
+    }
+
+    #[test]
+    fn share_axes_zoom_to_clustered_values_only() {
+        let a = Axis::share_fitted(&[0.78, 0.85, 0.9, 0.93]);
+        assert!(
+            a.lo >= 0.7 && a.lo <= 0.78 && a.hi >= 0.93 && a.hi <= 1.0 && a.share,
+            "{a:?}"
+        );
+        assert!(!a.is_full_share());
+        assert!(Axis::share_fitted(&[0.1, 0.9]).is_full_share());
+        assert!(Axis::share_fitted(&[]).is_full_share());
     }
 
     #[test]

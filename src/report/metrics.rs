@@ -51,13 +51,13 @@ pub(super) fn focus(totals: &Totals, rows: &[MetricRow]) -> Option<String> {
         .or_else(|| rows.iter().map(|r| r.muni.clone()).min())
 }
 
-/// The axis a metric is drawn on: 0–100% for shares, fitted to the values for ratios (with 1
-/// inside for metrics whose best value is 1).
+/// The axis a metric is drawn on: shares on 0–100%, or zoomed to where they cluster; ratios
+/// fitted to the values (with 1 inside for metrics whose best value is 1).
 fn axis_for(unit: &str, better: &str, values: &[f64]) -> Axis {
     if unit == "ratio" {
         Axis::fitted(values, if better == "target_1" { &[1.0] } else { &[] })
     } else {
-        Axis::share()
+        Axis::share_fitted(values)
     }
 }
 
@@ -109,6 +109,9 @@ fn distribution(rows: &[MetricRow], d: &crate::metrics::alignment::MetricDef, fo
             div {
                 b { (d.name) } " — " (year_label(latest)) " · " (d.unit.replace('_', " ")) " · "
                 (d.better.replace('_', " ")) " is better · " (values.len()) " municipalities"
+                @if axis.share && !axis.is_full_share() {
+                    span.small { " · axis zoomed to " (axis.label(axis.lo)) "–" (axis.label(axis.hi)) }
+                }
                 @if !beyond.is_empty() {
                     span.small { " · beyond the axis: "
                         @for (i, r) in beyond.iter().take(5).enumerate() {
