@@ -44,7 +44,7 @@ impl Axis {
         let v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
         let min = v.iter().copied().fold(f64::MAX, f64::min).max(0.0);
         let max = v.iter().copied().fold(f64::MIN, f64::max).min(1.0);
-        if v.is_empty() || max - min > 0.5 {
+        if v.is_empty() || max - min > 0.5 || max <= 0.0 {
             return Axis::share();
         }
         let step = nice_step((max - min).max(0.1), 5).max(0.05);
@@ -259,7 +259,7 @@ fn group_row(g: &Group, axis: &Axis, (x0, x1): (f64, f64), top: f64, selected: O
             @let cy = mid + offset(*k);
             @let right = *x > (x0 + x1) / 2.0;
             circle class="sel" cx=(c(*x)) cy=(c(cy)) r="4.5" { title { (d.title) } }
-            text x=(c(if right { x - 8.0 } else { x + 8.0 })) y=(c(top + 9.0)) text-anchor=(if right { "end" } else { "start" }) class="selt" {
+            text x=(c(if right { x - 8.0 } else { x + 8.0 })) y=(c(mid + half * step + 11.0)) text-anchor=(if right { "end" } else { "start" }) class="selt" {
                 (d.key) " " (axis.label(d.value))
             }
         }
@@ -533,6 +533,10 @@ mod tests {
         assert!(!a.is_full_share());
         assert!(Axis::share_fitted(&[0.1, 0.9]).is_full_share());
         assert!(Axis::share_fitted(&[]).is_full_share());
+        assert!(
+            Axis::share_fitted(&[0.0, 0.0]).is_full_share(),
+            "all zero: the whole axis"
+        );
     }
 
     #[test]
