@@ -1049,17 +1049,30 @@ async fn run_locked(pipeline: &Pipeline, request: &RunRequest, lock_notes: Vec<S
         written.insert(name.to_string(), entry);
     }
     tracing::info!(secs = stage.elapsed().as_secs_f64(), "tables written");
+    let report_started = std::time::Instant::now();
+    let previous_run = crate::report::load_previous(&store, previous.as_ref()).await;
     let report_html = crate::report::render(&crate::report::ReportInput {
         pipeline: &pipeline.name,
         run_id: &run_id,
         started_at: &started_at,
         metrics: &metrics_df,
         exceptions: &exceptions,
+        register: &register,
         quality: &quality,
+        quarantine: &quarantine,
         budget_totals: &budget_totals,
+        links: &links,
+        projects: &project_register,
+        previous: previous_run.as_ref(),
     })?;
     let report_path = format!("runs/{run_id}/report.html");
+    let report_bytes = report_html.len();
     publish::put(&store, &report_path, report_html.into_bytes()).await?;
+    tracing::info!(
+        bytes = report_bytes,
+        secs = report_started.elapsed().as_secs_f64(),
+        "report written"
+    );
     if cancelled() {
         return Err(RunError::Cancelled);
     }
