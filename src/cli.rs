@@ -23,6 +23,10 @@ pub struct Cli {
     /// Log progress (info level) to stderr; RUST_LOG overrides.
     #[arg(short, long, global = true)]
     pub verbose: bool,
+    /// Log line format on stderr (default: json when stderr is not a terminal or under
+    /// systemd/Kubernetes, else text).
+    #[arg(long, global = true, value_enum, env = "HARVESTER_LOG_FORMAT")]
+    pub log_format: Option<crate::logging::LogFormat>,
     /// Run-history database (SQLite); every run is recorded there.
     #[arg(
         long,
@@ -160,17 +164,7 @@ pub enum Command {
 /// Entry point used by `main.rs`.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let default = if cli.verbose {
-        "harvester=info"
-    } else {
-        "harvester=warn"
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    crate::logging::init(cli.verbose, cli.log_format);
     let cwd = std::env::current_dir().unwrap_or_default();
     match cli.command {
         Command::Run {
@@ -482,6 +476,9 @@ fn cmd_run(
             errors.push(e);
         }
     }
+    if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        crate::progress::enable_bars();
+    }
     let mut request = crate::run::RunRequest::new(chrono::Utc::now());
     for y in &filter.financial_years {
         match crate::contracts::fiscal::FinancialYear::parse(
@@ -557,6 +554,7 @@ fn cmd_run(
     match result {
         Ok(report) => {
             print!("{}", crate::summary::render(&report));
+            println!("{}", crate::summary::stages(&request.progress.stages()));
             ExitCode::SUCCESS
         }
         Err(e) => {

@@ -12,6 +12,7 @@
 use crate::config::Pipeline;
 use crate::contracts::validate::{self, Options};
 use crate::metrics;
+use crate::progress::Stage;
 use crate::publish::tables::{self, QuarantineRow, SourceQuality};
 use crate::publish::{self, InputEntry, Manifest, Partition, PublishError, Table};
 use crate::reconcile;
@@ -448,6 +449,8 @@ pub struct RunRequest {
     /// Replay the inputs of an earlier run (run id or timestamp) from the raw zone instead of
     /// fetching.
     pub as_of: Option<String>,
+    /// The run's stage and how far through it (API, bars, log lines, stage timings).
+    pub progress: Arc<crate::progress::Progress>,
 }
 
 impl RunRequest {
@@ -459,8 +462,10 @@ impl RunRequest {
 
     /// A request with a fresh run id and no filters.
     pub fn new(now: DateTime<Utc>) -> Self {
+        let run_id = new_run_id(now);
         Self {
-            run_id: new_run_id(now),
+            progress: crate::progress::Progress::new(&run_id),
+            run_id,
             now,
             municipalities: Vec::new(),
             financial_years: Vec::new(),
@@ -500,6 +505,11 @@ pub async fn until_cancelled<F: std::future::Future>(fut: F, cancel: &AtomicBool
 /// Runs a pipeline for a request and publishes its outputs, holding the publish location's
 /// lock (`publish::lock`) from before anything is read there until the run has ended.
 pub async fn run_with(pipeline: &Pipeline, request: &RunRequest) -> Result<RunReport, RunError> {
+    request.progress.set_pipeline(&pipeline.name);
+    crate::progress::Staged::new(run_with_lock(pipeline, request), request.progress.clone()).await
+}
+
+async fn run_with_lock(pipeline: &Pipeline, request: &RunRequest) -> Result<RunReport, RunError> {
     let scenario = request.scenario_name().map_err(RunError::Scenario)?;
     let live = Store::open_folder(&pipeline.publish)?;
     let store = match &scenario {
@@ -575,7 +585,10 @@ async fn run_locked(pipeline: &Pipeline, request: &RunRequest, lock_notes: Vec<S
         started_at: started_at.clone(),
         inputs: Vec::new(),
     };
-    for spec in &pipeline.sources {
+    let progress = &request.progress;
+    progress.begin(Stage::Fetch, Some(pipeline.sources.len() as u64));
+    for (i, spec) in pipeline.sources.iter().enumerate() {
+        progress.set_done(i as u64);
         if cancelled() {
             return Err(RunError::Cancelled);
         }
@@ -664,6 +677,7 @@ async fn run_locked(pipeline: &Pipeline, request: &RunRequest, lock_notes: Vec<S
         }
         quality.push(quality_sum);
     }
+    progress.set_done(pipeline.sources.len() as u64);
     if !fetch_log.inputs.is_empty() {
         if let Err(e) = raw.write_log(&fetch_log).await {
             tracing::warn!(error = %e, "cannot write the fetch log; this run cannot be replayed");
@@ -687,8 +701,11 @@ async fn run_locked(pipeline: &Pipeline, request: &RunRequest, lock_notes: Vec<S
         });
     }
     let settings = &settings;
-    let stage = std::time::Instant::now();
-    let (mut links, models) = reconcile::link(&records, settings);
+    progress.begin(Stage::Link, None);
+    let watch = crate::progress::LinkWatch::new(progress, &request.cancel);
+    let Some((mut links, models)) = reconcile::link_observed(&records, settings, &watch) else {
+        return Err(RunError::Cancelled);
+    };
     for m in models.iter().filter(|m| m.pairs > 0) {
         match &m.note {
             None => tracing::info!(
@@ -703,7 +720,7 @@ async fn run_locked(pipeline: &Pipeline, request: &RunRequest, lock_notes: Vec<S
             }
         }
     }
-    tracing::info!(links = links.len(), secs = stage.elapsed().as_secs_f64(), "linked");
+    tracing::info!(links = links.len(), "linked");
     // Analysts' decisions apply before anything is clustered or measured.
     let stale = match &settings.overrides {
         None => Vec::new(),
@@ -734,14 +751,15 @@ async fn run_locked(pipeline: &Pipeline, request: &RunRequest, lock_notes: Vec<S
                 .retain(|a| years.contains(&a.year.dominant_in(crate::contracts::fiscal::Calendar::Municipal)));
         }
     }
+    if cancelled() {
+        return Err(RunError::Cancelled);
+    }
+    progress.begin(Stage::Variances, None);
     // Borrowed, not copied: the links are the run's largest structure.
     let accepted: Vec<&reconcile::Link> = links.iter().filter(|l| l.band == "accept").collect();
     let mut variances = reconcile::variances(&records, &accepted, settings);
-    tracing::info!(
-        variances = variances.len(),
-        secs = stage.elapsed().as_secs_f64(),
-        "variances"
-    );
+    tracing::info!(variances = variances.len(), "variances");
+    progress.begin(Stage::Metrics, None);
     let mut metrics_df = metrics::alignment_metrics(&records, &accepted, &variances, &settings.financial_years)?;
     // A municipality filter applies only now: every municipality was linked and measured, so
     // the province, category and national roll-ups and the peer ranks cover the full
@@ -758,11 +776,11 @@ async fn run_locked(pipeline: &Pipeline, request: &RunRequest, lock_notes: Vec<S
         metrics_df = metrics::alignment::keep_areas(&metrics_df, munis)?;
         links.iter().filter(|l| l.band == "accept").collect()
     };
-    tracing::info!(
-        rows = metrics_df.height(),
-        secs = stage.elapsed().as_secs_f64(),
-        "metrics"
-    );
+    tracing::info!(rows = metrics_df.height(), "metrics");
+    if cancelled() {
+        return Err(RunError::Cancelled);
+    }
+    progress.begin(Stage::Exceptions, None);
     // State from the previous run: a file that cannot be read is set aside and the run goes on
     // as a first run, saying so, instead of failing every run from now on.
     let (previous, set_aside) = publish::read_manifest_or_set_aside(&store, now).await?;
@@ -851,11 +869,7 @@ async fn run_locked(pipeline: &Pipeline, request: &RunRequest, lock_notes: Vec<S
         }
         None => BTreeMap::new(),
     };
-    tracing::info!(
-        exceptions = exceptions.len(),
-        secs = stage.elapsed().as_secs_f64(),
-        "exceptions"
-    );
+    tracing::info!(exceptions = exceptions.len(), "exceptions");
     let project_register = reconcile::register::build(&records, &accepted, &previous_projects);
     let today = now.with_timezone(&pipeline.timezone).date_naive();
     let register = metrics::register::merge(&previous_register, &exceptions, &decisions, &request.run_id, today);
@@ -939,7 +953,11 @@ async fn run_locked(pipeline: &Pipeline, request: &RunRequest, lock_notes: Vec<S
         ),
     ];
     let mut written = BTreeMap::new();
+    progress.begin(Stage::Publish, Some(builders.len() as u64));
     for (name, partition, build) in builders {
+        if cancelled() {
+            return Err(RunError::Cancelled);
+        }
         let table_started = std::time::Instant::now();
         let table = Table {
             name,
@@ -960,8 +978,9 @@ async fn run_locked(pipeline: &Pipeline, request: &RunRequest, lock_notes: Vec<S
             "table written"
         );
         written.insert(name.to_string(), entry);
+        progress.advance(1);
     }
-    tracing::info!(secs = stage.elapsed().as_secs_f64(), "tables written");
+    tracing::info!(tables = written.len(), "tables written");
     let report_html = crate::report::render(&crate::report::ReportInput {
         pipeline: &pipeline.name,
         run_id: &run_id,

@@ -184,3 +184,12 @@ pub fn render(report: &RunReport) -> String {
     );
     s
 }
+
+/// One line with each stage's own wall time: `Stages: fetch 0.4 s, link 3.1 s, …`.
+pub fn stages(stages: &[crate::progress::StageTime]) -> String {
+    let parts: Vec<String> = stages
+        .iter()
+        .map(|t| format!("{} {:.1} s", t.stage.as_str(), t.secs))
+        .collect();
+    format!("Stages: {}", parts.join(", "))
+}
