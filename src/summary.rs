@@ -15,6 +15,10 @@ const HEADLINE: &[&str] = &[
     "departmental_projects_in_idp_share",
 ];
 
+/// Municipality-years shown in the terminal summary; a national run has hundreds, and they are
+/// all in the table and the report.
+const MAX_METRIC_ROWS: usize = 12;
+
 /// Formats rows as a left-aligned first column and right-aligned others.
 pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
@@ -150,6 +154,7 @@ pub fn render(report: &RunReport) -> String {
     ];
     let rows: Vec<Vec<String>> = head
         .iter()
+        .take(MAX_METRIC_ROWS)
         .map(|((muni, year), vals)| {
             let mut r = vec![muni.clone(), year.clone()];
             for name in HEADLINE {
@@ -160,6 +165,13 @@ pub fn render(report: &RunReport) -> String {
         .collect();
     s.push_str("\nAlignment metrics (municipal financial years)\n");
     s.push_str(&table(&headers, &rows));
+    if head.len() > MAX_METRIC_ROWS {
+        let _ = writeln!(
+            s,
+            "  … and {} more municipality-years: every one is in alignment_metrics and the report",
+            head.len() - MAX_METRIC_ROWS
+        );
+    }
     if !m.notes.is_empty() {
         s.push_str("\nNotes\n");
         for n in &m.notes {

@@ -130,19 +130,27 @@ impl Telemetry {
         r.register("last_success_timestamp_seconds", "Unix time at which the latest succeeded run finished (0 if none since start)", t.last_success.clone());
         for p in pipelines {
             let pl = PipelineLabel { pipeline: p.to_string() };
-            t.running.get_or_create(&pl);
-            t.rows_in.get_or_create(&pl);
-            t.rows_out.get_or_create(&pl);
-            t.rows_quarantined.get_or_create(&pl);
-            t.last_success.get_or_create(&pl);
+            let _ = t.running.get_or_create(&pl);
+            let _ = t.rows_in.get_or_create(&pl);
+            let _ = t.rows_out.get_or_create(&pl);
+            let _ = t.rows_quarantined.get_or_create(&pl);
+            let _ = t.last_success.get_or_create(&pl);
             for o in Outcome::ALL {
-                t.runs.get_or_create(&StatusLabels { pipeline: p.to_string(), status: o.as_str().into() });
+                let sl = StatusLabels { pipeline: p.to_string(), status: o.as_str().into() };
+                let _ = t.runs.get_or_create(&sl);
+                let _ = t.run_secs.get_or_create(&sl);
             }
             for s in Stage::ALL {
-                t.stage_secs.get_or_create(&StageLabels { pipeline: p.to_string(), stage: s.as_str().into() });
+                let _ = t.stage_secs.get_or_create(&StageLabels { pipeline: p.to_string(), stage: s.as_str().into() });
             }
         }
         t
+    }
+
+    /// Sets when `pipeline` last succeeded (from the history, at start-up): a gauge, so it may
+    /// be read back from state.
+    pub fn last_success(&self, pipeline: &str, unix_secs: f64) {
+        self.last_success.get_or_create(&PipelineLabel { pipeline: pipeline.into() }).set(unix_secs);
     }
 
     /// A run of `pipeline` started.
