@@ -465,7 +465,9 @@ fn row_to_run(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
         rows_out: r.get(11)?,
         rows_quarantined: r.get(12)?,
         error: r.get(13)?,
-        stages: r.get::<_, Option<String>>(14)?.map_or(serde_json::Value::Array(vec![]), json),
+        stages: r
+            .get::<_, Option<String>>(14)?
+            .map_or(serde_json::Value::Array(vec![]), json),
     })
 }
 
@@ -545,10 +547,19 @@ mod tests {
             unversioned(&path, with_pid);
             let h = History::open(&path).unwrap();
             let old = h.get("old").unwrap().expect("the old run is kept");
-            assert_eq!((old.status.as_str(), old.rows_in, old.duration_secs), ("succeeded", Some(217), Some(9.5)));
+            assert_eq!(
+                (old.status.as_str(), old.rows_in, old.duration_secs),
+                ("succeeded", Some(217), Some(9.5))
+            );
             assert_eq!(old.stages, serde_json::json!([]));
-            h.start("new", "sample", Trigger::Cli, &serde_json::json!({}), "2026-11-22T02:00:00Z")
-                .unwrap();
+            h.start(
+                "new",
+                "sample",
+                Trigger::Cli,
+                &serde_json::json!({}),
+                "2026-11-22T02:00:00Z",
+            )
+            .unwrap();
             let stages = vec![crate::progress::StageTime {
                 stage: crate::progress::Stage::Link,
                 secs: 2.5,
@@ -559,7 +570,10 @@ mod tests {
                 ..Finish::default()
             };
             h.finish("new", &finish).unwrap();
-            assert_eq!(h.get("new").unwrap().unwrap().stages, serde_json::json!([{"stage": "link", "secs": 2.5}]));
+            assert_eq!(
+                h.get("new").unwrap().unwrap().stages,
+                serde_json::json!([{"stage": "link", "secs": 2.5}])
+            );
             drop(h);
             let c = Connection::open(&path).unwrap();
             let version: i64 = c.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();

@@ -182,7 +182,10 @@ mod tests {
         assert_eq!(default_format(true, env(&[])), LogFormat::Text);
         assert_eq!(default_format(false, env(&[])), LogFormat::Json);
         assert_eq!(default_format(true, env(&[("INVOCATION_ID", "abc")])), LogFormat::Json);
-        assert_eq!(default_format(true, env(&[("JOURNAL_STREAM", "8:123")])), LogFormat::Json);
+        assert_eq!(
+            default_format(true, env(&[("JOURNAL_STREAM", "8:123")])),
+            LogFormat::Json
+        );
         assert_eq!(
             default_format(true, env(&[("KUBERNETES_SERVICE_HOST", "10.0.0.1")])),
             LogFormat::Json

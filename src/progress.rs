@@ -118,7 +118,10 @@ pub fn enable_bars() {
 
 /// Runs `f` (writing a log line) with the bar on screen, if any, cleared and redrawn after.
 pub fn suspend<R>(f: impl FnOnce() -> R) -> R {
-    let bar = VISIBLE.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+    let bar = VISIBLE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
     match bar {
         Some(b) => b.suspend(f),
         None => f(),
@@ -398,9 +401,15 @@ mod tests {
         std::thread::sleep(Duration::from_millis(5));
         p.finish();
         let stages = p.stages();
-        assert_eq!(stages.iter().map(|s| s.stage).collect::<Vec<_>>(), [Stage::Fetch, Stage::Link]);
+        assert_eq!(
+            stages.iter().map(|s| s.stage).collect::<Vec<_>>(),
+            [Stage::Fetch, Stage::Link]
+        );
         assert!(stages[0].secs >= 0.03, "{stages:?}");
-        assert!(stages[1].secs < stages[0].secs, "link is timed from its own start: {stages:?}");
+        assert!(
+            stages[1].secs < stages[0].secs,
+            "link is timed from its own start: {stages:?}"
+        );
         assert_eq!(p.stage(), None);
     }
 

@@ -235,7 +235,10 @@ async fn metrics(State(s): State<Arc<Service>>, headers: HeaderMap) -> Response 
         .is_some_and(|v| v.contains("application/openmetrics-text"));
     if openmetrics {
         (
-            [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+            [(
+                header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
             s.telemetry.openmetrics(),
         )
             .into_response()

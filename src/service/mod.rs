@@ -223,7 +223,10 @@ impl Service {
         }
         let telemetry = telemetry::Telemetry::new(pipelines.iter().map(|p| p.name.as_str()));
         for (name, stats) in history.stats()? {
-            let last = stats.last_success.as_deref().and_then(|t| DateTime::parse_from_rfc3339(t).ok());
+            let last = stats
+                .last_success
+                .as_deref()
+                .and_then(|t| DateTime::parse_from_rfc3339(t).ok());
             if let Some(t) = last {
                 telemetry.last_success(&name, t.timestamp_millis() as f64 / 1000.0);
             }

@@ -120,28 +120,62 @@ impl Telemetry {
             last_success: Family::default(),
         };
         let r = &mut t.registry;
-        r.register("runs", "Runs that ended in this process, by pipeline and final status", t.runs.clone());
+        r.register(
+            "runs",
+            "Runs that ended in this process, by pipeline and final status",
+            t.runs.clone(),
+        );
         r.register("running", "Runs in flight, by pipeline", t.running.clone());
-        r.register_with_unit("run_duration", "Wall time of runs that ended, by pipeline and final status", Unit::Seconds, t.run_secs.clone());
-        r.register_with_unit("stage_duration", "Each stage's own wall time, by pipeline and stage", Unit::Seconds, t.stage_secs.clone());
+        r.register_with_unit(
+            "run_duration",
+            "Wall time of runs that ended, by pipeline and final status",
+            Unit::Seconds,
+            t.run_secs.clone(),
+        );
+        r.register_with_unit(
+            "stage_duration",
+            "Each stage's own wall time, by pipeline and stage",
+            Unit::Seconds,
+            t.stage_secs.clone(),
+        );
         r.register("rows_in", "Rows read by succeeded runs", t.rows_in.clone());
-        r.register("rows_out", "Project rows published by succeeded runs", t.rows_out.clone());
-        r.register("rows_quarantined", "Rows quarantined by succeeded runs", t.rows_quarantined.clone());
-        r.register("last_success_timestamp_seconds", "Unix time at which the latest succeeded run finished (0 if none since start)", t.last_success.clone());
+        r.register(
+            "rows_out",
+            "Project rows published by succeeded runs",
+            t.rows_out.clone(),
+        );
+        r.register(
+            "rows_quarantined",
+            "Rows quarantined by succeeded runs",
+            t.rows_quarantined.clone(),
+        );
+        r.register(
+            "last_success_timestamp_seconds",
+            "Unix time at which the latest succeeded run finished (0 if none since start)",
+            t.last_success.clone(),
+        );
         for p in pipelines {
-            let pl = PipelineLabel { pipeline: p.to_string() };
+            let pl = PipelineLabel {
+                pipeline: p.to_string(),
+            };
             let _ = t.running.get_or_create(&pl);
             let _ = t.rows_in.get_or_create(&pl);
             let _ = t.rows_out.get_or_create(&pl);
             let _ = t.rows_quarantined.get_or_create(&pl);
             let _ = t.last_success.get_or_create(&pl);
             for o in Outcome::ALL {
-                let sl = StatusLabels { pipeline: p.to_string(), status: o.as_str().into() };
+                let sl = StatusLabels {
+                    pipeline: p.to_string(),
+                    status: o.as_str().into(),
+                };
                 let _ = t.runs.get_or_create(&sl);
                 let _ = t.run_secs.get_or_create(&sl);
             }
             for s in Stage::ALL {
-                let _ = t.stage_secs.get_or_create(&StageLabels { pipeline: p.to_string(), stage: s.as_str().into() });
+                let _ = t.stage_secs.get_or_create(&StageLabels {
+                    pipeline: p.to_string(),
+                    stage: s.as_str().into(),
+                });
             }
         }
         t
@@ -150,23 +184,39 @@ impl Telemetry {
     /// Sets when `pipeline` last succeeded (from the history, at start-up): a gauge, so it may
     /// be read back from state.
     pub fn last_success(&self, pipeline: &str, unix_secs: f64) {
-        self.last_success.get_or_create(&PipelineLabel { pipeline: pipeline.into() }).set(unix_secs);
+        self.last_success
+            .get_or_create(&PipelineLabel {
+                pipeline: pipeline.into(),
+            })
+            .set(unix_secs);
     }
 
     /// A run of `pipeline` started.
     pub fn started(&self, pipeline: &str) {
-        self.running.get_or_create(&PipelineLabel { pipeline: pipeline.into() }).inc();
+        self.running
+            .get_or_create(&PipelineLabel {
+                pipeline: pipeline.into(),
+            })
+            .inc();
     }
 
     /// A run of `pipeline` ended.
     pub fn ended(&self, pipeline: &str, outcome: Outcome, f: &RunFigures) {
-        let pl = PipelineLabel { pipeline: pipeline.into() };
+        let pl = PipelineLabel {
+            pipeline: pipeline.into(),
+        };
         self.running.get_or_create(&pl).dec();
-        let sl = StatusLabels { pipeline: pipeline.into(), status: outcome.as_str().into() };
+        let sl = StatusLabels {
+            pipeline: pipeline.into(),
+            status: outcome.as_str().into(),
+        };
         self.runs.get_or_create(&sl).inc();
         self.run_secs.get_or_create(&sl).observe(f.secs);
         for t in &f.stages {
-            let l = StageLabels { pipeline: pipeline.into(), stage: t.stage.as_str().into() };
+            let l = StageLabels {
+                pipeline: pipeline.into(),
+                stage: t.stage.as_str().into(),
+            };
             self.stage_secs.get_or_create(&l).observe(t.secs);
         }
         if outcome == Outcome::Succeeded {
@@ -223,12 +273,29 @@ mod tests {
     fn counters_are_named_alike_in_help_type_and_samples() {
         let t = Telemetry::new(["sample"]);
         t.started("sample");
-        t.ended("sample", Outcome::Succeeded, &RunFigures { secs: 3.0, rows_in: 10, ..RunFigures::default() });
+        t.ended(
+            "sample",
+            Outcome::Succeeded,
+            &RunFigures {
+                secs: 3.0,
+                rows_in: 10,
+                ..RunFigures::default()
+            },
+        );
         let text = t.prometheus_text();
         assert!(text.contains("# TYPE harvester_runs_total counter\n"), "{text}");
-        assert!(text.contains("harvester_runs_total{pipeline=\"sample\",status=\"succeeded\"} 1\n"), "{text}");
-        assert!(text.contains("# TYPE harvester_run_duration_seconds histogram\n"), "{text}");
-        assert!(text.contains("harvester_rows_in_total{pipeline=\"sample\"} 10\n"), "{text}");
+        assert!(
+            text.contains("harvester_runs_total{pipeline=\"sample\",status=\"succeeded\"} 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("# TYPE harvester_run_duration_seconds histogram\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("harvester_rows_in_total{pipeline=\"sample\"} 10\n"),
+            "{text}"
+        );
         assert!(text.contains("harvester_running{pipeline=\"sample\"} 0\n"), "{text}");
         assert!(!text.contains("# EOF") && !text.contains("# UNIT"), "{text}");
         assert!(t.openmetrics().ends_with("# EOF\n"));
