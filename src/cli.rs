@@ -725,7 +725,7 @@ fn cmd_validate(mut pipelines: Vec<PathBuf>, cwd: &Path) -> ExitCode {
     }
     let mut all = Vec::new();
     for path in &pipelines {
-        match Pipeline::load(path, cwd) {
+        match Pipeline::load_checked(path, cwd) {
             Ok(p) => println!(
                 "ok: {} (pipeline `{}`, {} sources)",
                 path.display(),
