@@ -203,6 +203,7 @@ impl Progress {
         let mut st = self.lock();
         st.total = Some(total);
         if let Some(b) = &st.bar {
+            set_style(b, true);
             b.set_length(total);
         }
     }
@@ -279,17 +280,22 @@ impl Progress {
 
 fn new_bar(stage: Stage, total: Option<u64>) -> indicatif::ProgressBar {
     let bar = indicatif::ProgressBar::with_draw_target(total, indicatif::ProgressDrawTarget::hidden());
-    let template = if total.is_some() {
+    set_style(&bar, total.is_some());
+    bar.set_prefix(stage.as_str());
+    bar.set_message(stage.unit());
+    bar
+}
+
+/// A bar with a length once the total is known, else a spinner.
+fn set_style(bar: &indicatif::ProgressBar, counted: bool) {
+    let template = if counted {
         "{prefix:>10} [{elapsed_precise}] {wide_bar} {pos}/{len} {msg}"
     } else {
-        "{prefix:>10} [{elapsed_precise}] {spinner} {pos} {msg}"
+        "{prefix:>10} [{elapsed_precise}] {spinner}"
     };
     if let Ok(style) = indicatif::ProgressStyle::with_template(template) {
         bar.set_style(style);
     }
-    bar.set_prefix(stage.as_str());
-    bar.set_message(stage.unit());
-    bar
 }
 
 fn hide(bar: &indicatif::ProgressBar) {
