@@ -625,6 +625,10 @@ async fn run_locked(pipeline: &Pipeline, request: &RunRequest, lock_notes: Vec<S
         }
         let problems_before = problems.len();
         for fetched in &files {
+            // A source of many files (a glob) is read file by file: a cancel is seen between them.
+            if cancelled() {
+                return Err(RunError::Cancelled);
+            }
             if replay.is_none() && !fetched.not_modified {
                 if let Err(e) = raw.put_blob(&fetched.sha256, &fetched.bytes).await {
                     tracing::warn!(error = %e, "cannot keep the input in the raw zone; this run cannot be replayed");
