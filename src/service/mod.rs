@@ -190,11 +190,16 @@ pub fn outcome(result: &Result<RunReport, RunError>, interrupted: &AtomicBool) -
 }
 
 /// What a run that ended adds to the metrics.
-fn figures(result: &Result<RunReport, RunError>, secs: f64, request: &RunRequest) -> telemetry::RunFigures {
+fn figures(
+    result: &Result<RunReport, RunError>,
+    secs: f64,
+    request: &RunRequest,
+    finished: DateTime<Utc>,
+) -> telemetry::RunFigures {
     let mut f = telemetry::RunFigures {
         secs,
         stages: request.progress.stages(),
-        finished_unix: Utc::now().timestamp_millis() as f64 / 1000.0,
+        finished_unix: finished.timestamp_millis() as f64 / 1000.0,
         ..telemetry::RunFigures::default()
     };
     if let Ok(report) = result {
@@ -334,7 +339,7 @@ impl Service {
                 svc.clock.as_ref(),
             ));
             let ended = outcome(&result, &request.interrupted);
-            let figures = figures(&result, started.elapsed().as_secs_f64(), &request);
+            let figures = figures(&result, started.elapsed().as_secs_f64(), &request, svc.clock.now());
             svc.telemetry.ended(&name, ended, &figures);
             match result {
                 Ok(_) => tracing::info!(pipeline = %name, run_id = %request.run_id, "run succeeded"),
