@@ -10,7 +10,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// `harvester -v run` on the sample with stderr and stdout piped (as under a supervisor).
-fn run_sample(extra: &[&str]) -> (String, String) {
+fn run_sample(extra: &[&str]) -> (String, String, Duration) {
+    let started = Instant::now();
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
     let output = Command::new(env!("CARGO_BIN_EXE_harvester"))
@@ -28,12 +29,12 @@ fn run_sample(extra: &[&str]) -> (String, String) {
         String::from_utf8(output.stderr).unwrap(),
     );
     assert!(output.status.success(), "{stderr}");
-    (stdout, stderr)
+    (stdout, stderr, started.elapsed())
 }
 
 #[test]
 fn piped_logs_are_json_lines_with_the_stage_and_no_escape_codes() {
-    let (stdout, stderr) = run_sample(&[]);
+    let (stdout, stderr, wall) = run_sample(&[]);
     assert!(
         !stderr.contains('\x1b') && !stdout.contains('\x1b'),
         "escape codes in a pipe"
@@ -69,6 +70,10 @@ fn piped_logs_are_json_lines_with_the_stage_and_no_escape_codes() {
         .map(|l| (l["stage"].as_str().unwrap(), l["secs"].as_f64().unwrap()))
         .collect();
     let names: Vec<&str> = finished.iter().map(|(s, _)| *s).collect();
+    // Each stage is timed on its own: together they fit in the process's wall time (seconds
+    // counted from the start of linking would add up to more).
+    let sum: f64 = finished.iter().map(|(_, s)| s).sum();
+    assert!(sum <= wall.as_secs_f64(), "stages {finished:?} add up to more than the run's {wall:?}");
     assert_eq!(
         names,
         ["fetch", "link", "variances", "metrics", "exceptions", "publish"]
@@ -86,7 +91,7 @@ fn piped_logs_are_json_lines_with_the_stage_and_no_escape_codes() {
 
 #[test]
 fn text_logs_in_a_pipe_have_no_escape_codes_and_show_the_stage() {
-    let (_, stderr) = run_sample(&["--log-format", "text"]);
+    let (_, stderr, _) = run_sample(&["--log-format", "text"]);
     assert!(!stderr.contains('\x1b'), "escape codes in a pipe: {stderr:?}");
     let linked = stderr.lines().find(|l| l.contains(" linked ")).expect("a linked line");
     assert!(linked.contains("[link]") && linked.contains("INFO"), "{linked}");
