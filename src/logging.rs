@@ -11,6 +11,7 @@
 use crate::progress;
 use std::fmt;
 use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
 use tracing_subscriber::fmt::format::{self, Writer};
@@ -44,6 +45,35 @@ pub fn use_colour(stderr_is_terminal: bool, env: impl Fn(&str) -> Option<String>
     stderr_is_terminal && env("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
+/// Whether log lines are JSON (set by [`init`]), for [`say`].
+static JSON_LINES: AtomicBool = AtomicBool::new(false);
+
+/// A message from the command itself to the operator on stderr (a warning, a shutdown notice,
+/// why a run failed), written whatever the log level: in the log format, so a JSON log stream
+/// stays all JSON (`{"level":"ERROR","target":"harvester","message":…}`); as text it reads
+/// `error: …`, `warning: …` or `harvester: …`.
+pub fn say(level: tracing::Level, text: &str) {
+    let line = if JSON_LINES.load(Ordering::SeqCst) {
+        serde_json::json!({
+            "timestamp": now(),
+            "level": level.as_str(),
+            "target": "harvester",
+            "message": text,
+        })
+        .to_string()
+    } else {
+        let prefix = match level {
+            tracing::Level::ERROR => "error",
+            tracing::Level::WARN => "warning",
+            _ => "harvester",
+        };
+        format!("{prefix}: {text}")
+    };
+    progress::suspend(|| {
+        let _ = writeln!(std::io::stderr().lock(), "{line}");
+    });
+}
+
 /// Starts logging to stderr at `info` (`verbose`) or `warn`; `RUST_LOG` overrides the level.
 pub fn init(verbose: bool, format: Option<LogFormat>) {
     let env = |k: &str| std::env::var(k).ok();
@@ -52,6 +82,7 @@ pub fn init(verbose: bool, format: Option<LogFormat>) {
     let default = if verbose { "harvester=info" } else { "harvester=warn" };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    JSON_LINES.store(format == LogFormat::Json, Ordering::SeqCst);
     let colour = format == LogFormat::Text && use_colour(terminal, env);
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -73,7 +73,10 @@ fn piped_logs_are_json_lines_with_the_stage_and_no_escape_codes() {
     // Each stage is timed on its own: together they fit in the process's wall time (seconds
     // counted from the start of linking would add up to more).
     let sum: f64 = finished.iter().map(|(_, s)| s).sum();
-    assert!(sum <= wall.as_secs_f64(), "stages {finished:?} add up to more than the run's {wall:?}");
+    assert!(
+        sum <= wall.as_secs_f64(),
+        "stages {finished:?} add up to more than the run's {wall:?}"
+    );
     assert_eq!(
         names,
         ["fetch", "link", "variances", "metrics", "exceptions", "publish"]
@@ -87,6 +90,35 @@ fn piped_logs_are_json_lines_with_the_stage_and_no_escape_codes() {
         "{summary_line}"
     );
     assert!(stdout.lines().count() < 60, "a short summary: {stdout}");
+}
+
+#[test]
+fn a_failed_run_in_a_pipe_says_why_in_a_json_line_too() {
+    let tmp = tempfile::tempdir().unwrap();
+    let missing = tmp.path().join("idp_missing.csv");
+    let output = Command::new(env!("CARGO_BIN_EXE_harvester"))
+        .args(["run", "pipelines/sample.toml", "--out"])
+        .arg(tmp.path().join("out"))
+        .arg("--source")
+        .arg(format!("idp={}", missing.display()))
+        .env("HARVESTER_HISTORY", tmp.path().join("history.sqlite"))
+        .env_remove("HARVESTER_LOG_FORMAT")
+        .current_dir(repo())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    let lines: Vec<serde_json::Value> = stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON line ({e}): {l}")))
+        .collect();
+    let last = lines.last().expect("the failure is reported");
+    assert_eq!(last["level"], "ERROR", "{last}");
+    let message = last["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("run of pipeline `sample` failed: ") && message.contains("idp_missing.csv"),
+        "{message}"
+    );
 }
 
 #[test]
