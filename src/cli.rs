@@ -23,6 +23,10 @@ pub struct Cli {
     /// Log progress (info level) to stderr; RUST_LOG overrides.
     #[arg(short, long, global = true)]
     pub verbose: bool,
+    /// Log line format on stderr (default: json when stderr is not a terminal or under
+    /// systemd/Kubernetes, else text).
+    #[arg(long, global = true, value_enum, env = "HARVESTER_LOG_FORMAT")]
+    pub log_format: Option<crate::logging::LogFormat>,
     /// Run-history database (SQLite); every run is recorded there.
     #[arg(
         long,
@@ -160,17 +164,7 @@ pub enum Command {
 /// Entry point used by `main.rs`.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let default = if cli.verbose {
-        "harvester=info"
-    } else {
-        "harvester=warn"
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    crate::logging::init(cli.verbose, cli.log_format);
     let cwd = std::env::current_dir().unwrap_or_default();
     match cli.command {
         Command::Run {
@@ -482,6 +476,9 @@ fn cmd_run(
             errors.push(e);
         }
     }
+    if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        crate::progress::enable_bars();
+    }
     let mut request = crate::run::RunRequest::new(chrono::Utc::now());
     for y in &filter.financial_years {
         match crate::contracts::fiscal::FinancialYear::parse(
@@ -513,20 +510,26 @@ fn cmd_run(
     let history = match crate::history::History::open_or_set_aside(history, chrono::Utc::now()) {
         Ok((h, note)) => {
             if let Some(n) = note {
-                eprintln!("warning: {n}");
+                crate::logging::say(tracing::Level::WARN, &n);
             }
             h
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::logging::say(tracing::Level::ERROR, &e.to_string());
             return ExitCode::FAILURE;
         }
     };
     // Runs left `running` by `harvester run` processes that died (kill -9) are settled now.
     match history.mark_dead(&chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)) {
         Ok(0) => {}
-        Ok(n) => eprintln!("warning: {n} earlier run(s) whose process died were marked interrupted"),
-        Err(e) => eprintln!("warning: cannot check the history for dead runs: {e}"),
+        Ok(n) => crate::logging::say(
+            tracing::Level::WARN,
+            &format!("{n} earlier run(s) whose process died were marked interrupted"),
+        ),
+        Err(e) => crate::logging::say(
+            tracing::Level::WARN,
+            &format!("cannot check the history for dead runs: {e}"),
+        ),
     }
     // URLs given on the command line may carry credentials: the history keeps them redacted.
     let shown: Vec<String> = sources.iter().map(|s| redact_text(s)).collect();
@@ -547,7 +550,7 @@ fn cmd_run(
             r = &mut run => r,
             () = shutdown_signal() => {
                 // SIGTERM/SIGINT: the run stops at its next check and is recorded as interrupted.
-                eprintln!("harvester: signal received; stopping the run (nothing will be published)");
+                crate::logging::say(tracing::Level::INFO, "signal received; stopping the run (nothing will be published)");
                 interrupted.store(true, std::sync::atomic::Ordering::SeqCst);
                 cancel.store(true, std::sync::atomic::Ordering::SeqCst);
                 run.await
@@ -557,10 +560,14 @@ fn cmd_run(
     match result {
         Ok(report) => {
             print!("{}", crate::summary::render(&report));
+            println!("{}", crate::summary::stages(&request.progress.stages()));
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("error: run of pipeline `{}` failed: {e}", p.name);
+            crate::logging::say(
+                tracing::Level::ERROR,
+                &format!("run of pipeline `{}` failed: {e}", p.name),
+            );
             ExitCode::FAILURE
         }
     }
@@ -632,29 +639,32 @@ fn cmd_serve(dir: &Path, listen: &str, grace_secs: u64, cwd: &Path, history: &Pa
     let pipelines = match load_pipelines(&cwd.join(dir), cwd) {
         Ok(p) => p,
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::logging::say(tracing::Level::ERROR, &e.to_string());
             return ExitCode::from(2);
         }
     };
     let token = match api_token() {
         Ok(t) => t,
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::logging::say(tracing::Level::ERROR, &e.to_string());
             return ExitCode::from(2);
         }
     };
     if token.is_none() {
-        eprintln!("warning: no API token configured: POST endpoints are disabled");
+        crate::logging::say(
+            tracing::Level::WARN,
+            "no API token configured: POST endpoints are disabled",
+        );
     }
     let history = match crate::history::History::open_or_set_aside(history, chrono::Utc::now()) {
         Ok((h, note)) => {
             if let Some(n) = note {
-                eprintln!("warning: {n}");
+                crate::logging::say(tracing::Level::WARN, &n);
             }
             std::sync::Arc::new(h)
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::logging::say(tracing::Level::ERROR, &e.to_string());
             return ExitCode::FAILURE;
         }
     };
@@ -662,7 +672,7 @@ fn cmd_serve(dir: &Path, listen: &str, grace_secs: u64, cwd: &Path, history: &Pa
     let service = match crate::service::Service::new(pipelines, history, token, clock) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::logging::say(tracing::Level::ERROR, &e.to_string());
             return ExitCode::FAILURE;
         }
     };
@@ -670,7 +680,7 @@ fn cmd_serve(dir: &Path, listen: &str, grace_secs: u64, cwd: &Path, history: &Pa
         let listener = match tokio::net::TcpListener::bind(listen).await {
             Ok(l) => l,
             Err(e) => {
-                eprintln!("error: cannot listen on {listen}: {e}");
+                crate::logging::say(tracing::Level::ERROR, &format!("cannot listen on {listen}: {e}"));
                 return ExitCode::from(2);
             }
         };
@@ -695,15 +705,18 @@ fn cmd_serve(dir: &Path, listen: &str, grace_secs: u64, cwd: &Path, history: &Pa
             .await;
         let _ = scheduler.await;
         if let Err(e) = served {
-            eprintln!("error: the API server stopped: {e}");
+            crate::logging::say(tracing::Level::ERROR, &format!("the API server stopped: {e}"));
         }
-        eprintln!("harvester: shutting down; waiting up to {grace_secs}s for running jobs");
+        crate::logging::say(
+            tracing::Level::INFO,
+            &format!("shutting down; waiting up to {grace_secs}s for running jobs"),
+        );
         if !service.wait_idle(std::time::Duration::from_secs(grace_secs)).await {
             service.interrupt_running();
             // Told to stop, a run ends at its next check (a download at once): let it record
             // that and release its publish lock before the process exits.
             service.wait_idle(std::time::Duration::from_secs(3)).await;
-            eprintln!("harvester: runs still in flight were marked interrupted");
+            crate::logging::say(tracing::Level::INFO, "runs still in flight were marked interrupted");
         }
         ExitCode::SUCCESS
     })
@@ -727,7 +740,7 @@ fn cmd_validate(mut pipelines: Vec<PathBuf>, cwd: &Path) -> ExitCode {
     }
     let mut all = Vec::new();
     for path in &pipelines {
-        match Pipeline::load(path, cwd) {
+        match Pipeline::load_checked(path, cwd) {
             Ok(p) => println!(
                 "ok: {} (pipeline `{}`, {} sources)",
                 path.display(),

@@ -7,6 +7,7 @@
 
 use crate::sources::location::redact_text;
 use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite_migration::{Migrations, M};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -22,6 +23,14 @@ pub enum HistoryError {
         path: String,
         /// The SQLite error.
         source: rusqlite::Error,
+    },
+    /// The schema could not be brought up to date.
+    #[error("run history {path}: cannot update its schema: {source}")]
+    Migration {
+        /// Database file.
+        path: String,
+        /// What the migration reported.
+        source: rusqlite_migration::Error,
     },
     /// The database folder could not be created.
     #[error("run history {path}: cannot create its folder: {source}")]
@@ -86,6 +95,8 @@ pub struct RunRow {
     pub rows_quarantined: Option<i64>,
     /// The error, for failed runs.
     pub error: Option<String>,
+    /// Each finished stage's own wall time (`[{"stage": "link", "secs": 3.1}, ...]`).
+    pub stages: serde_json::Value,
 }
 
 /// How a run ended.
@@ -109,6 +120,8 @@ pub struct Finish {
     pub rows_quarantined: Option<i64>,
     /// Error text.
     pub error: Option<String>,
+    /// Each finished stage's own wall time.
+    pub stages: Vec<crate::progress::StageTime>,
 }
 
 /// The history database.
@@ -123,7 +136,8 @@ impl std::fmt::Debug for History {
     }
 }
 
-const SCHEMA: &str = "
+/// Version 1: the runs table as first released.
+const SCHEMA_V1: &str = "
 CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY,
     pipeline TEXT NOT NULL,
@@ -143,6 +157,55 @@ CREATE TABLE IF NOT EXISTS runs (
 CREATE INDEX IF NOT EXISTS runs_pipeline_started ON runs (pipeline, started_at);
 ";
 
+/// The history's schema, one step per version (SQLite's `user_version` says which have run).
+/// Only ever append: a released step is never edited.
+const MIGRATIONS: &[M<'static>] = &[
+    M::up(SCHEMA_V1),
+    // 2: the host and process of a run, so a run left `running` by a process that is gone can
+    // be told from one still in flight.
+    M::up("ALTER TABLE runs ADD COLUMN host TEXT; ALTER TABLE runs ADD COLUMN pid INTEGER;"),
+    // 3: each stage's own wall time, JSON (`[{"stage": "link", "secs": 3.1}, ...]`).
+    M::up("ALTER TABLE runs ADD COLUMN stages TEXT;"),
+];
+
+/// A database written before migrations (`user_version` 0) already holds some steps: which.
+fn adopt_unversioned(conn: &Connection) -> rusqlite::Result<()> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let column = |name: &str| -> rusqlite::Result<bool> {
+        conn.query_row(
+            "SELECT COUNT(*) FROM pragma_table_info('runs') WHERE name = ?1",
+            params![name],
+            |r| r.get::<_, i64>(0),
+        )
+        .map(|n| n > 0)
+    };
+    if version != 0 || !column("run_id")? {
+        return Ok(());
+    }
+    let held = if column("pid")? { 2 } else { 1 };
+    conn.pragma_update(None, "user_version", held)
+}
+
+/// Brings the schema to the latest version. A database written by a newer harvester (a higher
+/// version) is used as it is: later steps only add columns, and every query names its columns.
+fn migrate(conn: &mut Connection, file: &str) -> Result<(), HistoryError> {
+    let sql = |source| HistoryError::Sqlite {
+        path: file.to_string(),
+        source,
+    };
+    let migration = |source| HistoryError::Migration {
+        path: file.to_string(),
+        source,
+    };
+    adopt_unversioned(conn).map_err(sql)?;
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(sql)?;
+    if version > MIGRATIONS.len() as i64 {
+        tracing::warn!(path = %file, version, known = MIGRATIONS.len(), "the run history was written by a newer harvester; using it as it is");
+        return Ok(());
+    }
+    Migrations::from_slice(MIGRATIONS).to_latest(conn).map_err(migration)
+}
+
 impl History {
     /// Opens (creating if needed) the database at `path`.
     pub fn open(path: &Path) -> Result<History, HistoryError> {
@@ -157,24 +220,10 @@ impl History {
             path: display.clone(),
             source,
         };
-        let conn = Connection::open(path).map_err(sql)?;
+        let mut conn = Connection::open(path).map_err(sql)?;
         conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(sql)?;
         conn.execute_batch("PRAGMA journal_mode = WAL;").map_err(sql)?;
-        conn.execute_batch(SCHEMA).map_err(sql)?;
-        // Added later: the host and process of a run, so a run left `running` by a process that
-        // is gone can be told from one still in flight.
-        let has_pid: bool = conn
-            .query_row(
-                "SELECT COUNT(*) FROM pragma_table_info('runs') WHERE name = 'pid'",
-                [],
-                |r| r.get::<_, i64>(0),
-            )
-            .map_err(sql)?
-            > 0;
-        if !has_pid {
-            conn.execute_batch("ALTER TABLE runs ADD COLUMN host TEXT; ALTER TABLE runs ADD COLUMN pid INTEGER;")
-                .map_err(sql)?;
-        }
+        migrate(&mut conn, &display)?;
         Ok(History {
             conn: Mutex::new(conn),
             path: display,
@@ -302,8 +351,8 @@ impl History {
     pub fn finish(&self, run_id: &str, f: &Finish) -> Result<(), HistoryError> {
         self.with(|c| {
             c.execute(
-                "UPDATE runs SET status = ?2, finished_at = ?3, duration_secs = ?4, inputs = ?5, manifest = ?6, rows_in = ?7, rows_out = ?8, rows_quarantined = ?9, error = ?10 WHERE run_id = ?1",
-                params![run_id, f.status, f.finished_at, f.duration_secs, redact_text(&f.inputs.to_string()), f.manifest, f.rows_in, f.rows_out, f.rows_quarantined, f.error.as_deref().map(redact_text)],
+                "UPDATE runs SET status = ?2, finished_at = ?3, duration_secs = ?4, inputs = ?5, manifest = ?6, rows_in = ?7, rows_out = ?8, rows_quarantined = ?9, error = ?10, stages = ?11 WHERE run_id = ?1",
+                params![run_id, f.status, f.finished_at, f.duration_secs, redact_text(&f.inputs.to_string()), f.manifest, f.rows_in, f.rows_out, f.rows_quarantined, f.error.as_deref().map(redact_text), serde_json::to_string(&f.stages).unwrap_or_default()],
             )
             .map(|_| ())
         })
@@ -397,7 +446,7 @@ impl History {
     }
 }
 
-const COLUMNS: &str = "run_id, pipeline, trigger, parameters, status, started_at, finished_at, duration_secs, inputs, manifest, rows_in, rows_out, rows_quarantined, error";
+const COLUMNS: &str = "run_id, pipeline, trigger, parameters, status, started_at, finished_at, duration_secs, inputs, manifest, rows_in, rows_out, rows_quarantined, error, stages";
 
 fn row_to_run(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
     let json = |s: String| serde_json::from_str(&s).unwrap_or(serde_json::Value::Null);
@@ -416,6 +465,9 @@ fn row_to_run(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
         rows_out: r.get(11)?,
         rows_quarantined: r.get(12)?,
         error: r.get(13)?,
+        stages: r
+            .get::<_, Option<String>>(14)?
+            .map_or(serde_json::Value::Array(vec![]), json),
     })
 }
 
@@ -469,6 +521,81 @@ mod tests {
         assert_eq!(runs[0].parameters["financial_years"][0], "2024/25");
         assert_eq!(h.get("r1").unwrap().unwrap().rows_in, Some(10));
         assert!(h.get("nope").unwrap().is_none());
+    }
+
+    /// A history written before migrations existed: today's table (with `host` and `pid`, or
+    /// the first release's without them) and `user_version` 0.
+    fn unversioned(path: &Path, with_pid: bool) {
+        let c = Connection::open(path).unwrap();
+        c.execute_batch(SCHEMA_V1).unwrap();
+        if with_pid {
+            c.execute_batch("ALTER TABLE runs ADD COLUMN host TEXT; ALTER TABLE runs ADD COLUMN pid INTEGER;")
+                .unwrap();
+        }
+        c.execute(
+            "INSERT INTO runs (run_id, pipeline, trigger, parameters, status, started_at, finished_at, duration_secs, rows_in) VALUES ('old', 'sample', 'cli', '{}', 'succeeded', '2026-11-01T02:00:00Z', '2026-11-01T02:00:09Z', 9.5, 217)",
+            [],
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn a_history_from_before_migrations_opens_and_is_migrated() {
+        for with_pid in [true, false] {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("history.sqlite");
+            unversioned(&path, with_pid);
+            let h = History::open(&path).unwrap();
+            let old = h.get("old").unwrap().expect("the old run is kept");
+            assert_eq!(
+                (old.status.as_str(), old.rows_in, old.duration_secs),
+                ("succeeded", Some(217), Some(9.5))
+            );
+            assert_eq!(old.stages, serde_json::json!([]));
+            h.start(
+                "new",
+                "sample",
+                Trigger::Cli,
+                &serde_json::json!({}),
+                "2026-11-22T02:00:00Z",
+            )
+            .unwrap();
+            let stages = vec![crate::progress::StageTime {
+                stage: crate::progress::Stage::Link,
+                secs: 2.5,
+            }];
+            let finish = Finish {
+                status: "succeeded",
+                stages,
+                ..Finish::default()
+            };
+            h.finish("new", &finish).unwrap();
+            assert_eq!(
+                h.get("new").unwrap().unwrap().stages,
+                serde_json::json!([{"stage": "link", "secs": 2.5}])
+            );
+            drop(h);
+            let c = Connection::open(&path).unwrap();
+            let version: i64 = c.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+            assert_eq!(version, MIGRATIONS.len() as i64, "with_pid {with_pid}");
+            // Opening again changes nothing.
+            assert_eq!(History::open(&path).unwrap().list(None, 10).unwrap().len(), 2);
+        }
+    }
+
+    #[test]
+    fn a_history_from_a_newer_harvester_is_used_as_it_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("history.sqlite");
+        drop(History::open(&path).unwrap());
+        let c = Connection::open(&path).unwrap();
+        c.execute_batch("ALTER TABLE runs ADD COLUMN later TEXT; PRAGMA user_version = 99;")
+            .unwrap();
+        drop(c);
+        let h = History::open(&path).unwrap();
+        h.start("r", "p", Trigger::Cli, &serde_json::json!({}), "2026-11-22T02:00:00Z")
+            .unwrap();
+        assert_eq!(h.list(None, 10).unwrap().len(), 1);
     }
 
     #[test]

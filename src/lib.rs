@@ -19,6 +19,9 @@
 //! 9. [`history`] records every run in SQLite; [`service`] schedules pipelines and serves the
 //!    HTTP API ([`service::api`]).
 //!
+//! [`progress`] tracks a run's stage (API, bars, the `stage` of log lines); [`logging`] writes
+//! text or JSON log lines.
+//!
 //! [`synth`] generates the bundled sample data and the national benchmark world; [`bench`]
 //! measures linking at national scale; [`cli`] is the command line.
 
@@ -27,8 +30,10 @@ pub mod cli;
 pub mod config;
 pub mod contracts;
 pub mod history;
+pub mod logging;
 pub mod metrics;
 pub mod names;
+pub mod progress;
 pub mod publish;
 pub mod reconcile;
 pub mod records;

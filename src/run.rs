@@ -12,6 +12,7 @@
 use crate::config::Pipeline;
 use crate::contracts::validate::{self, Options};
 use crate::metrics;
+use crate::progress::Stage;
 use crate::publish::tables::{self, QuarantineRow, SourceQuality};
 use crate::publish::{self, InputEntry, Manifest, Partition, PublishError, Table};
 use crate::reconcile;
@@ -485,6 +486,8 @@ pub struct RunRequest {
     /// Replay the inputs of an earlier run (run id or timestamp) from the raw zone instead of
     /// fetching.
     pub as_of: Option<String>,
+    /// The run's stage and how far through it (API, bars, log lines, stage timings).
+    pub progress: Arc<crate::progress::Progress>,
 }
 
 impl RunRequest {
@@ -496,8 +499,10 @@ impl RunRequest {
 
     /// A request with a fresh run id and no filters.
     pub fn new(now: DateTime<Utc>) -> Self {
+        let run_id = new_run_id(now);
         Self {
-            run_id: new_run_id(now),
+            progress: crate::progress::Progress::new(&run_id),
+            run_id,
             now,
             municipalities: Vec::new(),
             financial_years: Vec::new(),
@@ -537,6 +542,11 @@ pub async fn until_cancelled<F: std::future::Future>(fut: F, cancel: &AtomicBool
 /// Runs a pipeline for a request and publishes its outputs, holding the publish location's
 /// lock (`publish::lock`) from before anything is read there until the run has ended.
 pub async fn run_with(pipeline: &Pipeline, request: &RunRequest) -> Result<RunReport, RunError> {
+    request.progress.set_pipeline(&pipeline.name);
+    crate::progress::Staged::new(run_with_lock(pipeline, request), request.progress.clone()).await
+}
+
+async fn run_with_lock(pipeline: &Pipeline, request: &RunRequest) -> Result<RunReport, RunError> {
     let scenario = request.scenario_name().map_err(RunError::Scenario)?;
     let live = Store::open_folder(&pipeline.publish)?;
     let store = match &scenario {
@@ -612,7 +622,10 @@ async fn run_locked(pipeline: &Pipeline, request: &RunRequest, lock_notes: Vec<S
         started_at: started_at.clone(),
         inputs: Vec::new(),
     };
-    for spec in &pipeline.sources {
+    let progress = &request.progress;
+    progress.begin(Stage::Fetch, Some(pipeline.sources.len() as u64));
+    for (i, spec) in pipeline.sources.iter().enumerate() {
+        progress.set_done(i as u64);
         if cancelled() {
             return Err(RunError::Cancelled);
         }
@@ -651,6 +664,10 @@ async fn run_locked(pipeline: &Pipeline, request: &RunRequest, lock_notes: Vec<S
         }
         let problems_before = problems.len();
         for fetched in &files {
+            // A source of many files (a glob) is read file by file: a cancel is seen between them.
+            if cancelled() {
+                return Err(RunError::Cancelled);
+            }
             if replay.is_none() && !fetched.not_modified {
                 if let Err(e) = raw.put_blob(&fetched.sha256, &fetched.bytes).await {
                     tracing::warn!(error = %e, "cannot keep the input in the raw zone; this run cannot be replayed");
@@ -705,6 +722,7 @@ async fn run_locked(pipeline: &Pipeline, request: &RunRequest, lock_notes: Vec<S
         }
         quality.push(quality_sum);
     }
+    progress.set_done(pipeline.sources.len() as u64);
     if !fetch_log.inputs.is_empty() {
         if let Err(e) = raw.write_log(&fetch_log).await {
             tracing::warn!(error = %e, "cannot write the fetch log; this run cannot be replayed");
@@ -728,8 +746,11 @@ async fn run_locked(pipeline: &Pipeline, request: &RunRequest, lock_notes: Vec<S
         });
     }
     let settings = &settings;
-    let stage = std::time::Instant::now();
-    let (mut links, models) = reconcile::link(&records, settings);
+    progress.begin(Stage::Link, None);
+    let watch = crate::progress::LinkWatch::new(progress, &request.cancel);
+    let Some((mut links, models)) = reconcile::link_observed(&records, settings, &watch) else {
+        return Err(RunError::Cancelled);
+    };
     for m in models.iter().filter(|m| m.pairs > 0) {
         match &m.note {
             None => tracing::info!(
@@ -744,7 +765,7 @@ async fn run_locked(pipeline: &Pipeline, request: &RunRequest, lock_notes: Vec<S
             }
         }
     }
-    tracing::info!(links = links.len(), secs = stage.elapsed().as_secs_f64(), "linked");
+    tracing::info!(links = links.len(), "linked");
     // Analysts' decisions apply before anything is clustered or measured.
     let (stale, apart) = match &settings.overrides {
         None => (Vec::new(), Vec::new()),
@@ -776,6 +797,10 @@ async fn run_locked(pipeline: &Pipeline, request: &RunRequest, lock_notes: Vec<S
                 .retain(|a| years.contains(&a.year.dominant_in(crate::contracts::fiscal::Calendar::Municipal)));
         }
     }
+    if cancelled() {
+        return Err(RunError::Cancelled);
+    }
+    progress.begin(Stage::Variances, None);
     // Borrowed, not copied: the links are the run's largest structure.
     let accepted: Vec<&reconcile::Link> = links.iter().filter(|l| l.band == "accept").collect();
     let inherited = reconcile::priorities::propagate(&mut records, &accepted);
@@ -784,11 +809,8 @@ async fn run_locked(pipeline: &Pipeline, request: &RunRequest, lock_notes: Vec<S
         "MTSF outcomes and IUDF goals inherited through links"
     );
     let mut variances = reconcile::variances(&records, &accepted, settings);
-    tracing::info!(
-        variances = variances.len(),
-        secs = stage.elapsed().as_secs_f64(),
-        "variances"
-    );
+    tracing::info!(variances = variances.len(), "variances");
+    progress.begin(Stage::Metrics, None);
     let mut metrics_df = metrics::alignment_metrics(&records, &accepted, &variances, &settings.financial_years)?;
     // A municipality filter applies only now: every municipality was linked and measured, so
     // the province, category and national roll-ups and the peer ranks cover the full
@@ -805,11 +827,11 @@ async fn run_locked(pipeline: &Pipeline, request: &RunRequest, lock_notes: Vec<S
         metrics_df = metrics::alignment::keep_areas(&metrics_df, munis)?;
         links.iter().filter(|l| l.band == "accept").collect()
     };
-    tracing::info!(
-        rows = metrics_df.height(),
-        secs = stage.elapsed().as_secs_f64(),
-        "metrics"
-    );
+    tracing::info!(rows = metrics_df.height(), "metrics");
+    if cancelled() {
+        return Err(RunError::Cancelled);
+    }
+    progress.begin(Stage::Exceptions, None);
     // State from the previous run: a file that cannot be read is set aside and the run goes on
     // as a first run, saying so, instead of failing every run from now on.
     let (previous, set_aside) = publish::read_manifest_or_set_aside(&store, now).await?;
@@ -899,11 +921,7 @@ async fn run_locked(pipeline: &Pipeline, request: &RunRequest, lock_notes: Vec<S
         }
         None => BTreeMap::new(),
     };
-    tracing::info!(
-        exceptions = exceptions.len(),
-        secs = stage.elapsed().as_secs_f64(),
-        "exceptions"
-    );
+    tracing::info!(exceptions = exceptions.len(), "exceptions");
     let quarantine_seen = previous_quarantine(&store, previous.as_ref(), &mut notes).await;
     let project_register = reconcile::register::build(&records, &accepted, &apart, &previous_projects);
     let today = now.with_timezone(&pipeline.timezone).date_naive();
@@ -1026,7 +1044,11 @@ async fn run_locked(pipeline: &Pipeline, request: &RunRequest, lock_notes: Vec<S
         ),
     ];
     let mut written = BTreeMap::new();
+    progress.begin(Stage::Publish, Some(builders.len() as u64));
     for (name, partition, build) in builders {
+        if cancelled() {
+            return Err(RunError::Cancelled);
+        }
         let table_started = std::time::Instant::now();
         let table = Table {
             name,
@@ -1047,8 +1069,9 @@ async fn run_locked(pipeline: &Pipeline, request: &RunRequest, lock_notes: Vec<S
             "table written"
         );
         written.insert(name.to_string(), entry);
+        progress.advance(1);
     }
-    tracing::info!(secs = stage.elapsed().as_secs_f64(), "tables written");
+    tracing::info!(tables = written.len(), "tables written");
     let report_started = std::time::Instant::now();
     let previous_run = crate::report::load_previous(&store, previous.as_ref()).await;
     let report_html = crate::report::render(&crate::report::ReportInput {

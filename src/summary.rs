@@ -15,6 +15,10 @@ const HEADLINE: &[&str] = &[
     "departmental_projects_in_idp_share",
 ];
 
+/// Municipality-years shown in the terminal summary; a national run has hundreds, and they are
+/// all in the table and the report.
+const MAX_METRIC_ROWS: usize = 12;
+
 /// Formats rows as a left-aligned first column and right-aligned others.
 pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
@@ -84,6 +88,40 @@ pub fn headline(metrics: &DataFrame) -> PolarsResult<Headline> {
     Ok(out)
 }
 
+/// The headline metrics table, at most [`MAX_METRIC_ROWS`] municipality-years, then how many
+/// more there are.
+fn metrics_section(head: &Headline) -> String {
+    let headers = [
+        "municipality",
+        "year",
+        "budget→IDP (value)",
+        "IDP funded",
+        "BEPP in IDP",
+        "dept. in IDP",
+    ];
+    let rows: Vec<Vec<String>> = head
+        .iter()
+        .take(MAX_METRIC_ROWS)
+        .map(|((muni, year), vals)| {
+            let mut r = vec![muni.clone(), year.clone()];
+            for name in HEADLINE {
+                r.push(percent(vals.get(*name).copied().flatten()));
+            }
+            r
+        })
+        .collect();
+    let mut s = String::from("\nAlignment metrics (municipal financial years)\n");
+    s.push_str(&table(&headers, &rows));
+    if head.len() > MAX_METRIC_ROWS {
+        let _ = writeln!(
+            s,
+            "  … and {} more municipality-years: every one is in alignment_metrics and the report",
+            head.len() - MAX_METRIC_ROWS
+        );
+    }
+    s
+}
+
 /// Renders the whole summary.
 pub fn render(report: &RunReport) -> String {
     let m = &report.manifest;
@@ -140,26 +178,7 @@ pub fn render(report: &RunReport) -> String {
     s.push_str("\nLinks\n");
     s.push_str(&table(&["link type", "links"], &rows));
     let head = headline(&report.metrics).unwrap_or_default();
-    let headers = [
-        "municipality",
-        "year",
-        "budget→IDP (value)",
-        "IDP funded",
-        "BEPP in IDP",
-        "dept. in IDP",
-    ];
-    let rows: Vec<Vec<String>> = head
-        .iter()
-        .map(|((muni, year), vals)| {
-            let mut r = vec![muni.clone(), year.clone()];
-            for name in HEADLINE {
-                r.push(percent(vals.get(*name).copied().flatten()));
-            }
-            r
-        })
-        .collect();
-    s.push_str("\nAlignment metrics (municipal financial years)\n");
-    s.push_str(&table(&headers, &rows));
+    s.push_str(&metrics_section(&head));
     if !m.notes.is_empty() {
         s.push_str("\nNotes\n");
         for n in &m.notes {
@@ -183,4 +202,42 @@ pub fn render(report: &RunReport) -> String {
         m.run_id
     );
     s
+}
+
+/// One line with each stage's own wall time: `Stages: fetch 0.4 s, link 3.1 s, …`.
+pub fn stages(stages: &[crate::progress::StageTime]) -> String {
+    let parts: Vec<String> = stages
+        .iter()
+        .map(|t| format!("{} {:.1} s", t.stage.as_str(), t.secs))
+        .collect();
+    format!("Stages: {}", parts.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_national_run_prints_a_dozen_metric_rows_not_hundreds() {
+        let mut head = Headline::new();
+        for m in 0..257 {
+            for y in ["2024/25", "2025/26", "2026/27"] {
+                let vals = BTreeMap::from([(HEADLINE[0].to_string(), Some(0.5))]);
+                head.insert((format!("M{m:03}"), y.to_string()), vals);
+            }
+        }
+        let text = metrics_section(&head);
+        assert_eq!(text.lines().count(), 2 + 2 + MAX_METRIC_ROWS + 1, "{text}");
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with("  M000 ") && l.contains("2024/25") && l.contains("50.0%")),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("… and 759 more municipality-years: every one is in alignment_metrics and the report\n"),
+            "{text}"
+        );
+        head.retain(|(m, _), _| m == "M000");
+        assert!(!metrics_section(&head).contains("more municipality-years"));
+    }
 }

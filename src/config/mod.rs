@@ -15,8 +15,10 @@ use crate::sources::readers::Format;
 use regex::Regex;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 use std::sync::LazyLock;
+
+mod inputs;
+mod schedule;
 
 /// One problem in a pipeline file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -390,20 +392,31 @@ impl Default for ExceptionSettings {
     }
 }
 
-/// Parses a cron expression; five fields get a leading `0` seconds field.
-pub fn parse_schedule(text: &str) -> Result<cron::Schedule, String> {
-    let fields = text.split_whitespace().count();
-    let full = if fields == 5 {
-        format!("0 {text}")
-    } else {
-        text.to_string()
-    };
-    cron::Schedule::from_str(&full).map_err(|e| e.to_string())
+pub use schedule::parse_schedule;
+
+/// Whether loading a pipeline also checks that its local input files exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Inputs {
+    /// Files may appear later (a nightly drop): `run` and `serve` find out when they fetch.
+    Later,
+    /// `harvester validate`: a missing file or a glob that matches nothing is a problem now.
+    Now,
 }
 
 impl Pipeline {
     /// Reads and validates a pipeline file. `cwd` resolves the default publish location.
     pub fn load(path: &Path, cwd: &Path) -> Result<Pipeline, ConfigError> {
+        Self::load_with(path, cwd, Inputs::Later)
+    }
+
+    /// [`Pipeline::load`], and also checks that every local input (sources, overrides,
+    /// exception decisions) exists and every local glob matches a file, reporting those problems
+    /// with all the others (`harvester validate`).
+    pub fn load_checked(path: &Path, cwd: &Path) -> Result<Pipeline, ConfigError> {
+        Self::load_with(path, cwd, Inputs::Now)
+    }
+
+    fn load_with(path: &Path, cwd: &Path, inputs: Inputs) -> Result<Pipeline, ConfigError> {
         let file = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|e| {
             ConfigError(vec![Diagnostic {
@@ -418,11 +431,17 @@ impl Pipeline {
         } else {
             cwd.join(base)
         };
-        Self::parse(&text, &file, &base, cwd)
+        Self::parse_with(&text, &file, &base, cwd, inputs)
     }
 
     /// Parses pipeline text; `base` resolves relative source paths, `cwd` the default output.
     pub fn parse(text: &str, file: &str, base: &Path, cwd: &Path) -> Result<Pipeline, ConfigError> {
+        Self::parse_with(text, file, base, cwd, Inputs::Later)
+    }
+
+    fn parse_with(text: &str, file: &str, base: &Path, cwd: &Path, inputs: Inputs) -> Result<Pipeline, ConfigError> {
+        // Local inputs by key, checked at the end when `inputs` is `Now`.
+        let mut local_inputs: Vec<(String, Location)> = Vec::new();
         let mut diags = Vec::new();
         let mut diag = |key: &str, message: String| {
             diags.push(Diagnostic {
@@ -502,10 +521,7 @@ impl Pipeline {
             Some(s) => match parse_schedule(s) {
                 Ok(sch) => Some(sch),
                 Err(e) => {
-                    diag(
-                        "schedule",
-                        format!("expected a cron expression such as `0 2 * * *`, found `{s}`: {e}"),
-                    );
+                    diag("schedule", e);
                     None
                 }
             },
@@ -669,13 +685,19 @@ impl Pipeline {
         }
         if let Some(d) = raw_exceptions.decisions.as_deref() {
             match Location::parse(d, base) {
-                Ok(l) => exceptions.decisions = Some(l),
+                Ok(l) => {
+                    local_inputs.push(("exceptions.decisions".into(), l.clone()));
+                    exceptions.decisions = Some(l);
+                }
                 Err(e) => diag("exceptions.decisions", e.to_string()),
             }
         }
         if let Some(o) = reconcile.overrides.as_deref() {
             match Location::parse(o, base) {
-                Ok(l) => settings.overrides = Some(l),
+                Ok(l) => {
+                    local_inputs.push(("reconcile.overrides".into(), l.clone()));
+                    settings.overrides = Some(l);
+                }
                 Err(e) => diag("reconcile.overrides", e.to_string()),
             }
         }
@@ -738,6 +760,8 @@ impl Pipeline {
             }
         }
         let mut sources: Vec<SourceSpec> = Vec::new();
+        // Every valid name seen, whether or not its source has other problems.
+        let mut seen_names: Vec<(String, usize)> = Vec::new();
         for (i, s) in raw_sources.into_iter().enumerate() {
             let key = |k: &str| format!("sources[{i}].{k}");
             let sname = s.name.clone().unwrap_or_default();
@@ -748,8 +772,13 @@ impl Pipeline {
                     &key("name"),
                     format!("expected lowercase letters, digits, `-` or `_`, found `{sname}`"),
                 );
-            } else if sources.iter().any(|o| o.name == sname) {
-                diag(&key("name"), format!("`{sname}` is used by another source"));
+            } else if let Some((_, first)) = seen_names.iter().find(|(o, _)| *o == sname) {
+                diag(
+                    &key("name"),
+                    format!("`{sname}` is used by another source (sources[{first}]); source names must be unique"),
+                );
+            } else {
+                seen_names.push((sname.clone(), i));
             }
             let location = match s.location.as_deref() {
                 None => {
@@ -757,7 +786,10 @@ impl Pipeline {
                     None
                 }
                 Some(l) => match Location::parse(l, base) {
-                    Ok(loc) => Some(loc),
+                    Ok(loc) => {
+                        local_inputs.push((key("location"), loc.clone()));
+                        Some(loc)
+                    }
                     Err(e) => {
                         diag(&key("location"), e.to_string());
                         None
@@ -903,6 +935,13 @@ impl Pipeline {
                     http,
                     read_limits,
                 });
+            }
+        }
+        if inputs == Inputs::Now {
+            for (key, location) in &local_inputs {
+                if let Some(problem) = inputs::missing(location) {
+                    diag(key, problem);
+                }
             }
         }
         if !diags.is_empty() {

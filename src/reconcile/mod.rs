@@ -169,9 +169,40 @@ pub struct ModelUsed {
 /// Left records per block that EM samples (evenly spaced), to bound its cost in large metros.
 const EM_LEFTS_PER_BLOCK: usize = 120;
 
+/// What a caller sees of linking while it runs: how many municipality blocks there are, each
+/// one done, and whether to stop (checked per block and every [`CANCEL_EVERY`] records inside
+/// one, so a cancel takes effect within a fraction of a second).
+pub trait LinkObserver: Sync {
+    /// The number of block passes linking will make (EM's sampling pass included).
+    fn blocks(&self, _total: u64) {}
+    /// One block pass done (called from any thread).
+    fn block_done(&self) {}
+    /// Whether linking should stop.
+    fn cancelled(&self) -> bool {
+        false
+    }
+}
+
+/// Watches nothing and never cancels.
+struct Unobserved;
+
+impl LinkObserver for Unobserved {}
+
+/// Records of a block linked between two looks at the cancel flag.
+const CANCEL_EVERY: usize = 32;
+
 /// Links every pair of datasets within each municipality; returns the links and, per link type,
 /// the model they were scored with.
 pub fn link(records: &[Record], settings: &ReconcileSettings) -> (Vec<Link>, Vec<ModelUsed>) {
+    link_observed(records, settings, &Unobserved).unwrap_or_default()
+}
+
+/// [`link`], reporting progress to `observer` and giving up (`None`) once it says cancelled.
+pub fn link_observed(
+    records: &[Record],
+    settings: &ReconcileSettings,
+    observer: &dyn LinkObserver,
+) -> Option<(Vec<Link>, Vec<ModelUsed>)> {
     use rayon::prelude::*;
     // Names, wards and years are prepared once per record, not once per pair.
     let prepared: Vec<score::Prepared> = records.par_iter().map(score::Prepared::new).collect();
@@ -195,7 +226,10 @@ pub fn link(records: &[Record], settings: &ReconcileSettings) -> (Vec<Link>, Vec
         records,
         prepared: &prepared,
         settings,
+        observer,
     };
+    let passes = if settings.estimate_model { 2 } else { 1 };
+    observer.blocks((jobs.len() * passes) as u64);
     fn sides_of<'m, 'b>(
         blocks: &'b BTreeMap<(&'m str, Dataset), Vec<usize>>,
         lt: LinkType,
@@ -222,9 +256,13 @@ pub fn link(records: &[Record], settings: &ReconcileSettings) -> (Vec<Link>, Vec
             let patterns = jobs
                 .par_iter()
                 .filter(|(t, _)| *t == lt)
-                .map(|(_, muni)| match sides(lt, muni) {
-                    Some((lefts, rights)) => block.patterns(lt, lefts, rights),
-                    None => FxHashMap::default(),
+                .map(|(_, muni)| {
+                    let found = match sides(lt, muni) {
+                        Some((lefts, rights)) if !observer.cancelled() => block.patterns(lt, lefts, rights),
+                        _ => FxHashMap::default(),
+                    };
+                    observer.block_done();
+                    found
                 })
                 .reduce(FxHashMap::default, |mut a, b| {
                     for (p, n) in b {
@@ -248,16 +286,20 @@ pub fn link(records: &[Record], settings: &ReconcileSettings) -> (Vec<Link>, Vec
         .par_iter()
         .flat_map_iter(|(lt, muni)| {
             let mut out = Vec::new();
-            if let Some((lefts, rights)) = sides(*lt, muni) {
+            if let Some((lefts, rights)) = sides(*lt, muni).filter(|_| !observer.cancelled()) {
                 block.link(*lt, model_of(*lt), muni, lefts, rights, &mut out);
             }
+            observer.block_done();
             out
         })
         .collect();
+    if observer.cancelled() {
+        return None;
+    }
     links.sort_by(|a, b| {
         (a.link_type, &a.left_record_id, &a.right_record_id).cmp(&(b.link_type, &b.left_record_id, &b.right_record_id))
     });
-    (links, models)
+    Some((links, models))
 }
 
 /// Whether a record's prepared name is `name` (the same profile, or equal tokens).
@@ -279,6 +321,7 @@ struct Block<'a> {
     records: &'a [Record],
     prepared: &'a [score::Prepared],
     settings: &'a ReconcileSettings,
+    observer: &'a dyn LinkObserver,
 }
 
 /// The right-hand side of one block, indexed for finding candidates.
@@ -458,7 +501,10 @@ impl<'a> Block<'a> {
         let mut shared = vec![0.0; ri.projects.len()];
         let mut out: FxHashMap<em::Pattern, u64> = FxHashMap::default();
         let step = lefts.len().div_ceil(EM_LEFTS_PER_BLOCK).max(1);
-        for &l in lefts.iter().step_by(step) {
+        for (i, &l) in lefts.iter().step_by(step).enumerate() {
+            if i % CANCEL_EVERY == 0 && self.observer.cancelled() {
+                break;
+            }
             let lp = &self.prepared[l];
             let Some(lname) = lp.name.as_ref() else { continue };
             for k in self.candidates(&ri, lname, &lp.ignore, &mut shared) {
@@ -514,7 +560,10 @@ impl<'a> Block<'a> {
             }
         };
         let mut shared: Vec<f64> = vec![0.0; ri.projects.len()];
-        for &l in lefts {
+        for (i, &l) in lefts.iter().enumerate() {
+            if i % CANCEL_EVERY == 0 && self.observer.cancelled() {
+                return;
+            }
             let lr = &records[l];
             if let Some(id) = lt.identifier(lr, true) {
                 if let Some(rs) = ri.by_id.get(id) {

@@ -14,7 +14,6 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use std::fmt::Write as _;
 use std::sync::Arc;
 use subtle::ConstantTimeEq;
 
@@ -149,7 +148,14 @@ async fn run(
     headers: HeaderMap,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     match s.history.get(&id)? {
-        Some(r) => Ok(Json(shown(json!(r), authorise(&s, &headers).is_ok()))),
+        Some(r) => {
+            let mut row = json!(r);
+            // A run in flight says which stage it is in and how far through it.
+            if let (Some(p), Some(obj)) = (s.progress(&id), row.as_object_mut()) {
+                obj.insert("progress".into(), json!(p));
+            }
+            Ok(Json(shown(row, authorise(&s, &headers).is_ok())))
+        }
         None => Err(ApiError::NotFound(format!("no run `{id}`"))),
     }
 }
@@ -220,112 +226,29 @@ async fn cancel(
     }
 }
 
-fn label(v: &str) -> String {
-    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
-}
-
-/// Renders the Prometheus text exposition of the history.
-pub fn render_metrics(s: &Service) -> Result<String, crate::history::HistoryError> {
-    let stats = s.history.stats()?;
-    let mut out = String::new();
-    let mut family = |name: &str, kind: &str, help: &str, samples: Vec<(String, String)>| {
-        let _ = writeln!(out, "# HELP {name} {help}");
-        let _ = writeln!(out, "# TYPE {name} {kind}");
-        for (labels, value) in samples {
-            let _ = writeln!(out, "{name}{labels} {value}");
-        }
-    };
-    let names: Vec<&String> = s.pipelines.keys().collect();
-    let stat = |p: &str| stats.get(p).cloned().unwrap_or_default();
-    let mut samples = Vec::new();
-    for p in &names {
-        for status in ["running", "succeeded", "failed", "cancelled", "interrupted"] {
-            let n = stat(p).by_status.get(status).copied().unwrap_or(0);
-            samples.push((
-                format!("{{pipeline=\"{}\",status=\"{status}\"}}", label(p)),
-                n.to_string(),
-            ));
-        }
+/// `/metrics`: OpenMetrics when the scraper asks for it (`Accept: application/openmetrics-text`),
+/// else the Prometheus text format.
+async fn metrics(State(s): State<Arc<Service>>, headers: HeaderMap) -> Response {
+    let openmetrics = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("application/openmetrics-text"));
+    if openmetrics {
+        (
+            [(
+                header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
+            s.telemetry.openmetrics(),
+        )
+            .into_response()
+    } else {
+        (
+            [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+            s.telemetry.prometheus_text(),
+        )
+            .into_response()
     }
-    family(
-        "harvester_runs_total",
-        "counter",
-        "Runs recorded in the history, by pipeline and final status.",
-        samples,
-    );
-    let per = |f: &dyn Fn(&crate::history::PipelineStats) -> String| -> Vec<(String, String)> {
-        names
-            .iter()
-            .map(|p| (format!("{{pipeline=\"{}\"}}", label(p)), f(&stat(p))))
-            .collect()
-    };
-    family(
-        "harvester_run_duration_seconds_sum",
-        "counter",
-        "Total wall time of finished runs, in seconds.",
-        per(&|x| format!("{}", x.duration_sum_secs)),
-    );
-    family(
-        "harvester_run_duration_seconds_count",
-        "counter",
-        "Number of finished runs with a duration.",
-        per(&|x| x.duration_count.to_string()),
-    );
-    family(
-        "harvester_rows_in_total",
-        "counter",
-        "Rows read by succeeded runs.",
-        per(&|x| x.rows_in.to_string()),
-    );
-    family(
-        "harvester_rows_out_total",
-        "counter",
-        "Project rows published by succeeded runs.",
-        per(&|x| x.rows_out.to_string()),
-    );
-    family(
-        "harvester_rows_quarantined_total",
-        "counter",
-        "Rows quarantined by succeeded runs.",
-        per(&|x| x.rows_quarantined.to_string()),
-    );
-    family(
-        "harvester_last_success_timestamp_seconds",
-        "gauge",
-        "Unix time at which the latest succeeded run finished (0 if none).",
-        per(&|x| {
-            x.last_success
-                .as_deref()
-                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-                .map_or("0".to_string(), |t| {
-                    format!("{:.3}", t.timestamp_millis() as f64 / 1000.0)
-                })
-        }),
-    );
-    family(
-        "harvester_running",
-        "gauge",
-        "1 while the pipeline has a run in flight.",
-        names
-            .iter()
-            .map(|p| {
-                (
-                    format!("{{pipeline=\"{}\"}}", label(p)),
-                    u8::from(s.running_run(p).is_some()).to_string(),
-                )
-            })
-            .collect(),
-    );
-    Ok(out)
-}
-
-async fn metrics(State(s): State<Arc<Service>>) -> Result<Response, ApiError> {
-    let body = render_metrics(&s)?;
-    Ok((
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
-        body,
-    )
-        .into_response())
 }
 
 #[cfg(test)]

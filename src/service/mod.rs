@@ -8,6 +8,7 @@
 //! the service the same way.
 
 pub mod api;
+pub mod telemetry;
 
 use crate::config::{valid_name, Pipeline};
 use crate::contracts::fiscal::{Calendar, FinancialYear, YearLabel};
@@ -103,6 +104,7 @@ struct Running {
     run_id: String,
     cancel: Arc<AtomicBool>,
     interrupted: Arc<AtomicBool>,
+    progress: Arc<crate::progress::Progress>,
 }
 
 /// The service state shared by the scheduler and the API.
@@ -115,6 +117,8 @@ pub struct Service {
     pub token: Option<String>,
     /// Where time comes from.
     pub clock: Arc<dyn Clock>,
+    /// The `/metrics` counters, gauges and histograms.
+    pub telemetry: telemetry::Telemetry,
     running: Mutex<BTreeMap<String, Running>>,
     idle: tokio::sync::Notify,
 }
@@ -144,11 +148,12 @@ pub async fn execute(
     let mut finish = Finish {
         finished_at: rfc3339(clock.now()),
         duration_secs: started.elapsed().as_secs_f64(),
+        stages: request.progress.stages(),
         ..Finish::default()
     };
+    finish.status = outcome(&result, &request.interrupted).as_str();
     match &result {
         Ok(report) => {
-            finish.status = "succeeded";
             finish.inputs = serde_json::to_value(&report.manifest.inputs).unwrap_or_default();
             finish.manifest = Some(report.manifest_path.clone());
             finish.rows_in = Some(report.manifest.data_quality.iter().map(|q| q.rows_read as i64).sum());
@@ -163,22 +168,47 @@ pub async fn execute(
             finish.rows_out = report.manifest.tables.get("projects").map(|t| t.rows as i64);
         }
         Err(RunError::Cancelled) if request.interrupted.load(Ordering::SeqCst) => {
-            finish.status = "interrupted";
             finish.error = Some(INTERRUPTED.into());
         }
-        Err(RunError::Cancelled) => {
-            finish.status = "cancelled";
-            finish.error = Some(RunError::Cancelled.to_string());
-        }
-        Err(e) => {
-            finish.status = "failed";
-            finish.error = Some(e.to_string());
-        }
+        Err(e) => finish.error = Some(e.to_string()),
     }
     if let Err(e) = history.finish(&request.run_id, &finish) {
         tracing::error!(error = %e, "cannot record the run end");
     }
     result
+}
+
+/// How a run ended: a cancelled run is `interrupted` when the process was asked to stop.
+pub fn outcome(result: &Result<RunReport, RunError>, interrupted: &AtomicBool) -> telemetry::Outcome {
+    use telemetry::Outcome;
+    match result {
+        Ok(_) => Outcome::Succeeded,
+        Err(RunError::Cancelled) if interrupted.load(Ordering::SeqCst) => Outcome::Interrupted,
+        Err(RunError::Cancelled) => Outcome::Cancelled,
+        Err(_) => Outcome::Failed,
+    }
+}
+
+/// What a run that ended adds to the metrics.
+fn figures(
+    result: &Result<RunReport, RunError>,
+    secs: f64,
+    request: &RunRequest,
+    finished: DateTime<Utc>,
+) -> telemetry::RunFigures {
+    let mut f = telemetry::RunFigures {
+        secs,
+        stages: request.progress.stages(),
+        finished_unix: finished.timestamp_millis() as f64 / 1000.0,
+        ..telemetry::RunFigures::default()
+    };
+    if let Ok(report) = result {
+        let q = &report.manifest.data_quality;
+        f.rows_in = q.iter().map(|q| q.rows_read as u64).sum();
+        f.rows_quarantined = q.iter().map(|q| q.rows_rejected as u64).sum();
+        f.rows_out = report.manifest.tables.get("projects").map_or(0, |t| t.rows as u64);
+    }
+    f
 }
 
 impl Service {
@@ -196,7 +226,18 @@ impl Service {
                 "marked runs left in flight by a previous process as interrupted"
             );
         }
+        let telemetry = telemetry::Telemetry::new(pipelines.iter().map(|p| p.name.as_str()));
+        for (name, stats) in history.stats()? {
+            let last = stats
+                .last_success
+                .as_deref()
+                .and_then(|t| DateTime::parse_from_rfc3339(t).ok());
+            if let Some(t) = last {
+                telemetry.last_success(&name, t.timestamp_millis() as f64 / 1000.0);
+            }
+        }
         Ok(Arc::new(Service {
+            telemetry,
             pipelines: pipelines.into_iter().map(|p| (p.name.clone(), p)).collect(),
             history,
             token,
@@ -274,9 +315,11 @@ impl Service {
                     run_id: request.run_id.clone(),
                     cancel: request.cancel.clone(),
                     interrupted: request.interrupted.clone(),
+                    progress: request.progress.clone(),
                 },
             );
         }
+        self.telemetry.started(name);
         let run_id = request.run_id.clone();
         let params_json = serde_json::to_value(&params).unwrap_or_default();
         let svc = Arc::clone(self);
@@ -286,6 +329,7 @@ impl Service {
         // runtime's worker threads stay free to answer the API and the scheduler.
         let handle = tokio::runtime::Handle::current();
         tokio::task::spawn_blocking(move || {
+            let started = std::time::Instant::now();
             let result = handle.block_on(execute(
                 &pipeline,
                 &request,
@@ -294,6 +338,9 @@ impl Service {
                 &svc.history,
                 svc.clock.as_ref(),
             ));
+            let ended = outcome(&result, &request.interrupted);
+            let figures = figures(&result, started.elapsed().as_secs_f64(), &request, svc.clock.now());
+            svc.telemetry.ended(&name, ended, &figures);
             match result {
                 Ok(_) => tracing::info!(pipeline = %name, run_id = %request.run_id, "run succeeded"),
                 Err(e) => tracing::warn!(pipeline = %name, run_id = %request.run_id, error = %e, "run did not succeed"),
@@ -302,6 +349,15 @@ impl Service {
             svc.idle.notify_waiters();
         });
         Ok(run_id)
+    }
+
+    /// Where a run in flight is (its stage and progress); `None` if it is not running here.
+    pub fn progress(&self, run_id: &str) -> Option<crate::progress::Snapshot> {
+        let running = self.running();
+        running
+            .values()
+            .find(|r| r.run_id == run_id)
+            .map(|r| r.progress.snapshot())
     }
 
     /// Asks a running run to stop before it publishes. `Ok(false)` if it is not running.

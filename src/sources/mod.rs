@@ -143,7 +143,8 @@ pub fn is_pattern(location: &Location) -> bool {
     last.contains(['*', '?']) || text.ends_with('/')
 }
 
-fn glob_regex(pattern: &str) -> regex::Regex {
+/// A glob (`*`, `?` within one path segment) as an anchored regular expression.
+pub(crate) fn glob_regex(pattern: &str) -> regex::Regex {
     let mut re = String::from("^");
     for c in pattern.chars() {
         match c {

@@ -9,6 +9,7 @@ mod fuzz;
 mod hardening;
 mod ingest;
 mod linking;
+mod ops;
 mod quarantine;
 mod real_data;
 mod report;

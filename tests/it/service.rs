@@ -7,10 +7,15 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const TOKEN: &str = "test-token-3f9a";
+pub(crate) const TOKEN: &str = "test-token-3f9a";
 
 /// A pipeline over the bundled sample with absolute paths, publishing to `out`.
-fn sample_pipeline_text(name: &str, schedule: Option<&str>, out: &Path, idp_location: Option<&str>) -> String {
+pub(crate) fn sample_pipeline_text(
+    name: &str,
+    schedule: Option<&str>,
+    out: &Path,
+    idp_location: Option<&str>,
+) -> String {
     let sample = repo().join("sample");
     let s = |rel: &str| sample.join(rel).display().to_string();
     let idp = idp_location
@@ -40,13 +45,13 @@ format = "csv"
     )
 }
 
-struct Server {
-    child: Child,
-    base: String,
+pub(crate) struct Server {
+    pub(crate) child: Child,
+    pub(crate) base: String,
 }
 
 impl Server {
-    fn start(dir: &Path, pipelines: &Path) -> Server {
+    pub(crate) fn start(dir: &Path, pipelines: &Path) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_harvester"))
             .args([
                 "serve",
@@ -92,18 +97,18 @@ impl Drop for Server {
     }
 }
 
-fn client() -> reqwest::Client {
+pub(crate) fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()
         .unwrap()
 }
 
-async fn get_json(url: &str) -> serde_json::Value {
+pub(crate) async fn get_json(url: &str) -> serde_json::Value {
     client().get(url).send().await.unwrap().json().await.unwrap()
 }
 
-async fn trigger(base: &str, pipeline: &str, body: &str, token: Option<&str>) -> (u16, serde_json::Value) {
+pub(crate) async fn trigger(base: &str, pipeline: &str, body: &str, token: Option<&str>) -> (u16, serde_json::Value) {
     let mut req = client()
         .post(format!("{base}/pipelines/{pipeline}/runs"))
         .header("content-type", "application/json")
@@ -117,7 +122,7 @@ async fn trigger(base: &str, pipeline: &str, body: &str, token: Option<&str>) ->
 }
 
 /// Polls `GET /runs/{id}` until its status is not `running`.
-async fn wait_for(base: &str, run_id: &str, within: Duration) -> serde_json::Value {
+pub(crate) async fn wait_for(base: &str, run_id: &str, within: Duration) -> serde_json::Value {
     let start = Instant::now();
     loop {
         let r = get_json(&format!("{base}/runs/{run_id}")).await;
@@ -129,7 +134,7 @@ async fn wait_for(base: &str, run_id: &str, within: Duration) -> serde_json::Val
     }
 }
 
-fn setup(pipelines: &[(&str, String)]) -> (tempfile::TempDir, PathBuf) {
+pub(crate) fn setup(pipelines: &[(&str, String)]) -> (tempfile::TempDir, PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("pipelines");
     std::fs::create_dir_all(&dir).unwrap();
@@ -317,7 +322,7 @@ async fn scheduled_and_triggered_runs_with_auth_and_metrics() {
         .text()
         .await
         .unwrap();
-    assert_prometheus_text(&text);
+    crate::ops::assert_prometheus_text(&text);
     assert!(
         // The filtered run, its replay and the first of the two concurrent triggers.
         text.contains("harvester_runs_total{pipeline=\"manual\",status=\"succeeded\"} 3"),
@@ -329,32 +334,6 @@ async fn scheduled_and_triggered_runs_with_auth_and_metrics() {
         ),
         "{text}"
     );
-}
-
-/// Checks every line against the text exposition format (version 0.0.4): comments declare HELP
-/// and TYPE once per family before its samples; samples are `name{labels} value`.
-fn assert_prometheus_text(text: &str) {
-    let sample = regex::Regex::new(r#"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\]|\\.)*",?)*\})? (-?[0-9.eE+-]+|NaN|\+Inf|-Inf)$"#).unwrap();
-    let mut typed = std::collections::BTreeSet::new();
-    assert!(text.ends_with('\n'));
-    for line in text.lines() {
-        if let Some(rest) = line.strip_prefix("# TYPE ") {
-            let mut parts = rest.split(' ');
-            let name = parts.next().unwrap();
-            let kind = parts.next().unwrap();
-            assert!(
-                ["counter", "gauge", "histogram", "summary", "untyped"].contains(&kind),
-                "{line}"
-            );
-            assert!(typed.insert(name.to_string()), "TYPE twice for {name}");
-        } else if line.starts_with("# HELP ") {
-        } else {
-            let c = sample
-                .captures(line)
-                .unwrap_or_else(|| panic!("not a sample line: {line:?}"));
-            assert!(typed.contains(&c[1]), "sample before its TYPE: {line}");
-        }
-    }
 }
 
 /// Serves `bytes` once, then accepts every later request and never answers.

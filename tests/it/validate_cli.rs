@@ -39,10 +39,13 @@ unit = "pounds"
     .unwrap();
     let (code, _, err) = harvester(&["validate", file.to_str().unwrap()], tmp.path());
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("3 problems in pipeline configuration"), "{err}");
+    // The three mistakes, and the two local files that are not there.
+    assert!(err.contains("5 problems in pipeline configuration"), "{err}");
     let f = file.display().to_string();
     assert!(
-        err.contains(&format!("{f}: schedule: expected a cron expression")),
+        err.contains(&format!(
+            "{f}: schedule: \"at two in the morning\": minute `at` is not a number;"
+        )),
         "{err}"
     );
     assert!(
@@ -55,6 +58,66 @@ unit = "pounds"
         )),
         "{err}"
     );
+    let missing = tmp.path().join("idp.csv");
+    assert!(
+        err.contains(&format!(
+            "{f}: sources[1].location: {} does not exist",
+            missing.display()
+        )),
+        "{err}"
+    );
+}
+
+#[test]
+fn validate_reports_missing_files_empty_globs_duplicates_and_cron_in_one_go() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(tmp.path().join("drop")).unwrap();
+    std::fs::write(tmp.path().join("drop/readme.txt"), "not a budget").unwrap();
+    std::fs::write(tmp.path().join("idp.csv"), "x").unwrap();
+    let file = tmp.path().join("nightly.toml");
+    std::fs::write(
+        &file,
+        r#"
+name = "nightly"
+schedule = "0 25 * * *"
+[reconcile]
+overrides = "overrides.csv"
+[[sources]]
+name = "budget"
+location = "drop/sa36_*.xlsx"
+contract = "sa36_budget"
+[[sources]]
+name = "budget"
+location = "idp.csv"
+contract = "idp_register"
+[[sources]]
+name = "bepp"
+location = "https://example.org/bepp.csv"
+contract = "bepp_pipeline"
+"#,
+    )
+    .unwrap();
+    let (code, _, err) = harvester(&["validate", file.to_str().unwrap()], tmp.path());
+    assert_eq!(code, 2, "{err}");
+    let f = file.display().to_string();
+    let expected = [
+        format!("{f}: schedule: \"0 25 * * *\": hour 25 is out of range 0–23"),
+        format!("{f}: sources[0].contract: unknown contract `sa36_budget`"),
+        format!("{f}: sources[1].name: `budget` is used by another source (sources[0]); source names must be unique"),
+        format!(
+            "{f}: reconcile.overrides: {} does not exist",
+            tmp.path().join("overrides.csv").display()
+        ),
+        format!(
+            "{f}: sources[0].location: no file in {} matches `sa36_*.xlsx`",
+            tmp.path().join("drop").display()
+        ),
+    ];
+    for e in &expected {
+        assert!(err.contains(e.as_str()), "missing {e:?} in:\n{err}");
+    }
+    assert!(err.contains("5 problems in pipeline configuration"), "{err}");
+    assert!(!err.contains("bepp.csv"), "remote sources are not contacted: {err}");
 }
 
 #[test]
