@@ -770,6 +770,10 @@ async fn run_locked(pipeline: &Pipeline, request: &RunRequest, lock_notes: Vec<S
         tracing::warn!(moved_to = %a.moved_to, reason = %a.reason, "the previous manifest cannot be read; set aside, starting without previous state");
         notes.push(a.note());
     }
+    if let Some(prev) = &previous {
+        // Completes the previous run's Delta commits if a crash cut them short.
+        publish::delta::repair(&store, prev, pipeline.retention_days, now).await;
+    }
     let mut budget_totals = metrics::budget_totals(&records);
     let dropped = publish::retain_finite(&mut budget_totals);
     if !dropped.is_empty() {
@@ -1013,6 +1017,8 @@ async fn run_locked(pipeline: &Pipeline, request: &RunRequest, lock_notes: Vec<S
         }),
     };
     publish::commit(&store, &manifest).await?;
+    // After the commit point: the Delta tables under `tables/` (one commit per table).
+    let manifest = publish::delta::publish(&store, manifest, pipeline.retention_days, now).await;
     // After the commit point: the stable copy under `current/`. A failure here leaves the run
     // committed (the manifest names it) and `current/` on an earlier run or mid-swap, which the
     // rows' `run_id` shows; the next run repairs it.
