@@ -514,6 +514,8 @@ pub async fn run_with(pipeline: &Pipeline, request: &RunRequest) -> Result<RunRe
         &request.cancel,
     )
     .await?;
+    // Completes the last committed run's Delta commits if a crash cut them short.
+    publish::delta::repair(&store, pipeline.retention_days, request.now).await;
     let notes = lock.notes.clone();
     let result = run_locked(pipeline, request, notes).await;
     lock.release().await;
@@ -769,10 +771,6 @@ async fn run_locked(pipeline: &Pipeline, request: &RunRequest, lock_notes: Vec<S
     if let Some(a) = set_aside {
         tracing::warn!(moved_to = %a.moved_to, reason = %a.reason, "the previous manifest cannot be read; set aside, starting without previous state");
         notes.push(a.note());
-    }
-    if let Some(prev) = &previous {
-        // Completes the previous run's Delta commits if a crash cut them short.
-        publish::delta::repair(&store, prev, pipeline.retention_days, now).await;
     }
     let mut budget_totals = metrics::budget_totals(&records);
     let dropped = publish::retain_finite(&mut budget_totals);

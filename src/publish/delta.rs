@@ -140,9 +140,11 @@ fn store_err<'a>(store: &'a Store, path: &str) -> impl Fn(object_store::Error) -
     }
 }
 
-/// A table handle on our own object store. delta-rs only uses the URL's scheme to pick its
-/// default log store and the URL's path as the table's prefix in `store.store`; every byte goes
-/// through our `object_store` (local, S3, Azure, GCS), so no delta-rs storage crates are needed.
+/// A table handle on our own object store. delta-rs uses the URL's scheme to pick its default
+/// log store and the URL's path as the table's prefix in the store; every byte goes through our
+/// `object_store` (local, S3, Azure, GCS), so no delta-rs storage crates are needed. The store
+/// is wrapped so listings come back sorted ([`super::sorted`]: a local folder lists in no
+/// order, and the kernel needs the log in version order).
 fn builder(store: &Store, table: &str) -> Result<DeltaTableBuilder> {
     let path = store.path(&table_dir(table));
     let url = url::Url::parse(&format!("memory:///{}", path.as_ref())).map_err(|e| DeltaError::Log {
@@ -151,7 +153,7 @@ fn builder(store: &Store, table: &str) -> Result<DeltaTableBuilder> {
     })?;
     Ok(DeltaTableBuilder::from_url(url.clone())
         .map_err(delta_err(store, table))?
-        .with_storage_backend(store.store.clone(), url))
+        .with_storage_backend(Arc::new(super::sorted::SortedListing(store.store.clone())), url))
 }
 
 /// Opens a table at its latest version (or `version`); `None` when there is no table yet.
@@ -305,13 +307,14 @@ fn parse_dictionary(text: &str) -> BTreeMap<String, (String, BTreeMap<String, St
             let (Some(col), Some(_type), Some(meaning)) = (parts.next(), parts.next(), parts.next()) else {
                 continue;
             };
-            let col = col.trim_end_matches('`').trim_end_matches("` ");
-            entry.1.insert(col.trim_end_matches('`').to_string(), meaning.trim().to_string());
+            let col = col.trim_end_matches('`');
+            // Markdown code marks are dropped: BI tools show comments as plain text.
+            entry.1.insert(col.to_string(), meaning.trim().replace('`', ""));
         } else if entry.1.is_empty() && !row.is_empty() && !row.starts_with('|') {
             if !entry.0.is_empty() {
                 entry.0.push(' ');
             }
-            entry.0.push_str(row);
+            entry.0.push_str(&row.replace('`', ""));
         }
     }
     out
@@ -768,11 +771,16 @@ pub async fn sync(
     versions
 }
 
-/// At the start of a run (holding the publish lock): completes the Delta commits of the
-/// previous committed run if a crash cut them short. Tables already on that run are untouched.
-pub async fn repair(store: &Store, previous: &Manifest, retention_days: u32, now: DateTime<Utc>) {
-    let versions = sync(store, previous, retention_days, now).await;
-    tracing::debug!(tables = versions.len(), "Delta tables checked against the previous manifest");
+/// At the start of a run (holding the publish lock, before anything can fail): completes the
+/// Delta commits of the committed run that `manifest.json` names if a crash cut them short.
+/// Tables already on that run are left untouched; a manifest that cannot be read is left to the
+/// run, which sets it aside.
+pub async fn repair(store: &Store, retention_days: u32, now: DateTime<Utc>) {
+    let Ok(Some(previous)) = super::read_manifest(store).await else {
+        return;
+    };
+    let versions = sync(store, &previous, retention_days, now).await;
+    tracing::debug!(tables = versions.len(), "Delta tables checked against the committed manifest");
 }
 
 /// The run's clock, for vacuum.

@@ -15,6 +15,7 @@
 
 pub mod delta;
 pub mod lock;
+pub mod sorted;
 pub mod tables;
 
 use crate::storage::Store;
