@@ -3,6 +3,7 @@
 
 mod bi_tables;
 mod common;
+mod delta;
 mod exceptions;
 mod fuzz;
 mod hardening;
