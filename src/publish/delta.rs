@@ -835,3 +835,44 @@ pub async fn publish(store: &Store, manifest: Manifest, retention_days: u32, now
     );
     manifest
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_dictionary_gives_every_documented_table_a_description_and_plain_comments() {
+        let dict = dictionary();
+        let (description, columns) = &dict["projects"];
+        assert!(description.starts_with("One row per accepted source record"), "{description}");
+        assert_eq!(columns["run_id"], "run that published the row");
+        assert!(columns.values().all(|c| !c.contains('`')), "code marks dropped");
+        for (table, (description, columns)) in dict {
+            assert!(!description.is_empty(), "{table} has a description");
+            assert!(columns.contains_key("run_id"), "{table} documents run_id");
+        }
+        assert!(!dict.keys().any(|t| t.contains('/')), "only table headings: {:?}", dict.keys());
+    }
+
+    #[test]
+    fn run_files_get_unique_names_in_the_table_folder() {
+        assert_eq!(
+            data_file_name("runs/20261122T020000000Z-3fa9c1/projects/financial_year_2025.parquet"),
+            "20261122T020000000Z-3fa9c1-financial_year_2025.parquet"
+        );
+        assert_eq!(
+            data_file_name("runs/old/quarantine/run_id=old/part-00000.parquet"),
+            "old-part-00000.parquet"
+        );
+    }
+
+    #[test]
+    fn types_without_a_table_feature_are_refused() {
+        use deltalake::arrow::datatypes::TimeUnit;
+        let ntz = ArrowType::Timestamp(TimeUnit::Microsecond, None);
+        assert!(matches!(delta_type("t", "c", &ntz), Err(DeltaError::Type { .. })));
+        assert!(delta_type("t", "c", &ArrowType::UInt32).is_err());
+        assert_eq!(delta_type("t", "c", &ArrowType::LargeUtf8).unwrap(), "string");
+        assert_eq!(delta_type("t", "c", &ArrowType::Date32).unwrap(), "date");
+    }
+}
