@@ -21,7 +21,9 @@ pub enum VersionsError {
     #[error(transparent)]
     Delta(#[from] DeltaError),
     /// The run wrote no version that is still in a table's log.
-    #[error("run {run_id} wrote no version of `{table}` that is still in its log (runs past retention_days are vacuumed)")]
+    #[error(
+        "run {run_id} wrote no version of `{table}` that is still in its log (runs past retention_days are vacuumed)"
+    )]
     NoSuchRun {
         /// Table name.
         table: String,
@@ -50,7 +52,9 @@ async fn chosen(store: &Store, only: Option<&str>) -> Result<Vec<String>, Versio
 pub async fn list(store: &Store, only: Option<&str>) -> Result<String, VersionsError> {
     let mut out = String::new();
     for table in chosen(store, only).await? {
-        out.push_str(&format!("{table}\n  version  operation     rows  committed (UTC)           run_id\n"));
+        out.push_str(&format!(
+            "{table}\n  version  operation     rows  committed (UTC)           run_id\n"
+        ));
         for c in delta::history(store, &table).await? {
             let when = c
                 .timestamp
@@ -113,7 +117,14 @@ async fn read(store: &Store, rel: &str) -> Result<bytes::Bytes, VersionsError> {
             source,
         })
     };
-    store.store.get(&store.path(rel)).await.map_err(err)?.bytes().await.map_err(err)
+    store
+        .store
+        .get(&store.path(rel))
+        .await
+        .map_err(err)?
+        .bytes()
+        .await
+        .map_err(err)
 }
 
 /// The command: list versions, or with `run` and `export`, export that run's tables.

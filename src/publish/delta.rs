@@ -89,7 +89,7 @@ pub enum DeltaError {
     },
     /// A legacy file could not be re-encoded.
     #[error(transparent)]
-    Publish(#[from] super::PublishError),
+    Publish(Box<super::PublishError>),
     /// A log entry or metadata value is not the JSON expected.
     #[error("Delta log of `{table}`: {message}")]
     Log {
@@ -101,6 +101,15 @@ pub enum DeltaError {
 }
 
 type Result<T> = std::result::Result<T, DeltaError>;
+
+impl From<super::PublishError> for DeltaError {
+    fn from(e: super::PublishError) -> Self {
+        DeltaError::Publish(Box::new(e))
+    }
+}
+
+/// The data dictionary: table → (description, column → meaning).
+pub type Dictionary = BTreeMap<String, (String, BTreeMap<String, String>)>;
 
 /// One commit in a table's log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -165,7 +174,7 @@ pub async fn open(store: &Store, table: &str, version: Option<u64>) -> Result<Op
     }
     match version {
         None => t.load().await.map_err(&err)?,
-        Some(v) => t.load_version(v as _).await.map_err(&err)?,
+        Some(v) => t.load_version(v).await.map_err(&err)?,
     }
     Ok(Some(t))
 }
@@ -278,13 +287,13 @@ async fn latest_write(store: &Store, table: &str) -> Result<Option<Commit>> {
 /// Column descriptions per table, from the data dictionary in docs/tables.md (compiled in): a
 /// `## \`table\`` heading, its first paragraph (the table's description), then the
 /// `| \`column\` | type | meaning |` rows.
-pub fn dictionary() -> &'static BTreeMap<String, (String, BTreeMap<String, String>)> {
-    static DICT: OnceLock<BTreeMap<String, (String, BTreeMap<String, String>)>> = OnceLock::new();
+pub fn dictionary() -> &'static Dictionary {
+    static DICT: OnceLock<Dictionary> = OnceLock::new();
     DICT.get_or_init(|| parse_dictionary(include_str!("../../docs/tables.md")))
 }
 
-fn parse_dictionary(text: &str) -> BTreeMap<String, (String, BTreeMap<String, String>)> {
-    let mut out: BTreeMap<String, (String, BTreeMap<String, String>)> = BTreeMap::new();
+fn parse_dictionary(text: &str) -> Dictionary {
+    let mut out = Dictionary::new();
     let mut current: Option<String> = None;
     for line in text.lines() {
         if let Some(h) = line.strip_prefix("## ") {
@@ -411,7 +420,9 @@ fn stats(meta: &ParquetMetaData) -> String {
         let mut complete = true;
         for rg in meta.row_groups() {
             let s = rg.column(i).statistics();
-            null_count = null_count.zip(s.and_then(Statistics::null_count_opt)).map(|(a, b)| a + b);
+            null_count = null_count
+                .zip(s.and_then(Statistics::null_count_opt))
+                .map(|(a, b)| a + b);
             match (s.and_then(min_max), rg.num_rows()) {
                 (Some((lo, hi)), _) => {
                     range = Some(match range {
@@ -672,23 +683,33 @@ async fn plan(
         }
     }
     let current_meta = match current {
-        Some(t) => Some(serde_json::to_value(t.snapshot().map_err(&err)?.metadata()).map_err(|e| DeltaError::Log {
-            table: table.to_string(),
-            message: e.to_string(),
-        })?),
+        Some(t) => Some(
+            serde_json::to_value(t.snapshot().map_err(&err)?.metadata()).map_err(|e| DeltaError::Log {
+                table: table.to_string(),
+                message: e.to_string(),
+            })?,
+        ),
         None => None,
     };
     let mut actions = Vec::new();
     if current.is_none() {
-        let protocol = serde_json::from_value(json!({"minReaderVersion": 1, "minWriterVersion": 2}))
-            .map_err(|e| DeltaError::Log {
+        let protocol = serde_json::from_value(json!({"minReaderVersion": 1, "minWriterVersion": 2})).map_err(|e| {
+            DeltaError::Log {
                 table: table.to_string(),
                 message: format!("protocol: {e}"),
-            })?;
+            }
+        })?;
         actions.push(Action::Protocol(protocol));
     }
     let new_id = table_id(store, table, run_id);
-    actions.extend(metadata_action(table, current_meta.as_ref(), schema, retention_days, new_id, now)?);
+    actions.extend(metadata_action(
+        table,
+        current_meta.as_ref(),
+        schema,
+        retention_days,
+        new_id,
+        now,
+    )?);
     actions.extend(active.difference(&wanted).map(|p| remove_action(p.clone(), now)));
     actions.extend(adds);
     Ok(Plan {
@@ -712,7 +733,7 @@ pub async fn sync_table(
     let current = open(store, table, None).await?;
     if let (Some(t), Some(last)) = (&current, latest_write(store, table).await?) {
         if last.run_id.as_deref() == Some(run_id) {
-            return Ok(t.version().map_or(last.version, |v| v as u64));
+            return Ok(t.version().unwrap_or(last.version));
         }
     }
     let now_ms = now.timestamp_millis();
@@ -743,7 +764,7 @@ pub async fn sync_table(
         .build(snapshot, log_store, operation)
         .await
         .map_err(&err)?;
-    Ok(done.version() as u64)
+    Ok(done.version())
 }
 
 /// Brings every table of a committed manifest into its Delta table ([`sync_table`]) and returns
@@ -780,7 +801,10 @@ pub async fn repair(store: &Store, retention_days: u32, now: DateTime<Utc>) {
         return;
     };
     let versions = sync(store, &previous, retention_days, now).await;
-    tracing::debug!(tables = versions.len(), "Delta tables checked against the committed manifest");
+    tracing::debug!(
+        tables = versions.len(),
+        "Delta tables checked against the committed manifest"
+    );
 }
 
 /// The run's clock, for vacuum.
@@ -844,14 +868,21 @@ mod tests {
     fn the_dictionary_gives_every_documented_table_a_description_and_plain_comments() {
         let dict = dictionary();
         let (description, columns) = &dict["projects"];
-        assert!(description.starts_with("One row per accepted source record"), "{description}");
+        assert!(
+            description.starts_with("One row per accepted source record"),
+            "{description}"
+        );
         assert_eq!(columns["run_id"], "run that published the row");
         assert!(columns.values().all(|c| !c.contains('`')), "code marks dropped");
         for (table, (description, columns)) in dict {
             assert!(!description.is_empty(), "{table} has a description");
             assert!(columns.contains_key("run_id"), "{table} documents run_id");
         }
-        assert!(!dict.keys().any(|t| t.contains('/')), "only table headings: {:?}", dict.keys());
+        assert!(
+            !dict.keys().any(|t| t.contains('/')),
+            "only table headings: {:?}",
+            dict.keys()
+        );
     }
 
     #[test]

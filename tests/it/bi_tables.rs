@@ -333,7 +333,13 @@ fn duckdb_delta_extension(cli: bool, module: bool) -> Result<(), String> {
         Ok(())
     } else {
         let err = String::from_utf8_lossy(&o.stderr);
-        Err(err.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or_default().trim().to_string())
+        Err(err
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or_default()
+            .trim()
+            .to_string())
     }
 }
 

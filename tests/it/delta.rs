@@ -27,7 +27,11 @@ fn read_delta(out: &Path, table: &str, version: Option<u64>) -> (usize, Vec<Stri
     let mut runs = std::collections::BTreeSet::new();
     for f in files {
         let bytes = bytes::Bytes::from(std::fs::read(out.join(&f)).unwrap());
-        for batch in ParquetRecordBatchReaderBuilder::try_new(bytes).unwrap().build().unwrap() {
+        for batch in ParquetRecordBatchReaderBuilder::try_new(bytes)
+            .unwrap()
+            .build()
+            .unwrap()
+        {
             let batch = batch.unwrap();
             rows += batch.num_rows();
             let col = batch.column_by_name("run_id").expect("run_id column");
@@ -81,9 +85,16 @@ fn delta_tables_hold_the_latest_run_and_travel_back_to_the_first() {
     let current = manifest(&out.join("current"));
     for (name, entry) in &second.manifest.tables {
         let t = block_on(delta::open(&s, name, None)).unwrap().expect("table exists");
-        let version = t.version().unwrap() as u64;
-        assert_eq!(entry.delta_version, Some(version), "{name}: run summary names the version");
-        assert_eq!(current["tables"][name]["delta_version"], version, "{name}: current/manifest.json");
+        let version = t.version().unwrap();
+        assert_eq!(
+            entry.delta_version,
+            Some(version),
+            "{name}: run summary names the version"
+        );
+        assert_eq!(
+            current["tables"][name]["delta_version"], version,
+            "{name}: current/manifest.json"
+        );
         let snapshot = t.snapshot().unwrap();
         assert_eq!(snapshot.protocol().min_reader_version(), 1, "{name}");
         assert_eq!(snapshot.protocol().min_writer_version(), 2, "{name}");
@@ -98,19 +109,29 @@ fn delta_tables_hold_the_latest_run_and_travel_back_to_the_first() {
         if name == "quarantine" {
             assert_eq!(runs, [r1.clone(), r2.clone()], "the quarantine keeps both runs' rows");
         } else {
-            assert_eq!(runs, [r2.clone()], "{name}: the stable path shows the second run");
+            assert_eq!(
+                runs,
+                std::slice::from_ref(r2),
+                "{name}: the stable path shows the second run"
+            );
         }
         // Time travel by run id: the first run's version.
-        let v1 = block_on(delta::version_of_run(&s, name, r1)).unwrap().expect("first run's version");
+        let v1 = block_on(delta::version_of_run(&s, name, r1))
+            .unwrap()
+            .expect("first run's version");
         let (rows1, runs1) = read_delta(&out, name, Some(v1));
         assert_eq!(rows1, first.manifest.tables[name].rows, "{name} at version {v1}");
-        assert_eq!(runs1, [r1.clone()], "{name} at version {v1}");
+        assert_eq!(runs1, std::slice::from_ref(r1), "{name} at version {v1}");
         // Data files are the run's own files, byte for byte.
         for f in block_on(delta::files_at(&s, name, None)).unwrap() {
             let file = f.rsplit('/').next().unwrap();
             let (run_id, own) = file.split_at(26);
             let original = out.join(format!("runs/{run_id}/{name}/{}", &own[1..]));
-            assert_eq!(std::fs::read(out.join(&f)).unwrap(), std::fs::read(&original).unwrap(), "{f}");
+            assert_eq!(
+                std::fs::read(out.join(&f)).unwrap(),
+                std::fs::read(&original).unwrap(),
+                "{f}"
+            );
         }
     }
     // Statistics: each year's file of `projects` says which year it holds.
@@ -118,7 +139,11 @@ fn delta_tables_hold_the_latest_run_and_travel_back_to_the_first() {
     let add = log
         .lines()
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-        .find(|v| v["add"]["path"].as_str().is_some_and(|p| p.ends_with("financial_year_2025.parquet")))
+        .find(|v| {
+            v["add"]["path"]
+                .as_str()
+                .is_some_and(|p| p.ends_with("financial_year_2025.parquet"))
+        })
         .expect("an add action for 2025");
     let stats: serde_json::Value = serde_json::from_str(add["add"]["stats"].as_str().unwrap()).unwrap();
     assert_eq!(stats["minValues"]["financial_year"], 2025);
@@ -127,7 +152,12 @@ fn delta_tables_hold_the_latest_run_and_travel_back_to_the_first() {
     // The commit names the run in userMetadata, for Spark's DESCRIBE HISTORY and friends.
     let info = log
         .lines()
-        .find_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()?.get("commitInfo").cloned())
+        .find_map(|l| {
+            serde_json::from_str::<serde_json::Value>(l)
+                .ok()?
+                .get("commitInfo")
+                .cloned()
+        })
         .unwrap();
     assert_eq!(info["userMetadata"], r2.as_str());
     assert_eq!(info["operation"], "WRITE");
@@ -167,12 +197,16 @@ fn a_run_killed_mid_write_leaves_the_delta_tables_on_the_previous_run() {
             }
             std::thread::sleep(std::time::Duration::from_millis(2));
         };
-        let stopped = std::process::Command::new("kill").args(["-STOP", &pid]).status().unwrap();
+        let stopped = std::process::Command::new("kill")
+            .args(["-STOP", &pid])
+            .status()
+            .unwrap();
         let root_manifest = manifest(&out);
         let mid_write = stopped.success()
-            && writing
-                .as_ref()
-                .is_some_and(|id| root_manifest["run_id"] == committed.run_id.as_str() && !out.join(format!("runs/{id}/manifest.json")).exists());
+            && writing.as_ref().is_some_and(|id| {
+                root_manifest["run_id"] == committed.run_id.as_str()
+                    && !out.join(format!("runs/{id}/manifest.json")).exists()
+            });
         let _ = child.kill();
         let _ = child.wait();
         if mid_write {
@@ -184,7 +218,10 @@ fn a_run_killed_mid_write_leaves_the_delta_tables_on_the_previous_run() {
         committed = serde_json::from_value(m).unwrap();
         let _ = std::fs::remove_file(out.join(".lock"));
     }
-    assert!(caught, "no attempt stopped the run between its first table and its manifest");
+    assert!(
+        caught,
+        "no attempt stopped the run between its first table and its manifest"
+    );
     // The Delta tables: every one on the committed run, with its rows.
     let latest = latest_runs(&out);
     assert_eq!(latest.len(), committed.tables.len());
@@ -212,15 +249,19 @@ fn interrupted_delta_commits_are_completed_by_the_next_run_even_a_failing_one() 
         std::fs::remove_file(out.join(format!("tables/{table}/_delta_log/00000000000000000001.json"))).unwrap();
     }
     let latest = latest_runs(&out);
-    assert_ne!(latest["projects"], second.manifest.run_id, "projects back on the first run");
+    assert_ne!(
+        latest["projects"], second.manifest.run_id,
+        "projects back on the first run"
+    );
     let mut failing = sample_pipeline(&out);
-    failing
-        .override_source("idp=/nonexistent/idp.csv", &repo())
-        .unwrap();
+    failing.override_source("idp=/nonexistent/idp.csv", &repo()).unwrap();
     assert!(block_on(run(&failing, clock(2))).is_err(), "the third run fails");
     let latest = latest_runs(&out);
     for (name, entry) in &second.manifest.tables {
-        assert_eq!(latest[name], second.manifest.run_id, "{name} completed to the committed run");
+        assert_eq!(
+            latest[name], second.manifest.run_id,
+            "{name} completed to the committed run"
+        );
         assert_eq!(read_delta(&out, name, None).0, entry.rows, "{name}");
     }
 }
@@ -247,17 +288,26 @@ fn vacuum_removes_replaced_files_after_retention_days() {
         v.sort();
         v
     };
-    assert!(files("projects").iter().any(|f| f.starts_with(&r1)), "replaced a moment ago: kept");
+    assert!(
+        files("projects").iter().any(|f| f.starts_with(&r1)),
+        "replaced a moment ago: kept"
+    );
     let r3 = block_on(run(&p, day(14))).unwrap().manifest.run_id;
     let projects = files("projects");
     assert!(!projects.iter().any(|f| f.starts_with(&r1)), "{projects:?}");
-    assert!(projects.iter().any(|f| f.starts_with(&r2)), "replaced at this run: kept");
+    assert!(
+        projects.iter().any(|f| f.starts_with(&r2)),
+        "replaced at this run: kept"
+    );
     assert!(projects.iter().any(|f| f.starts_with(&r3)));
     let quarantine = files("quarantine");
-    assert!(quarantine.iter().any(|f| f.starts_with(&r1)), "history stays: {quarantine:?}");
+    assert!(
+        quarantine.iter().any(|f| f.starts_with(&r1)),
+        "history stays: {quarantine:?}"
+    );
     let s = store(&out);
     let v2 = block_on(delta::version_of_run(&s, "projects", &r2)).unwrap().unwrap();
-    assert_eq!(read_delta(&out, "projects", Some(v2)).1, [r2.clone()]);
+    assert_eq!(read_delta(&out, "projects", Some(v2)).1, std::slice::from_ref(&r2));
     let ops: Vec<String> = block_on(delta::history(&s, "projects"))
         .unwrap()
         .into_iter()
@@ -300,7 +350,11 @@ fn versions_lists_runs_and_exports_an_earlier_run() {
             .flatten()
             .map(|e| std::fs::read(e.path()).unwrap())
             .collect();
-        let mut own: Vec<Vec<u8>> = entry.files.iter().map(|f| std::fs::read(out.join(f)).unwrap()).collect();
+        let mut own: Vec<Vec<u8>> = entry
+            .files
+            .iter()
+            .map(|f| std::fs::read(out.join(f)).unwrap())
+            .collect();
         exported.sort();
         own.sort();
         assert_eq!(exported, own, "{name}: the first run's files, byte for byte");

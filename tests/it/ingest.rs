@@ -366,7 +366,9 @@ contract = "idp_register"
     );
     assert!(projects.height() > 100);
     // The Delta tables were committed through the S3 API too (log entries with conditional puts).
-    let store = harvester::storage::Store::open_folder(&harvester::sources::location::Location::Local(published.clone())).unwrap();
+    let store =
+        harvester::storage::Store::open_folder(&harvester::sources::location::Location::Local(published.clone()))
+            .unwrap();
     for name in m["tables"].as_object().unwrap().keys() {
         let history = harvester::publish::delta::history(&store, name).await.unwrap();
         assert_eq!(history.len(), 1, "{name}: one commit");
