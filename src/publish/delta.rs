@@ -212,9 +212,8 @@ pub async fn table_names(store: &Store) -> Result<Vec<String>> {
     Ok(names)
 }
 
-/// Every commit still in a table's log (`_delta_log/<version>.json`), oldest first. Read from
-/// the JSON entries directly, so it also lists vacuum commits and needs no snapshot.
-pub async fn history(store: &Store, table: &str) -> Result<Vec<Commit>> {
+/// The commit files still in a table's log (`_delta_log/<version>.json`), oldest first.
+async fn log_entries(store: &Store, table: &str) -> Result<Vec<(u64, object_store::path::Path)>> {
     use futures::TryStreamExt;
     let log = format!("{}/_delta_log", table_dir(table));
     let listed: Vec<object_store::ObjectMeta> = store
@@ -223,27 +222,36 @@ pub async fn history(store: &Store, table: &str) -> Result<Vec<Commit>> {
         .try_collect()
         .await
         .map_err(store_err(store, &log))?;
+    let mut entries: Vec<(u64, object_store::path::Path)> = listed
+        .into_iter()
+        .filter_map(|meta| {
+            let version = meta
+                .location
+                .filename()?
+                .strip_suffix(".json")
+                .filter(|v| v.len() == 20)?
+                .parse::<u64>()
+                .ok()?;
+            Some((version, meta.location))
+        })
+        .collect();
+    entries.sort();
+    Ok(entries)
+}
+
+async fn read_commit(store: &Store, version: u64, path: &object_store::path::Path) -> Result<Commit> {
+    let err = store_err(store, path.as_ref());
+    let bytes = store.store.get(path).await.map_err(&err)?.bytes().await.map_err(&err)?;
+    Ok(parse_commit(version, &bytes))
+}
+
+/// Every commit still in a table's log, oldest first. Read from the JSON entries directly, so
+/// it also lists vacuum commits and needs no snapshot.
+pub async fn history(store: &Store, table: &str) -> Result<Vec<Commit>> {
     let mut commits = Vec::new();
-    for meta in listed {
-        let Some(name) = meta.location.filename() else { continue };
-        let Some(version) = name
-            .strip_suffix(".json")
-            .filter(|v| v.len() == 20)
-            .and_then(|v| v.parse::<u64>().ok())
-        else {
-            continue;
-        };
-        let bytes = store
-            .store
-            .get(&meta.location)
-            .await
-            .map_err(store_err(store, &log))?
-            .bytes()
-            .await
-            .map_err(store_err(store, &log))?;
-        commits.push(parse_commit(version, &bytes));
+    for (version, path) in log_entries(store, table).await? {
+        commits.push(read_commit(store, version, &path).await?);
     }
-    commits.sort_by_key(|c| c.version);
     Ok(commits)
 }
 
@@ -275,13 +283,16 @@ pub async fn version_of_run(store: &Store, table: &str, run_id: &str) -> Result<
         .map(|c| c.version))
 }
 
-/// The latest `WRITE` commit of a table, if any.
+/// The latest `WRITE` commit of a table, if any: log entries read newest first, so usually
+/// one read (two more after a vacuum).
 async fn latest_write(store: &Store, table: &str) -> Result<Option<Commit>> {
-    Ok(history(store, table)
-        .await?
-        .into_iter()
-        .rev()
-        .find(|c| c.operation == "WRITE"))
+    for (version, path) in log_entries(store, table).await?.iter().rev() {
+        let commit = read_commit(store, *version, path).await?;
+        if commit.operation == "WRITE" {
+            return Ok(Some(commit));
+        }
+    }
+    Ok(None)
 }
 
 /// Column descriptions per table, from the data dictionary in docs/tables.md (compiled in): a
@@ -730,12 +741,12 @@ pub async fn sync_table(
     now: DateTime<Utc>,
 ) -> Result<u64> {
     let err = delta_err(store, table);
-    let current = open(store, table, None).await?;
-    if let (Some(t), Some(last)) = (&current, latest_write(store, table).await?) {
+    if let Some(last) = latest_write(store, table).await? {
         if last.run_id.as_deref() == Some(run_id) {
-            return Ok(t.version().unwrap_or(last.version));
+            return Ok(last.version);
         }
     }
+    let current = open(store, table, None).await?;
     let now_ms = now.timestamp_millis();
     let plan = plan(store, table, entry, current.as_ref(), run_id, retention_days, now_ms).await?;
     let app_metadata = HashMap::from([
