@@ -746,7 +746,7 @@ pub async fn sync_table(
             return Ok(last.version);
         }
     }
-    let current = open(store, table, None).await?;
+    let current = open_or_set_aside(store, table, now).await?;
     let now_ms = now.timestamp_millis();
     let plan = plan(store, table, entry, current.as_ref(), run_id, retention_days, now_ms).await?;
     let app_metadata = HashMap::from([
@@ -776,6 +776,63 @@ pub async fn sync_table(
         .await
         .map_err(&err)?;
     Ok(done.version())
+}
+
+/// Opens a table for a commit. A table whose log delta-rs cannot replay, although every log
+/// entry reads as bytes and a second attempt fails the same way (a damaged or foreign entry, not
+/// an unreachable store, which must never cost a table its history), has its log set aside
+/// ([`set_aside_log`]) and starts again: `None`, like a new table.
+async fn open_or_set_aside(store: &Store, table: &str, now: DateTime<Utc>) -> Result<Option<DeltaTable>> {
+    if let Ok(t) = open(store, table, None).await {
+        return Ok(t);
+    }
+    history(store, table).await?;
+    match open(store, table, None).await {
+        Ok(t) => Ok(t),
+        Err(e) => {
+            let moved = set_aside_log(store, table, now).await?;
+            tracing::warn!(table, error = %e, moved_to = %moved, "a Delta log that cannot be read was set aside; the table starts again from this run");
+            Ok(None)
+        }
+    }
+}
+
+/// Moves a table's unreadable `_delta_log/` aside, object by object, to
+/// `_delta_log.unreadable-<time>/` inside the table folder (kept for inspection; Delta readers
+/// ignore folders starting with `_`), so the next commit starts the table again at version 0
+/// instead of every later run failing on it. Its data files stay until a vacuum finds them
+/// unreferenced and older than the retention. Returns where the log went.
+async fn set_aside_log(store: &Store, table: &str, now: DateTime<Utc>) -> Result<String> {
+    use futures::TryStreamExt;
+    let log = format!("{}/_delta_log", table_dir(table));
+    let aside = format!("{log}.unreadable-{}", now.format("%Y%m%dT%H%M%SZ"));
+    let listed: Vec<object_store::ObjectMeta> = store
+        .store
+        .list(Some(&store.path(&log)))
+        .try_collect()
+        .await
+        .map_err(store_err(store, &log))?;
+    for meta in listed {
+        let name = meta
+            .location
+            .as_ref()
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        let target = store.path(&format!("{aside}/{name}"));
+        store
+            .store
+            .copy(&meta.location, &target)
+            .await
+            .map_err(store_err(store, &aside))?;
+        store
+            .store
+            .delete(&meta.location)
+            .await
+            .map_err(store_err(store, &log))?;
+    }
+    Ok(aside)
 }
 
 /// Brings every table of a committed manifest into its Delta table ([`sync_table`]) and returns

@@ -360,3 +360,47 @@ fn versions_lists_runs_and_exports_an_earlier_run() {
         assert_eq!(exported, own, "{name}: the first run's files, byte for byte");
     }
 }
+
+/// A Delta log that cannot be read (a damaged entry) never stops the table for good: the next
+/// run sets the log aside (`_delta_log.unreadable-<time>/`, kept) and starts the table again
+/// from the committed run; the other tables keep their history.
+#[test]
+fn a_damaged_delta_log_is_set_aside_and_the_table_starts_again() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let p = sample_pipeline(&out);
+    block_on(run(&p, clock(0))).unwrap();
+    let second = block_on(run(&p, clock(1))).unwrap().manifest;
+    let damaged = out.join("tables/projects/_delta_log/00000000000000000001.json");
+    std::fs::write(&damaged, b"{\"add\": not json\n").unwrap();
+    assert!(
+        block_on(delta::open(&store(&out), "projects", None)).is_err(),
+        "damaged"
+    );
+    let third = block_on(run(&p, clock(2))).unwrap().manifest;
+    let (rows, runs) = read_delta(&out, "projects", None);
+    assert_eq!(rows, third.tables["projects"].rows);
+    assert_eq!(runs, std::slice::from_ref(&third.run_id));
+    let s = store(&out);
+    let history = block_on(delta::history(&s, "projects")).unwrap();
+    // Set aside at the third run's start, when it completes the committed (second) run's
+    // commits: the table starts again with the second run, then the third.
+    let writes: Vec<Option<String>> = history.iter().map(|c| c.run_id.clone()).collect();
+    assert_eq!(writes, [Some(second.run_id.clone()), Some(third.run_id.clone())]);
+    let aside: Vec<String> = std::fs::read_dir(out.join("tables/projects"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .filter(|n| n.starts_with("_delta_log.unreadable-"))
+        .collect();
+    assert_eq!(aside.len(), 1, "the damaged log is kept aside");
+    let kept = std::fs::read_dir(out.join("tables/projects").join(&aside[0]))
+        .unwrap()
+        .count();
+    assert_eq!(kept, 2, "both entries kept");
+    assert_eq!(
+        block_on(delta::history(&s, "links")).unwrap().len(),
+        3,
+        "other tables keep theirs"
+    );
+}
