@@ -99,6 +99,14 @@ fn delta_tables_hold_the_latest_run_and_travel_back_to_the_first() {
         assert_eq!(snapshot.protocol().min_reader_version(), 1, "{name}");
         assert_eq!(snapshot.protocol().min_writer_version(), 2, "{name}");
         let meta = serde_json::to_value(snapshot.metadata()).unwrap();
+        assert_eq!(
+            meta["configuration"]["delta.dataSkippingNumIndexedCols"], "-1",
+            "{name}"
+        );
+        assert_eq!(
+            meta["configuration"]["delta.deletedFileRetentionDuration"],
+            "interval 30 days"
+        );
         let schema: serde_json::Value = serde_json::from_str(meta["schemaString"].as_str().unwrap()).unwrap();
         for field in schema["fields"].as_array().unwrap() {
             let comment = field["metadata"]["comment"].as_str().unwrap_or_default();
