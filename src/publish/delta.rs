@@ -514,16 +514,15 @@ fn min_max(s: &Statistics) -> Option<(Num, Num)> {
 /// The name of a run file inside its Delta table: `<run_id>-<file name>`
 /// (`runs/R/projects/financial_year_2025.parquet` → `R-financial_year_2025.parquet`), unique
 /// across runs, so a table's history files (the quarantine) keep their names from run to run.
+/// Files of runs published before issue #17 sit in Hive folders (`financial_year=2024/`,
+/// `run_id=R/`): their folders become part of the name (`R-financial_year_2024-part-00000.parquet`).
 pub fn data_file_name(file: &str) -> String {
-    let run = file
-        .strip_prefix("runs/")
-        .and_then(|r| r.split('/').next())
-        .unwrap_or_default();
-    let name = file.rsplit('/').next().unwrap_or(file);
-    if run.is_empty() {
-        name.to_string()
-    } else {
-        format!("{run}-{name}")
+    let parts: Vec<&str> = file.split('/').collect();
+    match parts.as_slice() {
+        ["runs", run, _table, rest @ ..] if !rest.is_empty() => {
+            format!("{run}-{}", rest.join("-").replace('=', "_"))
+        }
+        _ => parts.last().copied().unwrap_or(file).to_string(),
     }
 }
 
@@ -536,12 +535,13 @@ struct Staged {
 }
 
 /// Copies one run file into the table's folder (a server-side copy; files written before plain
-/// types, in `run_id=` folders, are re-encoded instead) and reads its footer. Invisible to
+/// types, in Hive `key=value` folders, are re-encoded with plain types instead) and reads its
+/// footer. Invisible to
 /// readers until committed; a file left by a crash here is removed by a later full vacuum.
 async fn stage(store: &Store, table: &str, file: &str) -> Result<Staged> {
     let name = data_file_name(file);
     let target = format!("{}/{name}", table_dir(table));
-    if file.contains("/run_id=") {
+    if file.contains('=') {
         let mut df = super::read_table(store, &[file.to_string()]).await?.unwrap_or_default();
         let bytes = super::to_parquet(&mut df).map_err(|source| super::PublishError::Encode {
             table: file.to_string(),
@@ -964,8 +964,60 @@ mod tests {
         );
         assert_eq!(
             data_file_name("runs/old/quarantine/run_id=old/part-00000.parquet"),
-            "old-part-00000.parquet"
+            "old-run_id_old-part-00000.parquet"
         );
+        // Legacy Hive year folders: one name per year, not one name for all.
+        assert_eq!(
+            data_file_name("runs/old/projects/financial_year=2024/part-00000.parquet"),
+            "old-financial_year_2024-part-00000.parquet"
+        );
+    }
+
+    /// A manifest from before issue #17 (Hive year folders, `UInt32` and `string_view` columns)
+    /// becomes a Delta table with one file per year and plain types: what the first run after
+    /// an upgrade does for the last run before it.
+    #[test]
+    fn a_manifest_in_the_legacy_layout_becomes_a_delta_table_with_plain_types() {
+        use polars::prelude::*;
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_folder(&crate::sources::location::Location::Local(dir.path().to_path_buf())).unwrap();
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let mut files = Vec::new();
+        for year in [2024i32, 2025] {
+            let mut df =
+                df!("financial_year" => [year, year], "source_row" => [1u32, 2], "name" => ["a", "b"]).unwrap();
+            let mut bytes = Vec::new();
+            ParquetWriter::new(&mut bytes).finish(&mut df).unwrap();
+            let rel = format!("runs/old/projects/financial_year={year}/part-00000.parquet");
+            rt.block_on(super::super::put(&store, &rel, bytes)).unwrap();
+            files.push(rel);
+        }
+        let manifest: Manifest = serde_json::from_value(json!({
+            "format_version": 1, "pipeline": "p", "run_id": "old", "started_at": "", "finished_at": "",
+            "harvester_version": "", "inputs": [], "data_quality": [],
+            "tables": {"projects": {"files": files, "rows": 4, "partitioned_by": "financial_year"}},
+        }))
+        .unwrap();
+        let versions = rt.block_on(sync(&store, &manifest, 30, Utc::now()));
+        assert_eq!(versions.get("projects"), Some(&0));
+        let active = rt.block_on(files_at(&store, "projects", None)).unwrap();
+        assert_eq!(
+            active,
+            [
+                "tables/projects/old-financial_year_2024-part-00000.parquet",
+                "tables/projects/old-financial_year_2025-part-00000.parquet"
+            ]
+        );
+        let t = rt.block_on(open(&store, "projects", None)).unwrap().unwrap();
+        let meta = serde_json::to_value(t.snapshot().unwrap().metadata()).unwrap();
+        let schema: Value = serde_json::from_str(meta["schemaString"].as_str().unwrap()).unwrap();
+        let types: Vec<&str> = schema["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["type"].as_str().unwrap())
+            .collect();
+        assert_eq!(types, ["integer", "integer", "string"]);
     }
 
     #[test]
