@@ -129,6 +129,23 @@ pub enum Command {
         #[arg(long, default_value_t = 3)]
         years: usize,
     },
+    /// The Delta tables under `<out>/tables/`: every version and the run that wrote it; with
+    /// --run, that run's version of each table; with --run and --export, copies those versions'
+    /// Parquet files into DIR/<table>/.
+    Versions {
+        /// Publish location (path or s3://, az://, gs:// URL).
+        #[arg(long, default_value = "out")]
+        out: String,
+        /// Only this table.
+        #[arg(long)]
+        table: Option<String>,
+        /// A run id: the table versions it wrote.
+        #[arg(long, value_name = "RUN_ID")]
+        run: Option<String>,
+        /// With --run: copy that run's data files here, one folder per table.
+        #[arg(long, value_name = "DIR", requires = "run")]
+        export: Option<PathBuf>,
+    },
     /// Score a published run's accepted links against a truth file (precision, recall, F1).
     Eval {
         /// Publish location of the run (its manifest.json is read).
@@ -210,6 +227,12 @@ pub fn main() -> ExitCode {
             json,
             &cwd,
         ),
+        Command::Versions {
+            out,
+            table,
+            run,
+            export,
+        } => crate::versions::cmd(&out, table.as_deref(), run.as_deref(), export.as_deref(), &cwd),
         Command::Eval { out, truth } => match crate::bench::evaluate(&out, &truth) {
             Ok(scores) => {
                 print!("{}", render_scores(&scores));

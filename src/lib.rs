@@ -45,3 +45,4 @@ pub mod sources;
 pub mod storage;
 pub mod summary;
 pub mod synth;
+pub mod versions;

@@ -561,6 +561,8 @@ async fn run_with_lock(pipeline: &Pipeline, request: &RunRequest) -> Result<RunR
         &request.cancel,
     )
     .await?;
+    // Completes the last committed run's Delta commits if a crash cut them short.
+    publish::delta::repair(&store, pipeline.retention_days, request.now).await;
     let notes = lock.notes.clone();
     let result = run_locked(pipeline, request, notes).await;
     lock.release().await;
@@ -1139,6 +1141,8 @@ async fn run_locked(pipeline: &Pipeline, request: &RunRequest, lock_notes: Vec<S
         }),
     };
     publish::commit(&store, &manifest).await?;
+    // After the commit point: the Delta tables under `tables/` (one commit per table).
+    let manifest = publish::delta::publish(&store, manifest, pipeline.retention_days, now).await;
     // After the commit point: the stable copy under `current/`. A failure here leaves the run
     // committed (the manifest names it) and `current/` on an earlier run or mid-swap, which the
     // rows' `run_id` shows; the next run repairs it.

@@ -197,7 +197,7 @@ pub fn render(report: &RunReport) -> String {
     let base = report.publish_location.trim_end_matches('/');
     let _ = writeln!(
         s,
-        "\nManifest: {base}/manifest.json\nReport:   {base}/{}\nTables:   {base}/current/<table>/*.parquet (the latest run, stable paths); this run's own: {base}/runs/{}/<table>/*.parquet\nOpen in DuckDB:\n  duckdb -c \"SELECT * FROM read_parquet('{base}/current/alignment_metrics/*.parquet')\"",
+        "\nManifest: {base}/manifest.json\nReport:   {base}/{}\nTables:   {base}/tables/<table>/ (Delta Lake: the latest run, earlier runs by time travel); plain Parquet: {base}/current/<table>/*.parquet; this run's own: {base}/runs/{}/<table>/*.parquet\nOpen in DuckDB:\n  duckdb -c \"SELECT * FROM read_parquet('{base}/current/alignment_metrics/*.parquet')\"",
         m.report.as_deref().unwrap_or("(none)"),
         m.run_id
     );

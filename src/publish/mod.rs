@@ -13,8 +13,10 @@
 //! Every file stores plain types only (see [`to_parquet`]): strings as Arrow `large_utf8`
 //! (never `string_view`), signed integers (never unsigned), and every row names its `run_id`.
 
+pub mod delta;
 pub mod geo;
 pub mod lock;
+pub mod sorted;
 pub mod tables;
 
 use crate::storage::Store;
@@ -135,6 +137,11 @@ pub struct TableEntry {
     /// [`null_non_finite`]); absent when none.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub non_finite_nulled: usize,
+    /// The table's Delta version holding this run (`tables/<table>/`, see [`delta`]): set in
+    /// `current/manifest.json` and the run summary, after the Delta commits; absent in the root
+    /// manifest, which is committed before them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delta_version: Option<u64>,
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -510,6 +517,7 @@ pub async fn write_table(store: &Store, run_id: &str, table: &Table) -> Result<T
             Partition::RunId => Some(RUN_ID.to_string()),
         },
         non_finite_nulled,
+        delta_version: None,
     })
 }
 

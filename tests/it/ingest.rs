@@ -365,6 +365,19 @@ contract = "idp_register"
         m["tables"]["projects"]["rows"].as_u64().unwrap()
     );
     assert!(projects.height() > 100);
+    // The Delta tables were committed through the S3 API too (log entries with conditional puts).
+    let store =
+        harvester::storage::Store::open_folder(&harvester::sources::location::Location::Local(published.clone()))
+            .unwrap();
+    for name in m["tables"].as_object().unwrap().keys() {
+        let history = harvester::publish::delta::history(&store, name).await.unwrap();
+        assert_eq!(history.len(), 1, "{name}: one commit");
+        assert_eq!(history[0].run_id.as_deref(), m["run_id"].as_str(), "{name}");
+        assert_eq!(history[0].rows, m["tables"][name]["rows"].as_i64(), "{name}");
+        for f in harvester::publish::delta::files_at(&store, name, None).await.unwrap() {
+            assert!(published.join(&f).exists(), "{f}");
+        }
+    }
 }
 
 /// An `--as-of` replay after a run on changed data reproduces the replayed run's tables, project

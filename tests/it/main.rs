@@ -4,6 +4,7 @@
 mod benchmarks_maps;
 mod bi_tables;
 mod common;
+mod delta;
 mod exceptions;
 mod fuzz;
 mod hardening;

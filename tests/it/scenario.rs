@@ -107,6 +107,10 @@ fn a_filtered_run_publishes_its_own_scenario_and_leaves_the_live_outputs_byte_id
         "no live file added or removed"
     );
     assert!(after_all == before_all, "no live file changed");
+    assert!(
+        before_all.keys().any(|k| k.starts_with("tables/projects/_delta_log/")),
+        "the live Delta tables are among the unchanged files"
+    );
 
     // Its own manifest, under scenarios/<name>/, naming files under the same prefix.
     let root = out.join("scenarios/fy2025-BUF-EC121");
@@ -117,6 +121,12 @@ fn a_filtered_run_publishes_its_own_scenario_and_leaves_the_live_outputs_byte_id
     assert_eq!(m["scenario"]["municipalities"], serde_json::json!(["BUF", "EC121"]));
     assert_eq!(m["scenario"]["population"], "full");
     assert!(live.get("scenario").is_none(), "live manifests carry no scenario");
+    // The scenario's own Delta tables, under its prefix, hold its run.
+    let scenario_store =
+        harvester::storage::Store::open_folder(&harvester::sources::location::Location::Local(root.clone())).unwrap();
+    let history = block_on(harvester::publish::delta::history(&scenario_store, "projects")).unwrap();
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].run_id.as_deref(), Some(report.manifest.run_id.as_str()));
     assert!(root
         .join(format!("runs/{}/manifest.json", report.manifest.run_id))
         .exists());
