@@ -5,9 +5,10 @@
 
 use super::format::{amounts_in_text, count, municipality_label, rand, year_label};
 use crate::metrics::register::RegisterRow;
+use crate::metrics::Exception;
 use crate::reconcile::register::Member;
 use maud::{html, Markup};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Lines in the national top list.
 const TOP: usize = 20;
@@ -62,14 +63,53 @@ struct ProjectLine<'a> {
     first: &'a RegisterRow,
     types: Vec<&'a str>,
     findings: usize,
+    /// Minor findings the line's bundle stands for (0 for a project line).
+    bundled: i64,
 }
 
-/// Record id → cross-sphere project key.
-fn project_keys(projects: &[Member]) -> BTreeMap<&str, &str> {
-    projects
-        .iter()
-        .map(|m| (m.record_id.as_str(), m.project_key.as_str()))
-        .collect()
+/// What groups findings into lines: each record's cross-sphere project key, and this run's
+/// bundles of minor findings (a bundle is a line of its own, never filed under the project of
+/// its first record; its members are counted through the bundle, not again).
+struct Keys<'a> {
+    projects: BTreeMap<&'a str, &'a str>,
+    bundles: BTreeMap<&'a str, i64>,
+    members: BTreeSet<&'a str>,
+}
+
+impl<'a> Keys<'a> {
+    fn new(projects: &'a [Member], exceptions: &'a [Exception]) -> Self {
+        Keys {
+            projects: projects
+                .iter()
+                .map(|m| (m.record_id.as_str(), m.project_key.as_str()))
+                .collect(),
+            bundles: exceptions
+                .iter()
+                .filter_map(|e| Some((e.exception_id.as_str(), e.bundle_size?)))
+                .collect(),
+            members: exceptions
+                .iter()
+                .filter(|e| e.bundled_in.is_some())
+                .map(|e| e.exception_id.as_str())
+                .collect(),
+        }
+    }
+
+    /// The line a finding belongs on: its bundle, or its first record's project.
+    fn line(&self, r: &RegisterRow) -> String {
+        if self.bundles.contains_key(r.exception_id.as_str()) {
+            return format!("bundle {}", r.exception_id);
+        }
+        r.record_ids
+            .split(';')
+            .find_map(|id| self.projects.get(id).copied())
+            .map_or_else(|| r.record_ids.clone(), str::to_string)
+    }
+
+    /// Whether a finding is counted in its own right (bundle members are counted by the bundle).
+    fn counted(&self, r: &RegisterRow) -> bool {
+        !self.members.contains(r.exception_id.as_str())
+    }
 }
 
 /// Findings (already in priority order) grouped one line per project: the cross-sphere project
@@ -77,17 +117,13 @@ fn project_keys(projects: &[Member]) -> BTreeMap<&str, &str> {
 /// from the budget, in every year, is one line; at most `limit` lines (and how many in all).
 fn by_project<'a>(
     rows: impl Iterator<Item = &'a RegisterRow>,
-    keys: &BTreeMap<&str, &str>,
+    keys: &Keys<'_>,
     limit: usize,
 ) -> (Vec<ProjectLine<'a>>, usize) {
     let mut lines: Vec<ProjectLine<'a>> = Vec::new();
     let mut index: BTreeMap<(&str, String), Option<usize>> = BTreeMap::new();
     for r in rows {
-        let project = r
-            .record_ids
-            .split(';')
-            .find_map(|id| keys.get(id).copied())
-            .map_or_else(|| r.record_ids.clone(), str::to_string);
+        let project = keys.line(r);
         let next = index.len();
         let slot = index.entry((r.demarcation_code.as_str(), project)).or_insert_with(|| {
             (next < limit).then(|| {
@@ -95,6 +131,7 @@ fn by_project<'a>(
                     first: r,
                     types: Vec::new(),
                     findings: 0,
+                    bundled: 0,
                 });
                 lines.len() - 1
             })
@@ -102,6 +139,7 @@ fn by_project<'a>(
         if let Some(i) = *slot {
             let line = &mut lines[i];
             line.findings += 1;
+            line.bundled += keys.bundles.get(r.exception_id.as_str()).copied().unwrap_or(0);
             if !line.types.contains(&r.exception_type.as_str()) {
                 line.types.push(&r.exception_type);
             }
@@ -124,6 +162,7 @@ fn project_rows(lines: &[ProjectLine<'_>], with_municipality: bool) -> Markup {
                 td {
                     @for (i, t) in l.types.iter().enumerate() { @if i > 0 { br; } (t) }
                     @if l.findings > l.types.len() { span.small { " (" (l.findings) " findings)" } }
+                    @if l.bundled > 0 { span.small { " (bundle of " (count(l.bundled as usize)) " minor findings)" } }
                 }
                 td { (l.first.status) @if let Some(to) = &l.first.assigned_to { " to " (to) } }
                 td { (l.first.severity) }
@@ -137,8 +176,8 @@ fn project_rows(lines: &[ProjectLine<'_>], with_municipality: bool) -> Markup {
 }
 
 /// The national top list: material findings in force by priority, one line per project.
-pub(super) fn top_list(register: &[RegisterRow], projects: &[Member]) -> Markup {
-    let keys = project_keys(projects);
+pub(super) fn top_list(register: &[RegisterRow], projects: &[Member], exceptions: &[Exception]) -> Markup {
+    let keys = Keys::new(projects, exceptions);
     let (lines, _) = by_project(in_force(register).into_iter().filter(|r| r.material), &keys, TOP);
     html! {
         @if lines.is_empty() {
@@ -150,9 +189,9 @@ pub(super) fn top_list(register: &[RegisterRow], projects: &[Member]) -> Markup 
 }
 
 /// Per municipality: a summary line each, then its material findings in force by priority.
-pub(super) fn per_municipality(register: &[RegisterRow], projects: &[Member]) -> Markup {
-    let keys = project_keys(projects);
-    let rows = in_force(register);
+pub(super) fn per_municipality(register: &[RegisterRow], projects: &[Member], exceptions: &[Exception]) -> Markup {
+    let keys = Keys::new(projects, exceptions);
+    let rows: Vec<&RegisterRow> = in_force(register).into_iter().filter(|r| keys.counted(r)).collect();
     let mut by_muni: BTreeMap<&str, Vec<&RegisterRow>> = BTreeMap::new();
     for r in &rows {
         by_muni.entry(r.demarcation_code.as_str()).or_default().push(r);
@@ -210,13 +249,14 @@ pub(super) fn per_municipality(register: &[RegisterRow], projects: &[Member]) ->
             @for (t, a) in &actions { tr { td { (t) } td { (a) } } }
         }
         p.small {
-            (count(rows.len())) " findings in force, " (count(rows.iter().filter(|r| r.material).count())) " material; "
+            (count(rows.len())) " findings in force (a bundle of minor findings counts once), "
+            (count(rows.iter().filter(|r| r.material).count())) " material; "
             "see the " code { "exception_register" } " table for every finding, its status history and decisions."
         }
     }
 }
 
-fn municipality_findings(muni: &str, rows: &[&RegisterRow], keys: &BTreeMap<&str, &str>, open: bool) -> Markup {
+fn municipality_findings(muni: &str, rows: &[&RegisterRow], keys: &Keys<'_>, open: bool) -> Markup {
     let material: Vec<&RegisterRow> = rows.iter().copied().filter(|r| r.material).collect();
     if material.is_empty() {
         return html! {};
@@ -233,7 +273,7 @@ fn municipality_findings(muni: &str, rows: &[&RegisterRow], keys: &BTreeMap<&str
     html! {
         details.muni open[open] {
             summary {
-                b { (municipality_label(muni)) } " — " (material.len()) " material findings on " (projects) " projects, "
+                b { (municipality_label(muni)) } " — " (material.len()) " material findings on " (projects) " projects and bundles, "
                 (rand(at_stake)) " at stake"
             }
             table { (project_rows(&lines, false)) }

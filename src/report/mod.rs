@@ -112,7 +112,7 @@ pub fn render(input: &ReportInput<'_>) -> PolarsResult<String> {
                 h2 #changes { "Changes since the previous run" }
                 (changes::section(input.previous, &now))
                 h2 #top { "Top findings (material, in force, one line per project)" }
-                (findings::top_list(input.register, input.projects))
+                (findings::top_list(input.register, input.projects, input.exceptions))
                 h2 #metrics { "Metrics across municipalities, by peer group (latest year)" }
                 (metrics::distributions(&rows, focus.as_deref()))
                 (metrics::municipality_table(&rows, input.budget_totals, &findings::material_open(input.register)))
@@ -121,7 +121,7 @@ pub fn render(input: &ReportInput<'_>) -> PolarsResult<String> {
                     (metrics::trend(&rows, f))
                 }
                 h2 #findings { "Findings by municipality (material, by priority)" }
-                (findings::per_municipality(input.register, input.projects))
+                (findings::per_municipality(input.register, input.projects, input.exceptions))
                 h2 #links { "Links" }
                 (links::summary(input.links))
                 h3 { "Match weights" }

@@ -296,6 +296,26 @@ fn report_at_257_municipalities_has_names_amounts_sections_and_changes() {
             || html.contains("bepp_project_missing_from_idp<br>bepp_project_missing_from_budget"),
         "a BEPP project's two findings share a line"
     );
+    // A material bundle of minor findings is a line of its own that says how many it stands for.
+    let exceptions = read_table(&out, &serde_json::to_value(&first.manifest).unwrap(), "exceptions");
+    let sizes = exceptions
+        .column("bundle_size")
+        .unwrap()
+        .cast(&polars::prelude::DataType::Int64)
+        .unwrap();
+    let material = exceptions.column("material").unwrap().bool().unwrap().clone();
+    let bundle_sizes: std::collections::BTreeSet<i64> = (0..exceptions.height())
+        .filter(|&i| material.get(i) == Some(true))
+        .filter_map(|i| sizes.i64().unwrap().get(i))
+        .collect();
+    assert!(!bundle_sizes.is_empty(), "the national world has material bundles");
+    assert!(
+        bundle_sizes
+            .iter()
+            .any(|n| html.contains(&format!("(bundle of {} minor findings)", thousands_of(*n as usize)))),
+        "no bundle line for sizes {bundle_sizes:?}"
+    );
+    assert!(html.contains("a bundle of minor findings counts once"));
     // Findings per municipality by priority: the first section's priorities never increase.
     let section = &html[html
         .find("<details class=\"muni\" open>")
@@ -465,6 +485,19 @@ fn report_at_257_municipalities_has_names_amounts_sections_and_changes() {
 }
 
 /// Whether a Chromium the screenshot script can use is installed.
+/// `12,345`: how the report writes counts.
+fn thousands_of(n: usize) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 fn has_browser() -> bool {
     ["chromium", "chromium-browser", "google-chrome"].iter().any(|b| {
         std::process::Command::new("sh")
