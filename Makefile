@@ -14,7 +14,7 @@ test:
 
 # Not part of CI: the main job on the bundled sample, and regenerating the sample.
 run:
-	cargo run --release -- run
+	cargo run -- run
 
 sample:
 	cargo run -- synth --out sample --seed 2024
