@@ -12,10 +12,14 @@ use crate::contracts::Dataset;
 use crate::reconcile::{Link, LinkType, Variance};
 pub mod alignment;
 mod bundle;
+mod dimensions;
+pub mod grants;
 pub mod history;
 pub mod peers;
 pub mod register;
+pub mod revisions;
 pub mod spatial;
+pub mod spending;
 
 pub use bundle::bundle_minor;
 
