@@ -107,7 +107,7 @@ struct Entry {
 
 fn doc_order(r: &Record) -> DocOrder {
     let year = r.financial_year.map_or(i32::MIN, |y| y.start_year);
-    let in_year = u8::from(r.amounts.iter().any(|a| a.phase.starts_with("actual")));
+    let in_year = u8::from(r.is_in_year());
     (year, in_year, r.source.clone())
 }
 

@@ -10,7 +10,6 @@
 //! municipality that spent nothing at all in its last month would read as a month earlier).
 
 use crate::contracts::fiscal::FinancialYear;
-use crate::contracts::Dataset;
 use crate::metrics::alignment::Facts;
 use crate::records::Record;
 use polars::prelude::*;
@@ -130,9 +129,9 @@ impl SpendingRow {
     }
 }
 
-/// Whether a record is an in-year (SC36) line: a budget line with actuals.
+/// Whether a record is an in-year (SC36) line ([`Record::is_in_year`]).
 pub fn is_in_year(r: &Record) -> bool {
-    r.dataset == Dataset::Budget && r.amounts.iter().any(|a| a.phase.starts_with("actual"))
+    r.is_in_year()
 }
 
 /// The month an actual phase reports up to: `actual_m09` → 9, `actual_q3` → 9.
@@ -309,6 +308,7 @@ mod tests {
     use super::*;
     use crate::contracts::fiscal::Calendar;
     use crate::contracts::validate::AmountValue;
+    use crate::contracts::Dataset;
 
     fn fy(y: i32) -> FinancialYear {
         FinancialYear::new(Calendar::Municipal, y)

@@ -62,7 +62,7 @@ struct Side {
 /// The document an amount comes from, as the `vintage` columns name it: `SA36 2025/26`, `SC36
 /// 2019/20` (a budget file with in-year actuals), `IRM 2024/25`, `IDP`, `BEPP`.
 pub fn vintage(r: &Record) -> String {
-    let in_year = r.amounts.iter().any(|a| a.phase.starts_with("actual"));
+    let in_year = r.is_in_year();
     let doc = match r.dataset {
         Dataset::Budget if in_year => "SC36",
         Dataset::Budget => "SA36",
