@@ -402,7 +402,10 @@ fn facts(records: &[Record], links: &[&Link], variances: &[Variance]) -> Facts {
     }
     // MTREF stability: this year's budget-year amount against last year's BY+1 for the same line.
     let mut by_key: BTreeMap<(&str, &str, FinancialYear), &Record> = BTreeMap::new();
-    for r in records.iter().filter(|r| r.dataset == Dataset::Budget) {
+    for r in records
+        .iter()
+        .filter(|r| r.dataset == Dataset::Budget && !r.is_in_year())
+    {
         if let (Some(m), Some(n), Some(by)) = (
             r.demarcation_code.as_deref(),
             r.mscoa_project_number.as_deref(),

@@ -447,4 +447,27 @@ mod tests {
         let df = grant_budget(&records, &links.iter().collect::<Vec<_>>()).unwrap();
         assert_eq!(df.height(), rows.len());
     }
+
+    /// An SC36 of 2026/27 is no MTREF: the 2025/26 MTREF's BY+1 estimate stays 2026/27's budget.
+    #[test]
+    fn an_sc36_of_a_later_year_does_not_hide_the_mtref_estimate() {
+        let mut sc36 = line("sc", 2026, Some("USDG"), &[]);
+        let fy = FinancialYear::new(Calendar::Municipal, 2026);
+        sc36.amounts = ["adjusted_budget", "actual_m03"]
+            .iter()
+            .map(|p| AmountValue {
+                year: fy,
+                phase: (*p).into(),
+                rand: 30.0,
+            })
+            .collect();
+        let records = vec![line("b", 2025, Some("USDG"), &[(2025, 50.0), (2026, 70.0)]), sc36];
+        let rows = grant_rows(&records, &[]);
+        assert_eq!(
+            rows.iter()
+                .map(|r| (r.financial_year, r.amount_rand))
+                .collect::<Vec<_>>(),
+            [(2025, 50.0), (2026, 70.0)]
+        );
+    }
 }

@@ -78,10 +78,13 @@ pub fn vintage(r: &Record) -> String {
 }
 
 /// For every budget project (municipality and project number), the budget years of the MTREFs
-/// in the run that carry it, sorted.
+/// in the run that carry it, sorted (an in-year SC36 is no MTREF).
 fn mtrefs_by_project(records: &[Record]) -> BTreeMap<(&str, &str), BTreeSet<i32>> {
     let mut out: BTreeMap<(&str, &str), BTreeSet<i32>> = BTreeMap::new();
-    for r in records.iter().filter(|r| r.dataset == Dataset::Budget) {
+    for r in records
+        .iter()
+        .filter(|r| r.dataset == Dataset::Budget && !r.is_in_year())
+    {
         if let (Some(m), Some(p), Some(by)) = (
             r.demarcation_code.as_deref(),
             r.project_ref.as_deref(),
