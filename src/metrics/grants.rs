@@ -196,7 +196,7 @@ pub(crate) fn line_funding<'a>(records: &'a [Record], links: &[&Link]) -> BTreeM
             LinkType::BeppBudget => (1, l.right_record_id.as_str(), l.left_record_id.as_str()),
             _ => continue,
         };
-        if let Some(t) = by_id.get(other).and_then(|r| text(*r)) {
+        if let Some(t) = by_id.get(other).and_then(|r| text(r)) {
             linked.entry(line).or_default().insert((rank, other), t);
         }
     }
