@@ -325,6 +325,15 @@ impl Record {
         }
     }
 
+    /// Whether this is an in-year (SC36) budget line: it has actuals, or an original or adjusted
+    /// budget without an MTREF's `budget` column (an SC36 line nothing has been spent on yet).
+    pub fn is_in_year(&self) -> bool {
+        let has = |p: &dyn Fn(&str) -> bool| self.amounts.iter().any(|a| p(&a.phase));
+        self.dataset == Dataset::Budget
+            && (has(&|p| p.starts_with("actual"))
+                || (has(&|p| p == "original_budget" || p == "adjusted_budget") && !has(&|p| p == "budget")))
+    }
+
     /// The name used for matching: the project name, else the description.
     pub fn match_name(&self) -> Option<&str> {
         self.project_name.as_deref().or(self.description.as_deref())

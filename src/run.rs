@@ -1017,6 +1017,22 @@ async fn run_locked(pipeline: &Pipeline, request: &RunRequest, lock_notes: Vec<S
             Partition::FinancialYear,
             Box::new(|| metrics::spatial::ward_budget(&records, &accepted)),
         ),
+        // Issue #13: revisions between budget documents, in-year spending, budget by grant.
+        (
+            "amount_revisions",
+            Partition::FinancialYear,
+            Box::new(|| metrics::revisions::amount_revisions(&records)),
+        ),
+        (
+            "spending_performance",
+            Partition::FinancialYear,
+            Box::new(|| metrics::spending::spending_performance(&records)),
+        ),
+        (
+            "grant_budget",
+            Partition::FinancialYear,
+            Box::new(|| metrics::grants::grant_budget(&records, &accepted)),
+        ),
         (
             "exception_register",
             Partition::None,

@@ -1,4 +1,6 @@
 //! Alignment metrics: every metric is Σ numerator ÷ Σ denominator over per-record facts.
+//! (In-year spending facts come from `spending.rs`, funding-source and programme splits from
+//! `dimensions.rs`.)
 //!
 //! Facts are derived per record (and per link or variance) in Rust; polars' lazy engine sums them
 //! per municipality, province, category (A/B/C) and nation, so roll-ups are exact ratios of sums,
@@ -25,7 +27,8 @@ pub struct MetricDef {
     pub unit: &'static str,
     /// Which direction is better; [`Better::None`] for profiles, which are never ranked.
     pub better: Better,
-    /// The extra dimension, if the metric is split (`department`, `mtsf_outcome`, `iudf_goal`).
+    /// The extra dimension, if the metric is split (`department`, `mtsf_outcome`, `iudf_goal`,
+    /// `funding_source`, `programme`).
     pub dimension: Option<&'static str>,
 }
 
@@ -116,6 +119,20 @@ pub const METRICS: &[MetricDef] = &[
         Better::None,
         Some("iudf_goal"),
     ),
+    m("capital_spend_rate", "ratio", Better::Higher, None),
+    m("underspent_budget_share", "share_by_value", Better::Lower, None),
+    m(
+        "budget_by_funding_source_share",
+        "share_by_value",
+        Better::None,
+        Some("funding_source"),
+    ),
+    m(
+        "bepp_value_by_programme_share",
+        "share_by_value",
+        Better::None,
+        Some("programme"),
+    ),
 ];
 
 /// The catalogue entry of a metric.
@@ -126,18 +143,21 @@ pub fn def(name: &str) -> Option<&'static MetricDef> {
 /// A5 period types compared with SA36, in order of preference.
 const A5_PHASES: &[&str] = &["orgb", "tabb", "adjb"];
 
+/// Per-record facts: one numerator and denominator per metric, dimension, municipality and
+/// year, summed by the roll-ups (other modules of `metrics` add theirs through [`Facts::push`]).
 #[derive(Default)]
-struct Facts {
-    metric: Vec<&'static str>,
-    dimension: Vec<Option<String>>,
-    muni: Vec<String>,
-    year: Vec<i32>,
-    num: Vec<f64>,
-    den: Vec<f64>,
+pub(crate) struct Facts {
+    pub(crate) metric: Vec<&'static str>,
+    pub(crate) dimension: Vec<Option<String>>,
+    pub(crate) muni: Vec<String>,
+    pub(crate) year: Vec<i32>,
+    pub(crate) num: Vec<f64>,
+    pub(crate) den: Vec<f64>,
 }
 
 impl Facts {
-    fn push(
+    /// Adds one fact.
+    pub(crate) fn push(
         &mut self,
         metric: &'static str,
         dimension: Option<&str>,
@@ -156,7 +176,7 @@ impl Facts {
 }
 
 /// Years of a record, aligned to the municipal calendar, with its amount in each.
-fn municipal_years(r: &Record) -> Vec<(FinancialYear, f64)> {
+pub(crate) fn municipal_years(r: &Record) -> Vec<(FinancialYear, f64)> {
     let mut ys: Vec<FinancialYear> = r.amounts.iter().map(|a| a.year).collect();
     if ys.is_empty() {
         ys.extend(r.financial_year);
@@ -260,7 +280,8 @@ fn facts(records: &[Record], links: &[&Link], variances: &[Variance]) -> Facts {
                         .entry((muni, y, r.iudf.as_deref().unwrap_or("(none)")))
                         .or_default() += a.rand;
                 }
-                if let Some(by) = r.financial_year {
+                // An SC36 restates its year's SA36 lines: counted once, on the SA36.
+                if let Some(by) = r.financial_year.filter(|_| !super::spending::is_in_year(r)) {
                     let placeholder = r.strategic_objective.as_deref().is_none_or(is_placeholder_objective);
                     f.push(
                         "placeholder_objective_share",
@@ -381,7 +402,10 @@ fn facts(records: &[Record], links: &[&Link], variances: &[Variance]) -> Facts {
     }
     // MTREF stability: this year's budget-year amount against last year's BY+1 for the same line.
     let mut by_key: BTreeMap<(&str, &str, FinancialYear), &Record> = BTreeMap::new();
-    for r in records.iter().filter(|r| r.dataset == Dataset::Budget) {
+    for r in records
+        .iter()
+        .filter(|r| r.dataset == Dataset::Budget && !r.is_in_year())
+    {
         if let (Some(m), Some(n), Some(by)) = (
             r.demarcation_code.as_deref(),
             r.mscoa_project_number.as_deref(),
@@ -409,6 +433,9 @@ fn facts(records: &[Record], links: &[&Link], variances: &[Variance]) -> Facts {
             f.push("mtref_stability_wape", None, muni, by, (now - planned).abs(), planned);
         }
     }
+    // In-year spending (SC36), and funding source and programme as dimensions (issue #13).
+    super::spending::push_facts(&mut f, records);
+    super::dimensions::push_facts(&mut f, records, links);
     f
 }
 
@@ -748,6 +775,19 @@ mod tests {
         b2.ward_scope = Some("whole_municipality".into());
         b2.mtsf_outcome = Some("B".into());
         b2.iudf = Some("X".into());
+        b2.funding_source = Some("MIG ".into());
+        // An SC36 line at M06 (expected 50%): 20 of 200 spent, 40 points behind.
+        let sc = rec(
+            "sc",
+            Dataset::Budget,
+            "EC121",
+            2024,
+            &[
+                (2024, "adjusted_budget", 200.0),
+                (2024, "actual_m06", 20.0),
+                (2024, "actual_ytd", 20.0),
+            ],
+        );
         // Last year's MTREF planned 80 for 2024/25 on the same project.
         let mut b0 = rec(
             "b0",
@@ -779,10 +819,11 @@ mod tests {
         let mut p1 = rec("p1", Dataset::Bepp, "BUF", 2024, &[(2024, "planned", 1000.0)]);
         p1.integration_zone = Some("IZ1".into());
         p1.iudf = Some("X".into());
+        p1.programme = Some("Hub".into());
         let p2 = rec("p2", Dataset::Bepp, "BUF", 2024, &[(2024, "planned", 500.0)]);
         let bb1 = rec("bb1", Dataset::Budget, "BUF", 2024, &[(2024, "budget", 2000.0)]);
         let bb2 = rec("bb2", Dataset::Budget, "BUF", 2024, &[(2024, "budget", 1000.0)]);
-        let records = vec![b0, b1, b2, idp1, idp2, a5, d1, d2, p1, p2, bb1, bb2];
+        let records = vec![b0, b1, b2, sc, idp1, idp2, a5, d1, d2, p1, p2, bb1, bb2];
         let links = [
             link("b1", "idp1", LinkType::BudgetIdp, "EC121"),
             link("d1", "idp1", LinkType::DepartmentalIdp, "EC121"),
@@ -881,6 +922,17 @@ mod tests {
             ("BUF", "bepp_projects_in_idp_share", None, (1.0, 2.0)),
             ("BUF", "bepp_budget_coverage_share", None, (1000.0, 1500.0)),
             ("BUF", "budget_in_integration_zones_share", None, (2000.0, 3000.0)),
+            ("EC121", "capital_spend_rate", None, (20.0, 200.0)),
+            ("EC121", "underspent_budget_share", None, (200.0, 200.0)),
+            ("EC121", "budget_by_funding_source_share", Some("mig"), (300.0, 400.0)),
+            (
+                "EC121",
+                "budget_by_funding_source_share",
+                Some("unknown"),
+                (100.0, 400.0),
+            ),
+            ("BUF", "bepp_value_by_programme_share", Some("Hub"), (1000.0, 1500.0)),
+            ("BUF", "bepp_value_by_programme_share", Some("(none)"), (500.0, 1500.0)),
         ];
         for (a, m, d, want) in cases {
             assert_eq!(get(a, m, *d), *want, "{a} {m} {d:?}");

@@ -12,10 +12,14 @@ use crate::contracts::Dataset;
 use crate::reconcile::{Link, LinkType, Variance};
 pub mod alignment;
 mod bundle;
+mod dimensions;
+pub mod grants;
 pub mod history;
 pub mod peers;
 pub mod register;
+pub mod revisions;
 pub mod spatial;
+pub mod spending;
 
 pub use bundle::bundle_minor;
 
@@ -54,7 +58,8 @@ impl<'a> Linked<'a> {
     }
 }
 
-/// For each municipality, the budget years (BY) of the MTREFs loaded, so each year's budget
+/// For each municipality, the budget years (BY) of the MTREFs loaded (SA36s, not in-year SC36s),
+/// so each year's budget
 /// amounts come from one MTREF only: the latest whose budget year is not after it. Without this
 /// a year would be counted once as BY of one budget and again as BY+1 of the previous one.
 pub(crate) struct BudgetVintages(BTreeMap<String, BTreeSet<FinancialYear>>);
@@ -62,7 +67,11 @@ pub(crate) struct BudgetVintages(BTreeMap<String, BTreeSet<FinancialYear>>);
 impl BudgetVintages {
     pub(crate) fn new(records: &[Record]) -> Self {
         let mut m: BTreeMap<String, BTreeSet<FinancialYear>> = BTreeMap::new();
-        for r in records.iter().filter(|r| r.dataset == Dataset::Budget) {
+        // An SC36 is no MTREF: it must not hide the estimates of the latest MTREF before it.
+        for r in records
+            .iter()
+            .filter(|r| r.dataset == Dataset::Budget && !r.is_in_year())
+        {
             if let (Some(c), Some(by)) = (&r.demarcation_code, r.financial_year) {
                 m.entry(c.clone()).or_default().insert(by);
             }

@@ -62,7 +62,7 @@ struct Side {
 /// The document an amount comes from, as the `vintage` columns name it: `SA36 2025/26`, `SC36
 /// 2019/20` (a budget file with in-year actuals), `IRM 2024/25`, `IDP`, `BEPP`.
 pub fn vintage(r: &Record) -> String {
-    let in_year = r.amounts.iter().any(|a| a.phase.starts_with("actual"));
+    let in_year = r.is_in_year();
     let doc = match r.dataset {
         Dataset::Budget if in_year => "SC36",
         Dataset::Budget => "SA36",
@@ -78,10 +78,13 @@ pub fn vintage(r: &Record) -> String {
 }
 
 /// For every budget project (municipality and project number), the budget years of the MTREFs
-/// in the run that carry it, sorted.
+/// in the run that carry it, sorted (an in-year SC36 is no MTREF).
 fn mtrefs_by_project(records: &[Record]) -> BTreeMap<(&str, &str), BTreeSet<i32>> {
     let mut out: BTreeMap<(&str, &str), BTreeSet<i32>> = BTreeMap::new();
-    for r in records.iter().filter(|r| r.dataset == Dataset::Budget) {
+    for r in records
+        .iter()
+        .filter(|r| r.dataset == Dataset::Budget && !r.is_in_year())
+    {
         if let (Some(m), Some(p), Some(by)) = (
             r.demarcation_code.as_deref(),
             r.project_ref.as_deref(),

@@ -30,6 +30,16 @@ pub fn sample_pipeline(out: &Path) -> Pipeline {
     p
 }
 
+/// The hand-made in-year pipeline (`tests/data/sc36_in_year/`: SC36 2024/25 M06 lines of EC121
+/// and EC122), publishing to `out`.
+pub fn in_year_pipeline(out: &Path) -> Pipeline {
+    let mut p =
+        Pipeline::load(&repo().join("tests/data/sc36_in_year/pipeline.toml"), &repo()).expect("in-year pipeline loads");
+    p.override_publish(out.to_str().expect("utf-8 path"), &repo())
+        .expect("publish override");
+    p
+}
+
 /// Reads every file of a table listed in a manifest into one DataFrame.
 pub fn read_table(out: &Path, manifest: &serde_json::Value, table: &str) -> DataFrame {
     let files = manifest["tables"][table]["files"]

@@ -116,6 +116,9 @@ fn delta_tables_hold_the_latest_run_and_travel_back_to_the_first() {
         assert_eq!(rows, entry.rows, "{name}: rows as in the manifest");
         if harvester::publish::RUN_HISTORY_TABLES.contains(&name.as_str()) {
             assert_eq!(runs, [r1.clone(), r2.clone()], "{name} keeps both runs' rows");
+        } else if entry.rows == 0 {
+            // A table the inputs give no rows (spending_performance without an SC36).
+            assert!(runs.is_empty(), "{name}: an empty table names no run");
         } else {
             assert_eq!(
                 runs,
@@ -129,7 +132,9 @@ fn delta_tables_hold_the_latest_run_and_travel_back_to_the_first() {
             .expect("first run's version");
         let (rows1, runs1) = read_delta(&out, name, Some(v1));
         assert_eq!(rows1, first.manifest.tables[name].rows, "{name} at version {v1}");
-        assert_eq!(runs1, std::slice::from_ref(r1), "{name} at version {v1}");
+        if rows1 > 0 {
+            assert_eq!(runs1, std::slice::from_ref(r1), "{name} at version {v1}");
+        }
         // Data files are the run's own files, byte for byte.
         for f in block_on(delta::files_at(&s, name, None)).unwrap() {
             let file = f.rsplit('/').next().unwrap();

@@ -128,6 +128,40 @@ fn sc36_files_take_their_own_year_and_read_monthly_actuals() {
     assert!(!phases.contains("actual_m10"), "{phases:?}");
 }
 
+/// Issue #13: each real SC36 gives its own financial year and the period its title states
+/// ("period ending (M09) 31 March 2020"), read from the last month with actuals; BUF 2019/20's
+/// two lines as on the sheet: 10,800 of an adjusted 613,896 and 2,847,782 of 9,631,789.
+#[test]
+fn real_sc36_files_give_their_year_and_period_in_spending_performance() {
+    use harvester::metrics::spending::spending_rows;
+    // (file, year, period, lines): 21 of Tshwane's 111 rows carry only the 2018/19 audited
+    // outcome or no amount at all, so nothing to measure for 2019/20.
+    for (rel, year, period, lines) in [
+        ("municipal-data/quarterly.xlsx", 2019, "M09", 2),
+        ("municipal-data/quarterly2021.xlsx", 2020, "M12", 2),
+        ("municipal-money-gitbook/TSH.xls", 2019, "M09", 90),
+    ] {
+        let out = check(rel, "sa36_capital_budget", None);
+        let rows = spending_rows(&out.records);
+        assert_eq!(rows.len(), lines, "{rel}");
+        for r in &rows {
+            assert_eq!(r.financial_year.start_year, year, "{rel}");
+            assert_eq!(r.period().as_deref(), Some(period), "{rel} {}", r.record_id);
+            assert_eq!(r.expected_share(), f64::from(r.months_elapsed) / 12.0);
+        }
+    }
+    let out = check("municipal-data/quarterly.xlsx", "sa36_capital_budget", None);
+    let rows = spending_rows(&out.records);
+    let got: Vec<(Option<f64>, f64)> = rows
+        .iter()
+        .map(|r| (r.adjusted_budget_rand, r.actual_ytd_rand))
+        .collect();
+    assert_eq!(got, [(Some(613_896.0), 10_800.0), (Some(9_631_789.0), 2_847_782.0)]);
+    let rate = rows[1].spend_rate().unwrap();
+    assert!((rate - 2_847_782.0 / 9_631_789.0).abs() < 1e-12);
+    assert!((rows[1].gap().unwrap() - (rate - 0.75)).abs() < 1e-12);
+}
+
 #[test]
 fn irm_export_loads_with_names_resolved_to_codes() {
     let fy = FinancialYear::new(Calendar::National, 2018);
