@@ -5,10 +5,10 @@
 //! problem; the run summary goes to stdout.
 
 use crate::config::Pipeline;
-use crate::contracts::fiscal::{FinancialYear, YearLabel};
-use crate::contracts::numbers::Unit;
 use crate::contracts::Catalog;
-use crate::sources::location::{redact_text, Location};
+use crate::domain::fiscal::{FinancialYear, YearLabel};
+use crate::domain::location::{redact_text, Location};
+use crate::domain::Unit;
 use crate::sources::readers::Format;
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
@@ -504,10 +504,10 @@ fn cmd_run(
     }
     let mut request = crate::run::RunRequest::new(chrono::Utc::now());
     for y in &filter.financial_years {
-        match crate::contracts::fiscal::FinancialYear::parse(
+        match crate::domain::fiscal::FinancialYear::parse(
             y,
-            crate::contracts::fiscal::Calendar::Municipal,
-            crate::contracts::fiscal::YearLabel::Start,
+            crate::domain::fiscal::Calendar::Municipal,
+            crate::domain::fiscal::YearLabel::Start,
         ) {
             Ok(fy) => request.financial_years.push(fy),
             Err(e) => errors.push(format!("--financial-year: {e}")),

@@ -29,6 +29,7 @@ pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod contracts;
+pub mod domain;
 pub mod history;
 pub mod logging;
 pub mod metrics;

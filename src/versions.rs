@@ -5,8 +5,8 @@
 //! Python, `versionAsOf` in Spark); this command names the version each run wrote and copies a
 //! run's data files (byte for byte, as committed) into a folder per table.
 
+use crate::domain::Location;
 use crate::publish::delta::{self, DeltaError};
-use crate::sources::location::Location;
 use crate::storage::Store;
 use std::path::Path;
 use std::process::ExitCode;

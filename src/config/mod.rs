@@ -7,15 +7,12 @@
 //! reported at once, each with the file and the key (`sources[2].contract`). The keys are
 //! documented in `pipelines/README.md`.
 
-use crate::contracts::fiscal::{Calendar, FinancialYear, YearLabel};
-use crate::contracts::numbers::Unit;
 use crate::contracts::{span_hint, Catalog};
-use crate::sources::location::Location;
+use crate::domain::{Calendar, FinancialYear, Location, Unit, YearLabel};
 use crate::sources::readers::Format;
 use regex::Regex;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
-use std::sync::LazyLock;
 
 mod inputs;
 mod schedule;
@@ -56,13 +53,10 @@ impl std::fmt::Display for ConfigError {
     }
 }
 
-/// Names that are safe as path segments and object-key prefixes.
-static NAME: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[a-z0-9][a-z0-9_-]{0,63}$").unwrap());
-
-/// Whether `name` is a valid pipeline or source name (no path traversal possible).
-pub fn valid_name(name: &str) -> bool {
-    NAME.is_match(name)
-}
+pub use crate::domain::valid_name;
+pub use crate::metrics::ExceptionSettings;
+pub use crate::reconcile::ReconcileSettings;
+pub use crate::sources::{HttpSettings, SourceSpec, DEFAULT_MAX_REJECT_RATIO, DEFAULT_MIN_ROWS};
 
 const TOP_KEYS: &[&str] = &[
     "name",
@@ -195,147 +189,11 @@ struct RawSource {
     headers_from_env: Option<std::collections::BTreeMap<String, String>>,
 }
 
-/// Reconciliation settings.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ReconcileSettings {
-    /// Municipal financial years to report on; empty means every year found.
-    pub financial_years: Vec<FinancialYear>,
-    /// Term-weighted name similarity (0–1) a pair needs before it is scored at all. Default 0.75.
-    pub name_match_threshold: f64,
-    /// Absolute variance tolerance in Rand. Default R1,000,000.
-    pub variance_abs_tolerance_rand: f64,
-    /// Relative variance tolerance (0.10 = 10%). Default 0.10.
-    pub variance_rel_tolerance: f64,
-    /// Match weight from which a probabilistic link is accepted. Default 6.
-    pub accept_weight: f64,
-    /// Match weight from which a probabilistic link is kept for review. Default 2.
-    pub review_weight: f64,
-    /// Match probability from which a probabilistic link is accepted (it also needs
-    /// `accept_weight`). Default 0.8.
-    pub accept_probability: f64,
-    /// Match probability from which a probabilistic link is kept for review. Default 0.3.
-    pub review_probability: f64,
-    /// The match weight at which a lone candidate is as likely a match as not: the odds of "no
-    /// counterpart at all" that every candidate's 2^weight is set against. Default 6.
-    pub no_match_weight: f64,
-    /// Analysts' must-link / cannot-link decisions (CSV or Parquet), applied on every run.
-    pub overrides: Option<Location>,
-    /// Per link type (`budget_idp`, ...): (absolute Rand, relative) tolerances overriding the two
-    /// above.
-    pub tolerances: std::collections::BTreeMap<String, (f64, f64)>,
-    /// `comparison.level` → (m, u) replacing the built-in defaults (`reconcile.model.levels`).
-    pub model_levels: std::collections::BTreeMap<String, (f64, f64)>,
-    /// Whether m and u are estimated from each run's candidate pairs by EM, per link type,
-    /// starting from the defaults and `model_levels` (`reconcile.model.estimate`). Default false.
-    pub estimate_model: bool,
-    /// EM's iteration limit (`reconcile.model.max_iterations`). Default 1000.
-    pub em_max_iterations: u32,
-}
-
-impl ReconcileSettings {
-    /// The (absolute, relative) tolerance for a link type.
-    pub fn tolerance(&self, link_type: &str) -> (f64, f64) {
-        self.tolerances
-            .get(link_type)
-            .copied()
-            .unwrap_or((self.variance_abs_tolerance_rand, self.variance_rel_tolerance))
-    }
-}
-
-impl Default for ReconcileSettings {
-    fn default() -> Self {
-        Self {
-            financial_years: Vec::new(),
-            name_match_threshold: default_name_match_threshold(),
-            variance_abs_tolerance_rand: 1_000_000.0,
-            variance_rel_tolerance: 0.10,
-            tolerances: std::collections::BTreeMap::new(),
-            accept_weight: 6.0,
-            review_weight: 2.0,
-            accept_probability: 0.8,
-            review_probability: 0.3,
-            no_match_weight: 6.0,
-            overrides: None,
-            model_levels: std::collections::BTreeMap::new(),
-            estimate_model: false,
-            em_max_iterations: 1000,
-        }
-    }
-}
-
-fn default_name_match_threshold() -> f64 {
-    0.75
-}
-
 /// Default number of days earlier runs are kept.
 pub const DEFAULT_RETENTION_DAYS: u32 = 30;
 
 /// Default number of seconds a run waits for the publish lock.
 pub const DEFAULT_LOCK_WAIT_SECS: u64 = 600;
-
-/// Default share of rejected rows past which a source fails the run.
-pub const DEFAULT_MAX_REJECT_RATIO: f64 = 0.25;
-/// Fewest accepted rows a source must give by default.
-pub const DEFAULT_MIN_ROWS: usize = 1;
-
-/// One source of a pipeline, validated.
-#[derive(Debug, Clone)]
-pub struct SourceSpec {
-    /// Source name, unique in the pipeline.
-    pub name: String,
-    /// Where to read it.
-    pub location: Location,
-    /// File format; `None` means "from the file extension".
-    pub format: Option<Format>,
-    /// Contract name.
-    pub contract: String,
-    /// Unit of its amounts (the source's own, else the contract's).
-    pub unit: Unit,
-    /// Only sheets whose names match this pattern are read (all when `None`).
-    pub sheets: Option<Regex>,
-    /// Financial year of sources whose files do not state it.
-    pub financial_year: Option<FinancialYear>,
-    /// Share of rejected rows (0–1) past which the run fails before publishing.
-    pub max_reject_ratio: f64,
-    /// Fewest accepted rows (over all its files) the source must give, or the run fails before
-    /// publishing: an empty or header-only file is a broken delivery, not an empty register.
-    /// Default [`DEFAULT_MIN_ROWS`]; 0 allows an empty source.
-    pub min_rows: usize,
-    /// Largest share (0–1) by which the source's accepted rows may fall since the previous
-    /// published run, or the run fails before publishing; `None` (the default) does not check.
-    pub max_row_drop: Option<f64>,
-    /// How HTTP sources are fetched.
-    pub http: HttpSettings,
-    /// How far a file may expand while it is read (`max_uncompressed_bytes`, `max_cells`).
-    pub read_limits: crate::sources::readers::ReadLimits,
-}
-
-/// Fetch settings of HTTP sources.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HttpSettings {
-    /// Timeout of one request, in seconds. Default 120.
-    pub timeout_secs: u64,
-    /// Retries after the first attempt on timeouts, connection errors, 5xx and 429. Default 4.
-    pub retries: u32,
-    /// First backoff delay in milliseconds, doubled each retry, plus jitter. Default 500.
-    pub retry_base_ms: u64,
-    /// Largest response accepted, in bytes. Default 512 MiB.
-    pub max_bytes: u64,
-    /// Request headers whose values come from environment variables: (header, variable).
-    pub headers_from_env: Vec<(String, String)>,
-}
-
-impl Default for HttpSettings {
-    fn default() -> Self {
-        Self {
-            timeout_secs: 120,
-            retries: 4,
-            retry_base_ms: 500,
-            max_bytes: 512 * 1024 * 1024,
-            headers_from_env: Vec::new(),
-        }
-    }
-}
 
 /// A validated pipeline.
 #[derive(Debug, Clone)]
@@ -367,29 +225,6 @@ pub struct Pipeline {
     pub exceptions: ExceptionSettings,
     /// Sources, in file order.
     pub sources: Vec<SourceSpec>,
-}
-
-/// What makes a finding material, and the analysts' decisions about findings (`[exceptions]`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct ExceptionSettings {
-    /// Rand at stake from which a finding is material. Default R1,000,000.
-    pub min_rand_at_stake: f64,
-    /// Share of the municipality's capital budget (over the years the finding affects) from
-    /// which a finding is material; it needs both. Default 0.005 (0.5%).
-    pub min_share_of_capital_budget: f64,
-    /// Analysts' decisions about findings (CSV: exception_id, status, reason, until,
-    /// assigned_to, decided_by), read on every run.
-    pub decisions: Option<Location>,
-}
-
-impl Default for ExceptionSettings {
-    fn default() -> Self {
-        Self {
-            min_rand_at_stake: 1_000_000.0,
-            min_share_of_capital_budget: 0.005,
-            decisions: None,
-        }
-    }
 }
 
 pub use schedule::parse_schedule;
@@ -966,7 +801,7 @@ impl Pipeline {
 
     /// Replaces one source's location (`--source NAME=URL`), relative to `cwd`.
     pub fn override_source(&mut self, spec: &str, cwd: &Path) -> Result<(), String> {
-        let shown = crate::sources::location::redact_text(spec);
+        let shown = crate::domain::location::redact_text(spec);
         let (name, url) = spec
             .split_once('=')
             .ok_or_else(|| format!("--source `{shown}`: expected NAME=URL"))?;
@@ -985,7 +820,7 @@ impl Pipeline {
     /// Replaces the publish location (`--out URL`), relative to `cwd`.
     pub fn override_publish(&mut self, url: &str, cwd: &Path) -> Result<(), String> {
         self.publish = Location::parse(url, cwd)
-            .map_err(|e| format!("--out `{}`: {e}", crate::sources::location::redact_text(url)))?;
+            .map_err(|e| format!("--out `{}`: {e}", crate::domain::location::redact_text(url)))?;
         Ok(())
     }
 }

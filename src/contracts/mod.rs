@@ -16,8 +16,8 @@ pub mod reference;
 pub mod validate;
 pub mod wards;
 
-use crate::contracts::fiscal::{Calendar, YearLabel};
-use crate::contracts::numbers::Unit;
+use crate::domain::fiscal::{Calendar, YearLabel};
+use crate::domain::Unit;
 use regex::Regex;
 use serde::Deserialize;
 use std::collections::BTreeMap;

@@ -8,11 +8,12 @@
 //! that make a whole sheet unreadable (no header row, missing required columns) are returned
 //! separately, naming the file, the sheet and what was expected and found.
 
-use crate::contracts::fiscal::FinancialYear;
-use crate::contracts::numbers::{parse_amount, Unit};
+use crate::contracts::numbers::parse_amount;
 use crate::contracts::reference::Reference;
 use crate::contracts::{gps, wards};
 use crate::contracts::{normalise_header, ColumnKind, Contract, OnInvalid};
+use crate::domain::fiscal::FinancialYear;
+use crate::domain::Unit;
 use crate::sources::readers::{format_number, Cell, RawRow, RawSheet};
 use std::collections::BTreeMap;
 
@@ -678,7 +679,7 @@ fn validate_sheet(contract: &Contract, sheet: &RawSheet, opts: &Options, referen
                             values
                                 .get("financial_year_text")
                                 .and_then(Value::text)
-                                .and_then(crate::contracts::fiscal::period_type)
+                                .and_then(crate::domain::fiscal::period_type)
                         })
                         .unwrap_or_else(|| contract.default_phase.clone()),
                     rand: *v,
@@ -953,7 +954,7 @@ mod tests {
             ],
         };
         let opts = Options {
-            unit: crate::contracts::numbers::Unit::Rand,
+            unit: crate::domain::Unit::Rand,
             financial_year: None,
             file: "x.csv".into(),
         };
@@ -971,7 +972,7 @@ mod tests {
 
     fn idp_opts() -> Options {
         Options {
-            unit: crate::contracts::numbers::Unit::Rand,
+            unit: crate::domain::Unit::Rand,
             financial_year: None,
             file: "idp.csv".into(),
         }

@@ -18,7 +18,7 @@ const QUOTED: usize = 3;
 
 /// Adds a bundle per (municipality, type) of at least two immaterial findings with Rand at
 /// stake, assesses the bundles, and names each member's bundle in `bundled_in`.
-pub fn bundle_minor(out: &mut Vec<Exception>, budgets: &Totals, settings: &crate::config::ExceptionSettings) {
+pub fn bundle_minor(out: &mut Vec<Exception>, budgets: &Totals, settings: &crate::metrics::ExceptionSettings) {
     let mut groups: BTreeMap<(String, &'static str), Vec<usize>> = BTreeMap::new();
     for (i, e) in out.iter().enumerate() {
         if bundled(e) {
@@ -134,7 +134,7 @@ fn bundle_detail(by_amount: &[&Exception], amount: f64, same_owner: bool) -> Str
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::contracts::fiscal::{Calendar, FinancialYear};
+    use crate::domain::fiscal::{Calendar, FinancialYear};
 
     fn finding(id: &str, code: &str, kind: &'static str, severity: &'static str, rand: f64, year: i32) -> Exception {
         let mut e = Exception::new(
@@ -178,7 +178,7 @@ mod tests {
                 BTreeMap::from([("2024/25".to_string(), 50_000_000.0)]),
             ),
         ]);
-        let settings = crate::config::ExceptionSettings::default();
+        let settings = crate::metrics::ExceptionSettings::default();
         super::super::assess(&mut out, &budgets, &settings);
         bundle_minor(&mut out, &budgets, &settings);
         assert_eq!(out.len(), 7, "one bundle added, nothing removed");

@@ -15,6 +15,8 @@ mod bundle;
 pub mod history;
 pub mod peers;
 pub mod register;
+mod settings;
+pub use settings::ExceptionSettings;
 pub mod spatial;
 
 pub use bundle::bundle_minor;

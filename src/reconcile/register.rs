@@ -212,7 +212,7 @@ pub fn build(
             .map(|(k, _)| (*k).to_string());
         let key = carried.unwrap_or_else(|| {
             let joined = keys.join("\n");
-            format!("P{}", &crate::sources::sha256_hex(joined.as_bytes())[..12])
+            format!("P{}", &crate::domain::sha256_hex(joined.as_bytes())[..12])
         });
         used.insert(key.clone());
         let size = members.len() as u32;

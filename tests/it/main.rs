@@ -1,6 +1,7 @@
 //! The one integration-test binary (so the crate and polars link once). Each module is a
 //! user-facing area; shared helpers live in `common`.
 
+mod architecture;
 mod benchmarks_maps;
 mod bi_tables;
 mod common;
