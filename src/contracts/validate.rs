@@ -98,27 +98,8 @@ impl ValidRow {
     }
 }
 
-/// How serious a quarantine entry is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Severity {
-    /// The row was rejected.
-    Error,
-    /// The cell was nulled; the row was kept.
-    Warning,
-    /// The value was kept as it is but deserves a look (a negative amount).
-    Notice,
-}
-
-impl Severity {
-    /// The name written to outputs.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
-            Severity::Notice => "notice",
-        }
-    }
-}
+/// Moved to [`crate::domain::Severity`]; this path stays for code edited in parallel (`run.rs`).
+pub use crate::domain::Severity;
 
 /// One broken rule in one cell (or row).
 #[derive(Debug, Clone, PartialEq)]

@@ -8,9 +8,11 @@ mod hash;
 pub mod location;
 mod name;
 mod unit;
+mod values;
 
 pub use fiscal::{Calendar, FinancialYear, YearLabel};
 pub use hash::sha256_hex;
 pub use location::Location;
 pub use name::valid_name;
 pub use unit::Unit;
+pub use values::{Band, Better, FindingSeverity, Method, Severity};

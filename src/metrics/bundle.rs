@@ -11,6 +11,7 @@
 //! `bundled_in` naming the bundle), so nothing is lost and each can still be looked up.
 
 use super::{exception_id, Exception, Totals, ALWAYS_MATERIAL};
+use crate::domain::FindingSeverity;
 use std::collections::BTreeMap;
 
 /// How many member details a bundle's `detail` quotes (the largest first).
@@ -64,7 +65,7 @@ fn make_bundle(out: &[Exception], code: &str, kind: &'static str, members: &[usi
         .iter()
         .map(|e| e.severity)
         .max_by_key(|s| severity_rank(s))
-        .unwrap_or("low");
+        .unwrap_or(FindingSeverity::Low.as_str());
     let first = by_amount[0];
     let same_owner = by_amount
         .iter()
@@ -98,9 +99,9 @@ fn make_bundle(out: &[Exception], code: &str, kind: &'static str, members: &[usi
 }
 
 fn severity_rank(s: &str) -> u8 {
-    match s {
-        "high" => 3,
-        "medium" => 2,
+    match FindingSeverity::parse(s) {
+        Some(FindingSeverity::High) => 3,
+        Some(FindingSeverity::Medium) => 2,
         _ => 1,
     }
 }
