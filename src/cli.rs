@@ -6,9 +6,8 @@
 
 use crate::config::Pipeline;
 use crate::contracts::Catalog;
-use crate::domain::fiscal::{FinancialYear, YearLabel};
-use crate::domain::location::{redact_text, Location};
-use crate::domain::Unit;
+
+use crate::domain::location::redact_text;
 use crate::sources::readers::Format;
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
@@ -781,6 +780,54 @@ fn cmd_validate(mut pipelines: Vec<PathBuf>, cwd: &Path) -> ExitCode {
     }
 }
 
+/// The source `harvester check` reads, compiled as the same keys in a pipeline's `[[sources]]`
+/// would be (`config::compile_source`), so `--sheet` matches sheets as `sheets` does; it accepts
+/// every reject ratio and an empty file. A problem is named by its flag.
+fn check_spec(
+    path: &str,
+    contract: &str,
+    sheet: Option<&str>,
+    unit: Option<&str>,
+    financial_year: Option<&str>,
+    cwd: &Path,
+) -> Result<(crate::sources::SourceSpec, crate::contracts::Contract), String> {
+    let catalog = Catalog::load(None).map_err(|e| e.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))?;
+    let raw = crate::config::RawSource {
+        name: Some("check".into()),
+        location: Some(path.into()),
+        contract: Some(contract.into()),
+        unit: unit.map(str::to_string),
+        sheets: sheet.map(str::to_string),
+        financial_year: financial_year.map(str::to_string),
+        max_reject_ratio: Some(1.0),
+        min_rows: Some(0),
+        ..Default::default()
+    };
+    let mut c = crate::config::Compiler::new("harvester check", cwd, cwd);
+    let spec = crate::config::compile_source(raw, "check", &catalog, &mut c);
+    if !c.diags.is_empty() {
+        let flag = |key: &str| match key {
+            "check.unit" => "--unit: ",
+            "check.sheets" => "--sheet: ",
+            "check.financial_year" => "--financial-year: ",
+            _ => "",
+        };
+        let lines: Vec<String> = c
+            .diags
+            .iter()
+            .map(|d| format!("{}{}", flag(&d.key), d.message))
+            .collect();
+        return Err(lines.join("\nerror: "));
+    }
+    let mut spec = spec.expect("a source without problems compiles");
+    spec.format = spec.format.or(Format::from_path(path));
+    let contract = catalog
+        .get(&spec.contract)
+        .cloned()
+        .expect("compiled against this catalog");
+    Ok((spec, contract))
+}
+
 fn cmd_check(
     path: &str,
     contract: &str,
@@ -794,53 +841,11 @@ fn cmd_check(
         eprintln!("error: {m}");
         ExitCode::from(2)
     };
-    let catalog = match Catalog::load(None) {
-        Ok(c) => c,
-        Err(e) => return usage(e.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")),
+    let (spec, contract) = match check_spec(path, contract, sheet, unit, financial_year, cwd) {
+        Ok(s) => s,
+        Err(m) => return usage(m),
     };
-    let Some(contract) = catalog.get(contract).cloned() else {
-        return usage(format!(
-            "unknown contract `{contract}`; expected one of {}",
-            catalog.names().join(", ")
-        ));
-    };
-    let location = match Location::parse(path, cwd) {
-        Ok(l) => l,
-        Err(e) => return usage(e.to_string()),
-    };
-    let unit = match unit {
-        None => contract.unit,
-        Some(u) => match Unit::parse(u) {
-            Some(u) => u,
-            None => return usage(format!("--unit: expected rand, thousand or million, found `{u}`")),
-        },
-    };
-    let fy = match financial_year {
-        None => None,
-        Some(y) => match FinancialYear::parse(y, contract.calendar, YearLabel::Start) {
-            Ok(fy) => Some(fy),
-            Err(e) => return usage(format!("--financial-year: {e}")),
-        },
-    };
-    let sheets = match sheet.map(|s| regex::Regex::new(&format!("^(?:{s})$"))) {
-        None => None,
-        Some(Ok(r)) => Some(r),
-        Some(Err(e)) => return usage(format!("--sheet: {e}")),
-    };
-    let spec = crate::config::SourceSpec {
-        name: "check".into(),
-        location,
-        format: Format::from_path(path),
-        contract: contract.name.clone(),
-        unit,
-        sheets: sheets.clone(),
-        financial_year: fy,
-        max_reject_ratio: 1.0,
-        min_rows: 0,
-        max_row_drop: None,
-        http: crate::config::HttpSettings::default(),
-        read_limits: crate::sources::readers::ReadLimits::default(),
-    };
+    let (sheets, unit, fy) = (spec.sheets.clone(), spec.unit, spec.financial_year);
     let fetched = match runtime().block_on(crate::sources::fetch(&spec, None, None)) {
         Ok(mut f) => f.remove(0),
         Err(e) => {
@@ -905,5 +910,61 @@ fn cmd_check(
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue #11: `harvester check --sheet` compiles as a pipeline's `sheets` does (it used to be
+    /// anchored while `sheets` was not), and the other flags as their keys.
+    #[test]
+    fn check_flags_compile_like_the_pipeline_source() {
+        let cwd = Path::new("/w");
+        let (spec, contract) = check_spec(
+            "budget.xlsx",
+            "sa36_capital_budget",
+            Some("A5"),
+            Some("thousand"),
+            Some("2024/25"),
+            cwd,
+        )
+        .unwrap();
+        let text = "name = \"t\"\n[[sources]]\nname = \"check\"\nlocation = \"budget.xlsx\"\ncontract = \"sa36_capital_budget\"\nsheets = \"A5\"\nunit = \"thousand\"\nfinancial_year = \"2024/25\"\n";
+        let pipeline = crate::config::Pipeline::parse(text, "t.toml", cwd, cwd).unwrap();
+        let source = &pipeline.sources[0];
+        assert_eq!(contract.name, source.contract);
+        assert_eq!(spec.location, source.location);
+        assert_eq!(spec.unit, source.unit);
+        assert_eq!(spec.financial_year, source.financial_year);
+        let (a, b) = (spec.sheets.unwrap(), source.sheets.clone().unwrap());
+        assert_eq!(a.as_str(), b.as_str());
+        for name in ["A5", "Table A5 capital"] {
+            assert!(a.is_match(name) && b.is_match(name), "{name}");
+        }
+        assert_eq!(spec.format, Some(Format::Xlsx));
+        assert_eq!((spec.max_reject_ratio, spec.min_rows), (1.0, 0));
+    }
+
+    #[test]
+    fn check_names_each_bad_flag() {
+        let e = check_spec(
+            "b.xlsx",
+            "sa36_capital_budget",
+            Some("("),
+            Some("pounds"),
+            Some("soon"),
+            Path::new("/w"),
+        )
+        .unwrap_err();
+        assert!(
+            e.starts_with("--unit: expected `rand`, `thousand` or `million`, found `pounds`"),
+            "{e}"
+        );
+        assert!(e.contains("\nerror: --sheet: invalid regular expression `(`"), "{e}");
+        assert!(e.contains("\nerror: --financial-year: "), "{e}");
+        let e = check_spec("b.xlsx", "nope", None, None, None, Path::new("/w")).unwrap_err();
+        assert!(e.starts_with("unknown contract `nope`; expected one of"), "{e}");
     }
 }
