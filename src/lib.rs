@@ -30,6 +30,7 @@ pub mod cli;
 pub mod config;
 pub mod contracts;
 pub mod domain;
+pub mod error;
 pub mod history;
 pub mod logging;
 pub mod metrics;
@@ -47,3 +48,5 @@ pub mod storage;
 pub mod summary;
 pub mod synth;
 pub mod versions;
+
+pub use error::Error;
