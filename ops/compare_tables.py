@@ -9,6 +9,7 @@ quarantine's `first_seen_run`; the exception register's `first_seen_run`, `last_
 footer metadata) and the same rows in the same order. Exits 1 on any difference.
 """
 import os
+import re
 import sys
 
 import pyarrow.parquet as pq
@@ -16,26 +17,32 @@ import pyarrow.parquet as pq
 RUN_COLUMNS = {"run_id", "first_seen_run", "last_seen_run", "resolved_in_run", "status_history"}
 
 
+# History tables (quarantine, metrics_history) keep one file per run, named by its run id.
+RUN_FILE = re.compile(r"^\d{8}T\d{9}Z-[0-9a-f]+\.parquet$")
+
+
 def files(root):
-    out = []
+    """{key: path}: every Parquet file under current/, a run-named file keyed `<run_id>.parquet`."""
+    out = {}
     for d, _, names in os.walk(os.path.join(root, "current")):
         for n in names:
             if n.endswith(".parquet"):
-                out.append(os.path.relpath(os.path.join(d, n), root))
-    return sorted(out)
+                key = os.path.join(d, "<run_id>.parquet" if RUN_FILE.match(n) else n)
+                out[os.path.relpath(key, root)] = os.path.join(d, n)
+    return out
 
 
 def main():
     a, b = sys.argv[1], sys.argv[2]
     fa, fb = files(a), files(b)
     bad = 0
-    if fa != fb:
+    if sorted(fa) != sorted(fb):
         print(f"different files: only in {a}: {sorted(set(fa) - set(fb))}, only in {b}: {sorted(set(fb) - set(fa))}")
         bad += 1
-    for f in fa:
+    for f in sorted(fa):
         if f not in fb:
             continue
-        ta, tb = pq.read_table(os.path.join(a, f)), pq.read_table(os.path.join(b, f))
+        ta, tb = pq.read_table(fa[f]), pq.read_table(fb[f])
         drop = [c for c in ta.column_names if c in RUN_COLUMNS]
         ta, tb = ta.drop_columns(drop), tb.drop_columns([c for c in tb.column_names if c in RUN_COLUMNS])
         same_schema = ta.schema.equals(tb.schema, check_metadata=True)
