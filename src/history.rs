@@ -5,7 +5,7 @@
 //! database survives restarts; a run still marked `running` when the service starts was cut off
 //! by a crash or a kill and is marked `interrupted`.
 
-use crate::sources::location::redact_text;
+use crate::domain::location::redact_text;
 use rusqlite::{params, Connection, OptionalExtension};
 use rusqlite_migration::{Migrations, M};
 use serde::Serialize;

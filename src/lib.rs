@@ -1,6 +1,8 @@
 //! harvester: budget-to-plan reconciliation pipelines for South African public finance.
 //!
-//! Data flows one way through the modules, and each module only uses those before it:
+//! Data flows one way through the modules below; code depends the other way round, each module
+//! using only those below it in ARCHITECTURE.md's Layers (checked by `tests/it/architecture.rs`):
+//! [`domain`] (shared value types) at the bottom, [`config`] as the compiler above the stages.
 //!
 //! 1. [`config`] — pipeline definitions (TOML), validated with every problem reported at once;
 //! 2. [`sources`] — fetching bytes ([`storage`], HTTP) and reading rows (CSV, Excel);
@@ -23,12 +25,15 @@
 //! text or JSON log lines.
 //!
 //! [`synth`] generates the bundled sample data and the national benchmark world; [`bench`]
-//! measures linking at national scale; [`cli`] is the command line.
+//! measures linking at national scale; [`cli`] is the command line, where the crate-level
+//! [`Error`] becomes an exit code.
 
 pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod contracts;
+pub mod domain;
+pub mod error;
 pub mod history;
 pub mod logging;
 pub mod metrics;
@@ -46,3 +51,5 @@ pub mod storage;
 pub mod summary;
 pub mod synth;
 pub mod versions;
+
+pub use error::Error;

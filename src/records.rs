@@ -5,9 +5,9 @@
 //! file, sheet, row) so any number in the outputs can be traced to the cell it came from.
 //! Amounts stay attached to their record as (financial year, phase, Rand).
 
-use crate::contracts::fiscal::FinancialYear;
 use crate::contracts::validate::{AmountValue, ValidRow};
 use crate::contracts::{Contract, Dataset};
+use crate::domain::fiscal::FinancialYear;
 
 /// Texts in `Own Strategic Objectives` that say nothing about the IDP.
 const PLACEHOLDER_OBJECTIVES: &[&str] = &[

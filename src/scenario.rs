@@ -8,7 +8,7 @@
 //! history), and only reads the live project register to take its keys. This module names
 //! scenarios; `run.rs` decides where they publish.
 
-use crate::contracts::fiscal::{Calendar, FinancialYear};
+use crate::domain::fiscal::{Calendar, FinancialYear};
 
 /// The folder under the output root that holds every scenario.
 pub const PREFIX: &str = "scenarios";
@@ -78,7 +78,7 @@ pub fn name_for(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::contracts::fiscal::YearLabel;
+    use crate::domain::fiscal::YearLabel;
 
     fn fy(s: &str) -> FinancialYear {
         FinancialYear::parse(s, Calendar::Municipal, YearLabel::Start).unwrap()

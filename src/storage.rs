@@ -6,7 +6,7 @@
 //! them (`AWS_ACCESS_KEY_ID`, `AZURE_STORAGE_ACCOUNT_NAME`, `GOOGLE_SERVICE_ACCOUNT`, ...);
 //! harvester never logs or stores them.
 
-use crate::sources::location::Location;
+use crate::domain::Location;
 use object_store::aws::AmazonS3Builder;
 use object_store::azure::MicrosoftAzureBuilder;
 use object_store::gcp::GoogleCloudStorageBuilder;

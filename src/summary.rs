@@ -79,8 +79,7 @@ pub fn headline(metrics: &DataFrame) -> PolarsResult<Headline> {
         let (Some(m), Some(y), Some(n), None) = (munis.get(i), years.get(i), names.get(i), dims.get(i)) else {
             continue;
         };
-        let label =
-            crate::contracts::fiscal::FinancialYear::new(crate::contracts::fiscal::Calendar::Municipal, y).label();
+        let label = crate::domain::fiscal::FinancialYear::new(crate::domain::fiscal::Calendar::Municipal, y).label();
         out.entry((m.to_string(), label))
             .or_default()
             .insert(n.to_string(), values.get(i));

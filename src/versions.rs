@@ -6,10 +6,8 @@
 //! run's data files (byte for byte, as committed) into a folder per table.
 
 use crate::publish::delta::{self, DeltaError};
-use crate::sources::location::Location;
 use crate::storage::Store;
 use std::path::Path;
-use std::process::ExitCode;
 
 /// Why the command failed.
 #[derive(Debug, thiserror::Error)]
@@ -127,53 +125,30 @@ async fn read(store: &Store, rel: &str) -> Result<bytes::Bytes, VersionsError> {
         .map_err(err)
 }
 
-/// The command: list versions, or with `run` and `export`, export that run's tables.
-pub fn cmd(out: &str, table: Option<&str>, run: Option<&str>, export_to: Option<&Path>, cwd: &Path) -> ExitCode {
-    let store = match Location::parse(out, cwd)
-        .map_err(|e| e.to_string())
-        .and_then(|l| Store::open_folder(&l).map_err(|e| e.to_string()))
-    {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: --out: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let rt = match tokio::runtime::Runtime::new() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let result = rt.block_on(async {
-        match (run, export_to) {
-            (Some(run_id), Some(dir)) => export(&store, table, run_id, dir).await.map(|done| {
-                done.iter()
-                    .map(|(t, v, n)| format!("{t}: version {v}, {n} file(s) → {}\n", dir.join(t).display()))
-                    .collect::<String>()
-            }),
-            (Some(run_id), None) => {
-                let mut text = String::new();
-                for t in chosen(&store, table).await? {
-                    match delta::version_of_run(&store, &t, run_id).await? {
-                        Some(v) => text.push_str(&format!("{t}: version {v}\n")),
-                        None => text.push_str(&format!("{t}: no version from run {run_id}\n")),
-                    }
+/// `harvester versions`' answer as text: every version of the tables (or one table); with
+/// `run`, that run's version of each; with `run` and `export_to`, that run's files copied there.
+pub async fn report(
+    store: &Store,
+    table: Option<&str>,
+    run: Option<&str>,
+    export_to: Option<&Path>,
+) -> Result<String, VersionsError> {
+    match (run, export_to) {
+        (Some(run_id), Some(dir)) => export(store, table, run_id, dir).await.map(|done| {
+            done.iter()
+                .map(|(t, v, n)| format!("{t}: version {v}, {n} file(s) → {}\n", dir.join(t).display()))
+                .collect::<String>()
+        }),
+        (Some(run_id), None) => {
+            let mut text = String::new();
+            for t in chosen(store, table).await? {
+                match delta::version_of_run(store, &t, run_id).await? {
+                    Some(v) => text.push_str(&format!("{t}: version {v}\n")),
+                    None => text.push_str(&format!("{t}: no version from run {run_id}\n")),
                 }
-                Ok(text)
             }
-            (None, _) => list(&store, table).await,
+            Ok(text)
         }
-    });
-    match result {
-        Ok(text) => {
-            print!("{text}");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
+        (None, _) => list(store, table).await,
     }
 }

@@ -2,7 +2,7 @@
 //! matches nothing, is reported with the pipeline's other problems instead of failing tonight's
 //! run. Remote locations (S3, HTTP, …) are not contacted here.
 
-use crate::sources::location::Location;
+use crate::domain::Location;
 
 /// What is wrong with a local input location, if anything (remote ones are not checked).
 pub(super) fn missing(location: &Location) -> Option<String> {

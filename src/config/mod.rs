@@ -6,19 +6,31 @@
 //! contracts looked up, numbers range-checked. Every problem from both phases is collected and
 //! reported at once, each with the file and the key (`sources[2].contract`). The keys are
 //! documented in `pipelines/README.md`.
+//!
+//! `config` is the compiler above the stages (ARCHITECTURE.md, Layers): `raw.rs` holds the raw
+//! serde structs (`deny_unknown_fields` on every one), `compiler.rs` the shared state, and one
+//! file per section compiles it into the stage's own settings — `sources.rs` ([`SourceSpec`],
+//! also used by `harvester check`), `reconcile.rs` ([`ReconcileSettings`]), `exceptions.rs`
+//! ([`ExceptionSettings`]), `publish.rs`, and `schedule.rs` (cron and time zone).
 
-use crate::contracts::fiscal::{Calendar, FinancialYear, YearLabel};
-use crate::contracts::numbers::Unit;
 use crate::contracts::{span_hint, Catalog};
-use crate::sources::location::Location;
-use crate::sources::readers::Format;
-use regex::Regex;
-use serde::Deserialize;
+use crate::domain::Location;
+use raw::{RawExceptions, RawPipeline, RawPublish, RawReconcile};
 use std::path::{Path, PathBuf};
-use std::sync::LazyLock;
 
+mod compiler;
+mod exceptions;
 mod inputs;
+mod publish;
+mod raw;
+mod reconcile;
 mod schedule;
+mod sources;
+
+pub use compiler::Compiler;
+pub use publish::{DEFAULT_LOCK_WAIT_SECS, DEFAULT_RETENTION_DAYS};
+pub use raw::RawSource;
+pub use sources::compile_source;
 
 /// One problem in a pipeline file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,286 +68,10 @@ impl std::fmt::Display for ConfigError {
     }
 }
 
-/// Names that are safe as path segments and object-key prefixes.
-static NAME: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[a-z0-9][a-z0-9_-]{0,63}$").unwrap());
-
-/// Whether `name` is a valid pipeline or source name (no path traversal possible).
-pub fn valid_name(name: &str) -> bool {
-    NAME.is_match(name)
-}
-
-const TOP_KEYS: &[&str] = &[
-    "name",
-    "description",
-    "schedule",
-    "timezone",
-    "catch_up",
-    "contracts_dir",
-    "publish",
-    "reconcile",
-    "exceptions",
-    "sources",
-];
-const EXCEPTIONS_KEYS: &[&str] = &["min_rand_at_stake", "min_share_of_capital_budget", "decisions"];
-const PUBLISH_KEYS: &[&str] = &["location", "retention_days", "lock_wait_secs"];
-const RECONCILE_KEYS: &[&str] = &[
-    "accept_probability",
-    "review_probability",
-    "no_match_weight",
-    "accept_weight",
-    "review_weight",
-    "overrides",
-    "tolerances",
-    "financial_years",
-    "name_match_threshold",
-    "model",
-    "variance_abs_tolerance_rand",
-    "variance_rel_tolerance",
-];
-const SOURCE_KEYS: &[&str] = &[
-    "name",
-    "location",
-    "format",
-    "contract",
-    "unit",
-    "sheets",
-    "financial_year",
-    "max_reject_ratio",
-    "min_rows",
-    "max_row_drop",
-    "timeout_secs",
-    "retries",
-    "retry_base_ms",
-    "max_bytes",
-    "max_uncompressed_bytes",
-    "max_cells",
-    "headers_from_env",
-];
-
-#[derive(Debug, Deserialize, Default)]
-struct RawPipeline {
-    name: Option<String>,
-    description: Option<String>,
-    schedule: Option<String>,
-    timezone: Option<String>,
-    catch_up: Option<bool>,
-    contracts_dir: Option<String>,
-}
-
-#[derive(Debug, Deserialize, Default)]
-struct RawPublish {
-    location: Option<String>,
-    retention_days: Option<i64>,
-    lock_wait_secs: Option<i64>,
-}
-
-#[derive(Debug, Deserialize, Default)]
-struct RawReconcile {
-    accept_probability: Option<f64>,
-    review_probability: Option<f64>,
-    no_match_weight: Option<f64>,
-    accept_weight: Option<f64>,
-    review_weight: Option<f64>,
-    overrides: Option<String>,
-    tolerances: Option<std::collections::BTreeMap<String, RawTolerance>>,
-    financial_years: Option<Vec<String>>,
-    name_match_threshold: Option<f64>,
-    variance_abs_tolerance_rand: Option<f64>,
-    variance_rel_tolerance: Option<f64>,
-    model: Option<RawModel>,
-}
-
-#[derive(Debug, Deserialize, Default)]
-struct RawExceptions {
-    min_rand_at_stake: Option<f64>,
-    min_share_of_capital_budget: Option<f64>,
-    decisions: Option<String>,
-}
-
-#[derive(Debug, Deserialize, Default, Clone)]
-#[serde(deny_unknown_fields)]
-struct RawModel {
-    estimate: Option<bool>,
-    max_iterations: Option<u32>,
-    levels: Option<std::collections::BTreeMap<String, RawMU>>,
-}
-
-#[derive(Debug, Deserialize, Default, Clone)]
-#[serde(deny_unknown_fields)]
-struct RawMU {
-    m: f64,
-    u: f64,
-}
-
-#[derive(Debug, Deserialize, Default, Clone)]
-#[serde(deny_unknown_fields)]
-struct RawTolerance {
-    abs_rand: Option<f64>,
-    rel: Option<f64>,
-}
-
-#[derive(Debug, Deserialize, Default)]
-struct RawSource {
-    name: Option<String>,
-    location: Option<String>,
-    format: Option<String>,
-    contract: Option<String>,
-    unit: Option<String>,
-    sheets: Option<String>,
-    financial_year: Option<String>,
-    max_reject_ratio: Option<f64>,
-    min_rows: Option<i64>,
-    max_row_drop: Option<f64>,
-    timeout_secs: Option<i64>,
-    retries: Option<i64>,
-    retry_base_ms: Option<i64>,
-    max_bytes: Option<i64>,
-    max_uncompressed_bytes: Option<i64>,
-    max_cells: Option<i64>,
-    headers_from_env: Option<std::collections::BTreeMap<String, String>>,
-}
-
-/// Reconciliation settings.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ReconcileSettings {
-    /// Municipal financial years to report on; empty means every year found.
-    pub financial_years: Vec<FinancialYear>,
-    /// Term-weighted name similarity (0–1) a pair needs before it is scored at all. Default 0.75.
-    pub name_match_threshold: f64,
-    /// Absolute variance tolerance in Rand. Default R1,000,000.
-    pub variance_abs_tolerance_rand: f64,
-    /// Relative variance tolerance (0.10 = 10%). Default 0.10.
-    pub variance_rel_tolerance: f64,
-    /// Match weight from which a probabilistic link is accepted. Default 6.
-    pub accept_weight: f64,
-    /// Match weight from which a probabilistic link is kept for review. Default 2.
-    pub review_weight: f64,
-    /// Match probability from which a probabilistic link is accepted (it also needs
-    /// `accept_weight`). Default 0.8.
-    pub accept_probability: f64,
-    /// Match probability from which a probabilistic link is kept for review. Default 0.3.
-    pub review_probability: f64,
-    /// The match weight at which a lone candidate is as likely a match as not: the odds of "no
-    /// counterpart at all" that every candidate's 2^weight is set against. Default 6.
-    pub no_match_weight: f64,
-    /// Analysts' must-link / cannot-link decisions (CSV or Parquet), applied on every run.
-    pub overrides: Option<Location>,
-    /// Per link type (`budget_idp`, ...): (absolute Rand, relative) tolerances overriding the two
-    /// above.
-    pub tolerances: std::collections::BTreeMap<String, (f64, f64)>,
-    /// `comparison.level` → (m, u) replacing the built-in defaults (`reconcile.model.levels`).
-    pub model_levels: std::collections::BTreeMap<String, (f64, f64)>,
-    /// Whether m and u are estimated from each run's candidate pairs by EM, per link type,
-    /// starting from the defaults and `model_levels` (`reconcile.model.estimate`). Default false.
-    pub estimate_model: bool,
-    /// EM's iteration limit (`reconcile.model.max_iterations`). Default 1000.
-    pub em_max_iterations: u32,
-}
-
-impl ReconcileSettings {
-    /// The (absolute, relative) tolerance for a link type.
-    pub fn tolerance(&self, link_type: &str) -> (f64, f64) {
-        self.tolerances
-            .get(link_type)
-            .copied()
-            .unwrap_or((self.variance_abs_tolerance_rand, self.variance_rel_tolerance))
-    }
-}
-
-impl Default for ReconcileSettings {
-    fn default() -> Self {
-        Self {
-            financial_years: Vec::new(),
-            name_match_threshold: default_name_match_threshold(),
-            variance_abs_tolerance_rand: 1_000_000.0,
-            variance_rel_tolerance: 0.10,
-            tolerances: std::collections::BTreeMap::new(),
-            accept_weight: 6.0,
-            review_weight: 2.0,
-            accept_probability: 0.8,
-            review_probability: 0.3,
-            no_match_weight: 6.0,
-            overrides: None,
-            model_levels: std::collections::BTreeMap::new(),
-            estimate_model: false,
-            em_max_iterations: 1000,
-        }
-    }
-}
-
-fn default_name_match_threshold() -> f64 {
-    0.75
-}
-
-/// Default number of days earlier runs are kept.
-pub const DEFAULT_RETENTION_DAYS: u32 = 30;
-
-/// Default number of seconds a run waits for the publish lock.
-pub const DEFAULT_LOCK_WAIT_SECS: u64 = 600;
-
-/// Default share of rejected rows past which a source fails the run.
-pub const DEFAULT_MAX_REJECT_RATIO: f64 = 0.25;
-/// Fewest accepted rows a source must give by default.
-pub const DEFAULT_MIN_ROWS: usize = 1;
-
-/// One source of a pipeline, validated.
-#[derive(Debug, Clone)]
-pub struct SourceSpec {
-    /// Source name, unique in the pipeline.
-    pub name: String,
-    /// Where to read it.
-    pub location: Location,
-    /// File format; `None` means "from the file extension".
-    pub format: Option<Format>,
-    /// Contract name.
-    pub contract: String,
-    /// Unit of its amounts (the source's own, else the contract's).
-    pub unit: Unit,
-    /// Only sheets whose names match this pattern are read (all when `None`).
-    pub sheets: Option<Regex>,
-    /// Financial year of sources whose files do not state it.
-    pub financial_year: Option<FinancialYear>,
-    /// Share of rejected rows (0–1) past which the run fails before publishing.
-    pub max_reject_ratio: f64,
-    /// Fewest accepted rows (over all its files) the source must give, or the run fails before
-    /// publishing: an empty or header-only file is a broken delivery, not an empty register.
-    /// Default [`DEFAULT_MIN_ROWS`]; 0 allows an empty source.
-    pub min_rows: usize,
-    /// Largest share (0–1) by which the source's accepted rows may fall since the previous
-    /// published run, or the run fails before publishing; `None` (the default) does not check.
-    pub max_row_drop: Option<f64>,
-    /// How HTTP sources are fetched.
-    pub http: HttpSettings,
-    /// How far a file may expand while it is read (`max_uncompressed_bytes`, `max_cells`).
-    pub read_limits: crate::sources::readers::ReadLimits,
-}
-
-/// Fetch settings of HTTP sources.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HttpSettings {
-    /// Timeout of one request, in seconds. Default 120.
-    pub timeout_secs: u64,
-    /// Retries after the first attempt on timeouts, connection errors, 5xx and 429. Default 4.
-    pub retries: u32,
-    /// First backoff delay in milliseconds, doubled each retry, plus jitter. Default 500.
-    pub retry_base_ms: u64,
-    /// Largest response accepted, in bytes. Default 512 MiB.
-    pub max_bytes: u64,
-    /// Request headers whose values come from environment variables: (header, variable).
-    pub headers_from_env: Vec<(String, String)>,
-}
-
-impl Default for HttpSettings {
-    fn default() -> Self {
-        Self {
-            timeout_secs: 120,
-            retries: 4,
-            retry_base_ms: 500,
-            max_bytes: 512 * 1024 * 1024,
-            headers_from_env: Vec::new(),
-        }
-    }
-}
+pub use crate::domain::valid_name;
+pub use crate::metrics::ExceptionSettings;
+pub use crate::reconcile::ReconcileSettings;
+pub use crate::sources::{HttpSettings, SourceSpec, DEFAULT_MAX_REJECT_RATIO, DEFAULT_MIN_ROWS};
 
 /// A validated pipeline.
 #[derive(Debug, Clone)]
@@ -367,29 +103,6 @@ pub struct Pipeline {
     pub exceptions: ExceptionSettings,
     /// Sources, in file order.
     pub sources: Vec<SourceSpec>,
-}
-
-/// What makes a finding material, and the analysts' decisions about findings (`[exceptions]`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct ExceptionSettings {
-    /// Rand at stake from which a finding is material. Default R1,000,000.
-    pub min_rand_at_stake: f64,
-    /// Share of the municipality's capital budget (over the years the finding affects) from
-    /// which a finding is material; it needs both. Default 0.005 (0.5%).
-    pub min_share_of_capital_budget: f64,
-    /// Analysts' decisions about findings (CSV: exception_id, status, reason, until,
-    /// assigned_to, decided_by), read on every run.
-    pub decisions: Option<Location>,
-}
-
-impl Default for ExceptionSettings {
-    fn default() -> Self {
-        Self {
-            min_rand_at_stake: 1_000_000.0,
-            min_share_of_capital_budget: 0.005,
-            decisions: None,
-        }
-    }
 }
 
 pub use schedule::parse_schedule;
@@ -440,512 +153,50 @@ impl Pipeline {
     }
 
     fn parse_with(text: &str, file: &str, base: &Path, cwd: &Path, inputs: Inputs) -> Result<Pipeline, ConfigError> {
-        // Local inputs by key, checked at the end when `inputs` is `Now`.
-        let mut local_inputs: Vec<(String, Location)> = Vec::new();
-        let mut diags = Vec::new();
-        let mut diag = |key: &str, message: String| {
-            diags.push(Diagnostic {
-                file: file.to_string(),
-                key: key.to_string(),
-                message,
-            });
-        };
+        let mut c = Compiler::new(file, base, cwd);
         let table: toml::Table = match toml::from_str(text) {
             Ok(t) => t,
             Err(e) => {
-                diag(
+                c.diag(
                     "(syntax)",
                     format!("not valid TOML: {}{}", e.message(), span_hint(text, e.span())),
                 );
-                return Err(ConfigError(diags));
+                return Err(ConfigError(c.diags));
             }
         };
         // Phase one: unknown keys and types, section by section.
-        check_keys(&table, TOP_KEYS, "", &mut diag);
-        let raw: RawPipeline = section(&toml::Value::Table(top_scalars(&table)), "", &mut diag);
-        let publish: RawPublish = match table.get("publish") {
-            Some(v) => {
-                if let Some(t) = v.as_table() {
-                    check_keys(t, PUBLISH_KEYS, "publish.", &mut diag);
-                }
-                section(v, "publish", &mut diag)
-            }
-            None => RawPublish::default(),
-        };
-        let reconcile: RawReconcile = match table.get("reconcile") {
-            Some(v) => {
-                if let Some(t) = v.as_table() {
-                    check_keys(t, RECONCILE_KEYS, "reconcile.", &mut diag);
-                }
-                section(v, "reconcile", &mut diag)
-            }
-            None => RawReconcile::default(),
-        };
-        let raw_exceptions: RawExceptions = match table.get("exceptions") {
-            Some(v) => {
-                if let Some(t) = v.as_table() {
-                    check_keys(t, EXCEPTIONS_KEYS, "exceptions.", &mut diag);
-                }
-                section(v, "exceptions", &mut diag)
-            }
-            None => RawExceptions::default(),
-        };
-        let mut raw_sources = Vec::new();
-        match table.get("sources") {
-            Some(toml::Value::Array(items)) => {
-                for (i, item) in items.iter().enumerate() {
-                    if let Some(t) = item.as_table() {
-                        check_keys(t, SOURCE_KEYS, &format!("sources[{i}]."), &mut diag);
-                    }
-                    raw_sources.push(section::<RawSource>(item, &format!("sources[{i}]"), &mut diag));
-                }
-            }
-            Some(_) => diag("sources", "expected an array of tables ([[sources]])".into()),
-            None => diag(
-                "sources",
-                "missing: a pipeline needs at least one [[sources]] entry".into(),
-            ),
-        }
+        let raw: RawPipeline = c.section(&toml::Value::Table(table), "");
+        let publish: RawPublish = raw
+            .publish
+            .as_ref()
+            .map_or_else(Default::default, |v| c.section(v, "publish"));
+        let reconcile: RawReconcile = raw
+            .reconcile
+            .as_ref()
+            .map_or_else(Default::default, |v| c.section(v, "reconcile"));
+        let exceptions: RawExceptions = raw
+            .exceptions
+            .as_ref()
+            .map_or_else(Default::default, |v| c.section(v, "exceptions"));
+        let raw_sources = sources::read_all(raw.sources.as_ref(), &mut c);
 
-        // Phase two: compile.
-        let name = raw.name.clone().unwrap_or_default();
-        if raw.name.is_none() {
-            diag("name", "missing: expected a pipeline name such as `sample`".into());
-        } else if !valid_name(&name) {
-            diag(
-                "name",
-                format!("expected lowercase letters, digits, `-` or `_` (at most 64), found `{name}`"),
-            );
-        }
-        let schedule = match raw.schedule.as_deref() {
-            Some(s) => match parse_schedule(s) {
-                Ok(sch) => Some(sch),
-                Err(e) => {
-                    diag("schedule", e);
-                    None
-                }
-            },
-            None => None,
-        };
-        let timezone = match raw.timezone.as_deref() {
-            None => chrono_tz::Africa::Johannesburg,
-            Some(tz) => tz.parse().unwrap_or_else(|_| {
-                diag(
-                    "timezone",
-                    format!("expected an IANA time zone such as `Africa/Johannesburg`, found `{tz}`"),
-                );
-                chrono_tz::Africa::Johannesburg
-            }),
-        };
-        let contracts_dir = raw.contracts_dir.as_ref().map(|d| base.join(d));
-        let catalog = match Catalog::load(contracts_dir.as_deref()) {
-            Ok(c) => c,
-            Err(errs) => {
-                for e in errs {
-                    diag("contracts_dir", e.to_string());
-                }
-                Catalog::load(None).unwrap_or_default()
-            }
-        };
-        let publish_location = match publish.location.as_deref() {
-            None => Location::Local(cwd.join("out")),
-            Some(l) => Location::parse(l, cwd).unwrap_or_else(|e| {
-                diag("publish.location", e.to_string());
-                Location::Local(cwd.join("out"))
-            }),
-        };
-        let retention_days = match publish.retention_days {
-            None => DEFAULT_RETENTION_DAYS,
-            Some(d) if (1..=36_500).contains(&d) => d as u32,
-            Some(d) => {
-                diag(
-                    "publish.retention_days",
-                    format!("expected a number of days from 1 to 36500, found {d}"),
-                );
-                DEFAULT_RETENTION_DAYS
-            }
-        };
-        let lock_wait_secs = match publish.lock_wait_secs {
-            None => DEFAULT_LOCK_WAIT_SECS,
-            Some(d) if (0..=86_400).contains(&d) => d as u64,
-            Some(d) => {
-                diag(
-                    "publish.lock_wait_secs",
-                    format!("expected a number of seconds from 0 to 86400, found {d}"),
-                );
-                DEFAULT_LOCK_WAIT_SECS
-            }
-        };
-        let mut years = Vec::new();
-        for (i, y) in reconcile.financial_years.clone().unwrap_or_default().iter().enumerate() {
-            match FinancialYear::parse(y, Calendar::Municipal, YearLabel::Start) {
-                Ok(fy) => years.push(fy),
-                Err(e) => diag(&format!("reconcile.financial_years[{i}]"), e.to_string()),
-            }
-        }
-        let mut settings = ReconcileSettings {
-            financial_years: years,
-            ..ReconcileSettings::default()
-        };
-        if let Some(t) = reconcile.name_match_threshold {
-            if (0.0..=1.0).contains(&t) {
-                settings.name_match_threshold = t;
-            } else {
-                diag(
-                    "reconcile.name_match_threshold",
-                    format!("expected a number between 0 and 1, found {t}"),
-                );
-            }
-        }
-        if let Some(t) = reconcile.variance_abs_tolerance_rand {
-            if t >= 0.0 {
-                settings.variance_abs_tolerance_rand = t;
-            } else {
-                diag(
-                    "reconcile.variance_abs_tolerance_rand",
-                    format!("expected an amount in Rand of 0 or more, found {t}"),
-                );
-            }
-        }
-        if let Some(t) = reconcile.variance_rel_tolerance {
-            if t >= 0.0 {
-                settings.variance_rel_tolerance = t;
-            } else {
-                diag(
-                    "reconcile.variance_rel_tolerance",
-                    format!("expected a ratio of 0 or more, found {t}"),
-                );
-            }
-        }
-        if let Some(a) = reconcile.accept_weight {
-            settings.accept_weight = a;
-        }
-        if let Some(w) = reconcile.no_match_weight {
-            settings.no_match_weight = w;
-        }
-        let probabilities = [
-            (
-                "reconcile.accept_probability",
-                reconcile.accept_probability,
-                &mut settings.accept_probability,
-            ),
-            (
-                "reconcile.review_probability",
-                reconcile.review_probability,
-                &mut settings.review_probability,
-            ),
-        ];
-        for (key, value, slot) in probabilities {
-            match value {
-                Some(p) if p > 0.0 && p < 1.0 => *slot = p,
-                Some(p) => diag(
-                    key,
-                    format!("expected a probability between 0 and 1 (exclusive), found {p}"),
-                ),
-                None => {}
-            }
-        }
-        if settings.review_probability > settings.accept_probability {
-            diag(
-                "reconcile.review_probability",
-                format!(
-                    "expected at most accept_probability ({}), found {}",
-                    settings.accept_probability, settings.review_probability
-                ),
-            );
-        }
-        if let Some(r) = reconcile.review_weight {
-            settings.review_weight = r;
-        }
-        if settings.review_weight > settings.accept_weight {
-            diag(
-                "reconcile.review_weight",
-                format!(
-                    "expected at most accept_weight ({}), found {}",
-                    settings.accept_weight, settings.review_weight
-                ),
-            );
-        }
-        let mut exceptions = ExceptionSettings::default();
-        match raw_exceptions.min_rand_at_stake {
-            Some(v) if v.is_finite() && v >= 0.0 => exceptions.min_rand_at_stake = v,
-            Some(v) => diag(
-                "exceptions.min_rand_at_stake",
-                format!("expected a Rand amount of 0 or more, found {v}"),
-            ),
-            None => {}
-        }
-        match raw_exceptions.min_share_of_capital_budget {
-            Some(v) if (0.0..=1.0).contains(&v) => exceptions.min_share_of_capital_budget = v,
-            Some(v) => diag(
-                "exceptions.min_share_of_capital_budget",
-                format!("expected a share from 0 to 1, found {v}"),
-            ),
-            None => {}
-        }
-        if let Some(d) = raw_exceptions.decisions.as_deref() {
-            match Location::parse(d, base) {
-                Ok(l) => {
-                    local_inputs.push(("exceptions.decisions".into(), l.clone()));
-                    exceptions.decisions = Some(l);
-                }
-                Err(e) => diag("exceptions.decisions", e.to_string()),
-            }
-        }
-        if let Some(o) = reconcile.overrides.as_deref() {
-            match Location::parse(o, base) {
-                Ok(l) => {
-                    local_inputs.push(("reconcile.overrides".into(), l.clone()));
-                    settings.overrides = Some(l);
-                }
-                Err(e) => diag("reconcile.overrides", e.to_string()),
-            }
-        }
-        for (link_type, t) in reconcile.tolerances.clone().unwrap_or_default() {
-            const TYPES: &[&str] = &[
-                "budget_idp",
-                "bepp_idp",
-                "bepp_budget",
-                "departmental_idp",
-                "departmental_budget",
-            ];
-            let key = format!("reconcile.tolerances.{link_type}");
-            if !TYPES.contains(&link_type.as_str()) {
-                diag(&key, format!("unknown link type; expected one of {}", TYPES.join(", ")));
-                continue;
-            }
-            let abs = t.abs_rand.unwrap_or(settings.variance_abs_tolerance_rand);
-            let rel = t.rel.unwrap_or(settings.variance_rel_tolerance);
-            if abs < 0.0 || rel < 0.0 {
-                diag(
-                    &key,
-                    format!("expected tolerances of 0 or more, found abs_rand = {abs}, rel = {rel}"),
-                );
-                continue;
-            }
-            settings.tolerances.insert(link_type, (abs, rel));
-        }
-        if let Some(model) = reconcile.model.clone() {
-            settings.estimate_model = model.estimate.unwrap_or(false);
-            if let Some(n) = model.max_iterations {
-                if n == 0 {
-                    diag("reconcile.model.max_iterations", "expected 1 or more, found 0".into());
-                }
-                settings.em_max_iterations = n;
-            }
-            for (name, mu) in model.levels.unwrap_or_default() {
-                let key = format!("reconcile.model.levels.\"{name}\"");
-                if crate::reconcile::score::level_index(&name).is_none() {
-                    diag(
-                        &key,
-                        format!(
-                            "unknown comparison level; expected one of {}",
-                            crate::reconcile::score::level_names().join(", ")
-                        ),
-                    );
-                    continue;
-                }
-                let ok = |p: f64| p > 0.0 && p < 1.0;
-                if !ok(mu.m) || !ok(mu.u) {
-                    diag(
-                        &key,
-                        format!(
-                            "expected m and u strictly between 0 and 1, found m = {}, u = {}",
-                            mu.m, mu.u
-                        ),
-                    );
-                    continue;
-                }
-                settings.model_levels.insert(name, (mu.m, mu.u));
-            }
-        }
-        let mut sources: Vec<SourceSpec> = Vec::new();
-        // Every valid name seen, whether or not its source has other problems.
-        let mut seen_names: Vec<(String, usize)> = Vec::new();
-        for (i, s) in raw_sources.into_iter().enumerate() {
-            let key = |k: &str| format!("sources[{i}].{k}");
-            let sname = s.name.clone().unwrap_or_default();
-            if s.name.is_none() {
-                diag(&key("name"), "missing: every source needs a name".into());
-            } else if !valid_name(&sname) {
-                diag(
-                    &key("name"),
-                    format!("expected lowercase letters, digits, `-` or `_`, found `{sname}`"),
-                );
-            } else if let Some((_, first)) = seen_names.iter().find(|(o, _)| *o == sname) {
-                diag(
-                    &key("name"),
-                    format!("`{sname}` is used by another source (sources[{first}]); source names must be unique"),
-                );
-            } else {
-                seen_names.push((sname.clone(), i));
-            }
-            let location = match s.location.as_deref() {
-                None => {
-                    diag(&key("location"), "missing: expected a path or URL".into());
-                    None
-                }
-                Some(l) => match Location::parse(l, base) {
-                    Ok(loc) => {
-                        local_inputs.push((key("location"), loc.clone()));
-                        Some(loc)
-                    }
-                    Err(e) => {
-                        diag(&key("location"), e.to_string());
-                        None
-                    }
-                },
-            };
-            let format = match s.format.as_deref() {
-                None => None,
-                Some(f) => match Format::parse(f) {
-                    Some(f) => Some(f),
-                    None => {
-                        diag(
-                            &key("format"),
-                            format!("expected `csv`, `tsv`, `xlsx`, `xls`, `json` or `parquet`, found `{f}`"),
-                        );
-                        None
-                    }
-                },
-            };
-            let contract = match s.contract.as_deref() {
-                None => {
-                    diag(
-                        &key("contract"),
-                        format!("missing: expected one of {}", catalog.names().join(", ")),
-                    );
-                    None
-                }
-                Some(c) => match catalog.get(c) {
-                    Some(ct) => Some(ct.clone()),
-                    None => {
-                        diag(
-                            &key("contract"),
-                            format!("unknown contract `{c}`; expected one of {}", catalog.names().join(", ")),
-                        );
-                        None
-                    }
-                },
-            };
-            let unit = match s.unit.as_deref() {
-                None => contract.as_ref().map_or(Unit::Rand, |c| c.unit),
-                Some(u) => Unit::parse(u).unwrap_or_else(|| {
-                    diag(
-                        &key("unit"),
-                        format!("expected `rand`, `thousand` or `million`, found `{u}`"),
-                    );
-                    Unit::Rand
-                }),
-            };
-            let sheets = match s.sheets.as_deref() {
-                None | Some("*") => None,
-                Some(p) => match Regex::new(p) {
-                    Ok(r) => Some(r),
-                    Err(e) => {
-                        diag(&key("sheets"), format!("invalid regular expression `{p}`: {e}"));
-                        None
-                    }
-                },
-            };
-            let calendar = contract.as_ref().map_or(Calendar::Municipal, |c| c.calendar);
-            let financial_year = match s.financial_year.as_deref() {
-                None => None,
-                Some(y) => match FinancialYear::parse(y, calendar, YearLabel::Start) {
-                    Ok(fy) => Some(fy),
-                    Err(e) => {
-                        diag(&key("financial_year"), e.to_string());
-                        None
-                    }
-                },
-            };
-            let max_reject_ratio = s.max_reject_ratio.unwrap_or(DEFAULT_MAX_REJECT_RATIO);
-            if !(0.0..=1.0).contains(&max_reject_ratio) {
-                diag(
-                    &key("max_reject_ratio"),
-                    format!("expected a share between 0 and 1, found {max_reject_ratio}"),
-                );
-            }
-            let max_row_drop = s.max_row_drop;
-            if let Some(d) = max_row_drop.filter(|d| !(0.0..=1.0).contains(d)) {
-                diag(
-                    &key("max_row_drop"),
-                    format!("expected a share between 0 and 1, found {d}"),
-                );
-            }
-            let mut http = HttpSettings::default();
-            let mut positive = |k: &str, v: Option<i64>, max: i64| -> Option<u64> {
-                match v {
-                    None => None,
-                    Some(n) if (0..=max).contains(&n) => Some(n as u64),
-                    Some(n) => {
-                        diag(&key(k), format!("expected a whole number from 0 to {max}, found {n}"));
-                        None
-                    }
-                }
-            };
-            if let Some(t) = positive("timeout_secs", s.timeout_secs, 86_400) {
-                http.timeout_secs = t.max(1);
-            }
-            if let Some(r) = positive("retries", s.retries, 20) {
-                http.retries = r as u32;
-            }
-            if let Some(b) = positive("retry_base_ms", s.retry_base_ms, 600_000) {
-                http.retry_base_ms = b;
-            }
-            if let Some(m) = positive("max_bytes", s.max_bytes, i64::MAX) {
-                http.max_bytes = m;
-            }
-            let mut read_limits = crate::sources::readers::ReadLimits::default();
-            if let Some(m) = positive("max_uncompressed_bytes", s.max_uncompressed_bytes, i64::MAX) {
-                read_limits.max_uncompressed_bytes = m;
-            }
-            if let Some(m) = positive("max_cells", s.max_cells, i64::MAX) {
-                read_limits.max_cells = m;
-            }
-            let min_rows =
-                positive("min_rows", s.min_rows, i64::from(u32::MAX)).map_or(DEFAULT_MIN_ROWS, |n| n as usize);
-            for (header, var) in s.headers_from_env.clone().unwrap_or_default() {
-                if reqwest::header::HeaderName::from_bytes(header.as_bytes()).is_err() {
-                    diag(
-                        &key("headers_from_env"),
-                        format!("`{header}` is not a valid HTTP header name"),
-                    );
-                } else if var.is_empty() || !var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                    diag(
-                        &key("headers_from_env"),
-                        format!("`{var}` (for header `{header}`) is not an environment variable name"),
-                    );
-                } else {
-                    http.headers_from_env.push((header, var));
-                }
-            }
-            if let (Some(location), Some(contract)) = (location, contract) {
-                sources.push(SourceSpec {
-                    name: sname,
-                    location,
-                    format,
-                    contract: contract.name,
-                    unit,
-                    sheets,
-                    financial_year,
-                    max_reject_ratio,
-                    min_rows,
-                    max_row_drop,
-                    http,
-                    read_limits,
-                });
-            }
-        }
+        // Phase two: compile, section by section.
+        let name = compile_name(raw.name.as_deref(), &mut c);
+        let (schedule, timezone) = schedule::compile(raw.schedule.as_deref(), raw.timezone.as_deref(), &mut c);
+        let catalog = compile_catalog(raw.contracts_dir.as_deref(), &mut c);
+        let publish = publish::compile(publish, &mut c);
+        let reconcile = reconcile::compile(reconcile, &mut c);
+        let exceptions = exceptions::compile(exceptions, &mut c);
+        let sources = sources::compile_all(raw_sources, &catalog, &mut c);
         if inputs == Inputs::Now {
-            for (key, location) in &local_inputs {
-                if let Some(problem) = inputs::missing(location) {
-                    diag(key, problem);
+            for (key, location) in std::mem::take(&mut c.local_inputs) {
+                if let Some(problem) = inputs::missing(&location) {
+                    c.diag(&key, problem);
                 }
             }
         }
-        if !diags.is_empty() {
-            return Err(ConfigError(diags));
+        if !c.diags.is_empty() {
+            return Err(ConfigError(c.diags));
         }
         Ok(Pipeline {
             name,
@@ -955,10 +206,10 @@ impl Pipeline {
             timezone,
             catch_up: raw.catch_up.unwrap_or(false),
             catalog,
-            publish: publish_location,
-            retention_days,
-            lock_wait_secs,
-            reconcile: settings,
+            publish: publish.location,
+            retention_days: publish.retention_days,
+            lock_wait_secs: publish.lock_wait_secs,
+            reconcile,
             exceptions,
             sources,
         })
@@ -966,7 +217,7 @@ impl Pipeline {
 
     /// Replaces one source's location (`--source NAME=URL`), relative to `cwd`.
     pub fn override_source(&mut self, spec: &str, cwd: &Path) -> Result<(), String> {
-        let shown = crate::sources::location::redact_text(spec);
+        let shown = crate::domain::location::redact_text(spec);
         let (name, url) = spec
             .split_once('=')
             .ok_or_else(|| format!("--source `{shown}`: expected NAME=URL"))?;
@@ -985,81 +236,36 @@ impl Pipeline {
     /// Replaces the publish location (`--out URL`), relative to `cwd`.
     pub fn override_publish(&mut self, url: &str, cwd: &Path) -> Result<(), String> {
         self.publish = Location::parse(url, cwd)
-            .map_err(|e| format!("--out `{}`: {e}", crate::sources::location::redact_text(url)))?;
+            .map_err(|e| format!("--out `{}`: {e}", crate::domain::location::redact_text(url)))?;
         Ok(())
     }
 }
 
-fn top_scalars(table: &toml::Table) -> toml::Table {
-    table
-        .iter()
-        .filter(|(k, _)| !matches!(k.as_str(), "publish" | "reconcile" | "exceptions" | "sources"))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect()
+/// The pipeline's name, checked as a path segment.
+fn compile_name(name: Option<&str>, c: &mut Compiler) -> String {
+    match name {
+        None => c.diag("name", "missing: expected a pipeline name such as `sample`".into()),
+        Some(n) if !valid_name(n) => c.diag(
+            "name",
+            format!("expected lowercase letters, digits, `-` or `_` (at most 64), found `{n}`"),
+        ),
+        Some(_) => {}
+    }
+    name.unwrap_or_default().to_string()
 }
 
-fn check_keys(table: &toml::Table, known: &[&str], prefix: &str, diag: &mut impl FnMut(&str, String)) {
-    for k in table.keys() {
-        if !known.contains(&k.as_str()) {
-            let hint = known
-                .iter()
-                .map(|c| (strsim::jaro_winkler(c, k), c))
-                .filter(|(s, _)| *s > 0.8)
-                .max_by(|a, b| a.0.total_cmp(&b.0))
-                .map(|(_, c)| format!(" (did you mean `{c}`?)"))
-                .unwrap_or_default();
-            diag(
-                &format!("{prefix}{k}"),
-                format!("unknown key{hint}; expected one of {}", known.join(", ")),
-            );
+/// The contracts: the bundled ones, or those of `contracts_dir` (relative to the pipeline file).
+fn compile_catalog(contracts_dir: Option<&str>, c: &mut Compiler) -> Catalog {
+    let dir = contracts_dir.map(|d| c.base.join(d));
+    match Catalog::load(dir.as_deref()) {
+        Ok(catalog) => catalog,
+        Err(errs) => {
+            for e in errs {
+                c.diag("contracts_dir", e.to_string());
+            }
+            Catalog::load(None).unwrap_or_default()
         }
     }
-}
-
-fn section<T: for<'de> Deserialize<'de> + Default>(
-    value: &toml::Value,
-    key: &str,
-    diag: &mut impl FnMut(&str, String),
-) -> T {
-    // Deserialise field by field so one wrong type does not hide the others.
-    let Some(table) = value.as_table() else {
-        diag(key, "expected a table".into());
-        return T::default();
-    };
-    let mut good = toml::Table::new();
-    for (k, v) in table {
-        let mut single = toml::Table::new();
-        single.insert(k.clone(), v.clone());
-        match T::deserialize(toml::Value::Table(single)) {
-            Ok(_) => {
-                good.insert(k.clone(), v.clone());
-            }
-            Err(e) => {
-                let full = if key.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{key}.{k}")
-                };
-                let found = match v {
-                    toml::Value::String(s) => format!("the string \"{s}\""),
-                    toml::Value::Integer(i) => format!("the integer {i}"),
-                    toml::Value::Float(f) => format!("the number {f}"),
-                    toml::Value::Boolean(b) => format!("{b}"),
-                    toml::Value::Array(_) => "an array".into(),
-                    toml::Value::Table(_) => "a table".into(),
-                    toml::Value::Datetime(d) => format!("the date {d}"),
-                };
-                let expected = e
-                    .message()
-                    .split(", expected ")
-                    .nth(1)
-                    .unwrap_or("another type")
-                    .to_string();
-                diag(&full, format!("expected {expected}, found {found}"));
-            }
-        }
-    }
-    T::deserialize(toml::Value::Table(good)).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -1213,5 +419,49 @@ max_reject_ratio = "lots"
         assert_eq!(p.sources[0].location, Location::Local(PathBuf::from("/data/b.xlsx")));
         let e = p.override_source("idp=x.csv", Path::new("/w")).unwrap_err();
         assert!(e.contains("has no source `idp`"), "{e}");
+    }
+
+    /// Issue #11: every raw struct denies unknown keys; an unknown key is named with the file,
+    /// its full key and the keys expected, in every section and at the top.
+    #[test]
+    fn an_unknown_key_names_the_file_and_key_in_every_section() {
+        let text =
+            format!("{GOOD}\n[publish]\nlocation = \"out\"\nretention = 3\n[exceptions]\ndecision = \"d.csv\"\n")
+                .replacen("schedule =", "schedul = \"x\"\nschedule =", 1)
+                .replacen("contract = ", "sheet = \"A5\"\ncontract = ", 1);
+        let e = Pipeline::parse(&text, "typos.toml", Path::new("/r"), Path::new("/w")).unwrap_err();
+        let shown: Vec<String> = e.0.iter().map(|d| format!("{}: {}", d.key, d.message)).collect();
+        assert_eq!(e.0.len(), 4, "{e}");
+        assert!(e.0.iter().all(|d| d.file == "typos.toml"), "{e}");
+        assert!(
+            shown[0].starts_with("schedul: unknown key (did you mean `schedule`?); expected one of name, description, schedule, timezone, catch_up, contracts_dir, publish, reconcile, exceptions, sources"),
+            "{e}"
+        );
+        assert!(
+            shown[1].starts_with("publish.retention: unknown key (did you mean `retention_days`?); expected one of location, retention_days, lock_wait_secs"),
+            "{e}"
+        );
+        assert!(
+            shown[2].starts_with("exceptions.decision: unknown key (did you mean `decisions`?)"),
+            "{e}"
+        );
+        assert!(
+            shown[3].starts_with("sources[0].sheet: unknown key (did you mean `sheets`?)"),
+            "{e}"
+        );
+        assert!(
+            e.to_string().contains("typos.toml: sources[0].sheet: unknown key"),
+            "{e}"
+        );
+    }
+
+    /// The bundled pipelines (and the S3 example in ops/) still compile with unknown keys denied.
+    #[test]
+    fn the_bundled_pipelines_compile() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        for file in ["pipelines/sample.toml", "ops/pipelines/s3_example.toml"] {
+            let path = root.join(file);
+            Pipeline::load(&path, root).unwrap_or_else(|e| panic!("{file}: {e}"));
+        }
     }
 }

@@ -7,6 +7,7 @@
 //! crate counts 1 = Sunday, so they are rewritten as the crate's numbers before it parses them,
 //! and `0 2 * * 1` runs on Mondays as it does under cron.
 
+use super::compiler::Compiler;
 use std::collections::BTreeSet;
 use std::str::FromStr;
 
@@ -212,6 +213,26 @@ fn is_full_name(word: &str) -> bool {
         "saturday",
     ];
     FULL.contains(&word)
+}
+
+/// Compiles `schedule` and `timezone` (default Africa/Johannesburg).
+pub(super) fn compile(
+    schedule: Option<&str>,
+    timezone: Option<&str>,
+    c: &mut Compiler,
+) -> (Option<cron::Schedule>, chrono_tz::Tz) {
+    let schedule = schedule.and_then(|s| parse_schedule(s).map_err(|e| c.diag("schedule", e)).ok());
+    let timezone = match timezone {
+        None => chrono_tz::Africa::Johannesburg,
+        Some(tz) => tz.parse().unwrap_or_else(|_| {
+            c.diag(
+                "timezone",
+                format!("expected an IANA time zone such as `Africa/Johannesburg`, found `{tz}`"),
+            );
+            chrono_tz::Africa::Johannesburg
+        }),
+    };
+    (schedule, timezone)
 }
 
 #[cfg(test)]

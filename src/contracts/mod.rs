@@ -16,8 +16,8 @@ pub mod reference;
 pub mod validate;
 pub mod wards;
 
-use crate::contracts::fiscal::{Calendar, YearLabel};
-use crate::contracts::numbers::Unit;
+use crate::domain::fiscal::{Calendar, YearLabel};
+use crate::domain::Unit;
 use regex::Regex;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -331,6 +331,54 @@ pub fn normalise_header(raw: &str) -> String {
     raw.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase()
 }
 
+/// Compiles a contract's columns (aliases normalised, patterns compiled); also every column name
+/// with its position, for the keys that name columns.
+fn compile_columns(
+    raw: Vec<RawColumn>,
+    errors: &mut Vec<ContractError>,
+    err: &impl Fn(&str, String) -> ContractError,
+) -> (Vec<Column>, BTreeMap<String, usize>) {
+    let mut columns = Vec::new();
+    let mut seen = BTreeMap::new();
+    for (i, c) in raw.into_iter().enumerate() {
+        if let Some(prev) = seen.insert(c.name.clone(), i) {
+            errors.push(err(
+                &format!("columns[{i}].name"),
+                format!("`{}` is already defined at columns[{prev}]", c.name),
+            ));
+        }
+        let pattern = match c.pattern.as_deref().map(Regex::new) {
+            Some(Ok(r)) => Some(r),
+            Some(Err(e)) => {
+                errors.push(err(
+                    &format!("columns[{i}].pattern"),
+                    format!("invalid regular expression: {e}"),
+                ));
+                None
+            }
+            None => None,
+        };
+        check_bound(c.max_abs, &format!("columns[{i}].max_abs"), errors, err);
+        let mut aliases: Vec<String> = c.aliases.iter().map(|a| normalise_header(a)).collect();
+        aliases.push(normalise_header(&c.name));
+        columns.push(Column {
+            name: c.name,
+            kind: c.kind,
+            aliases,
+            required: c.required,
+            pattern,
+            allowed: c.allowed.iter().map(|a| a.to_lowercase()).collect(),
+            min: c.min,
+            max: c.max,
+            on_invalid: c.on_invalid,
+            null_values: c.null_values.iter().map(|v| v.trim().to_lowercase()).collect(),
+            categories: c.categories,
+            max_abs: c.max_abs,
+        });
+    }
+    (columns, seen)
+}
+
 impl Contract {
     /// Parses and compiles one contract, collecting every problem.
     pub fn parse(text: &str, file: &str) -> Result<Contract, Vec<ContractError>> {
@@ -349,44 +397,7 @@ impl Contract {
             ));
             Unit::Rand
         });
-        let mut columns = Vec::new();
-        let mut seen = BTreeMap::new();
-        for (i, c) in raw.columns.into_iter().enumerate() {
-            if let Some(prev) = seen.insert(c.name.clone(), i) {
-                errors.push(err(
-                    &format!("columns[{i}].name"),
-                    format!("`{}` is already defined at columns[{prev}]", c.name),
-                ));
-            }
-            let pattern = match c.pattern.as_deref().map(Regex::new) {
-                Some(Ok(r)) => Some(r),
-                Some(Err(e)) => {
-                    errors.push(err(
-                        &format!("columns[{i}].pattern"),
-                        format!("invalid regular expression: {e}"),
-                    ));
-                    None
-                }
-                None => None,
-            };
-            check_bound(c.max_abs, &format!("columns[{i}].max_abs"), &mut errors, &err);
-            let mut aliases: Vec<String> = c.aliases.iter().map(|a| normalise_header(a)).collect();
-            aliases.push(normalise_header(&c.name));
-            columns.push(Column {
-                name: c.name,
-                kind: c.kind,
-                aliases,
-                required: c.required,
-                pattern,
-                allowed: c.allowed.iter().map(|a| a.to_lowercase()).collect(),
-                min: c.min,
-                max: c.max,
-                on_invalid: c.on_invalid,
-                null_values: c.null_values.iter().map(|v| v.trim().to_lowercase()).collect(),
-                categories: c.categories,
-                max_abs: c.max_abs,
-            });
-        }
+        let (columns, seen) = compile_columns(raw.columns, &mut errors, &err);
         let mut amounts = Vec::new();
         for (i, a) in raw.amounts.into_iter().enumerate() {
             match Regex::new(&a.header_pattern) {

@@ -8,11 +8,12 @@
 //! that make a whole sheet unreadable (no header row, missing required columns) are returned
 //! separately, naming the file, the sheet and what was expected and found.
 
-use crate::contracts::fiscal::FinancialYear;
-use crate::contracts::numbers::{parse_amount, Unit};
+use crate::contracts::numbers::parse_amount;
 use crate::contracts::reference::Reference;
 use crate::contracts::{gps, wards};
 use crate::contracts::{normalise_header, ColumnKind, Contract, OnInvalid};
+use crate::domain::fiscal::FinancialYear;
+use crate::domain::Unit;
 use crate::sources::readers::{format_number, Cell, RawRow, RawSheet};
 use std::collections::BTreeMap;
 
@@ -97,27 +98,8 @@ impl ValidRow {
     }
 }
 
-/// How serious a quarantine entry is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Severity {
-    /// The row was rejected.
-    Error,
-    /// The cell was nulled; the row was kept.
-    Warning,
-    /// The value was kept as it is but deserves a look (a negative amount).
-    Notice,
-}
-
-impl Severity {
-    /// The name written to outputs.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
-            Severity::Notice => "notice",
-        }
-    }
-}
+/// Moved to [`crate::domain::Severity`]; this path stays for code edited in parallel (`run.rs`).
+pub use crate::domain::Severity;
 
 /// One broken rule in one cell (or row).
 #[derive(Debug, Clone, PartialEq)]
@@ -249,12 +231,91 @@ fn header_target(contract: &Contract, header: &str, opts: &Options) -> Option<Ta
     None
 }
 
+/// What the header row says about a sheet: where it is and which column each cell feeds.
+struct Layout {
+    /// Rows the header spans.
+    span: usize,
+    /// Index of the header's first row.
+    header_idx: usize,
+    /// The header, combined over `span` rows.
+    header_row: RawRow,
+    /// Per header cell: the contract column or amount it feeds.
+    targets: Vec<Option<Target>>,
+    /// Per contract column: whether the header has it.
+    found_cols: Vec<bool>,
+    /// (column, position of its first header, position of a repeat): the first is read, and a
+    /// row whose repeat holds another value is quarantined (rule `duplicate_header`).
+    duplicates: Vec<(usize, usize, usize)>,
+}
+
+/// Everything a data row of one sheet is checked against.
+struct SheetContext<'a> {
+    contract: &'a Contract,
+    sheet: &'a RawSheet,
+    opts: &'a Options,
+    reference: &'a Reference,
+    layout: &'a Layout,
+    /// The municipality named by the sheet (SA36), or why the name names none.
+    sheet_code: Option<Result<String, (String, String)>>,
+    /// The document's own year.
+    budget_year: Option<FinancialYear>,
+}
+
+/// One data row as it is checked: its values, amounts and broken rules so far.
+struct RowState {
+    errs: Vec<Rejection>,
+    warns: Vec<Rejection>,
+    values: BTreeMap<String, Value>,
+    amounts: Vec<AmountValue>,
+    demarcation_code: Option<String>,
+    /// Per contract column: whether the row fills it.
+    present: Vec<bool>,
+}
+
 fn validate_sheet(contract: &Contract, sheet: &RawSheet, opts: &Options, reference: &Reference, out: &mut Outcome) {
     if sheet.rows.iter().all(|r| r.is_blank()) {
         return;
     }
-    // 1. The header row is the one with the most known headers. A header spread over several
-    // rows (a merged "Budget year" over one year per column) is read as one row.
+    let layout = match layout(contract, sheet, opts) {
+        Ok(l) => l,
+        Err(e) => {
+            out.problems.push(e);
+            return;
+        }
+    };
+    // 2. The sheet name may carry the municipality (SA36).
+    let sheet_code = contract.demarcation_from_sheet.then(|| {
+        let name = sheet.name.clone().unwrap_or_default();
+        reference
+            .resolve_code(&name)
+            .map(|r| r.code)
+            .map_err(|e| (name, e.to_string()))
+    });
+    let ctx = SheetContext {
+        contract,
+        sheet,
+        opts,
+        reference,
+        budget_year: document_year(&layout.targets),
+        layout: &layout,
+        sheet_code,
+    };
+    // 3. Data rows.
+    for row in &sheet.rows[(layout.header_idx + layout.span).min(sheet.rows.len())..] {
+        if row.is_blank() {
+            if contract.stop_at_blank_row {
+                break;
+            }
+            continue;
+        }
+        out.rows_read += 1;
+        validate_row(&ctx, row, out);
+    }
+}
+
+/// Step 1: the header row is the one with the most known headers. A header spread over several
+/// rows (a merged "Budget year" over one year per column) is read as one row.
+fn layout(contract: &Contract, sheet: &RawSheet, opts: &Options) -> Result<Layout, SheetError> {
     let span = contract.header_rows.max(1);
     let headers_at = |i: usize| -> RawRow { combined_header(&sheet.rows[i..(i + span).min(sheet.rows.len())]) };
     let mut best: Option<(usize, usize)> = None;
@@ -277,7 +338,7 @@ fn validate_sheet(contract: &Contract, sheet: &RawSheet, opts: &Options, referen
             .take(6)
             .map(|c| format!("`{}`", c.aliases.first().cloned().unwrap_or_default()))
             .collect();
-        out.problems.push(SheetError::NoHeader {
+        return Err(SheetError::NoHeader {
             file: opts.file.clone(),
             sheet: sheet_label(sheet),
             searched: contract.header_search_rows.min(sheet.rows.len()),
@@ -286,15 +347,55 @@ fn validate_sheet(contract: &Contract, sheet: &RawSheet, opts: &Options, referen
             best_row: sheet.rows.get(header_idx).map_or(0, |r| r.number),
             best: matched,
         });
-        return;
     }
-    let combined = headers_at(header_idx);
-    let header_row = &combined;
+    let header_row = headers_at(header_idx);
+    let (targets, found_cols, duplicates) = map_headers(contract, sheet, opts, &header_row)?;
+    let missing: Vec<String> = contract
+        .columns
+        .iter()
+        .zip(&found_cols)
+        .filter(|(c, found)| c.required && !**found)
+        .map(|(c, _)| format!("`{}` (headers: {})", c.name, c.aliases.join(" | ")))
+        .collect();
+    if !missing.is_empty() {
+        let found: Vec<String> = header_row
+            .cells
+            .iter()
+            .map(|c| normalise_header(&c.raw()))
+            .filter(|h| !h.is_empty())
+            .map(|h| format!("`{h}`"))
+            .collect();
+        return Err(SheetError::MissingColumns {
+            file: opts.file.clone(),
+            sheet: sheet_label(sheet),
+            row: header_row.number,
+            missing: missing.join(", "),
+            found: found.join(", "),
+        });
+    }
+    Ok(Layout {
+        span,
+        header_idx,
+        header_row,
+        targets,
+        found_cols,
+        duplicates,
+    })
+}
+
+/// Header cells → (targets, columns found, repeated columns).
+type HeaderMap = (Vec<Option<Target>>, Vec<bool>, Vec<(usize, usize, usize)>);
+
+/// Maps each header cell to the contract column or amount it feeds.
+fn map_headers(
+    contract: &Contract,
+    sheet: &RawSheet,
+    opts: &Options,
+    header_row: &RawRow,
+) -> Result<HeaderMap, SheetError> {
     let mut targets: Vec<Option<Target>> = Vec::new();
     let mut found_cols = vec![false; contract.columns.len()];
     let mut first_at = vec![0usize; contract.columns.len()];
-    // (column, position of its first header, position of a repeat): the first is read, and a
-    // row whose repeat holds another value is quarantined (rule `duplicate_header`).
     let mut duplicates: Vec<(usize, usize, usize)> = Vec::new();
     for (j, cell) in header_row.cells.iter().enumerate() {
         let h = normalise_header(&cell.raw());
@@ -325,44 +426,23 @@ fn validate_sheet(contract: &Contract, sheet: &RawSheet, opts: &Options, referen
                 Some(Target::Column(i))
             }
             Some(Target::Amount { year: None, .. }) => {
-                out.problems.push(SheetError::NoYear {
+                return Err(SheetError::NoYear {
                     file: opts.file.clone(),
                     sheet: sheet_label(sheet),
                     header: cell.raw().replace('\n', " "),
                 });
-                return;
             }
             other => other,
         };
         targets.push(t);
     }
-    let missing: Vec<String> = contract
-        .columns
-        .iter()
-        .zip(&found_cols)
-        .filter(|(c, found)| c.required && !**found)
-        .map(|(c, _)| format!("`{}` (headers: {})", c.name, c.aliases.join(" | ")))
-        .collect();
-    if !missing.is_empty() {
-        let found: Vec<String> = header_row
-            .cells
-            .iter()
-            .map(|c| normalise_header(&c.raw()))
-            .filter(|h| !h.is_empty())
-            .map(|h| format!("`{h}`"))
-            .collect();
-        out.problems.push(SheetError::MissingColumns {
-            file: opts.file.clone(),
-            sheet: sheet_label(sheet),
-            row: header_row.number,
-            missing: missing.join(", "),
-            found: found.join(", "),
-        });
-        return;
-    }
-    // The document's own year: an SA36's budget year (the first `Budget year` column); an SC36
-    // has none, and its year is its original/adjusted budget's and actuals' year, never the
-    // audited columns' (which restate earlier years).
+    Ok((targets, found_cols, duplicates))
+}
+
+/// The document's own year: an SA36's budget year (the first `Budget year` column); an SC36
+/// has none, and its year is its original/adjusted budget's and actuals' year, never the
+/// audited columns' (which restate earlier years).
+fn document_year(targets: &[Option<Target>]) -> Option<FinancialYear> {
     let year_of = |phases: &[&str]| {
         targets
             .iter()
@@ -372,356 +452,435 @@ fn validate_sheet(contract: &Contract, sheet: &RawSheet, opts: &Options, referen
             })
             .min()
     };
-    let budget_year = year_of(&["budget"]).or_else(|| year_of(&["original_budget", "adjusted_budget", "actual_ytd"]));
-    // 2. The sheet name may carry the municipality (SA36).
-    let sheet_code = if contract.demarcation_from_sheet {
-        let name = sheet.name.clone().unwrap_or_default();
-        Some(reference.resolve_code(&name).map(|r| r.code).map_err(|e| (name, e)))
-    } else {
-        None
-    };
-    // 3. Data rows.
-    for row in &sheet.rows[(header_idx + span).min(sheet.rows.len())..] {
-        if row.is_blank() {
-            if contract.stop_at_blank_row {
-                break;
-            }
-            continue;
-        }
-        out.rows_read += 1;
-        let mut errs: Vec<Rejection> = Vec::new();
-        let mut warns: Vec<Rejection> = Vec::new();
-        let mut values = BTreeMap::new();
-        let mut amounts = Vec::new();
-        let mut demarcation_code = None;
-        let reject = |column: &str, rule: &str, raw: String, message: String| Rejection {
-            sheet: sheet.name.clone(),
+    year_of(&["budget"]).or_else(|| year_of(&["original_budget", "adjusted_budget", "actual_ytd"]))
+}
+
+impl SheetContext<'_> {
+    /// A broken rule in `row` (an error: the row is rejected).
+    fn reject(&self, row: &RawRow, column: &str, rule: &str, raw: String, message: String) -> Rejection {
+        Rejection {
+            sheet: self.sheet.name.clone(),
             row: row.number,
             column: column.to_string(),
             rule: rule.to_string(),
             raw: escape_controls(raw),
             severity: Severity::Error,
             message,
-        };
-        if let Some(code) = &contract.demarcation_code {
-            demarcation_code = Some(code.clone());
         }
-        match &sheet_code {
-            Some(Ok(code)) => demarcation_code = Some(code.clone()),
-            Some(Err((name, e))) => errs.push(reject(
-                "(sheet name)",
-                "demarcation_code",
-                name.clone(),
-                format!(
-                    "sheet `{name}` of {} should be named by the municipality's demarcation code: {e}",
-                    opts.file
-                ),
-            )),
+    }
+
+    /// A warning about `row` (the row is kept).
+    fn warn(&self, row: &RawRow, column: &str, rule: &str, raw: String, message: String) -> Rejection {
+        Rejection {
+            severity: Severity::Warning,
+            ..self.reject(row, column, rule, raw, message)
+        }
+    }
+
+    /// The normalised header of column `j`.
+    fn header(&self, j: usize) -> String {
+        normalise_header(&self.layout.header_row.cells[j].raw())
+    }
+}
+
+/// Checks one data row and adds it to the accepted rows or the quarantine.
+fn validate_row(ctx: &SheetContext, row: &RawRow, out: &mut Outcome) {
+    let contract = ctx.contract;
+    let mut st = RowState {
+        errs: Vec::new(),
+        warns: Vec::new(),
+        values: BTreeMap::new(),
+        amounts: Vec::new(),
+        demarcation_code: contract.demarcation_code.clone(),
+        present: vec![false; contract.columns.len()],
+    };
+    match &ctx.sheet_code {
+        Some(Ok(code)) => st.demarcation_code = Some(code.clone()),
+        Some(Err((name, e))) => st.errs.push(ctx.reject(
+            row,
+            "(sheet name)",
+            "demarcation_code",
+            name.clone(),
+            format!(
+                "sheet `{name}` of {} should be named by the municipality's demarcation code: {e}",
+                ctx.opts.file
+            ),
+        )),
+        None => {}
+    }
+    for (j, target) in ctx.layout.targets.iter().enumerate() {
+        let cell = row.cells.get(j).unwrap_or(&Cell::Empty);
+        match target {
             None => {}
+            Some(Target::Amount { phase, year }) => read_amount(ctx, row, j, phase, *year, cell, &mut st),
+            Some(Target::Column(ci)) => read_column(ctx, row, *ci, cell, &mut st),
         }
-        let mut present = vec![false; contract.columns.len()];
-        for (j, target) in targets.iter().enumerate() {
-            let Some(target) = target else { continue };
-            let cell = row.cells.get(j).unwrap_or(&Cell::Empty);
-            match target {
-                Target::Amount { phase, year } => {
-                    if cell.is_empty() {
-                        continue;
-                    }
-                    let header = normalise_header(&header_row.cells[j].raw());
-                    match cell_number(cell) {
-                        Ok(Some(v)) => match plausible(v * opts.unit.to_rand_factor(), Some(contract.max_abs), &header)
-                        {
-                            Ok(rand) => amounts.push(AmountValue {
-                                year: year.unwrap_or(FinancialYear::new(contract.calendar, 0)),
-                                phase: phase.clone(),
-                                rand,
-                            }),
-                            Err((rule, message)) => errs.push(reject(&header, &rule, cell.raw(), message)),
-                        },
-                        Ok(None) => {}
-                        Err(raw) => errs.push(reject(
-                            &header,
-                            "number",
-                            raw.clone(),
-                            format!("`{raw}` in `{header}` is not an amount"),
-                        )),
-                    }
-                }
-                Target::Column(ci) => {
-                    let col = &contract.columns[*ci];
-                    if cell.is_empty() || col.null_values.contains(&cell.raw().trim().to_lowercase()) {
-                        continue;
-                    }
-                    let raw = cell.raw();
-                    // NUL bytes and terminal escape codes are never data: removed, with a warning.
-                    let cleaned = strip_controls(&raw);
-                    if cleaned.is_some() {
-                        let mut r = reject(
-                            &col.name,
-                            "control_characters",
-                            raw.clone(),
-                            format!(
-                                "control characters (NUL bytes, terminal escape codes) removed from `{}`",
-                                col.name
-                            ),
-                        );
-                        r.severity = Severity::Warning;
-                        warns.push(r);
-                    }
-                    let text = cleaned.as_deref().unwrap_or(&raw).trim().to_string();
-                    if text.is_empty() {
-                        continue;
-                    }
-                    let owned;
-                    let cell = if cleaned.is_some() {
-                        owned = Cell::Text(text.clone());
-                        &owned
-                    } else {
-                        cell
-                    };
-                    present[*ci] = true;
-                    let checked: Result<Value, (String, String)> = match col.kind {
-                        ColumnKind::Text => check_text(col, &text).map(|()| Value::Text(text.clone())),
-                        ColumnKind::Amount | ColumnKind::Number => match cell_number(cell) {
-                            Ok(Some(v)) => {
-                                let (v, bound) = if col.kind == ColumnKind::Amount {
-                                    (v * opts.unit.to_rand_factor(), col.max_abs.or(Some(contract.max_abs)))
-                                } else {
-                                    (v, col.max_abs)
-                                };
-                                plausible(v, bound, &col.name)
-                                    .and_then(|v| check_range(col, v).map(|()| Value::Number(v)))
-                            }
-                            Ok(None) => {
-                                continue;
-                            }
-                            Err(raw) => Err((
-                                "number".to_string(),
-                                format!("`{raw}` in `{}` is not a number", col.name),
-                            )),
-                        },
-                        ColumnKind::FinancialYear => {
-                            // Keep the text too: a Treasury period code's suffix is the amount's phase.
-                            values.insert(format!("{}_text", col.name), Value::Text(text.clone()));
-                            FinancialYear::parse(&text, contract.calendar, contract.year_label)
-                                .map(Value::Year)
-                                .map_err(|e| ("financial_year".to_string(), e.to_string()))
-                        }
-                        ColumnKind::Location => {
-                            let context = |name: &str| -> Option<String> {
-                                targets.iter().enumerate().find_map(|(k, t)| match t {
-                                    Some(Target::Column(c)) if contract.columns[*c].name == name => row
-                                        .cells
-                                        .get(k)
-                                        .map(|c| c.raw().trim().to_string())
-                                        .filter(|t| !t.is_empty()),
-                                    _ => None,
-                                })
-                            };
-                            let (province, district) = (context("province"), context("district_municipality"));
-                            match reference.resolve_location(&text, province.as_deref(), district.as_deref()) {
-                                Ok(located) => {
-                                    demarcation_code = located.codes.first().cloned();
-                                    values.insert("location_scope".into(), Value::Text(located.scope.as_str().into()));
-                                    values.insert("location_codes".into(), Value::Text(located.codes.join(";")));
-                                    Ok(Value::Text(located.codes.join(";")))
-                                }
-                                Err(e) => Err(("demarcation_code".to_string(), e.to_string())),
-                            }
-                        }
-                        ColumnKind::Demarcation => match reference.resolve(&text) {
-                            Ok(r)
-                                if !col.categories.is_empty()
-                                    && !reference
-                                        .get(&r.code)
-                                        .is_some_and(|m| col.categories.contains(&m.category)) =>
-                            {
-                                let category = reference.get(&r.code).map_or("?", |m| m.category.as_str());
-                                Err((
-                                    "demarcation_code".to_string(),
-                                    format!(
-                                        "`{text}` resolves to {} (category {category}); expected a municipality of category {}",
-                                        r.code,
-                                        col.categories.join(" or ")
-                                    ),
-                                ))
-                            }
-                            Ok(r) => {
-                                demarcation_code = Some(r.code.clone());
-                                Ok(Value::Text(r.code))
-                            }
-                            Err(e) => Err(("demarcation_code".to_string(), e.to_string())),
-                        },
-                    };
-                    match checked {
-                        Ok(v) => {
-                            values.insert(col.name.clone(), v);
-                        }
-                        Err((rule, message)) => {
-                            let mut r = reject(&col.name, &rule, raw, message);
-                            if col.on_invalid == OnInvalid::Warn && !col.required {
-                                r.severity = Severity::Warning;
-                                warns.push(r);
-                            } else {
-                                errs.push(r);
-                            }
-                        }
-                    }
-                }
-            }
+    }
+    check_duplicates(ctx, row, &mut st);
+    check_row_rules(ctx, row, &mut st);
+    derive_values(ctx, row, &mut st);
+    long_form_amount(ctx, row, &mut st);
+    name_negative_amounts(ctx, row, &mut st);
+    let rejected = !st.errs.is_empty();
+    out.rejections.append(&mut st.errs);
+    out.rejections.append(&mut st.warns);
+    if rejected {
+        out.rows_rejected += 1;
+    } else {
+        out.rows.push(ValidRow {
+            sheet: ctx.sheet.name.clone(),
+            row: row.number,
+            values: st.values,
+            amounts: st.amounts,
+            demarcation_code: st.demarcation_code,
+            budget_year: ctx.budget_year,
+        });
+    }
+}
+
+/// A wide-form amount cell (one column per year and phase).
+fn read_amount(
+    ctx: &SheetContext,
+    row: &RawRow,
+    j: usize,
+    phase: &str,
+    year: Option<FinancialYear>,
+    cell: &Cell,
+    st: &mut RowState,
+) {
+    if cell.is_empty() {
+        return;
+    }
+    let header = ctx.header(j);
+    match cell_number(cell) {
+        Ok(Some(v)) => match plausible(v * ctx.opts.unit.to_rand_factor(), Some(ctx.contract.max_abs), &header) {
+            Ok(rand) => st.amounts.push(AmountValue {
+                year: year.unwrap_or(FinancialYear::new(ctx.contract.calendar, 0)),
+                phase: phase.to_string(),
+                rand,
+            }),
+            Err((rule, message)) => st.errs.push(ctx.reject(row, &header, &rule, cell.raw(), message)),
+        },
+        Ok(None) => {}
+        Err(raw) => st.errs.push(ctx.reject(
+            row,
+            &header,
+            "number",
+            raw.clone(),
+            format!("`{raw}` in `{header}` is not an amount"),
+        )),
+    }
+}
+
+/// A contract column's cell: cleaned, parsed by the column's kind, kept or quarantined.
+fn read_column(ctx: &SheetContext, row: &RawRow, ci: usize, cell: &Cell, st: &mut RowState) {
+    let col = &ctx.contract.columns[ci];
+    if cell.is_empty() || col.null_values.contains(&cell.raw().trim().to_lowercase()) {
+        return;
+    }
+    let raw = cell.raw();
+    // NUL bytes and terminal escape codes are never data: removed, with a warning.
+    let cleaned = strip_controls(&raw);
+    if cleaned.is_some() {
+        st.warns.push(ctx.warn(
+            row,
+            &col.name,
+            "control_characters",
+            raw.clone(),
+            format!(
+                "control characters (NUL bytes, terminal escape codes) removed from `{}`",
+                col.name
+            ),
+        ));
+    }
+    let text = cleaned.as_deref().unwrap_or(&raw).trim().to_string();
+    if text.is_empty() {
+        return;
+    }
+    let owned;
+    let cell = if cleaned.is_some() {
+        owned = Cell::Text(text.clone());
+        &owned
+    } else {
+        cell
+    };
+    st.present[ci] = true;
+    let Some(checked) = column_value(ctx, row, col, &text, cell, st) else {
+        return;
+    };
+    match checked {
+        Ok(v) => {
+            st.values.insert(col.name.clone(), v);
         }
-        for &(ci, a, b) in &duplicates {
-            let col = &contract.columns[ci];
-            let value = |k: usize| row.cells.get(k).map(Cell::raw).unwrap_or_default().trim().to_string();
-            let (first, repeat) = (value(a), value(b));
-            // The first column is read; a repeat that says something else would be lost silently.
-            if !repeat.is_empty() && first != repeat {
-                let header = |k: usize| normalise_header(&header_row.cells[k].raw());
-                let mut r = reject(
-                    &col.name,
-                    "duplicate_header",
-                    format!("{first} | {repeat}"),
-                    format!(
-                        "columns {} (`{}`) and {} (`{}`) both map to `{}` and disagree: `{first}` vs `{repeat}`; rename or remove one of them",
-                        a + 1,
-                        header(a),
-                        b + 1,
-                        header(b),
-                        col.name
-                    ),
-                );
-                if col.on_invalid == OnInvalid::Warn && !col.required {
-                    r.severity = Severity::Warning;
-                    warns.push(r);
+        Err((rule, message)) => {
+            let r = ctx.reject(row, &col.name, &rule, raw, message);
+            push_by_column(col, r, st);
+        }
+    }
+}
+
+/// An error, or a warning for an optional column that only warns.
+fn push_by_column(col: &crate::contracts::Column, mut r: Rejection, st: &mut RowState) {
+    if col.on_invalid == OnInvalid::Warn && !col.required {
+        r.severity = Severity::Warning;
+        st.warns.push(r);
+    } else {
+        st.errs.push(r);
+    }
+}
+
+/// The value of a non-empty cell by its column's kind: `None` when it holds nothing after all
+/// (a number cell that reads as empty), else the value or the broken (rule, message).
+fn column_value(
+    ctx: &SheetContext,
+    row: &RawRow,
+    col: &crate::contracts::Column,
+    text: &str,
+    cell: &Cell,
+    st: &mut RowState,
+) -> Option<Result<Value, (String, String)>> {
+    let contract = ctx.contract;
+    Some(match col.kind {
+        ColumnKind::Text => check_text(col, text).map(|()| Value::Text(text.to_string())),
+        ColumnKind::Amount | ColumnKind::Number => match cell_number(cell) {
+            Ok(Some(v)) => {
+                let (v, bound) = if col.kind == ColumnKind::Amount {
+                    (
+                        v * ctx.opts.unit.to_rand_factor(),
+                        col.max_abs.or(Some(contract.max_abs)),
+                    )
                 } else {
-                    errs.push(r);
-                }
+                    (v, col.max_abs)
+                };
+                plausible(v, bound, &col.name).and_then(|v| check_range(col, v).map(|()| Value::Number(v)))
             }
+            Ok(None) => return None,
+            Err(raw) => Err((
+                "number".to_string(),
+                format!("`{raw}` in `{}` is not a number", col.name),
+            )),
+        },
+        ColumnKind::FinancialYear => {
+            // Keep the text too: a Treasury period code's suffix is the amount's phase.
+            st.values
+                .insert(format!("{}_text", col.name), Value::Text(text.to_string()));
+            FinancialYear::parse(text, contract.calendar, contract.year_label)
+                .map(Value::Year)
+                .map_err(|e| ("financial_year".to_string(), e.to_string()))
         }
-        for (ci, col) in contract.columns.iter().enumerate() {
-            if col.required && !present[ci] && found_cols[ci] {
-                errs.push(reject(
-                    &col.name,
-                    "required",
-                    String::new(),
-                    format!("`{}` is required but empty", col.name),
-                ));
-            }
+        ColumnKind::Location => location_value(ctx, row, text, st),
+        ColumnKind::Demarcation => demarcation_value(ctx, col, text, st),
+    })
+}
+
+/// Free-text location → demarcation codes and scope, read with the row's province and district.
+fn location_value(ctx: &SheetContext, row: &RawRow, text: &str, st: &mut RowState) -> Result<Value, (String, String)> {
+    let context = |name: &str| -> Option<String> {
+        ctx.layout.targets.iter().enumerate().find_map(|(k, t)| match t {
+            Some(Target::Column(c)) if ctx.contract.columns[*c].name == name => row
+                .cells
+                .get(k)
+                .map(|c| c.raw().trim().to_string())
+                .filter(|t| !t.is_empty()),
+            _ => None,
+        })
+    };
+    let (province, district) = (context("province"), context("district_municipality"));
+    match ctx
+        .reference
+        .resolve_location(text, province.as_deref(), district.as_deref())
+    {
+        Ok(located) => {
+            st.demarcation_code = located.codes.first().cloned();
+            st.values
+                .insert("location_scope".into(), Value::Text(located.scope.as_str().into()));
+            st.values
+                .insert("location_codes".into(), Value::Text(located.codes.join(";")));
+            Ok(Value::Text(located.codes.join(";")))
         }
-        let blank: Vec<&str> = contract
-            .subtotal_when_blank
-            .iter()
-            .filter(|c| !values.contains_key(c.as_str()))
-            .map(String::as_str)
-            .collect();
-        if !blank.is_empty() {
-            errs.push(reject(
-                &blank.join("|"),
-                "subtotal",
+        Err(e) => Err(("demarcation_code".to_string(), e.to_string())),
+    }
+}
+
+/// A municipality by code or name, of one of the column's categories.
+fn demarcation_value(
+    ctx: &SheetContext,
+    col: &crate::contracts::Column,
+    text: &str,
+    st: &mut RowState,
+) -> Result<Value, (String, String)> {
+    let reference = ctx.reference;
+    match reference.resolve(text) {
+        Ok(r)
+            if !col.categories.is_empty()
+                && !reference
+                    .get(&r.code)
+                    .is_some_and(|m| col.categories.contains(&m.category)) =>
+        {
+            let category = reference.get(&r.code).map_or("?", |m| m.category.as_str());
+            Err((
+                "demarcation_code".to_string(),
+                format!(
+                    "`{text}` resolves to {} (category {category}); expected a municipality of category {}",
+                    r.code,
+                    col.categories.join(" or ")
+                ),
+            ))
+        }
+        Ok(r) => {
+            st.demarcation_code = Some(r.code.clone());
+            Ok(Value::Text(r.code))
+        }
+        Err(e) => Err(("demarcation_code".to_string(), e.to_string())),
+    }
+}
+
+/// Repeated headers: the first column is read; a repeat that says something else would be lost
+/// silently, so it is quarantined.
+fn check_duplicates(ctx: &SheetContext, row: &RawRow, st: &mut RowState) {
+    for &(ci, a, b) in &ctx.layout.duplicates {
+        let col = &ctx.contract.columns[ci];
+        let value = |k: usize| row.cells.get(k).map(Cell::raw).unwrap_or_default().trim().to_string();
+        let (first, repeat) = (value(a), value(b));
+        if !repeat.is_empty() && first != repeat {
+            let r = ctx.reject(
+                row,
+                &col.name,
+                "duplicate_header",
+                format!("{first} | {repeat}"),
+                format!(
+                    "columns {} (`{}`) and {} (`{}`) both map to `{}` and disagree: `{first}` vs `{repeat}`; rename or remove one of them",
+                    a + 1,
+                    ctx.header(a),
+                    b + 1,
+                    ctx.header(b),
+                    col.name
+                ),
+            );
+            push_by_column(col, r, st);
+        }
+    }
+}
+
+/// Whole-row rules: required columns filled, subtotal rows, one of a group filled.
+fn check_row_rules(ctx: &SheetContext, row: &RawRow, st: &mut RowState) {
+    let contract = ctx.contract;
+    for (ci, col) in contract.columns.iter().enumerate() {
+        if col.required && !st.present[ci] && ctx.layout.found_cols[ci] {
+            st.errs.push(ctx.reject(
+                row,
+                &col.name,
+                "required",
                 String::new(),
-                format!("a subtotal row ({} blank): totals are not records", blank.join(", ")),
+                format!("`{}` is required but empty", col.name),
             ));
         }
-        for group in &contract.require_any {
-            if !group.iter().any(|c| values.contains_key(c)) {
-                errs.push(reject(
-                    &group.join("|"),
-                    "require_any",
-                    String::new(),
-                    format!("at least one of {} must be filled", group.join(", ")),
-                ));
+    }
+    let blank: Vec<&str> = contract
+        .subtotal_when_blank
+        .iter()
+        .filter(|c| !st.values.contains_key(c.as_str()))
+        .map(String::as_str)
+        .collect();
+    if !blank.is_empty() {
+        st.errs.push(ctx.reject(
+            row,
+            &blank.join("|"),
+            "subtotal",
+            String::new(),
+            format!("a subtotal row ({} blank): totals are not records", blank.join(", ")),
+        ));
+    }
+    for group in &contract.require_any {
+        if !group.iter().any(|c| st.values.contains_key(c)) {
+            st.errs.push(ctx.reject(
+                row,
+                &group.join("|"),
+                "require_any",
+                String::new(),
+                format!("at least one of {} must be filled", group.join(", ")),
+            ));
+        }
+    }
+}
+
+/// Derived values: GPS checked and repaired, ward text turned into codes and a scope.
+fn derive_values(ctx: &SheetContext, row: &RawRow, st: &mut RowState) {
+    let warns = &mut st.warns;
+    derive_gps(&mut st.values, |c, r, raw, m| warns.push(ctx.warn(row, c, r, raw, m)));
+    if let Some(text) = st.values.get("wards").and_then(Value::text).map(str::to_string) {
+        match wards::parse(&text, st.demarcation_code.as_deref()) {
+            Ok(w) => {
+                st.values
+                    .insert("ward_scope".into(), Value::Text(w.scope.as_str().into()));
+                if !w.codes.is_empty() {
+                    st.values.insert("ward_codes".into(), Value::Text(w.codes.join(";")));
+                }
+            }
+            Err(e) => {
+                st.values.insert(
+                    "ward_scope".into(),
+                    Value::Text(wards::WardScope::Unknown.as_str().into()),
+                );
+                st.warns.push(ctx.warn(row, "wards", "ward", text, e.to_string()));
             }
         }
-        // Derived values: GPS checked and repaired, ward text turned into codes and a scope.
-        let warn = |column: &str, rule: &str, raw: String, message: String| Rejection {
-            sheet: sheet.name.clone(),
-            row: row.number,
-            column: column.to_string(),
-            rule: rule.to_string(),
-            raw: escape_controls(raw),
-            severity: Severity::Warning,
-            message,
-        };
-        derive_gps(&mut values, |c, r, raw, m| warns.push(warn(c, r, raw, m)));
-        if let Some(text) = values.get("wards").and_then(Value::text).map(str::to_string) {
-            match wards::parse(&text, demarcation_code.as_deref()) {
-                Ok(w) => {
-                    values.insert("ward_scope".into(), Value::Text(w.scope.as_str().into()));
-                    if !w.codes.is_empty() {
-                        values.insert("ward_codes".into(), Value::Text(w.codes.join(";")));
-                    }
-                }
-                Err(e) => {
-                    values.insert(
-                        "ward_scope".into(),
-                        Value::Text(wards::WardScope::Unknown.as_str().into()),
-                    );
-                    warns.push(warn("wards", "ward", text, e.to_string()));
-                }
-            }
-        }
-        // Long form: one amount per row with its own year.
-        if let Some(Value::Number(v)) = values.get("amount") {
-            let year = match values.get("financial_year") {
-                Some(Value::Year(y)) => Some(*y),
-                _ => opts.financial_year,
-            };
-            match year {
-                Some(year) => amounts.push(AmountValue {
-                    year,
-                    phase: values
-                        .get("budget_phase")
+    }
+}
+
+/// Long form: one amount per row with its own year.
+fn long_form_amount(ctx: &SheetContext, row: &RawRow, st: &mut RowState) {
+    let Some(Value::Number(v)) = st.values.get("amount") else {
+        return;
+    };
+    let year = match st.values.get("financial_year") {
+        Some(Value::Year(y)) => Some(*y),
+        _ => ctx.opts.financial_year,
+    };
+    match year {
+        Some(year) => st.amounts.push(AmountValue {
+            year,
+            phase: st
+                .values
+                .get("budget_phase")
+                .and_then(Value::text)
+                .map(|p| p.to_lowercase())
+                .or_else(|| {
+                    st.values
+                        .get("financial_year_text")
                         .and_then(Value::text)
-                        .map(|p| p.to_lowercase())
-                        .or_else(|| {
-                            values
-                                .get("financial_year_text")
-                                .and_then(Value::text)
-                                .and_then(crate::contracts::fiscal::period_type)
-                        })
-                        .unwrap_or_else(|| contract.default_phase.clone()),
-                    rand: *v,
-                }),
-                None => errs.push(reject(
-                    "financial_year",
-                    "required",
-                    String::new(),
-                    "an amount needs a financial year: fill `financial_year` or set it on the source".into(),
-                )),
-            }
-        }
-        // Negative amounts are kept (corrections exist) but named: Tshwane's audited −R18.57 bn
-        // line passed without a word.
-        for a in amounts.iter().filter(|a| a.rand < 0.0) {
-            warns.push(Rejection {
-                severity: Severity::Notice,
-                ..warn(
-                    &format!("{} {}", a.phase, a.year.label()),
-                    "negative_amount",
-                    format!("{}", a.rand),
-                    format!(
-                        "a negative amount (R {:.0}) is kept: a correction, or a sign error to check in the source",
-                        a.rand
-                    ),
-                )
-            });
-        }
-        let rejected = !errs.is_empty();
-        out.rejections.append(&mut errs);
-        out.rejections.append(&mut warns);
-        if rejected {
-            out.rows_rejected += 1;
-        } else {
-            out.rows.push(ValidRow {
-                sheet: sheet.name.clone(),
-                row: row.number,
-                values,
-                amounts,
-                demarcation_code,
-                budget_year,
-            });
-        }
+                        .and_then(crate::domain::fiscal::period_type)
+                })
+                .unwrap_or_else(|| ctx.contract.default_phase.clone()),
+            rand: *v,
+        }),
+        None => st.errs.push(ctx.reject(
+            row,
+            "financial_year",
+            "required",
+            String::new(),
+            "an amount needs a financial year: fill `financial_year` or set it on the source".into(),
+        )),
+    }
+}
+
+/// Negative amounts are kept (corrections exist) but named: Tshwane's audited −R18.57 bn line
+/// passed without a word.
+fn name_negative_amounts(ctx: &SheetContext, row: &RawRow, st: &mut RowState) {
+    for a in st.amounts.iter().filter(|a| a.rand < 0.0) {
+        st.warns.push(Rejection {
+            severity: Severity::Notice,
+            ..ctx.warn(
+                row,
+                &format!("{} {}", a.phase, a.year.label()),
+                "negative_amount",
+                format!("{}", a.rand),
+                format!(
+                    "a negative amount (R {:.0}) is kept: a correction, or a sign error to check in the source",
+                    a.rand
+                ),
+            )
+        });
     }
 }
 
@@ -953,7 +1112,7 @@ mod tests {
             ],
         };
         let opts = Options {
-            unit: crate::contracts::numbers::Unit::Rand,
+            unit: crate::domain::Unit::Rand,
             financial_year: None,
             file: "x.csv".into(),
         };
@@ -971,7 +1130,7 @@ mod tests {
 
     fn idp_opts() -> Options {
         Options {
-            unit: crate::contracts::numbers::Unit::Rand,
+            unit: crate::domain::Unit::Rand,
             financial_year: None,
             file: "idp.csv".into(),
         }

@@ -11,6 +11,7 @@
 //! `bundled_in` naming the bundle), so nothing is lost and each can still be looked up.
 
 use super::{exception_id, Exception, Totals, ALWAYS_MATERIAL};
+use crate::domain::FindingSeverity;
 use std::collections::BTreeMap;
 
 /// How many member details a bundle's `detail` quotes (the largest first).
@@ -18,7 +19,7 @@ const QUOTED: usize = 3;
 
 /// Adds a bundle per (municipality, type) of at least two immaterial findings with Rand at
 /// stake, assesses the bundles, and names each member's bundle in `bundled_in`.
-pub fn bundle_minor(out: &mut Vec<Exception>, budgets: &Totals, settings: &crate::config::ExceptionSettings) {
+pub fn bundle_minor(out: &mut Vec<Exception>, budgets: &Totals, settings: &crate::metrics::ExceptionSettings) {
     let mut groups: BTreeMap<(String, &'static str), Vec<usize>> = BTreeMap::new();
     for (i, e) in out.iter().enumerate() {
         if bundled(e) {
@@ -64,7 +65,7 @@ fn make_bundle(out: &[Exception], code: &str, kind: &'static str, members: &[usi
         .iter()
         .map(|e| e.severity)
         .max_by_key(|s| severity_rank(s))
-        .unwrap_or("low");
+        .unwrap_or(FindingSeverity::Low.as_str());
     let first = by_amount[0];
     let same_owner = by_amount
         .iter()
@@ -98,9 +99,9 @@ fn make_bundle(out: &[Exception], code: &str, kind: &'static str, members: &[usi
 }
 
 fn severity_rank(s: &str) -> u8 {
-    match s {
-        "high" => 3,
-        "medium" => 2,
+    match FindingSeverity::parse(s) {
+        Some(FindingSeverity::High) => 3,
+        Some(FindingSeverity::Medium) => 2,
         _ => 1,
     }
 }
@@ -134,7 +135,7 @@ fn bundle_detail(by_amount: &[&Exception], amount: f64, same_owner: bool) -> Str
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::contracts::fiscal::{Calendar, FinancialYear};
+    use crate::domain::fiscal::{Calendar, FinancialYear};
 
     fn finding(id: &str, code: &str, kind: &'static str, severity: &'static str, rand: f64, year: i32) -> Exception {
         let mut e = Exception::new(
@@ -178,7 +179,7 @@ mod tests {
                 BTreeMap::from([("2024/25".to_string(), 50_000_000.0)]),
             ),
         ]);
-        let settings = crate::config::ExceptionSettings::default();
+        let settings = crate::metrics::ExceptionSettings::default();
         super::super::assess(&mut out, &budgets, &settings);
         bundle_minor(&mut out, &budgets, &settings);
         assert_eq!(out.len(), 7, "one bundle added, nothing removed");

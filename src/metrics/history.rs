@@ -229,7 +229,10 @@ const TREND_INPUT: [&str; 6] = [
 /// trend reads are kept, so files written by older versions still combine.
 pub fn with_this_run(previous: Option<&DataFrame>, snapshot: &DataFrame, run_id: &str) -> PolarsResult<DataFrame> {
     let mut this = snapshot.clone();
-    crate::publish::with_run_id(&mut this, run_id)?;
+    // As `publish::with_run_id` (publish sits above metrics): the run's id first, unless set.
+    if !this.schema().contains("run_id") {
+        this.insert_column(0, Column::new("run_id".into(), vec![run_id; this.height()]))?;
+    }
     let mut this = this.select(TREND_INPUT)?;
     match previous {
         Some(p) => {

@@ -18,6 +18,8 @@ pub mod history;
 pub mod peers;
 pub mod register;
 pub mod revisions;
+mod settings;
+pub use settings::ExceptionSettings;
 pub mod spatial;
 pub mod spending;
 

@@ -14,40 +14,8 @@
 use crate::contracts::reference::Reference;
 use std::collections::BTreeMap;
 
-/// Which direction of a metric is better, declared once per metric in the catalogue.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Better {
-    /// A higher value is better.
-    Higher,
-    /// A lower value is better.
-    Lower,
-    /// Closest to 1 is best (a ratio that should reconcile).
-    TargetOne,
-    /// No direction: a profile (pure share) that describes, not judges. Never ranked.
-    None,
-}
-
-impl Better {
-    /// The name published in `alignment_metrics.better`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Better::Higher => "higher",
-            Better::Lower => "lower",
-            Better::TargetOne => "target_1",
-            Better::None => "none",
-        }
-    }
-
-    /// A score where larger is better, or `None` when the metric is not ranked.
-    fn score(self, v: f64) -> Option<f64> {
-        match self {
-            Better::Higher => Some(v),
-            Better::Lower => Some(-v),
-            Better::TargetOne => Some(-(v - 1.0).abs()),
-            Better::None => None,
-        }
-    }
-}
+/// Moved to [`crate::domain::Better`]; this path stays for code edited in parallel.
+pub use crate::domain::Better;
 
 /// The peer group of a municipality: its MIIF class (`A`, `B1`…`B4`), `C` for every district,
 /// the category when the class is missing, `?` for a code the reference does not know.

@@ -230,8 +230,8 @@ pub fn ward_budget(records: &[Record], links: &[&Link]) -> PolarsResult<DataFram
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::contracts::fiscal::{Calendar, FinancialYear};
     use crate::contracts::validate::AmountValue;
+    use crate::domain::fiscal::{Calendar, FinancialYear};
 
     fn line(id: &str, wards: &str, amount: f64) -> Record {
         let fy = FinancialYear::new(Calendar::Municipal, 2024);

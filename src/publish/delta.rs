@@ -980,7 +980,7 @@ mod tests {
     fn a_manifest_in_the_legacy_layout_becomes_a_delta_table_with_plain_types() {
         use polars::prelude::*;
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open_folder(&crate::sources::location::Location::Local(dir.path().to_path_buf())).unwrap();
+        let store = Store::open_folder(&crate::domain::location::Location::Local(dir.path().to_path_buf())).unwrap();
         let rt = tokio::runtime::Runtime::new().unwrap();
         let mut files = Vec::new();
         for year in [2024i32, 2025] {

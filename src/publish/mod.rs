@@ -16,6 +16,7 @@
 pub mod delta;
 pub mod geo;
 pub mod lock;
+pub mod register;
 pub mod sorted;
 pub mod tables;
 
@@ -829,7 +830,7 @@ pub async fn apply_retention(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sources::location::Location;
+    use crate::domain::location::Location;
 
     fn manifest_with_total(v: f64) -> Manifest {
         Manifest {

@@ -8,7 +8,7 @@
 //! (`publish::write_table`). Every builder sorts its rows so reruns on the same inputs give
 //! byte-identical files but for `run_id`.
 
-use crate::contracts::fiscal::FinancialYear;
+use crate::domain::fiscal::FinancialYear;
 use crate::metrics::Exception;
 use crate::reconcile::{Link, Variance};
 use crate::records::{is_placeholder_objective, Record};
@@ -469,7 +469,7 @@ pub fn exceptions(e: &[Exception]) -> PolarsResult<DataFrame> {
     ];
     cols.extend(year_columns(&e.iter().map(|x| x.financial_year).collect::<Vec<_>>())?);
     cols.extend([
-        crate::metrics::register::years_column(
+        crate::publish::register::years_column(
             "financial_years",
             e.iter()
                 .map(|x| x.financial_years.iter().map(|y| y.start_year).collect()),

@@ -13,12 +13,13 @@ pub mod overrides;
 pub mod priorities;
 pub mod register;
 pub mod score;
+mod settings;
+pub use settings::ReconcileSettings;
 pub mod variance;
 pub use variance::{variances, Variance};
 #[cfg(test)]
 mod tests;
 
-use crate::config::ReconcileSettings;
 use crate::contracts::Dataset;
 use crate::records::Record;
 use rustc_hash::FxHashMap;

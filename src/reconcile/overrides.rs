@@ -17,6 +17,7 @@
 //! left record's competing probabilistic links of that link type.
 
 use crate::contracts::Dataset;
+use crate::domain::{Band, Method};
 use crate::reconcile::{Link, LinkType};
 use crate::records::Record;
 
@@ -306,8 +307,8 @@ pub fn apply(links: &mut Vec<Link>, records: &[Record], overrides: &[Override]) 
                         o.row, o.decided_by, o.decided_on, o.reason
                     );
                     if let Some(x) = links.iter_mut().find(|x| same(x, l, r)) {
-                        x.band = "accept";
-                        x.method = "override";
+                        x.band = Band::Accept.as_str();
+                        x.method = Method::Override.as_str();
                         x.matched_on = Some("override".into());
                         x.matched_value = Some(why);
                         let mut evidence: Vec<serde_json::Value> =
@@ -319,7 +320,7 @@ pub fn apply(links: &mut Vec<Link>, records: &[Record], overrides: &[Override]) 
                             left_record_id: l.record_id.clone(),
                             right_record_id: r.record_id.clone(),
                             link_type: o.link_type,
-                            method: "override",
+                            method: Method::Override.as_str(),
                             score: 0.0,
                             demarcation_code: l.demarcation_code.clone().unwrap_or_default(),
                             matched_on: Some("override".into()),
@@ -327,7 +328,7 @@ pub fn apply(links: &mut Vec<Link>, records: &[Record], overrides: &[Override]) 
                             name_similarity: None,
                             left_name: l.match_name().map(str::to_string),
                             right_name: r.match_name().map(str::to_string),
-                            band: "accept",
+                            band: Band::Accept.as_str(),
                             match_weight: 0.0,
                             evidence: serde_json::Value::Array(vec![o.evidence()]).to_string(),
                         });
@@ -345,7 +346,7 @@ pub fn apply(links: &mut Vec<Link>, records: &[Record], overrides: &[Override]) 
             let lefts: BTreeSet<&str> = pairs.iter().map(|(l, _)| l.record_id.as_str()).collect();
             links.retain(|x| {
                 !(x.link_type == o.link_type
-                    && x.method == "probabilistic"
+                    && x.method == Method::Probabilistic.as_str()
                     && lefts.contains(x.left_record_id.as_str())
                     && !chosen.contains(&(x.left_record_id.as_str(), x.right_record_id.as_str())))
             });

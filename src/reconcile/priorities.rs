@@ -133,8 +133,8 @@ pub fn propagate(records: &mut [Record], accepted: &[&Link]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::contracts::fiscal::{Calendar, FinancialYear};
     use crate::contracts::validate::AmountValue;
+    use crate::domain::fiscal::{Calendar, FinancialYear};
     use crate::reconcile::LinkType;
 
     fn rec(id: &str, dataset: Dataset, budget: f64) -> Record {

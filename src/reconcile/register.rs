@@ -12,6 +12,7 @@
 //! number is unchanged, keeps its project); otherwise it gets a new key from the hash of its
 //! members' natural keys, which is the same on every rerun of the same inputs.
 
+use crate::domain::Method;
 use crate::reconcile::Link;
 use crate::records::Record;
 use std::collections::{BTreeMap, BTreeSet};
@@ -107,9 +108,9 @@ impl Clusters {
 /// shared identifiers, then probabilistic ones by match weight. Without cannot-links the order
 /// changes nothing; with them, the weaker link is the one refused.
 fn by_strength<'a>(accepted: &[&'a Link]) -> Vec<&'a Link> {
-    let rank = |l: &Link| match l.method {
-        "override" => 0,
-        "probabilistic" => 2,
+    let rank = |l: &Link| match Method::parse(l.method) {
+        Some(Method::Override) => 0,
+        Some(Method::Probabilistic) => 2,
         _ => 1,
     };
     let mut ordered = accepted.to_vec();
@@ -212,7 +213,7 @@ pub fn build(
             .map(|(k, _)| (*k).to_string());
         let key = carried.unwrap_or_else(|| {
             let joined = keys.join("\n");
-            format!("P{}", &crate::sources::sha256_hex(joined.as_bytes())[..12])
+            format!("P{}", &crate::domain::sha256_hex(joined.as_bytes())[..12])
         });
         used.insert(key.clone());
         let size = members.len() as u32;

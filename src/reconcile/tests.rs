@@ -3,8 +3,8 @@
 //! without a name, different work on the same asset and place).
 
 use super::*;
-use crate::contracts::fiscal::{Calendar, FinancialYear};
 use crate::contracts::validate::AmountValue;
+use crate::domain::fiscal::{Calendar, FinancialYear};
 
 fn fy(y: i32) -> FinancialYear {
     FinancialYear::new(Calendar::Municipal, y)

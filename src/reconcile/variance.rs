@@ -10,9 +10,9 @@
 //! shown but never flagged.
 
 use super::{Link, LinkType};
-use crate::config::ReconcileSettings;
-use crate::contracts::fiscal::{Calendar, FinancialYear};
 use crate::contracts::Dataset;
+use crate::domain::fiscal::{Calendar, FinancialYear};
+use crate::reconcile::ReconcileSettings;
 use crate::records::Record;
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -11,8 +11,8 @@ pub mod api;
 pub mod telemetry;
 
 use crate::config::{valid_name, Pipeline};
-use crate::contracts::fiscal::{Calendar, FinancialYear, YearLabel};
 use crate::contracts::reference::Reference;
+use crate::domain::fiscal::{Calendar, FinancialYear, YearLabel};
 use crate::history::{Finish, History, Trigger};
 use crate::run::{run_with, RunError, RunReport, RunRequest};
 use chrono::{DateTime, Utc};

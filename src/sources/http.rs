@@ -7,7 +7,7 @@
 //! are refused. Header values named in the pipeline come from environment variables and are
 //! never logged; URLs are logged without credentials.
 
-use crate::config::HttpSettings;
+use crate::sources::HttpSettings;
 use std::time::Duration;
 
 /// What a conditional request may send.
@@ -298,7 +298,7 @@ async fn once(
     })
 }
 
-/// The URL as it may be logged: see [`crate::sources::location::redact_url`].
+/// The URL as it may be logged: see [`crate::domain::location::redact_url`].
 pub fn redact(url: &url::Url) -> String {
-    crate::sources::location::redact_url(url)
+    crate::domain::location::redact_url(url)
 }

@@ -11,15 +11,17 @@ pub mod http;
 pub mod location;
 pub mod raw;
 pub mod readers;
+mod spec;
 
-use crate::config::SourceSpec;
-use crate::sources::location::Location;
+pub use crate::domain::sha256_hex;
+pub use spec::{HttpSettings, SourceSpec, DEFAULT_MAX_REJECT_RATIO, DEFAULT_MIN_ROWS};
+
+use crate::domain::Location;
 use crate::sources::raw::{FetchLog, FetchRecord, RawZone};
 use crate::storage::{open_object, StorageError, Store};
 use bytes::Bytes;
 use futures::TryStreamExt;
 use object_store::ObjectStoreExt;
-use sha2::{Digest, Sha256};
 
 /// The bytes of one source file with what identifies them.
 #[derive(Debug, Clone)]
@@ -388,11 +390,6 @@ async fn stored_copy(spec: &SourceSpec, raw: &RawZone, sha: &str, missing: &str)
         .await
         .map_err(err)?
         .ok_or_else(|| err(raw::RawError::NoSuchRun(missing.to_string())))
-}
-
-/// Hex sha256 of some bytes.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
 }
 
 #[cfg(test)]

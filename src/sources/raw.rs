@@ -203,7 +203,7 @@ impl RawZone {
     /// (`2026-11-01`, `2026-11-01T02:00:00Z`).
     pub async fn resolve_as_of(&self, as_of: &str) -> Result<FetchLog, RawError> {
         let name = as_of.trim();
-        if crate::config::valid_name(&name.to_ascii_lowercase()) || name.contains('T') {
+        if crate::domain::valid_name(&name.to_ascii_lowercase()) || name.contains('T') {
             if let Some(log) = self.read_log(&format!("raw/runs/{name}.json")).await? {
                 return Ok(log);
             }

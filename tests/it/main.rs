@@ -2,6 +2,7 @@
 //! user-facing area; shared helpers live in `common`.
 
 mod amounts;
+mod architecture;
 mod benchmarks_maps;
 mod bi_tables;
 mod common;
