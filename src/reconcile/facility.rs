@@ -158,7 +158,19 @@ fn word_kinds_typo(word: &str) -> Facilities {
 /// Boreholes` are boreholes in a place called Park, `Mdantsane Community Health Centre` is a
 /// health facility. `Waste Water` is sanitation, not water or solid waste.
 pub fn text_kinds(text: &str) -> Facilities {
-    let tokens = crate::names::tokens(text);
+    // What is in brackets is about the project, not what it is: `(Dept of Roads and Public
+    // Works)`, `(USDG)`.
+    let mut plain = String::with_capacity(text.len());
+    let mut depth = 0usize;
+    for c in text.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth = depth.saturating_sub(1),
+            _ if depth == 0 => plain.push(c),
+            _ => {}
+        }
+    }
+    let tokens = crate::names::tokens(&plain);
     let words: Vec<&str> = tokens.iter().map(String::as_str).collect();
     let mut last = 0;
     let mut i = 0;
@@ -223,6 +235,10 @@ mod tests {
         assert_eq!(text_kinds("Community Health Centre"), bit("health"));
         assert_eq!(text_kinds("Early Childhood Development Centre"), bit("early_childhood"));
         assert_eq!(text_kinds("Mdantsane Ext 4"), 0);
+        assert_eq!(
+            text_kinds("Laudium Village Bridge (Dept of Roads and Public Works)"),
+            bit("bridge")
+        );
         // The head noun is the last: a place called Park, a school with a typo.
         assert_eq!(text_kinds("Upgrading of Booysen Park Boreholes"), bit("water"));
         assert_eq!(text_kinds("Booysen Park Informal Settlement Upgrading"), bit("housing"));

@@ -372,6 +372,18 @@ struct RightIndex<'a> {
     /// First four letters of a word → projects whose name has such a word (for a left word
     /// cut short, misspelt after its fourth letter or abbreviated: `Kimberl`, `Keiskammahoek`).
     by_prefix: FxHashMap<&'a str, Vec<usize>>,
+    /// A word's letters, sorted → projects whose name has such a word (for a left word with
+    /// two letters swapped: `Gelnwood`).
+    by_letters: FxHashMap<Vec<u8>, Vec<usize>>,
+}
+
+/// A word's letters, sorted, for words of five letters or more.
+fn letters(t: &str) -> Option<Vec<u8>> {
+    (t.len() >= 5).then(|| {
+        let mut b = t.as_bytes().to_vec();
+        b.sort_unstable();
+        b
+    })
 }
 
 /// The first four letters of a word, when it has more than four (ASCII) letters.
@@ -404,6 +416,7 @@ impl<'a> Block<'a> {
         // which gives the term-weighted Dice without comparing every pair.
         let mut index: FxHashMap<&str, Vec<usize>> = FxHashMap::default();
         let mut by_prefix: FxHashMap<&str, Vec<usize>> = FxHashMap::default();
+        let mut by_letters: FxHashMap<Vec<u8>, Vec<usize>> = FxHashMap::default();
         let mut weight: Vec<f64> = vec![0.0; projects.len()];
         for (k, name) in names.iter().enumerate() {
             if let Some(p) = name {
@@ -412,6 +425,12 @@ impl<'a> Block<'a> {
                     index.entry(t.as_str()).or_default().push(k);
                     if let Some(pre) = prefix4(t) {
                         let ks = by_prefix.entry(pre).or_default();
+                        if ks.last() != Some(&k) {
+                            ks.push(k);
+                        }
+                    }
+                    if let Some(l) = letters(t) {
+                        let ks = by_letters.entry(l).or_default();
                         if ks.last() != Some(&k) {
                             ks.push(k);
                         }
@@ -449,6 +468,7 @@ impl<'a> Block<'a> {
             by_ward,
             by_number,
             by_prefix,
+            by_letters,
         }
     }
 
@@ -492,16 +512,20 @@ impl<'a> Block<'a> {
                 for &k in ks {
                     touch(k, wt, shared);
                 }
-            } else if let Some(ks) = (t.len() >= 4 && t.is_ascii())
-                .then(|| &t[..4])
-                .and_then(|p| ri.by_prefix.get(p))
-            {
+            } else {
                 // A word the block does not have: the block's words that begin alike (a word
-                // cut short or misspelt late), weighed as rare as they are.
-                blocked |= ks.len() <= ri.common_limit;
-                let wp = 0.8 * number_weight(ks);
-                for &k in ks {
-                    touch(k, wp, shared);
+                // cut short or misspelt late) or have the same letters (two swapped), weighed
+                // as rare as they are.
+                let alike = (t.len() >= 4 && t.is_ascii())
+                    .then(|| &t[..4])
+                    .and_then(|p| ri.by_prefix.get(p));
+                let swapped = letters(t).and_then(|l| ri.by_letters.get(&l));
+                for ks in [alike, swapped].into_iter().flatten() {
+                    blocked |= ks.len() <= ri.common_limit;
+                    let wp = 0.8 * number_weight(ks);
+                    for &k in ks {
+                        touch(k, wp, shared);
+                    }
                 }
             }
         }

@@ -103,7 +103,11 @@ pub fn word_match(a: &str, b: &str) -> Option<f64> {
     if !alphabetic(a) || !alphabetic(b) {
         return None;
     }
-    if a.len() > 3 && b.len() > 3 && a.len().abs_diff(b.len()) <= 2 {
+    // A typo keeps the first letter, or swaps the first two (`Glenwood`, `Gelnwood`): names
+    // that start differently are different places (`Molweni`, `Folweni`).
+    let (x, y) = (a.as_bytes(), b.as_bytes());
+    let same_start = x[0] == y[0] || (x[0] == y[1] && x[1] == y[0]);
+    if same_start && a.len() > 3 && b.len() > 3 && a.len().abs_diff(b.len()) <= 2 {
         let sim = strsim::jaro_winkler(a, b);
         if sim >= 0.9 {
             return Some(0.9 * sim);
@@ -345,7 +349,10 @@ impl Prepared {
             w.sort_unstable();
         }
         // A name of numbers or punctuation only says nothing a name comparison could use.
-        let name = r.match_name().map(NameProfile::new).filter(|n| !n.tokens.is_empty());
+        let name = r
+            .match_name()
+            .map(|n| NameProfile::new(&without_tags(n)))
+            .filter(|n| !n.tokens.is_empty());
         Self {
             numbers: name.as_ref().map(|n| n.numbers.clone()).unwrap_or_default(),
             // A provincial department's verb (`Upgrading of …`) is its own account of the
@@ -366,6 +373,28 @@ impl Prepared {
             ignore: ignored_tokens(r),
         }
     }
+}
+
+/// A name without its one-word bracketed tags (`(IZ5)`, `(USDG)`, `(CRR)`): how a project is
+/// funded or which integration zone it serves, not which project it is — and an integration
+/// zone's number is not the project's. Bracketed phrases (`(Ward 12)`, `(Dept of Health)`) stay.
+pub fn without_tags(name: &str) -> std::borrow::Cow<'_, str> {
+    if !name.contains('(') {
+        return std::borrow::Cow::Borrowed(name);
+    }
+    let mut out = String::with_capacity(name.len());
+    let mut rest = name;
+    while let Some(open) = rest.find('(') {
+        let Some(close) = rest[open..].find(')') else { break };
+        let inner = &rest[open + 1..open + close];
+        out.push_str(&rest[..open]);
+        if inner.trim().contains(char::is_whitespace) {
+            out.push_str(&rest[open..=open + close]);
+        }
+        rest = &rest[open + close + 1..];
+    }
+    out.push_str(rest);
+    std::borrow::Cow::Owned(out)
 }
 
 /// Whether two sorted lists (years, ward codes) share an element.
@@ -427,6 +456,9 @@ pub fn ignored_tokens(l: &Record) -> BTreeSet<String> {
         .flat_map(crate::names::tokens)
         .filter(|t| !own.contains(t))
         .collect();
+    // Nor is its verb: a department's `Upgrading of …` or `… - Replacement` is its own account
+    // of the work, not the municipality's (the `kind` comparison leaves it out too).
+    out.extend(DEPARTMENTAL_VERBS.iter().map(|v| v.to_string()));
     // The department's initialism as IDPs write it: `(DoH)` for Health, `(DRPW)` for Roads and
     // Public Works.
     if let Some(dept) = l.department.as_deref() {
@@ -445,6 +477,25 @@ pub fn ignored_tokens(l: &Record) -> BTreeSet<String> {
     }
     out
 }
+
+/// Verbs (canonical) that say how a department describes its work, not which project it is.
+/// `development` and `extension` are left out: they also name things (`Early Childhood
+/// Development Centre`, `Extension 18`).
+const DEPARTMENTAL_VERBS: &[&str] = &[
+    "upgrade",
+    "expansion",
+    "construction",
+    "installation",
+    "provision",
+    "establishment",
+    "rehabilitation",
+    "refurbishment",
+    "replacement",
+    "renewal",
+    "repair",
+    "repairs",
+    "reconstruction",
+];
 
 /// The comparisons and their levels, in evidence order. The model gives each level an m and a u.
 pub const COMPARISONS: [(&str, &[&str]); N_COMPARISONS] = [
@@ -476,7 +527,7 @@ const DEFAULT_M_U: [&[(f64, f64)]; N_COMPARISONS] = [
     &[(0.7, 0.01), (0.25, 0.2), (0.05, 0.79)],
     // Numbers in names (phase 2, item 9, Ext 4): the same numbers are evidence for, one side
     // without them weakly against, different numbers strongly against.
-    &[(0.9, 0.25), (0.07, 0.35), (0.03, 0.4)],
+    &[(0.92, 0.25), (0.05, 0.35), (0.03, 0.4)],
     // The kind of work (new, upgrading, renewal).
     &[(0.9, 0.5), (0.1, 0.5)],
     // What is built (a school, a library, a road): different things are rarely one project,
@@ -701,11 +752,21 @@ pub fn outcomes_given(
         out[6] = numbers_outcome(&lp.numbers, &rp.numbers);
     }
     // Names whose numbers differ name different things (phase 2 and phase 3, item 2 and item
-    // 9, Ext 4 and Ext 5), however alike their words: the name does not agree.
-    if out[6].level == Some(2) {
-        if let Some(name) = out[0].level.as_mut() {
-            *name = 3;
+    // 9, Ext 4 and Ext 5), however alike their words: the name does not agree. Names of which
+    // only one has a number (`Rabie Ridge Library`, `Rabie Ridge Extension 18 Library`) are not
+    // the same name: at most `high`.
+    match out[6].level {
+        Some(2) => {
+            if let Some(name) = out[0].level.as_mut() {
+                *name = 3;
+            }
         }
+        Some(1) => {
+            if let Some(name) = out[0].level.as_mut() {
+                *name = (*name).max(1);
+            }
+        }
+        _ => {}
     }
     if let (Some(a), Some(b)) = (lp.kind, rp.kind) {
         out[7] = level(if a == b { 0 } else { 1 }, None);
@@ -808,6 +869,25 @@ mod tests {
         let tw = TermWeights::new(["Access Road Kimberley", "Hall Kimberley"].into_iter());
         let joined = weighted_similarity("ACCESSROAD KIMBERL", "Access Road Kimberley", &tw);
         assert!(joined > NAME_THRESHOLDS[1], "{joined}");
+    }
+
+    #[test]
+    fn one_word_tags_are_dropped_and_phrases_kept() {
+        assert_eq!(
+            without_tags("Rocklands Lights Refurbishment (IZ1)"),
+            "Rocklands Lights Refurbishment "
+        );
+        assert_eq!(without_tags("X Road (Ward 12) (USDG)"), "X Road (Ward 12) ");
+        assert_eq!(
+            without_tags("Xhora Clinic (Dept of Health)"),
+            "Xhora Clinic (Dept of Health)"
+        );
+        assert_eq!(without_tags("Unclosed (tag"), "Unclosed (tag");
+        let rec = Record {
+            project_name: Some("Jabavu Hawker Stalls Upgrade Phase 4 (IZ2)".into()),
+            ..Record::bare("b", "s", crate::contracts::Dataset::Bepp, "JHB")
+        };
+        assert_eq!(Prepared::new(&rec).numbers, vec![4]);
     }
 
     #[test]
