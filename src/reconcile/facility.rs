@@ -176,7 +176,7 @@ pub fn text_kinds(text: &str) -> Facilities {
     let mut i = 0;
     while i < words.len() {
         let (w, next) = (words[i], words.get(i + 1).copied().unwrap_or(""));
-        if (w == "waste" || w == "wastewater") && (next.starts_with("water") || w == "wastewater") {
+        if w == "wastewater" || (w == "waste" && next.starts_with("water")) {
             last = bit("sanitation");
             i += if w == "waste" { 2 } else { 1 };
             continue;
