@@ -176,7 +176,7 @@ pub enum Command {
         /// (default: temporary folders).
         #[arg(long)]
         keep: Option<PathBuf>,
-        /// Noise profile to run (repeatable): default, sparse, abbreviated, generic. Default: all
+        /// Noise profile to run (repeatable): default, sparse, abbreviated, generic, terse. Default: all
         /// of them, then each link type's F1 per profile and the worst.
         #[arg(long)]
         profile: Vec<String>,

@@ -8,6 +8,7 @@
 //! matched or the name similarity. Variances compare the two sides of each link year by year.
 
 pub mod em;
+pub mod facility;
 pub use crate::names;
 pub mod overrides;
 pub mod priorities;
@@ -79,6 +80,30 @@ impl LinkType {
             (LinkType::BeppIdp, _) => r.idp_project_ref.as_deref(),
             _ => None,
         }
+    }
+
+    /// The share of left records expected to have a counterpart on the right: the prior of
+    /// the match probability. Most budget lines are projects of the IDP (it must list what the
+    /// budget funds); many BEPP projects are catalytic programmes of their own; a provincial
+    /// project is often listed among the IDP's sector projects, but is in the municipal budget
+    /// only when the municipality implements it.
+    pub fn expected_counterpart_share(self) -> f64 {
+        match self {
+            LinkType::BudgetIdp => 0.8,
+            LinkType::BeppIdp => 0.7,
+            LinkType::BeppBudget => 0.6,
+            LinkType::DepartmentalIdp => 0.6,
+            LinkType::DepartmentalBudget => 0.25,
+        }
+    }
+
+    /// The weight of "no counterpart here" for this link type: the pipeline's
+    /// `no_match_weight` (set for budget ↔ IDP, where 80% of left records have a counterpart),
+    /// moved by the log odds of this link type's prior against that one.
+    pub fn no_match_weight(self, base: f64) -> f64 {
+        let odds = |p: f64| p / (1.0 - p);
+        let reference = LinkType::BudgetIdp.expected_counterpart_share();
+        base + (odds(reference) / odds(self.expected_counterpart_share())).log2()
     }
 
     fn identifier_name(self) -> &'static str {
@@ -345,6 +370,26 @@ struct RightIndex<'a> {
     by_ward: FxHashMap<&'a str, Vec<usize>>,
     /// Number in the name → projects whose name has it.
     by_number: FxHashMap<u64, Vec<usize>>,
+    /// First four letters of a word → projects whose name has such a word (for a left word
+    /// cut short, misspelt after its fourth letter or abbreviated: `Kimberl`, `Keiskammahoek`).
+    by_prefix: FxHashMap<&'a str, Vec<usize>>,
+    /// A word's letters, sorted → projects whose name has such a word (for a left word with
+    /// two letters swapped: `Gelnwood`).
+    by_letters: FxHashMap<Vec<u8>, Vec<usize>>,
+}
+
+/// A word's letters, sorted, for words of five letters or more.
+fn letters(t: &str) -> Option<Vec<u8>> {
+    (t.len() >= 5).then(|| {
+        let mut b = t.as_bytes().to_vec();
+        b.sort_unstable();
+        b
+    })
+}
+
+/// The first four letters of a word, when it has more than four (ASCII) letters.
+fn prefix4(t: &str) -> Option<&str> {
+    (t.len() > 4 && t.is_ascii()).then(|| &t[..4])
 }
 
 impl<'a> Block<'a> {
@@ -371,12 +416,26 @@ impl<'a> Block<'a> {
         // projects, once the block is large). Shared token weights accumulate per candidate,
         // which gives the term-weighted Dice without comparing every pair.
         let mut index: FxHashMap<&str, Vec<usize>> = FxHashMap::default();
+        let mut by_prefix: FxHashMap<&str, Vec<usize>> = FxHashMap::default();
+        let mut by_letters: FxHashMap<Vec<u8>, Vec<usize>> = FxHashMap::default();
         let mut weight: Vec<f64> = vec![0.0; projects.len()];
         for (k, name) in names.iter().enumerate() {
             if let Some(p) = name {
                 weight[k] = p.tokens.iter().map(|t| tw.weight(t)).sum();
                 for t in &p.tokens {
                     index.entry(t.as_str()).or_default().push(k);
+                    if let Some(pre) = prefix4(t) {
+                        let ks = by_prefix.entry(pre).or_default();
+                        if ks.last() != Some(&k) {
+                            ks.push(k);
+                        }
+                    }
+                    if let Some(l) = letters(t) {
+                        let ks = by_letters.entry(l).or_default();
+                        if ks.last() != Some(&k) {
+                            ks.push(k);
+                        }
+                    }
                 }
             }
         }
@@ -409,6 +468,8 @@ impl<'a> Block<'a> {
             common_limit,
             by_ward,
             by_number,
+            by_prefix,
+            by_letters,
         }
     }
 
@@ -451,6 +512,21 @@ impl<'a> Block<'a> {
                 let wt = ri.tw.weight(t);
                 for &k in ks {
                     touch(k, wt, shared);
+                }
+            } else {
+                // A word the block does not have: the block's words that begin alike (a word
+                // cut short or misspelt late) or have the same letters (two swapped), weighed
+                // as rare as they are.
+                let alike = (t.len() >= 4 && t.is_ascii())
+                    .then(|| &t[..4])
+                    .and_then(|p| ri.by_prefix.get(p));
+                let swapped = letters(t).and_then(|l| ri.by_letters.get(&l));
+                for ks in [alike, swapped].into_iter().flatten() {
+                    blocked |= ks.len() <= ri.common_limit;
+                    let wp = 0.8 * number_weight(ks);
+                    for &k in ks {
+                        touch(k, wp, shared);
+                    }
                 }
             }
         }
@@ -593,7 +669,7 @@ impl<'a> Block<'a> {
                         .unwrap_or(0)
                 })
                 .collect();
-            let Some(Decision { band, chosen }) = decide(scored, &groups, lp.name.is_some(), settings) else {
+            let Some(Decision { band, chosen }) = decide(scored, &groups, lp.name.is_some(), lt, settings) else {
                 continue;
             };
             for Scored {
@@ -742,9 +818,15 @@ pub fn match_probabilities(weights: &[f64], no_match_weight: f64) -> Vec<f64> {
 /// reach the accept thresholds, kept for review when they reach the review ones. A record
 /// without a name needs more to be accepted: its doubt (1 − probability) must be at most the
 /// square of the accept doubt (0.2 → 0.04).
-fn decide(scored: Vec<Scored>, groups: &[usize], named: bool, settings: &ReconcileSettings) -> Option<Decision> {
+fn decide(
+    scored: Vec<Scored>,
+    groups: &[usize],
+    named: bool,
+    lt: LinkType,
+    settings: &ReconcileSettings,
+) -> Option<Decision> {
     let weights: Vec<f64> = scored.iter().map(|s| s.weight).collect();
-    let probabilities = match_probabilities(&weights, settings.no_match_weight);
+    let probabilities = match_probabilities(&weights, lt.no_match_weight(settings.no_match_weight));
     // A group's probability is its members' together; its weight its best member's.
     let mut by_group: BTreeMap<usize, (f64, f64)> = BTreeMap::new();
     for (i, g) in groups.iter().enumerate() {

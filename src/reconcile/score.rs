@@ -103,7 +103,11 @@ pub fn word_match(a: &str, b: &str) -> Option<f64> {
     if !alphabetic(a) || !alphabetic(b) {
         return None;
     }
-    if a.len() > 3 && b.len() > 3 && a.len().abs_diff(b.len()) <= 2 {
+    // A typo keeps the first letter, or swaps the first two (`Glenwood`, `Gelnwood`): names
+    // that start differently are different places (`Molweni`, `Folweni`).
+    let (x, y) = (a.as_bytes(), b.as_bytes());
+    let same_start = x[0] == y[0] || (x[0] == y[1] && x[1] == y[0]);
+    if same_start && a.len() > 3 && b.len() > 3 && a.len().abs_diff(b.len()) <= 2 {
         let sim = strsim::jaro_winkler(a, b);
         if sim >= 0.9 {
             return Some(0.9 * sim);
@@ -131,6 +135,31 @@ fn split_as_two(joined: &str, words: &[&str]) -> Option<(usize, usize)> {
         let j = words.iter().position(|w| *w == tail)?;
         (i != j).then_some((i, j))
     })
+}
+
+/// Where `short` is the initials of some of `words` (`ecd` = early childhood development,
+/// `wwtw` = waste water treatment works): their indices, one word per letter in the letters'
+/// order. Three to five letters; a word for a kind of work (`Construction`) is taken only when
+/// no other word fits.
+fn initials_of(short: &str, words: &[&str]) -> Option<Vec<usize>> {
+    if !(3..=5).contains(&short.len()) || !short.bytes().all(|c| c.is_ascii_alphabetic()) {
+        return None;
+    }
+    let mut used: Vec<usize> = Vec::with_capacity(short.len());
+    for c in short.bytes() {
+        let fits = |i: &usize, work: bool| {
+            !used.contains(i)
+                && words[*i].len() >= 3
+                && words[*i].as_bytes()[0] == c
+                && words[*i] != short
+                && WorkKind::is_work_word(words[*i]) == work
+        };
+        let i = (0..words.len())
+            .find(|i| fits(i, false))
+            .or_else(|| (0..words.len()).find(|i| fits(i, true)))?;
+        used.push(i);
+    }
+    Some(used)
 }
 
 /// [`weighted_similarity`] of two prepared names (no allocation but the small word lists).
@@ -201,6 +230,31 @@ pub fn profile_similarity(a: &NameProfile, b: &NameProfile, tw: &TermWeights) ->
         }
         None => true,
     });
+    // Initialisms: `ECD Centre` on one side, `Early Childhood Development Centre` on the other.
+    let mut k = 0;
+    while k < rest_a.len() {
+        let t = rest_a[k];
+        let Some(parts) = initials_of(t, &only_b) else {
+            k += 1;
+            continue;
+        };
+        let words: Vec<&str> = parts.iter().map(|&i| only_b[i]).collect();
+        let wp: f64 = words.iter().map(|w| tw.weight(w)).sum();
+        let wt = if tw.knows(t) { tw.weight(t) } else { wp };
+        unused += tw.weight(t) - wt;
+        common += 0.85 * (wt + wp) / 2.0;
+        only_b.retain(|u| !words.contains(u));
+        rest_a.remove(k);
+    }
+    only_b.retain(|u| match initials_of(u, &rest_a) {
+        Some(parts) => {
+            let words: Vec<&str> = parts.iter().map(|&i| rest_a[i]).collect();
+            common += 0.85 * (words.iter().map(|w| tw.weight(w)).sum::<f64>() + tw.weight(u)) / 2.0;
+            rest_a.retain(|t| !words.contains(t));
+            false
+        }
+        None => true,
+    });
     // Then typos and abbreviations, the best counterpart for each left word.
     rest_a.retain(|t| {
         let best = only_b
@@ -225,14 +279,20 @@ pub fn profile_similarity(a: &NameProfile, b: &NameProfile, tw: &TermWeights) ->
     // evidence that the names differ.
     let has_work_word = |ts: &[String]| ts.iter().any(|t| WorkKind::is_work_word(t));
     let (a_work, b_work) = (has_work_word(ta), has_work_word(tb));
+    // A word the block does not know counts for nothing only when it is short enough to be a
+    // tag (`IZ`, `CRR`, `USDG`); a place name no right-hand project uses (`Fordsburg` against
+    // `Garsfontein Township Access Road`) is evidence that the names differ.
+    let mut dropped: Vec<&str> = Vec::new();
     for t in rest_a {
-        if !tw.knows(t) || (!b_work && WorkKind::is_work_word(t)) {
+        if (!tw.knows(t) && t.len() <= 4) || (!b_work && WorkKind::is_work_word(t)) {
             unused += tw.weight(t);
+            dropped.push(t);
         }
     }
     for u in only_b {
         if !a_work && WorkKind::is_work_word(u) {
             unused += tw.weight(u);
+            dropped.push(u);
         }
     }
     // A number both names carry (`Ext 12`) counts like a shared word; numbers on one side only
@@ -245,7 +305,21 @@ pub fn profile_similarity(a: &NameProfile, b: &NameProfile, tw: &TermWeights) ->
         .sum();
     let w = |s: &[String]| s.iter().map(|t| tw.weight(t)).sum::<f64>();
     let dice = (2.0 * (common + shared_numbers) / (w(ta) - unused + w(tb) + 2.0 * shared_numbers).max(1e-9)).min(1.0);
-    0.75 * dice + 0.25 * strsim::jaro_winkler(&a.joined, &b.joined)
+    // The spelling is compared over the words that count: a verb or tag on one side only is
+    // left out of it as it is of the words.
+    let jw = if dropped.is_empty() {
+        strsim::jaro_winkler(&a.joined, &b.joined)
+    } else {
+        let keep = |ts: &[String]| {
+            ts.iter()
+                .filter(|t| !dropped.contains(&t.as_str()))
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        strsim::jaro_winkler(&keep(ta), &keep(tb))
+    };
+    0.75 * dice + 0.25 * jw
 }
 
 /// What a record brings to a comparison, prepared once per record rather than once per pair.
@@ -263,6 +337,8 @@ pub struct Prepared {
     pub numbers: Vec<u64>,
     /// The kind of work: SA36's `Type`, else the name's verb.
     pub kind: Option<WorkKind>,
+    /// What is built (school, clinic, road, …): from the name, else the sector or asset class.
+    pub facility: Option<super::facility::Facilities>,
 }
 
 impl Prepared {
@@ -273,20 +349,52 @@ impl Prepared {
             w.sort_unstable();
         }
         // A name of numbers or punctuation only says nothing a name comparison could use.
-        let name = r.match_name().map(NameProfile::new).filter(|n| !n.tokens.is_empty());
+        let name = r
+            .match_name()
+            .map(|n| NameProfile::new(&without_tags(n)))
+            .filter(|n| !n.tokens.is_empty());
         Self {
             numbers: name.as_ref().map(|n| n.numbers.clone()).unwrap_or_default(),
-            kind: r
-                .project_type
-                .as_deref()
-                .and_then(WorkKind::from_type)
-                .or_else(|| r.match_name().and_then(WorkKind::from_name)),
+            // A provincial department's verb (`Upgrading of …`) is its own account of the
+            // work, written apart from the municipality's SA36 `Type` and IDP wording: it is not
+            // compared.
+            kind: (r.dataset != crate::contracts::Dataset::Departmental)
+                .then(|| {
+                    r.project_type
+                        .as_deref()
+                        .and_then(WorkKind::from_type)
+                        .or_else(|| r.match_name().and_then(WorkKind::from_name))
+                })
+                .flatten(),
+            facility: super::facility::facilities(r),
             name,
             wards,
             years: municipal_years(r).into_iter().collect(),
             ignore: ignored_tokens(r),
         }
     }
+}
+
+/// A name without its one-word bracketed tags (`(IZ5)`, `(USDG)`, `(CRR)`): how a project is
+/// funded or which integration zone it serves, not which project it is — and an integration
+/// zone's number is not the project's. Bracketed phrases (`(Ward 12)`, `(Dept of Health)`) stay.
+pub fn without_tags(name: &str) -> std::borrow::Cow<'_, str> {
+    if !name.contains('(') {
+        return std::borrow::Cow::Borrowed(name);
+    }
+    let mut out = String::with_capacity(name.len());
+    let mut rest = name;
+    while let Some(open) = rest.find('(') {
+        let Some(close) = rest[open..].find(')') else { break };
+        let inner = &rest[open + 1..open + close];
+        out.push_str(&rest[..open]);
+        if inner.trim().contains(char::is_whitespace) {
+            out.push_str(&rest[open..=open + close]);
+        }
+        rest = &rest[open + close + 1..];
+    }
+    out.push_str(rest);
+    std::borrow::Cow::Owned(out)
 }
 
 /// Whether two sorted lists (years, ward codes) share an element.
@@ -334,11 +442,23 @@ pub fn ignored_tokens(l: &Record) -> BTreeSet<String> {
     if l.dataset != crate::contracts::Dataset::Departmental {
         return BTreeSet::new();
     }
+    // Words of its own name stay (`Development` of `Early Childhood Development Centre`, built
+    // by Social Development).
+    let own: BTreeSet<String> = l
+        .match_name()
+        .map(crate::names::tokens)
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
     let mut out: BTreeSet<String> = [l.department.as_deref(), l.function.as_deref()]
         .into_iter()
         .flatten()
         .flat_map(crate::names::tokens)
+        .filter(|t| !own.contains(t))
         .collect();
+    // Nor is its verb: a department's `Upgrading of …` or `… - Replacement` is its own account
+    // of the work, not the municipality's (the `kind` comparison leaves it out too).
+    out.extend(DEPARTMENTAL_VERBS.iter().map(|v| v.to_string()));
     // The department's initialism as IDPs write it: `(DoH)` for Health, `(DRPW)` for Roads and
     // Public Works.
     if let Some(dept) = l.department.as_deref() {
@@ -358,6 +478,25 @@ pub fn ignored_tokens(l: &Record) -> BTreeSet<String> {
     out
 }
 
+/// Verbs (canonical) that say how a department describes its work, not which project it is.
+/// `development` and `extension` are left out: they also name things (`Early Childhood
+/// Development Centre`, `Extension 18`).
+const DEPARTMENTAL_VERBS: &[&str] = &[
+    "upgrade",
+    "expansion",
+    "construction",
+    "installation",
+    "provision",
+    "establishment",
+    "rehabilitation",
+    "refurbishment",
+    "replacement",
+    "renewal",
+    "repair",
+    "repairs",
+    "reconstruction",
+];
+
 /// The comparisons and their levels, in evidence order. The model gives each level an m and a u.
 pub const COMPARISONS: [(&str, &[&str]); N_COMPARISONS] = [
     ("name", &["exact", "high", "medium", "low"]),
@@ -368,10 +507,11 @@ pub const COMPARISONS: [(&str, &[&str]); N_COMPARISONS] = [
     ("gps", &["near", "same_area", "far"]),
     ("numbers", &["agree", "partial", "disagree"]),
     ("kind", &["agree", "disagree"]),
+    ("facility", &["agree", "disagree"]),
 ];
 
 /// How many comparisons a pair goes through.
-pub const N_COMPARISONS: usize = 8;
+pub const N_COMPARISONS: usize = 9;
 
 /// Lowest name similarity of each name level (`exact`, `high`, `medium`, `low`).
 pub const NAME_THRESHOLDS: [f64; 4] = [0.92, 0.78, 0.6, 0.0];
@@ -387,9 +527,12 @@ const DEFAULT_M_U: [&[(f64, f64)]; N_COMPARISONS] = [
     &[(0.7, 0.01), (0.25, 0.2), (0.05, 0.79)],
     // Numbers in names (phase 2, item 9, Ext 4): the same numbers are evidence for, one side
     // without them weakly against, different numbers strongly against.
-    &[(0.85, 0.25), (0.12, 0.35), (0.03, 0.4)],
+    &[(0.92, 0.25), (0.05, 0.35), (0.03, 0.4)],
     // The kind of work (new, upgrading, renewal).
     &[(0.9, 0.5), (0.1, 0.5)],
+    // What is built (a school, a library, a road): different things are rarely one project,
+    // however alike the places in their names.
+    &[(0.92, 0.3), (0.08, 0.7)],
 ];
 
 /// Where a model's parameters came from.
@@ -550,22 +693,30 @@ pub fn outcomes_given(
     if !ya.is_empty() && !yb.is_empty() {
         out[2] = level(if sorted_overlap(ya, yb) { 0 } else { 1 }, None);
     }
-    // Amounts of similar size in a shared year.
-    let shared: Option<f64> = ya.iter().filter(|y| yb.binary_search(y).is_ok()).find_map(|y| {
-        let fy = |rec: &Record| {
-            rec.amounts
-                .iter()
-                .find(|a| {
-                    a.year
-                        .dominant_in(crate::contracts::fiscal::Calendar::Municipal)
-                        .start_year
-                        == *y
-                })
-                .map(|a| rec.amount_in(a.year).unwrap_or(a.rand))
-        };
-        let (a, b) = (fy(l)?, fy(r)?);
-        (a > 0.0 && b > 0.0).then(|| a.min(b) / a.max(b))
-    });
+    // Amounts of similar size over the shared years: the totals of the years both records
+    // have a positive amount in, so that one year's revision weighs less than three years that
+    // agree.
+    let fy = |rec: &Record, y: i32| {
+        rec.amounts
+            .iter()
+            .find(|a| {
+                a.year
+                    .dominant_in(crate::contracts::fiscal::Calendar::Municipal)
+                    .start_year
+                    == y
+            })
+            .map(|a| rec.amount_in(a.year).unwrap_or(a.rand))
+    };
+    let (mut sum_a, mut sum_b) = (0.0, 0.0);
+    for y in ya.iter().filter(|y| yb.binary_search(y).is_ok()) {
+        if let (Some(a), Some(b)) = (fy(l, *y), fy(r, *y)) {
+            if a > 0.0 && b > 0.0 {
+                sum_a += a;
+                sum_b += b;
+            }
+        }
+    }
+    let shared: Option<f64> = (sum_a > 0.0 && sum_b > 0.0).then(|| sum_a.min(sum_b) / sum_a.max(sum_b));
     if let Some(ratio) = shared {
         out[3] = level(
             if ratio >= 0.9 {
@@ -596,16 +747,32 @@ pub fn outcomes_given(
             Some(km),
         );
     }
-    out[6] = numbers_outcome(&lp.numbers, &rp.numbers);
+    // Numbers are those of the names: a record without a name has none to compare.
+    if lp.name.is_some() && rp.name.is_some() {
+        out[6] = numbers_outcome(&lp.numbers, &rp.numbers);
+    }
     // Names whose numbers differ name different things (phase 2 and phase 3, item 2 and item
-    // 9, Ext 4 and Ext 5), however alike their words: the name does not agree.
-    if out[6].level == Some(2) {
-        if let Some(name) = out[0].level.as_mut() {
-            *name = 3;
+    // 9, Ext 4 and Ext 5), however alike their words: the name does not agree. Names of which
+    // only one has a number (`Rabie Ridge Library`, `Rabie Ridge Extension 18 Library`) are not
+    // the same name: at most `high`.
+    match out[6].level {
+        Some(2) => {
+            if let Some(name) = out[0].level.as_mut() {
+                *name = 3;
+            }
         }
+        Some(1) => {
+            if let Some(name) = out[0].level.as_mut() {
+                *name = (*name).max(1);
+            }
+        }
+        _ => {}
     }
     if let (Some(a), Some(b)) = (lp.kind, rp.kind) {
         out[7] = level(if a == b { 0 } else { 1 }, None);
+    }
+    if let (Some(a), Some(b)) = (lp.facility, rp.facility) {
+        out[8] = level(if a & b != 0 { 0 } else { 1 }, None);
     }
     out
 }
@@ -702,6 +869,73 @@ mod tests {
         let tw = TermWeights::new(["Access Road Kimberley", "Hall Kimberley"].into_iter());
         let joined = weighted_similarity("ACCESSROAD KIMBERL", "Access Road Kimberley", &tw);
         assert!(joined > NAME_THRESHOLDS[1], "{joined}");
+    }
+
+    #[test]
+    fn one_word_tags_are_dropped_and_phrases_kept() {
+        assert_eq!(
+            without_tags("Rocklands Lights Refurbishment (IZ1)"),
+            "Rocklands Lights Refurbishment "
+        );
+        assert_eq!(without_tags("X Road (Ward 12) (USDG)"), "X Road (Ward 12) ");
+        assert_eq!(
+            without_tags("Xhora Clinic (Dept of Health)"),
+            "Xhora Clinic (Dept of Health)"
+        );
+        assert_eq!(without_tags("Unclosed (tag"), "Unclosed (tag");
+        let rec = Record {
+            project_name: Some("Jabavu Hawker Stalls Upgrade Phase 4 (IZ2)".into()),
+            ..Record::bare("b", "s", crate::contracts::Dataset::Bepp, "JHB")
+        };
+        assert_eq!(Prepared::new(&rec).numbers, vec![4]);
+    }
+
+    #[test]
+    fn initialisms_match_the_words_they_stand_for() {
+        assert_eq!(
+            initials_of("ecd", &["construction", "early", "childhood", "development"]),
+            Some(vec![1, 2, 3])
+        );
+        assert_eq!(initials_of("ecd", &["early", "childhood"]), None);
+        assert_eq!(
+            initials_of("cd", &["childhood", "development"]),
+            None,
+            "two letters say too little"
+        );
+        let tw = TermWeights::new(["Nseleni Early Childhood Development Centre", "Nseleni Hall"].into_iter());
+        let s = weighted_similarity("NSELENI ECD CENTRE", "Nseleni Early Childhood Development Centre", &tw);
+        assert!(s > NAME_THRESHOLDS[1], "{s}");
+        let s = weighted_similarity("Nseleni Early Childhood Development Centre", "NSELENI ECD CENTRE", &tw);
+        assert!(s > NAME_THRESHOLDS[1], "{s}");
+    }
+
+    #[test]
+    fn what_is_built_agrees_or_disagrees() {
+        let rec = |name: &str, dataset| Record {
+            project_name: Some(name.into()),
+            ..Record::bare(name, "s", dataset, "BUF")
+        };
+        let school = Record {
+            department: Some("Education".into()),
+            ..rec(
+                "Bethelsdorp Section B Primary School",
+                crate::contracts::Dataset::Departmental,
+            )
+        };
+        let library = rec(
+            "CONSTR BETHELSDORP SECTION B LIBRARY",
+            crate::contracts::Dataset::Budget,
+        );
+        let clinic = Record {
+            asset_sub_class: Some("Clinics/Care Centres".into()),
+            ..Record::bare("b", "s", crate::contracts::Dataset::Budget, "BUF")
+        };
+        let idp_clinic = rec("Construction of Nseleni Clinic", crate::contracts::Dataset::Idp);
+        let tw = TermWeights::new(["CONSTR BETHELSDORP SECTION B LIBRARY"].into_iter());
+        let facility = |a: &Record, b: &Record| outcomes(a, b, &Prepared::new(a), &Prepared::new(b), &tw)[8].level;
+        assert_eq!(facility(&school, &library), Some(1));
+        assert_eq!(facility(&clinic, &idp_clinic), Some(0));
+        assert!(Model::default().weight(8, 1) < -3.0);
     }
 
     #[test]

@@ -240,3 +240,80 @@ fn a_department_initialism_and_a_verb_on_one_side_are_no_evidence_against() {
     let s = score::profile_similarity(&a, &b, &tw);
     assert!(s >= score::NAME_THRESHOLDS[0], "{s}");
 }
+
+/// A provincial project as an IRM row has it: a name, a department and sector, no wards and
+/// no asset class.
+fn irm(id: &str, name: &str, department: &str, sector: &str, rand: f64) -> Record {
+    Record {
+        department: Some(department.into()),
+        function: Some(sector.into()),
+        ward_codes: None,
+        asset_class: None,
+        ..rec(id, Dataset::Departmental, name, "", "", rand)
+    }
+}
+
+#[test]
+fn a_school_is_not_a_library_however_alike_the_places() {
+    let mut records = big_idp_block(300)
+        .into_iter()
+        .map(|r| Record {
+            dataset: Dataset::Budget,
+            ..r
+        })
+        .collect::<Vec<_>>();
+    records.push(rec(
+        "BUD-LIB",
+        Dataset::Budget,
+        "CONSTR BETHELSDORP SECTION B LIBRARY",
+        "52802020",
+        "Community Facilities",
+        2_000_000.0,
+    ));
+    records.push(irm(
+        "IRM-SCHOOL",
+        "Bethelsdorp Section B Primary School",
+        "Education",
+        "Education",
+        2_000_000.0,
+    ));
+    records.push(irm(
+        "IRM-LIB",
+        "Bethelsdorp Section B Library",
+        "Sport, Recreation, Arts and Culture",
+        "Arts and Culture",
+        2_000_000.0,
+    ));
+    let (links, _) = link(&records, &ReconcileSettings::default());
+    let found: Vec<(&str, &str, &str)> = links
+        .iter()
+        .filter(|l| l.link_type == LinkType::DepartmentalBudget)
+        .map(|l| (l.left_record_id.as_str(), l.right_record_id.as_str(), l.band))
+        .collect();
+    assert_eq!(found, [("IRM-LIB", "BUD-LIB", "accept")]);
+}
+
+#[test]
+fn an_initialism_matches_the_words_it_stands_for() {
+    let mut records = big_idp_block(300);
+    records.push(rec(
+        "IDP-ECD",
+        Dataset::Idp,
+        "Construction of Nseleni Early Childhood Development Centre",
+        "52802033",
+        "Community Facilities",
+        1_500_000.0,
+    ));
+    records.push(Record {
+        project_type: Some("New".into()),
+        ..rec(
+            "BUD-ECD",
+            Dataset::Budget,
+            "CONSTR NSELENI ECD CENTRE",
+            "52802033",
+            "Community Facilities",
+            1_500_000.0,
+        )
+    });
+    assert_eq!(accepted(&records), [("BUD-ECD".to_string(), "IDP-ECD".to_string())]);
+}
