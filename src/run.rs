@@ -232,8 +232,8 @@ pub fn process_with_contract(
     contract: &crate::contracts::Contract,
     format: Option<Format>,
     sheets: Option<&regex::Regex>,
-    unit: crate::contracts::numbers::Unit,
-    financial_year: Option<crate::contracts::fiscal::FinancialYear>,
+    unit: crate::domain::Unit,
+    financial_year: Option<crate::domain::fiscal::FinancialYear>,
     max_reject_ratio: f64,
     limits: &readers::ReadLimits,
     fetched: &Fetched,
@@ -316,12 +316,12 @@ pub fn process_with_contract(
     out.quality.warnings = outcome
         .rejections
         .iter()
-        .filter(|r| r.severity == validate::Severity::Warning)
+        .filter(|r| r.severity == crate::domain::Severity::Warning)
         .count();
     out.quality.notices = outcome
         .rejections
         .iter()
-        .filter(|r| r.severity == validate::Severity::Notice)
+        .filter(|r| r.severity == crate::domain::Severity::Notice)
         .count();
     // Plan and budget lines with amounts that are all zero (IDP sector lines of R0): counted,
     // since a zero plan cannot be compared with a budget.
@@ -346,7 +346,7 @@ pub fn process_with_contract(
             for r in outcome
                 .rejections
                 .iter()
-                .filter(|r| r.severity == validate::Severity::Error)
+                .filter(|r| r.severity == crate::domain::Severity::Error)
             {
                 *reasons.entry(format!("{}: {}", r.rule, r.message)).or_default() += 1;
             }
@@ -363,7 +363,7 @@ pub fn process_with_contract(
             for r in outcome
                 .rejections
                 .iter()
-                .filter(|r| r.severity == validate::Severity::Error)
+                .filter(|r| r.severity == crate::domain::Severity::Error)
             {
                 rows.entry((r.sheet.as_deref(), r.row))
                     .or_default()
@@ -456,7 +456,7 @@ pub fn new_run_id(now: DateTime<Utc>) -> String {
     format!(
         "{}-{}",
         now.format("%Y%m%dT%H%M%S%3fZ"),
-        &sources::sha256_hex(seed.as_bytes())[..6]
+        &crate::domain::sha256_hex(seed.as_bytes())[..6]
     )
 }
 
@@ -473,7 +473,7 @@ pub struct RunRequest {
     pub municipalities: Vec<String>,
     /// Only these municipal financial years are reconciled and published (all when empty; the
     /// pipeline's `reconcile.financial_years` when that is set).
-    pub financial_years: Vec<crate::contracts::fiscal::FinancialYear>,
+    pub financial_years: Vec<crate::domain::fiscal::FinancialYear>,
     /// Publish under `scenarios/<name>/` instead of the live outputs. A run with a municipality
     /// or year filter is always a scenario run; without a name it gets
     /// [`crate::scenario::default_name`].
@@ -739,8 +739,8 @@ async fn run_locked(pipeline: &Pipeline, request: &RunRequest, lock_notes: Vec<S
         settings.financial_years.clone_from(years);
         // A record belongs to a year by its own year (a budget's budget year, a long-form
         // row's year), else by any of its amounts.
-        let chosen = |y: crate::contracts::fiscal::FinancialYear| {
-            years.contains(&y.dominant_in(crate::contracts::fiscal::Calendar::Municipal))
+        let chosen = |y: crate::domain::fiscal::FinancialYear| {
+            years.contains(&y.dominant_in(crate::domain::fiscal::Calendar::Municipal))
         };
         records.retain(|r| match r.financial_year {
             Some(y) => chosen(y),
@@ -796,7 +796,7 @@ async fn run_locked(pipeline: &Pipeline, request: &RunRequest, lock_notes: Vec<S
         // MTREF's outer years are left out).
         for r in &mut records {
             r.amounts
-                .retain(|a| years.contains(&a.year.dominant_in(crate::contracts::fiscal::Calendar::Municipal)));
+                .retain(|a| years.contains(&a.year.dominant_in(crate::domain::fiscal::Calendar::Municipal)));
         }
     }
     if cancelled() {
@@ -874,7 +874,7 @@ async fn run_locked(pipeline: &Pipeline, request: &RunRequest, lock_notes: Vec<S
     let previous_register = match previous.as_ref().and_then(|m| m.tables.get("exception_register")) {
         Some(t) => {
             let read = match publish::read_table(&store, &t.files).await {
-                Ok(Some(df)) => metrics::register::from_frame(&df).map_err(|e| e.to_string()),
+                Ok(Some(df)) => publish::register::from_frame(&df).map_err(|e| e.to_string()),
                 Ok(None) => Ok(Vec::new()),
                 Err(e) => Err(e.to_string()),
             };
@@ -1036,7 +1036,7 @@ async fn run_locked(pipeline: &Pipeline, request: &RunRequest, lock_notes: Vec<S
         (
             "exception_register",
             Partition::None,
-            Box::new(|| metrics::register::to_frame(&register)),
+            Box::new(|| publish::register::to_frame(&register)),
         ),
         (
             "metrics_history",
@@ -1182,11 +1182,11 @@ async fn run_locked(pipeline: &Pipeline, request: &RunRequest, lock_notes: Vec<S
     // Leftovers of runs that died at this location (this run holds its lock): their run
     // folders and half-written files.
     let local_root = match &pipeline.publish {
-        crate::sources::location::Location::Local(root) => Some(match &scenario {
+        crate::domain::location::Location::Local(root) => Some(match &scenario {
             Some(name) => root.join(crate::scenario::PREFIX).join(name),
             None => root.clone(),
         }),
-        crate::sources::location::Location::Url(_) => None,
+        crate::domain::location::Location::Url(_) => None,
     };
     match publish::remove_leftovers(&store, &run_id, &manifest, local_root.as_deref(), LEFTOVER_AGE).await {
         Ok(removed) if removed.is_empty() => {}
@@ -1213,14 +1213,14 @@ async fn run_locked(pipeline: &Pipeline, request: &RunRequest, lock_notes: Vec<S
 /// default HTTP settings and read limits.
 async fn fetch_side_file(
     name: &str,
-    location: &crate::sources::location::Location,
+    location: &crate::domain::location::Location,
 ) -> Result<Vec<sources::Fetched>, RunError> {
     let spec = crate::config::SourceSpec {
         name: name.into(),
         location: location.clone(),
         format: None,
         contract: String::new(),
-        unit: crate::contracts::numbers::Unit::Rand,
+        unit: crate::domain::Unit::Rand,
         sheets: None,
         financial_year: None,
         max_reject_ratio: 1.0,

@@ -35,7 +35,7 @@ pub fn default_name(years: &[FinancialYear], municipalities: &[String]) -> Strin
         return name;
     }
     // A long filter: a readable start and a hash of the whole, still deterministic.
-    let hash = crate::sources::sha256_hex(name.as_bytes());
+    let hash = crate::domain::sha256_hex(name.as_bytes());
     let mut cut = name[..MAX_NAME - 13].to_string();
     while !cut.is_char_boundary(cut.len()) {
         cut.pop();

@@ -9,7 +9,6 @@
 //! a pipeline may add its own directory of contracts.
 
 pub mod bounds;
-pub mod fiscal;
 pub mod gps;
 pub mod numbers;
 pub mod reference;

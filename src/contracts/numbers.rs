@@ -84,8 +84,6 @@ pub fn parse_amount(raw: &str) -> Result<Option<f64>, NumberError> {
     Ok(Some(if negative { -value } else { value }))
 }
 
-pub use crate::domain::Unit;
-
 #[cfg(test)]
 mod tests {
     use super::*;

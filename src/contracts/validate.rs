@@ -13,6 +13,7 @@ use crate::contracts::reference::Reference;
 use crate::contracts::{gps, wards};
 use crate::contracts::{normalise_header, ColumnKind, Contract, OnInvalid};
 use crate::domain::fiscal::FinancialYear;
+use crate::domain::Severity;
 use crate::domain::Unit;
 use crate::sources::readers::{format_number, Cell, RawRow, RawSheet};
 use std::collections::BTreeMap;
@@ -98,8 +99,6 @@ impl ValidRow {
     }
 }
 
-/// Moved to [`crate::domain::Severity`]; this path stays for code edited in parallel (`run.rs`).
-pub use crate::domain::Severity;
 
 /// One broken rule in one cell (or row).
 #[derive(Debug, Clone, PartialEq)]

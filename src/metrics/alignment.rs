@@ -8,10 +8,11 @@
 //! ranks for metrics with a direction) and the change since the previous year are added last. Each metric's definition, unit and direction live in
 //! [`METRICS`] and in `docs/metrics.md`; a test keeps the two in step.
 
-use crate::contracts::fiscal::{Calendar, FinancialYear};
 use crate::contracts::reference::Reference;
 use crate::contracts::Dataset;
-use crate::metrics::peers::{self, Better};
+use crate::domain::fiscal::{Calendar, FinancialYear};
+use crate::domain::Better;
+use crate::metrics::peers;
 use crate::metrics::{BudgetVintages, Linked};
 use crate::reconcile::{Link, LinkType, Variance};
 use crate::records::{is_placeholder_objective, Record};

@@ -4,8 +4,8 @@
 //! (`bepp_value_by_programme_share`, `dimension` = the programme as written). Both are profiles
 //! (they describe, they do not rank), published like the department and MTSF outcome splits.
 
-use crate::contracts::fiscal::FinancialYear;
 use crate::contracts::Dataset;
+use crate::domain::fiscal::FinancialYear;
 use crate::metrics::alignment::{municipal_years, Facts};
 use crate::metrics::grants;
 use crate::reconcile::Link;
@@ -20,7 +20,7 @@ pub(crate) fn push_facts(f: &mut Facts, records: &[Record], links: &[&Link]) {
             "budget_by_funding_source_share",
             Some(source.as_str()),
             &row.demarcation_code,
-            FinancialYear::new(crate::contracts::fiscal::Calendar::Municipal, row.financial_year),
+            FinancialYear::new(crate::domain::fiscal::Calendar::Municipal, row.financial_year),
             row.amount_rand,
             row.capital_budget_rand,
         );
@@ -46,8 +46,8 @@ pub(crate) fn push_facts(f: &mut Facts, records: &[Record], links: &[&Link]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::contracts::fiscal::Calendar;
     use crate::contracts::validate::AmountValue;
+    use crate::domain::fiscal::Calendar;
 
     fn with(r: Record, year: i32, phase: &str, rand: f64) -> Record {
         let fy = FinancialYear::new(Calendar::Municipal, year);

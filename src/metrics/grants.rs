@@ -352,8 +352,8 @@ pub fn grant_budget(records: &[Record], links: &[&Link]) -> PolarsResult<DataFra
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::contracts::fiscal::{Calendar, FinancialYear};
     use crate::contracts::validate::AmountValue;
+    use crate::domain::fiscal::{Calendar, FinancialYear};
 
     fn line(id: &str, by: i32, funding: Option<&str>, amounts: &[(i32, f64)]) -> Record {
         let fy = |y| FinancialYear::new(Calendar::Municipal, y);

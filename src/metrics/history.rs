@@ -13,8 +13,8 @@
 //! slope per year, and — for metrics with a direction of "better" — whether that is improving.
 
 use crate::contracts::Dataset;
+use crate::domain::Better;
 use crate::metrics::alignment::def;
-use crate::metrics::peers::Better;
 use crate::records::Record;
 use polars::prelude::*;
 use std::collections::BTreeMap;

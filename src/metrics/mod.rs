@@ -7,8 +7,8 @@
 //! individual findings behind the metrics, each with an id that stays the same across runs on
 //! the same inputs.
 
-use crate::contracts::fiscal::{Calendar, FinancialYear};
 use crate::contracts::Dataset;
+use crate::domain::fiscal::{Calendar, FinancialYear};
 use crate::reconcile::{Link, LinkType, Variance};
 pub mod alignment;
 mod bundle;
@@ -258,7 +258,7 @@ fn owner_of(r: &Record) -> (String, String) {
 
 fn exception_id(kind: &str, keys: &[String], year: Option<FinancialYear>) -> String {
     let text = format!("{kind}|{}|{}", keys.join("|"), year.map(|y| y.start_year).unwrap_or(0));
-    crate::sources::sha256_hex(text.as_bytes())[..16].to_string()
+    crate::domain::sha256_hex(text.as_bytes())[..16].to_string()
 }
 
 /// A record's key across sources and years: dataset, municipality and reference (or normalised
@@ -472,8 +472,7 @@ pub fn exceptions(records: &[Record], links: &[&Link], variances: &[Variance], s
         };
         let projects = sa36.get(muni).and_then(|y| y.get(label)).copied().unwrap_or(0.0);
         if total != 0.0 && ((projects / total) - 1.0).abs() > SA36_A5_TOLERANCE {
-            let year =
-                FinancialYear::parse(label, Calendar::Municipal, crate::contracts::fiscal::YearLabel::Start).ok();
+            let year = FinancialYear::parse(label, Calendar::Municipal, crate::domain::fiscal::YearLabel::Start).ok();
             let mut e = Exception::new(
                 "sa36_a5_mismatch",
                 "high",
@@ -506,7 +505,7 @@ pub const ALWAYS_MATERIAL: &[&str] = &["sa36_a5_mismatch", "unit_mixup_suspected
 /// of the municipality's capital budget over the years affected (Rand alone where the run has
 /// no budget for it), or of an [`ALWAYS_MATERIAL`] type; priority = severity weight (high 3,
 /// medium 2, low 1) × (1 + 100 × the share, capped at 1), rounded to 0.01.
-pub fn assess(out: &mut [Exception], budgets: &Totals, settings: &crate::config::ExceptionSettings) {
+pub fn assess(out: &mut [Exception], budgets: &Totals, settings: &ExceptionSettings) {
     for e in out {
         let budget: f64 = budgets.get(&e.demarcation_code).map_or(0.0, |years| {
             e.financial_years.iter().filter_map(|y| years.get(&y.label())).sum()
@@ -666,8 +665,7 @@ pub fn magnitude_exceptions(
                 let ratio = now / before;
                 if !(1.0 / MAGNITUDE_JUMP..MAGNITUDE_JUMP).contains(&ratio) {
                     let year =
-                        FinancialYear::parse(label, Calendar::Municipal, crate::contracts::fiscal::YearLabel::Start)
-                            .ok();
+                        FinancialYear::parse(label, Calendar::Municipal, crate::domain::fiscal::YearLabel::Start).ok();
                     push(muni, year, format!("{muni}|{label}|run"), (now - before).abs(),
                         format!("{muni} capital budget {label} is R{now:.0}, {ratio:.3}× the R{before:.0} of run {prev_run}: check the source's unit (Rand or R thousand)"));
                 }
@@ -903,7 +901,7 @@ mod finding_tests {
                 BTreeMap::from([("2024/25".to_string(), 5_000_000_000.0)]),
             ),
         ]);
-        assess(&mut found, &totals, &crate::config::ExceptionSettings::default());
+        assess(&mut found, &totals, &ExceptionSettings::default());
         sort_exceptions(&mut found);
         let summary: Vec<(&str, bool, f64)> = found
             .iter()

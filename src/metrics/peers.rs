@@ -12,10 +12,9 @@
 //! is never ranked.
 
 use crate::contracts::reference::Reference;
+use crate::domain::Better;
 use std::collections::BTreeMap;
 
-/// Moved to [`crate::domain::Better`]; this path stays for code edited in parallel.
-pub use crate::domain::Better;
 
 /// The peer group of a municipality: its MIIF class (`A`, `B1`…`B4`), `C` for every district,
 /// the category when the class is missing, `?` for a code the reference does not know.

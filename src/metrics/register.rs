@@ -18,9 +18,6 @@
 //! same inputs.
 
 use crate::metrics::Exception;
-/// The register's frame I/O moved to [`crate::publish::register`]; re-exported here for code
-/// edited in parallel (`run.rs`). Remove after the merge.
-pub use crate::publish::register::{from_frame, to_frame};
 use chrono::NaiveDate;
 use std::collections::BTreeMap;
 
@@ -303,6 +300,7 @@ pub fn merge(
 mod tests {
     use super::*;
     use crate::domain::fiscal::{Calendar, FinancialYear};
+    use crate::publish::register::{from_frame, to_frame};
     use polars::prelude::*;
 
     fn finding(id: &str) -> Exception {

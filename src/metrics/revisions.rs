@@ -11,8 +11,8 @@
 //! projects (keyed on municipality + project id) are covered; IDP and BEPP rows name no document
 //! year (two IDP reviews would both be `IDP`), so they have no revisions to show.
 
-use crate::contracts::fiscal::FinancialYear;
 use crate::contracts::Dataset;
+use crate::domain::fiscal::FinancialYear;
 use crate::records::Record;
 use polars::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
@@ -245,8 +245,8 @@ pub fn amount_revisions(records: &[Record]) -> PolarsResult<DataFrame> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::contracts::fiscal::Calendar;
     use crate::contracts::validate::AmountValue;
+    use crate::domain::fiscal::Calendar;
 
     fn fy(y: i32) -> FinancialYear {
         FinancialYear::new(Calendar::Municipal, y)

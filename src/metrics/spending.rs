@@ -9,7 +9,7 @@
 //! for which any line of the same file, sheet and municipality reports a non-zero actual (a
 //! municipality that spent nothing at all in its last month would read as a month earlier).
 
-use crate::contracts::fiscal::FinancialYear;
+use crate::domain::fiscal::FinancialYear;
 use crate::metrics::alignment::Facts;
 use crate::records::Record;
 use polars::prelude::*;
@@ -306,9 +306,9 @@ pub fn spending_performance(records: &[Record]) -> PolarsResult<DataFrame> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::contracts::fiscal::Calendar;
     use crate::contracts::validate::AmountValue;
     use crate::contracts::Dataset;
+    use crate::domain::fiscal::Calendar;
 
     fn fy(y: i32) -> FinancialYear {
         FinancialYear::new(Calendar::Municipal, y)

@@ -421,7 +421,7 @@ pub fn municipal_years(r: &Record) -> BTreeSet<i32> {
         .iter()
         .map(|a| {
             a.year
-                .dominant_in(crate::contracts::fiscal::Calendar::Municipal)
+                .dominant_in(crate::domain::fiscal::Calendar::Municipal)
                 .start_year
         })
         .collect()
@@ -701,7 +701,7 @@ pub fn outcomes_given(
             .iter()
             .find(|a| {
                 a.year
-                    .dominant_in(crate::contracts::fiscal::Calendar::Municipal)
+                    .dominant_in(crate::domain::fiscal::Calendar::Municipal)
                     .start_year
                     == y
             })

@@ -2,8 +2,8 @@
 //! `R 1.2 bn` or `R 450 k`, and every municipality code has its official name beside it, so the
 //! report reads the same whichever section a person starts in.
 
-use crate::contracts::fiscal::{Calendar, FinancialYear};
 use crate::contracts::reference::Reference;
+use crate::domain::fiscal::{Calendar, FinancialYear};
 use regex::Regex;
 use std::sync::LazyLock;
 

@@ -5,8 +5,8 @@
 
 use super::charts::{self, Axis, Dot, Group, Series};
 use super::format::{category, category_name, metric_value, municipality_label, municipality_name, rand, year_label};
+use crate::domain::Better;
 use crate::metrics::alignment::{def, METRICS};
-use crate::metrics::peers::Better;
 use crate::metrics::Totals;
 use maud::{html, Markup};
 use polars::prelude::*;

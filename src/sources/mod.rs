@@ -8,14 +8,13 @@
 //! conditional requests.
 
 pub mod http;
-pub mod location;
 pub mod raw;
 pub mod readers;
 mod spec;
 
-pub use crate::domain::sha256_hex;
 pub use spec::{HttpSettings, SourceSpec, DEFAULT_MAX_REJECT_RATIO, DEFAULT_MIN_ROWS};
 
+use crate::domain::sha256_hex;
 use crate::domain::Location;
 use crate::sources::raw::{FetchLog, FetchRecord, RawZone};
 use crate::storage::{open_object, StorageError, Store};

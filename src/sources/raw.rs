@@ -127,7 +127,7 @@ impl RawZone {
         match self.store.store.get(&self.store.path(&rel)).await {
             Ok(r) => {
                 let bytes = r.bytes().await.map_err(self.err(&rel))?;
-                if crate::sources::sha256_hex(&bytes) != sha {
+                if crate::domain::sha256_hex(&bytes) != sha {
                     return Err(RawError::Corrupt { path: rel });
                 }
                 Ok(Some(bytes))

@@ -3,8 +3,8 @@
 
 use crate::common::*;
 use chrono::TimeZone;
+use harvester::domain::location::Location;
 use harvester::run::run;
-use harvester::sources::location::Location;
 use polars::prelude::*;
 
 fn column_u32(df: &DataFrame, c: &str) -> Vec<Option<u32>> {

@@ -106,7 +106,7 @@ async fn http_source_retries_then_uses_conditional_requests() {
         .find(|i| i.source == "idp")
         .unwrap()
         .clone();
-    assert_eq!(idp_input.sha256, harvester::sources::sha256_hex(&idp_bytes()));
+    assert_eq!(idp_input.sha256, harvester::domain::sha256_hex(&idp_bytes()));
 
     // Second run: If-None-Match is sent, the server answers 304, nothing is downloaded, and the
     // run uses the copy kept in the raw zone.
@@ -367,7 +367,7 @@ contract = "idp_register"
     assert!(projects.height() > 100);
     // The Delta tables were committed through the S3 API too (log entries with conditional puts).
     let store =
-        harvester::storage::Store::open_folder(&harvester::sources::location::Location::Local(published.clone()))
+        harvester::storage::Store::open_folder(&harvester::domain::location::Location::Local(published.clone()))
             .unwrap();
     for name in m["tables"].as_object().unwrap().keys() {
         let history = harvester::publish::delta::history(&store, name).await.unwrap();

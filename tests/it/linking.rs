@@ -34,7 +34,7 @@ fn overrides_must_link_cannot_link_and_stale_ones_are_reported() {
     )
     .unwrap();
     let mut p = sample_pipeline(&out);
-    p.reconcile.overrides = Some(harvester::sources::location::Location::Local(overrides.clone()));
+    p.reconcile.overrides = Some(harvester::domain::location::Location::Local(overrides.clone()));
     // Before: find what the cannot-link removes.
     let plain = tempfile::tempdir().unwrap();
     block_on(run(&sample_pipeline(plain.path()), clock(0))).unwrap();
@@ -92,7 +92,7 @@ fn a_bad_overrides_file_names_every_problem() {
     let overrides = tmp.path().join("overrides.csv");
     std::fs::write(&overrides, "decision,link_type,left_source,left_key,right_source,right_key\nmaybe,budget_idp,a,b,c,d\nmust_link,budget_bepp,a,,c,d\n").unwrap();
     let mut p = sample_pipeline(&tmp.path().join("out"));
-    p.reconcile.overrides = Some(harvester::sources::location::Location::Local(overrides));
+    p.reconcile.overrides = Some(harvester::domain::location::Location::Local(overrides));
     let err = block_on(run(&p, clock(0))).unwrap_err().to_string();
     assert!(err.contains("the overrides file has 3 problem(s)"), "{err}");
     assert!(
@@ -399,7 +399,7 @@ fn must_link_holds_across_years_and_stays_in_its_municipality(overrides_csv: &st
     let file = tmp.path().join("overrides.csv");
     std::fs::write(&file, overrides_csv).unwrap();
     let mut p = sample_pipeline(&tmp.path().join("out"));
-    p.reconcile.overrides = Some(harvester::sources::location::Location::Local(file));
+    p.reconcile.overrides = Some(harvester::domain::location::Location::Local(file));
     block_on(run(&p, clock(1))).unwrap();
     let out = tmp.path().join("out");
     let links = read_table(&out, &manifest(&out), "links");
@@ -476,7 +476,7 @@ fn overrides_name_wrong_municipalities_and_datasets() {
     )
     .unwrap();
     let mut p = sample_pipeline(&tmp.path().join("out"));
-    p.reconcile.overrides = Some(harvester::sources::location::Location::Local(overrides));
+    p.reconcile.overrides = Some(harvester::domain::location::Location::Local(overrides));
     let err = block_on(run(&p, clock(0))).unwrap_err().to_string();
     assert!(err.contains("the overrides file has 2 problem(s)"), "{err}");
     assert!(err.contains("overrides.csv: row 2: municipality: "), "{err}");

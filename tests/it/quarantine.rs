@@ -109,7 +109,7 @@ fn a_thousandfold_jump_since_the_last_run_is_flagged() {
     // Same file, now declared as R thousand: every amount is 1000× larger.
     let mut p = sample_pipeline(out);
     let budget = p.sources.iter_mut().find(|s| s.name == "budget_2024").unwrap();
-    budget.unit = harvester::contracts::numbers::Unit::Thousand;
+    budget.unit = harvester::domain::Unit::Thousand;
     block_on(run(&p, clock(1))).unwrap();
     let e = read_table(out, &manifest(out), "exceptions");
     let types = strings(&e, "exception_type");

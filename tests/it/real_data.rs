@@ -1,9 +1,9 @@
 //! Real public files from `../shared/data/real/` load through the contracts with their row counts.
 
 use crate::common::*;
-use harvester::contracts::fiscal::{Calendar, FinancialYear};
-use harvester::contracts::numbers::Unit;
 use harvester::contracts::Catalog;
+use harvester::domain::fiscal::{Calendar, FinancialYear};
+use harvester::domain::Unit;
 use harvester::run::{process_with_contract, SourceOutput};
 use harvester::sources::readers::{self, Cell, Format};
 use harvester::sources::Fetched;

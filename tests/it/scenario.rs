@@ -3,7 +3,7 @@
 //! were; its tables hold only what was chosen.
 
 use crate::common::*;
-use harvester::contracts::fiscal::{Calendar, FinancialYear};
+use harvester::domain::fiscal::{Calendar, FinancialYear};
 use harvester::run::{run, run_with, RunRequest};
 use polars::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
@@ -123,7 +123,7 @@ fn a_filtered_run_publishes_its_own_scenario_and_leaves_the_live_outputs_byte_id
     assert!(live.get("scenario").is_none(), "live manifests carry no scenario");
     // The scenario's own Delta tables, under its prefix, hold its run.
     let scenario_store =
-        harvester::storage::Store::open_folder(&harvester::sources::location::Location::Local(root.clone())).unwrap();
+        harvester::storage::Store::open_folder(&harvester::domain::location::Location::Local(root.clone())).unwrap();
     let history = block_on(harvester::publish::delta::history(&scenario_store, "projects")).unwrap();
     assert_eq!(history.len(), 1);
     assert_eq!(history[0].run_id.as_deref(), Some(report.manifest.run_id.as_str()));
