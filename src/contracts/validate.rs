@@ -99,7 +99,6 @@ impl ValidRow {
     }
 }
 
-
 /// One broken rule in one cell (or row).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rejection {

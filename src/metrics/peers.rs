@@ -15,7 +15,6 @@ use crate::contracts::reference::Reference;
 use crate::domain::Better;
 use std::collections::BTreeMap;
 
-
 /// The peer group of a municipality: its MIIF class (`A`, `B1`…`B4`), `C` for every district,
 /// the category when the class is missing, `?` for a code the reference does not know.
 pub fn peer_group(reference: &Reference, code: &str) -> String {

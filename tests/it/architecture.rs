@@ -306,7 +306,7 @@ fn the_edge_reader_sees_use_lines_inline_paths_and_super() {
     );
     assert_eq!(
         targets("let x = crate::domain::sha256_hex(b);", &path(&["metrics"])),
-        ["sources"]
+        ["domain"]
     );
     assert_eq!(
         targets("use super::score::Model;", &path(&["reconcile", "em"])),
