@@ -212,16 +212,22 @@ pub async fn table_names(store: &Store) -> Result<Vec<String>> {
     Ok(names)
 }
 
-/// The commit files still in a table's log (`_delta_log/<version>.json`), oldest first.
-async fn log_entries(store: &Store, table: &str) -> Result<Vec<(u64, object_store::path::Path)>> {
+/// Every file under a table's `_delta_log/`, with the log's path.
+async fn log_files(store: &Store, table: &str) -> Result<(String, Vec<object_store::ObjectMeta>)> {
     use futures::TryStreamExt;
     let log = format!("{}/_delta_log", table_dir(table));
-    let listed: Vec<object_store::ObjectMeta> = store
+    let listed = store
         .store
         .list(Some(&store.path(&log)))
         .try_collect()
         .await
         .map_err(store_err(store, &log))?;
+    Ok((log, listed))
+}
+
+/// The commit files still in a table's log (`_delta_log/<version>.json`), oldest first.
+async fn log_entries(store: &Store, table: &str) -> Result<Vec<(u64, object_store::path::Path)>> {
+    let (_, listed) = log_files(store, table).await?;
     let mut entries: Vec<(u64, object_store::path::Path)> = listed
         .into_iter()
         .filter_map(|meta| {
@@ -806,15 +812,8 @@ async fn open_or_set_aside(store: &Store, table: &str, now: DateTime<Utc>) -> Re
 /// instead of every later run failing on it. Its data files stay until a vacuum finds them
 /// unreferenced and older than the retention. Returns where the log went.
 async fn set_aside_log(store: &Store, table: &str, now: DateTime<Utc>) -> Result<String> {
-    use futures::TryStreamExt;
-    let log = format!("{}/_delta_log", table_dir(table));
+    let (log, listed) = log_files(store, table).await?;
     let aside = format!("{log}.unreadable-{}", now.format("%Y%m%dT%H%M%SZ"));
-    let listed: Vec<object_store::ObjectMeta> = store
-        .store
-        .list(Some(&store.path(&log)))
-        .try_collect()
-        .await
-        .map_err(store_err(store, &log))?;
     for meta in listed {
         let name = meta
             .location

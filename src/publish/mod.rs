@@ -524,6 +524,16 @@ pub async fn write_table(store: &Store, run_id: &str, table: &Table) -> Result<T
 
 /// Reads the files of a published table back into one DataFrame (empty when no files).
 pub async fn read_table(store: &Store, files: &[String]) -> Result<Option<DataFrame>, PublishError> {
+    read_columns(store, files, None).await
+}
+
+/// [`read_table`], decoding only `columns` when given (the links' evidence is most of that
+/// table, and a reader that needs two columns should not decode it).
+pub async fn read_columns(
+    store: &Store,
+    files: &[String],
+    columns: Option<&[&str]>,
+) -> Result<Option<DataFrame>, PublishError> {
     let mut all: Option<DataFrame> = None;
     for f in files {
         let bytes = store
@@ -543,6 +553,7 @@ pub async fn read_table(store: &Store, files: &[String]) -> Result<Option<DataFr
                 source,
             })?;
         let df = ParquetReader::new(std::io::Cursor::new(bytes.to_vec()))
+            .with_columns(columns.map(|cs| cs.iter().map(|c| (*c).to_string()).collect()))
             .finish()
             .map_err(|source| PublishError::Encode {
                 table: f.clone(),

@@ -13,7 +13,6 @@ use crate::reconcile::register::Member;
 use crate::reconcile::Link;
 use crate::storage::Store;
 use maud::{html, Markup};
-use object_store::ObjectStoreExt as _;
 use polars::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -85,47 +84,12 @@ async fn table(
     let Some(entry) = m.tables.get(table) else {
         return Ok(None);
     };
-    let read = |source| ChangesError::Read {
-        table,
-        source: Box::new(source),
-    };
-    let mut all: Option<DataFrame> = None;
-    for f in &entry.files {
-        let get = store.store.get(&store.path(f)).await;
-        let bytes = match get {
-            Ok(r) => r.bytes().await,
-            Err(e) => Err(e),
-        }
-        .map_err(|source| {
-            read(PublishError::Read {
-                path: f.clone(),
-                location: store.display.clone(),
-                source,
-            })
-        })?;
-        let df = ParquetReader::new(std::io::Cursor::new(bytes))
-            .with_columns(Some(columns.iter().map(|c| (*c).to_string()).collect()))
-            .finish()
-            .map_err(|source| {
-                read(PublishError::Encode {
-                    table: f.clone(),
-                    source,
-                })
-            })?;
-        all = Some(match all {
-            None => df,
-            Some(mut a) => {
-                a.vstack_mut(&df).map_err(|source| {
-                    read(PublishError::Encode {
-                        table: f.clone(),
-                        source,
-                    })
-                })?;
-                a
-            }
-        });
-    }
-    Ok(all)
+    crate::publish::read_columns(store, &entry.files, Some(columns))
+        .await
+        .map_err(|source| ChangesError::Read {
+            table,
+            source: Box::new(source),
+        })
 }
 
 fn strings(df: &DataFrame, table: &'static str, column: &'static str) -> Result<Vec<String>, ChangesError> {
