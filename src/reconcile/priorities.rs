@@ -154,22 +154,7 @@ mod tests {
     }
 
     fn link(l: &str, r: &str, t: LinkType) -> Link {
-        Link {
-            left_record_id: l.into(),
-            right_record_id: r.into(),
-            link_type: t,
-            method: "exact_identifier",
-            score: 1.0,
-            demarcation_code: "EC121".into(),
-            matched_on: None,
-            matched_value: None,
-            name_similarity: None,
-            left_name: None,
-            right_name: None,
-            band: "accept",
-            match_weight: 10.0,
-            evidence: "[]".into(),
-        }
+        Link::bare(l, r, t, "EC121")
     }
 
     /// Issue #19: an IDP project inherits its linked budget line's MTSF outcome; a BEPP project
