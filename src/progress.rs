@@ -136,6 +136,8 @@ pub struct Progress {
     /// The current stage's code (0: none), read by every log line without a lock.
     stage: AtomicU8,
     done: AtomicU64,
+    /// Pairs of records compared by the linker (the benchmark's pairs per second).
+    pairs: AtomicU64,
     state: Mutex<State>,
 }
 
@@ -156,6 +158,7 @@ impl Progress {
             pipeline: OnceLock::new(),
             stage: AtomicU8::new(0),
             done: AtomicU64::new(0),
+            pairs: AtomicU64::new(0),
             state: Mutex::new(State::default()),
         });
         if BARS.load(Ordering::SeqCst) {
@@ -170,6 +173,11 @@ impl Progress {
     /// The run's id.
     pub fn run_id(&self) -> &str {
         &self.run_id
+    }
+
+    /// Pairs of records the linker compared in this run.
+    pub fn pairs_compared(&self) -> u64 {
+        self.pairs.load(Ordering::Relaxed)
     }
 
     /// Names the pipeline (once), for log lines.
@@ -338,6 +346,10 @@ impl crate::reconcile::LinkObserver for LinkWatch<'_> {
 
     fn cancelled(&self) -> bool {
         self.cancel.load(Ordering::Relaxed)
+    }
+
+    fn pairs_compared(&self, pairs: u64) {
+        self.progress.pairs.fetch_add(pairs, Ordering::Relaxed);
     }
 }
 

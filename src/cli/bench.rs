@@ -120,13 +120,13 @@ fn bench_profile(
     // A generated pipeline that does not compile is the generator's failure (exit 1).
     let pipeline = Pipeline::load(&dir.join("national.toml"), &dir)
         .map_err(|e| Error::Failed(e.to_string().trim_end().to_string()))?;
-    let before = crate::reconcile::score::PAIRS_COMPARED.load(std::sync::atomic::Ordering::Relaxed);
     // The generator's own peak is not the run's: start the high-water mark afresh.
     let peak_reset = crate::bench::reset_peak_memory();
     let t1 = std::time::Instant::now();
-    let result = runtime().block_on(crate::run::run(&pipeline, chrono::Utc::now()));
+    let request = crate::run::RunRequest::new(chrono::Utc::now());
+    let result = runtime().block_on(crate::run::run_with(&pipeline, &request));
     let run_secs = t1.elapsed().as_secs_f64();
-    let pairs = crate::reconcile::score::PAIRS_COMPARED.load(std::sync::atomic::Ordering::Relaxed) - before;
+    let pairs = request.progress.pairs_compared();
     result.map_err(Error::failed)?;
     let peak = crate::bench::peak_memory_bytes().unwrap_or(0);
     println!(

@@ -69,22 +69,17 @@ pub(super) fn cmd_check(
     cwd: &Path,
 ) -> Result<ExitCode, Error> {
     let (spec, contract) = check_spec(path, contract, sheet, unit, financial_year, cwd).map_err(Error::Usage)?;
-    let (sheets, unit, fy) = (spec.sheets.clone(), spec.unit, spec.financial_year);
     let fetched = runtime()
-        .block_on(crate::sources::fetch(&spec, None, None))
+        .block_on(crate::sources::fetch(
+            &spec.name,
+            &spec.location,
+            &spec.http,
+            None,
+            None,
+        ))
         .map_err(Error::failed)?
         .remove(0);
-    let out = crate::run::process_with_contract(
-        "check",
-        &contract,
-        spec.format,
-        sheets.as_ref(),
-        unit,
-        fy,
-        1.0,
-        &spec.read_limits,
-        &fetched,
-    );
+    let out = crate::run::ingest::validate_fetched(&spec, &contract, &fetched);
     let mut by_rule: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
     for q in out.quarantine.iter().filter(|q| q.severity == "error") {
         *by_rule.entry(q.rule.clone()).or_default() += 1;

@@ -95,7 +95,7 @@ pub(super) fn cmd_run(
         "municipalities": filter.municipalities,
         "scenario": filter.scenario,
     });
-    let clock = crate::service::SystemClock;
+    let clock = crate::domain::SystemClock;
     let (interrupted, cancel) = (request.interrupted.clone(), request.cancel.clone());
     let result = runtime().block_on(async {
         let run = crate::service::execute(&p, &request, crate::history::Trigger::Cli, &params, &history, &clock);

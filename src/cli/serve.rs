@@ -72,7 +72,7 @@ pub(super) fn cmd_serve(
         }
         Err(e) => return Err(Failure::log(Error::failed(e))),
     };
-    let clock: std::sync::Arc<dyn crate::service::Clock> = std::sync::Arc::new(crate::service::SystemClock);
+    let clock: std::sync::Arc<dyn crate::domain::Clock> = std::sync::Arc::new(crate::domain::SystemClock);
     let service =
         crate::service::Service::new(pipelines, history, token, clock).map_err(|e| Failure::log(Error::failed(e)))?;
     runtime().block_on(async move {

@@ -1,8 +1,9 @@
 //! Value types every stage shares, at the bottom of the module graph (issue #11): financial
 //! years and calendars, amount units, locations, safe names, the content hash, and the closed
-//! enums of domain values that published tables write as text. Nothing here uses another
+//! enums of domain values that published tables write as text, and the clock. Nothing here uses another
 //! harvester module, so any stage may use it without a cycle.
 
+mod clock;
 pub mod fiscal;
 mod hash;
 pub mod location;
@@ -10,6 +11,7 @@ mod name;
 mod unit;
 mod values;
 
+pub use clock::{Clock, SystemClock};
 pub use fiscal::{Calendar, FinancialYear, YearLabel};
 pub use hash::sha256_hex;
 pub use location::Location;

@@ -3,10 +3,8 @@
 //! published tables do not change; `parse` is its inverse and refuses anything else, so an
 //! unknown value is an error rather than a silent default.
 //!
-//! `Band`, `Method` and `FindingSeverity` are not yet the types of the fields that
-//! carry them (`reconcile::Link`, `metrics::Exception` are edited in parallel): producers write
-//! `Band::Accept.as_str()` until the fields change after the merge. A sphere of government
-//! stays text: `owner_sphere` carries what the source wrote (`metro`, `municipal`, a lead
+//! `Band` and `Method` are the types of `reconcile::Link`'s fields, `FindingSeverity` of
+//! `metrics::Exception`'s; tables write their `as_str`. A sphere of government stays text: `owner_sphere` carries what the source wrote (`metro`, `municipal`, a lead
 //! sphere in the BEPP), not a closed set.
 
 /// Defines `as_str`, `parse`, `ALL` and `Display` for a closed enum from its variant names.

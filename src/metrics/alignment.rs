@@ -189,199 +189,109 @@ pub(crate) fn municipal_years(r: &Record) -> Vec<(FinancialYear, f64)> {
         .collect()
 }
 
-fn facts(records: &[Record], links: &[&Link], variances: &[Variance]) -> Facts {
-    let by_id: BTreeMap<&str, &Record> = records.iter().map(|r| (r.record_id.as_str(), r)).collect();
-    let vintages = BudgetVintages::new(records);
-    let linked = Linked::new(links);
-    let (budget_linked, bepp_in_idp, bepp_in_budget, dept_linked) = (
-        &linked.budget_idp,
-        &linked.bepp_idp,
-        &linked.bepp_budget,
-        &linked.departmental_idp,
-    );
-    // Budget lines linked to a BEPP project that lies in an integration zone.
-    let in_zone: BTreeSet<&str> = links
-        .iter()
-        .filter(|l| l.link_type == LinkType::BeppBudget)
-        .filter(|l| {
-            by_id
-                .get(l.left_record_id.as_str())
-                .is_some_and(|b| b.integration_zone.is_some())
-        })
-        .map(|l| l.right_record_id.as_str())
-        .collect();
-    let metros_with_bepp: BTreeSet<&str> = records
-        .iter()
-        .filter(|r| r.dataset == Dataset::Bepp)
-        .filter_map(|r| r.demarcation_code.as_deref())
-        .collect();
-    // IDP record → municipal years in which a linked budget line has money (one MTREF per year).
-    let mut funded: BTreeSet<(&str, FinancialYear)> = BTreeSet::new();
-    for l in links.iter().filter(|l| l.link_type == LinkType::BudgetIdp) {
-        if let Some(b) = by_id.get(l.left_record_id.as_str()) {
-            for a in b
-                .amounts
-                .iter()
-                .filter(|a| a.phase == "budget" && a.rand > 0.0 && vintages.counts(b, a.year))
-            {
-                funded.insert((l.right_record_id.as_str(), a.year));
+/// What the facts of one record depend on beyond the record: the links, the budget vintages and
+/// the sets derived from them.
+struct FactContext<'a> {
+    vintages: BudgetVintages,
+    linked: Linked<'a>,
+    /// Budget lines linked to a BEPP project that lies in an integration zone.
+    in_zone: BTreeSet<&'a str>,
+    /// Metros that have a BEPP.
+    metros_with_bepp: BTreeSet<&'a str>,
+    /// IDP record → municipal years in which a linked budget line has money (one MTREF per year).
+    funded: BTreeSet<(&'a str, FinancialYear)>,
+}
+
+impl<'a> FactContext<'a> {
+    fn new(records: &'a [Record], links: &[&'a Link], by_id: &BTreeMap<&str, &'a Record>) -> Self {
+        let vintages = BudgetVintages::new(records);
+        let in_zone = links
+            .iter()
+            .filter(|l| l.link_type == LinkType::BeppBudget)
+            .filter(|l| {
+                by_id
+                    .get(l.left_record_id.as_str())
+                    .is_some_and(|b| b.integration_zone.is_some())
+            })
+            .map(|l| l.right_record_id.as_str())
+            .collect();
+        let metros_with_bepp = records
+            .iter()
+            .filter(|r| r.dataset == Dataset::Bepp)
+            .filter_map(|r| r.demarcation_code.as_deref())
+            .collect();
+        let mut funded = BTreeSet::new();
+        for l in links.iter().filter(|l| l.link_type == LinkType::BudgetIdp) {
+            if let Some(b) = by_id.get(l.left_record_id.as_str()) {
+                for a in b
+                    .amounts
+                    .iter()
+                    .filter(|a| a.phase == "budget" && a.rand > 0.0 && vintages.counts(b, a.year))
+                {
+                    funded.insert((l.right_record_id.as_str(), a.year));
+                }
             }
         }
+        Self {
+            vintages,
+            linked: Linked::new(links),
+            in_zone,
+            metros_with_bepp,
+            funded,
+        }
     }
+}
+
+/// Budget sums per municipality and year that shares are taken of once every record is read.
+#[derive(Default)]
+struct BudgetSums<'a> {
+    total: BTreeMap<(&'a str, FinancialYear), f64>,
+    by_outcome: BTreeMap<(&'a str, FinancialYear, &'a str), f64>,
+    by_iudf: BTreeMap<(&'a str, FinancialYear, &'a str), f64>,
+    /// A5 (capital cube) totals by phase.
+    a5: BTreeMap<(&'a str, FinancialYear, &'a str), f64>,
+}
+
+fn facts(records: &[Record], links: &[&Link], variances: &[Variance]) -> Facts {
+    let by_id: BTreeMap<&str, &Record> = records.iter().map(|r| (r.record_id.as_str(), r)).collect();
+    let cx = FactContext::new(records, links, &by_id);
     let mut f = Facts::default();
-    let mut budget_total: BTreeMap<(&str, FinancialYear), f64> = BTreeMap::new();
-    let mut by_outcome: BTreeMap<(&str, FinancialYear, &str), f64> = BTreeMap::new();
-    let mut by_iudf: BTreeMap<(&str, FinancialYear, &str), f64> = BTreeMap::new();
-    let mut a5: BTreeMap<(&str, FinancialYear, &str), f64> = BTreeMap::new();
+    let mut sums = BudgetSums::default();
     for r in records {
         let Some(muni) = r.demarcation_code.as_deref() else {
             continue;
         };
-        let id = r.record_id.as_str();
         match r.dataset {
-            Dataset::Budget => {
-                for a in r
-                    .amounts
-                    .iter()
-                    .filter(|a| a.phase == "budget" && vintages.counts(r, a.year))
-                {
-                    let y = a.year;
-                    f.push(
-                        "budget_linked_to_idp_share",
-                        None,
-                        muni,
-                        y,
-                        if budget_linked.contains(id) { a.rand } else { 0.0 },
-                        a.rand,
-                    );
-                    let in_ward = r.ward_scope.as_deref() == Some("ward");
-                    f.push(
-                        "budget_in_wards_share",
-                        None,
-                        muni,
-                        y,
-                        if in_ward { a.rand } else { 0.0 },
-                        a.rand,
-                    );
-                    if metros_with_bepp.contains(muni) {
-                        f.push(
-                            "budget_in_integration_zones_share",
-                            None,
-                            muni,
-                            y,
-                            if in_zone.contains(id) { a.rand } else { 0.0 },
-                            a.rand,
-                        );
-                    }
-                    *budget_total.entry((muni, y)).or_default() += a.rand;
-                    *by_outcome
-                        .entry((muni, y, r.mtsf_outcome.as_deref().unwrap_or("(none)")))
-                        .or_default() += a.rand;
-                    *by_iudf
-                        .entry((muni, y, r.iudf.as_deref().unwrap_or("(none)")))
-                        .or_default() += a.rand;
-                }
-                // An SC36 restates its year's SA36 lines: counted once, on the SA36.
-                if let Some(by) = r.financial_year.filter(|_| !super::spending::is_in_year(r)) {
-                    let placeholder = r.strategic_objective.as_deref().is_none_or(is_placeholder_objective);
-                    f.push(
-                        "placeholder_objective_share",
-                        None,
-                        muni,
-                        by,
-                        f64::from(u8::from(placeholder)),
-                        1.0,
-                    );
-                }
-            }
-            Dataset::Idp => {
-                for (y, amount) in municipal_years(r) {
-                    let hit = funded.contains(&(id, y));
-                    f.push(
-                        "idp_projects_funded_share",
-                        None,
-                        muni,
-                        y,
-                        f64::from(u8::from(hit)),
-                        1.0,
-                    );
-                    f.push(
-                        "idp_value_funded_share",
-                        None,
-                        muni,
-                        y,
-                        if hit { amount } else { 0.0 },
-                        amount,
-                    );
-                }
-            }
-            Dataset::Bepp => {
-                for (y, amount) in municipal_years(r) {
-                    f.push(
-                        "bepp_projects_in_idp_share",
-                        None,
-                        muni,
-                        y,
-                        f64::from(u8::from(bepp_in_idp.contains(id))),
-                        1.0,
-                    );
-                    f.push(
-                        "bepp_budget_coverage_share",
-                        None,
-                        muni,
-                        y,
-                        if bepp_in_budget.contains(id) { amount } else { 0.0 },
-                        amount,
-                    );
-                }
-            }
-            Dataset::Departmental => {
-                let hit = dept_linked.contains(id);
-                for (y, amount) in municipal_years(r) {
-                    for dim in [None, r.department.as_deref().or(Some("(none)"))] {
-                        f.push(
-                            "departmental_projects_in_idp_share",
-                            dim,
-                            muni,
-                            y,
-                            f64::from(u8::from(hit)),
-                            1.0,
-                        );
-                        f.push(
-                            "departmental_value_in_idp_share",
-                            dim,
-                            muni,
-                            y,
-                            if hit { amount } else { 0.0 },
-                            amount,
-                        );
-                    }
-                }
-            }
+            Dataset::Budget => budget_facts(&mut f, &cx, &mut sums, r, muni),
+            Dataset::Idp => idp_facts(&mut f, &cx, r, muni),
+            Dataset::Bepp => bepp_facts(&mut f, &cx, r, muni),
+            Dataset::Departmental => departmental_facts(&mut f, &cx, r, muni),
             Dataset::Reference => {
                 for a in r.amounts.iter().filter(|a| A5_PHASES.contains(&a.phase.as_str())) {
-                    *a5.entry((
-                        muni,
-                        a.year,
-                        A5_PHASES.iter().find(|p| **p == a.phase).copied().unwrap_or(""),
-                    ))
-                    .or_default() += a.rand;
+                    *sums
+                        .a5
+                        .entry((
+                            muni,
+                            a.year,
+                            A5_PHASES.iter().find(|p| **p == a.phase).copied().unwrap_or(""),
+                        ))
+                        .or_default() += a.rand;
                 }
             }
         }
     }
-    for (&(muni, y, outcome), &v) in &by_outcome {
-        let total = budget_total.get(&(muni, y)).copied().unwrap_or(0.0);
+    for (&(muni, y, outcome), &v) in &sums.by_outcome {
+        let total = sums.total.get(&(muni, y)).copied().unwrap_or(0.0);
         f.push("budget_by_mtsf_outcome_share", Some(outcome), muni, y, v, total);
     }
-    for (&(muni, y, goal), &v) in &by_iudf {
-        let total = budget_total.get(&(muni, y)).copied().unwrap_or(0.0);
+    for (&(muni, y, goal), &v) in &sums.by_iudf {
+        let total = sums.total.get(&(muni, y)).copied().unwrap_or(0.0);
         f.push("budget_by_iudf_goal_share", Some(goal), muni, y, v, total);
     }
     plan_profiles(&mut f, records);
     // SA36 project total against the A5 (capital cube) total, preferring the original budget.
-    for (&(muni, y), &sa36) in &budget_total {
-        if let Some(total) = A5_PHASES.iter().find_map(|p| a5.get(&(muni, y, *p))) {
+    for (&(muni, y), &sa36) in &sums.total {
+        if let Some(total) = A5_PHASES.iter().find_map(|p| sums.a5.get(&(muni, y, *p))) {
             f.push("sa36_to_a5_ratio", None, muni, y, sa36, *total);
         }
     }
@@ -390,7 +300,7 @@ fn facts(records: &[Record], links: &[&Link], variances: &[Variance]) -> Facts {
         let Some(b) = by_id.get(v.left_record_id.as_str()) else {
             continue;
         };
-        if vintages.counts(b, v.financial_year) {
+        if cx.vintages.counts(b, v.financial_year) {
             f.push(
                 "idp_budget_variance_wape",
                 None,
@@ -401,7 +311,134 @@ fn facts(records: &[Record], links: &[&Link], variances: &[Variance]) -> Facts {
             );
         }
     }
-    // MTREF stability: this year's budget-year amount against last year's BY+1 for the same line.
+    mtref_stability(&mut f, records);
+    // In-year spending (SC36), and funding source and programme as dimensions (issue #13).
+    super::spending::push_facts(&mut f, records);
+    super::dimensions::push_facts(&mut f, records, links);
+    f
+}
+
+/// A budget line's facts: linked to the IDP, in wards, in integration zones, its objective; and
+/// its amounts added to the municipality's sums.
+fn budget_facts<'a>(f: &mut Facts, cx: &FactContext<'_>, sums: &mut BudgetSums<'a>, r: &'a Record, muni: &'a str) {
+    let id = r.record_id.as_str();
+    for a in r
+        .amounts
+        .iter()
+        .filter(|a| a.phase == "budget" && cx.vintages.counts(r, a.year))
+    {
+        let y = a.year;
+        let linked = if cx.linked.budget_idp.contains(id) { a.rand } else { 0.0 };
+        f.push("budget_linked_to_idp_share", None, muni, y, linked, a.rand);
+        let in_ward = r.ward_scope.as_deref() == Some("ward");
+        f.push(
+            "budget_in_wards_share",
+            None,
+            muni,
+            y,
+            if in_ward { a.rand } else { 0.0 },
+            a.rand,
+        );
+        if cx.metros_with_bepp.contains(muni) {
+            let zoned = if cx.in_zone.contains(id) { a.rand } else { 0.0 };
+            f.push("budget_in_integration_zones_share", None, muni, y, zoned, a.rand);
+        }
+        *sums.total.entry((muni, y)).or_default() += a.rand;
+        *sums
+            .by_outcome
+            .entry((muni, y, r.mtsf_outcome.as_deref().unwrap_or("(none)")))
+            .or_default() += a.rand;
+        *sums
+            .by_iudf
+            .entry((muni, y, r.iudf.as_deref().unwrap_or("(none)")))
+            .or_default() += a.rand;
+    }
+    // An SC36 restates its year's SA36 lines: counted once, on the SA36.
+    if let Some(by) = r.financial_year.filter(|_| !super::spending::is_in_year(r)) {
+        let placeholder = r.strategic_objective.as_deref().is_none_or(is_placeholder_objective);
+        f.push(
+            "placeholder_objective_share",
+            None,
+            muni,
+            by,
+            f64::from(u8::from(placeholder)),
+            1.0,
+        );
+    }
+}
+
+/// An IDP project's facts: funded by a linked budget line in each of its years.
+fn idp_facts(f: &mut Facts, cx: &FactContext<'_>, r: &Record, muni: &str) {
+    for (y, amount) in municipal_years(r) {
+        let hit = cx.funded.contains(&(r.record_id.as_str(), y));
+        f.push(
+            "idp_projects_funded_share",
+            None,
+            muni,
+            y,
+            f64::from(u8::from(hit)),
+            1.0,
+        );
+        f.push(
+            "idp_value_funded_share",
+            None,
+            muni,
+            y,
+            if hit { amount } else { 0.0 },
+            amount,
+        );
+    }
+}
+
+/// A BEPP project's facts: in the IDP, in the budget.
+fn bepp_facts(f: &mut Facts, cx: &FactContext<'_>, r: &Record, muni: &str) {
+    let id = r.record_id.as_str();
+    for (y, amount) in municipal_years(r) {
+        let in_idp = cx.linked.bepp_idp.contains(id);
+        f.push(
+            "bepp_projects_in_idp_share",
+            None,
+            muni,
+            y,
+            f64::from(u8::from(in_idp)),
+            1.0,
+        );
+        let budgeted = if cx.linked.bepp_budget.contains(id) {
+            amount
+        } else {
+            0.0
+        };
+        f.push("bepp_budget_coverage_share", None, muni, y, budgeted, amount);
+    }
+}
+
+/// A departmental project's facts: in the IDP, overall and per department.
+fn departmental_facts(f: &mut Facts, cx: &FactContext<'_>, r: &Record, muni: &str) {
+    let hit = cx.linked.departmental_idp.contains(r.record_id.as_str());
+    for (y, amount) in municipal_years(r) {
+        for dim in [None, r.department.as_deref().or(Some("(none)"))] {
+            f.push(
+                "departmental_projects_in_idp_share",
+                dim,
+                muni,
+                y,
+                f64::from(u8::from(hit)),
+                1.0,
+            );
+            f.push(
+                "departmental_value_in_idp_share",
+                dim,
+                muni,
+                y,
+                if hit { amount } else { 0.0 },
+                amount,
+            );
+        }
+    }
+}
+
+/// MTREF stability: this year's budget-year amount against last year's BY+1 for the same line.
+fn mtref_stability(f: &mut Facts, records: &[Record]) {
     let mut by_key: BTreeMap<(&str, &str, FinancialYear), &Record> = BTreeMap::new();
     for r in records
         .iter()
@@ -415,29 +452,22 @@ fn facts(records: &[Record], links: &[&Link], variances: &[Variance]) -> Facts {
             by_key.insert((m, n, by), r);
         }
     }
+    let budget_in = |r: &Record, y: FinancialYear| {
+        r.amounts
+            .iter()
+            .find(|a| a.phase == "budget" && a.year == y)
+            .map_or(0.0, |a| a.rand)
+    };
     for (&(muni, number, by), r) in &by_key {
         let previous_by = FinancialYear::new(by.calendar, by.start_year - 1);
         let Some(prev) = by_key.get(&(muni, number, previous_by)) else {
             continue;
         };
-        let planned = prev
-            .amounts
-            .iter()
-            .find(|a| a.phase == "budget" && a.year == by)
-            .map_or(0.0, |a| a.rand);
-        let now = r
-            .amounts
-            .iter()
-            .find(|a| a.phase == "budget" && a.year == by)
-            .map_or(0.0, |a| a.rand);
+        let (planned, now) = (budget_in(prev, by), budget_in(r, by));
         if planned > 0.0 || now > 0.0 {
             f.push("mtref_stability_wape", None, muni, by, (now - planned).abs(), planned);
         }
     }
-    // In-year spending (SC36), and funding source and programme as dimensions (issue #13).
-    super::spending::push_facts(&mut f, records);
-    super::dimensions::push_facts(&mut f, records, links);
-    f
 }
 
 /// The plans' profiles by national priority: planned Rand of IDP, BEPP and departmental
@@ -518,7 +548,16 @@ pub fn alignment_metrics(
     variances: &[Variance],
     years: &[FinancialYear],
 ) -> PolarsResult<DataFrame> {
-    let f = facts(records, links, variances);
+    let rows = rolled_up(facts(records, links, variances), years)?;
+    let reference = Reference::bundled();
+    let peer = peer_cells(&rows, reference);
+    let change = changes(&rows);
+    metrics_frame(&rows, &peer, change, reference)
+}
+
+/// The facts summed per area (municipality, district, province, category, national), year,
+/// metric and dimension, sorted; only the chosen years when `years` names any.
+fn rolled_up(f: Facts, years: &[FinancialYear]) -> PolarsResult<Vec<Row>> {
     let reference = Reference::bundled();
     let province: Vec<String> = f
         .muni
@@ -578,8 +617,16 @@ pub fn alignment_metrics(
     rows.sort_by(|a, b| {
         (a.level, &a.area, a.year, &a.metric, &a.dimension).cmp(&(b.level, &b.area, b.year, &b.metric, &b.dimension))
     });
-    let value = |r: &Row| (r.den != 0.0).then(|| r.num / r.den);
-    // Peer statistics: municipalities of the same MIIF class, per metric, dimension and year.
+    Ok(rows)
+}
+
+/// A row's value (`None` when its denominator is zero).
+fn value(r: &Row) -> Option<f64> {
+    (r.den != 0.0).then(|| r.num / r.den)
+}
+
+/// Peer statistics: municipalities of the same MIIF class, per metric, dimension and year.
+fn peer_cells(rows: &[Row], reference: &Reference) -> Vec<peers::PeerCells> {
     let peer_rows = rows
         .iter()
         .enumerate()
@@ -596,8 +643,11 @@ pub fn alignment_metrics(
             Some((i, key, v, better))
         })
         .collect();
-    let peer = peers::cells(peer_rows, rows.len());
-    // Change since the previous year, same level, area, metric and dimension.
+    peers::cells(peer_rows, rows.len())
+}
+
+/// Change since the previous year, same level, area, metric and dimension.
+fn changes(rows: &[Row]) -> Vec<Option<f64>> {
     let index: BTreeMap<(&str, &str, i32, &str, Option<&str>), f64> = rows
         .iter()
         .filter_map(|r| {
@@ -615,8 +665,7 @@ pub fn alignment_metrics(
             })
         })
         .collect();
-    let change: Vec<Option<f64>> = rows
-        .iter()
+    rows.iter()
         .map(|r| {
             let now = value(r)?;
             let before = index.get(&(
@@ -628,7 +677,16 @@ pub fn alignment_metrics(
             ))?;
             Some(now - before)
         })
-        .collect();
+        .collect()
+}
+
+/// The `alignment_metrics` table.
+fn metrics_frame(
+    rows: &[Row],
+    peer: &[peers::PeerCells],
+    change: Vec<Option<f64>>,
+    reference: &Reference,
+) -> PolarsResult<DataFrame> {
     let n = rows.len();
     DataFrame::new(
         n,

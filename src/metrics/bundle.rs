@@ -64,8 +64,8 @@ fn make_bundle(out: &[Exception], code: &str, kind: &'static str, members: &[usi
     let severity = by_amount
         .iter()
         .map(|e| e.severity)
-        .max_by_key(|s| severity_rank(s))
-        .unwrap_or(FindingSeverity::Low.as_str());
+        .max()
+        .unwrap_or(FindingSeverity::Low);
     let first = by_amount[0];
     let same_owner = by_amount
         .iter()
@@ -96,14 +96,6 @@ fn make_bundle(out: &[Exception], code: &str, kind: &'static str, members: &[usi
     e.bundle_size = Some(by_amount.len() as i64);
     e.exception_id = exception_id(kind, &[format!("bundle|{code}")], None);
     e
-}
-
-fn severity_rank(s: &str) -> u8 {
-    match FindingSeverity::parse(s) {
-        Some(FindingSeverity::High) => 3,
-        Some(FindingSeverity::Medium) => 2,
-        _ => 1,
-    }
 }
 
 /// `61 findings below the materiality threshold, R 12.2 m together; the largest: …`.
@@ -137,10 +129,10 @@ mod tests {
     use super::*;
     use crate::domain::fiscal::{Calendar, FinancialYear};
 
-    fn finding(id: &str, code: &str, kind: &'static str, severity: &'static str, rand: f64, year: i32) -> Exception {
+    fn finding(id: &str, code: &str, kind: &'static str, severity: &str, rand: f64, year: i32) -> Exception {
         let mut e = Exception::new(
             kind,
-            severity,
+            FindingSeverity::parse(severity).expect("a severity"),
             code.into(),
             Some(FinancialYear::new(Calendar::Municipal, year)),
             ("municipal".into(), code.into()),
@@ -186,7 +178,7 @@ mod tests {
         let bundle = out.last().unwrap();
         assert_eq!(bundle.bundle_size, Some(3));
         assert_eq!(bundle.exception_type, kind);
-        assert_eq!(bundle.severity, "high");
+        assert_eq!(bundle.severity, FindingSeverity::High);
         assert_eq!(bundle.amount_at_stake, 1_000_000.0);
         assert_eq!(
             bundle.financial_years.iter().map(|y| y.start_year).collect::<Vec<_>>(),

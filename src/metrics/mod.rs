@@ -9,6 +9,7 @@
 
 use crate::contracts::Dataset;
 use crate::domain::fiscal::{Calendar, FinancialYear};
+use crate::domain::FindingSeverity;
 use crate::reconcile::{Link, LinkType, Variance};
 pub mod alignment;
 mod bundle;
@@ -103,7 +104,7 @@ pub struct Exception {
     /// Finding type (DOMAIN.md §5).
     pub exception_type: &'static str,
     /// `high`, `medium` or `low`.
-    pub severity: &'static str,
+    pub severity: FindingSeverity,
     /// Municipality.
     pub demarcation_code: String,
     /// The earliest municipal financial year the finding affects, where it has one.
@@ -140,7 +141,7 @@ impl Exception {
     #[allow(clippy::too_many_arguments)]
     fn new(
         kind: &'static str,
-        severity: &'static str,
+        severity: FindingSeverity,
         demarcation_code: String,
         year: Option<FinancialYear>,
         owner: (String, String),
@@ -298,12 +299,7 @@ fn merge_into(out: &mut BTreeMap<String, (Exception, BTreeMap<i32, f64>)>, id: S
             if e.financial_year.is_some() && e.financial_year == latest {
                 prior.detail = e.detail;
             }
-            let rank = |s: &str| match s {
-                "high" => 3,
-                "medium" => 2,
-                _ => 1,
-            };
-            if rank(e.severity) > rank(prior.severity) {
+            if e.severity > prior.severity {
                 prior.severity = e.severity;
             }
             let mut ids: Vec<&str> = prior.record_ids.split(';').chain(e.record_ids.split(';')).collect();
@@ -331,7 +327,34 @@ pub fn rand_text(x: f64) -> String {
 /// it affects, sorted by amount at stake (largest first), then id. Unfunded IDP projects and
 /// placeholder strategic objectives are measures (`alignment_metrics`), not findings.
 pub fn exceptions(records: &[Record], links: &[&Link], variances: &[Variance], sa36: &Totals) -> Vec<Exception> {
-    let by_id: BTreeMap<&str, &Record> = records.iter().map(|r| (r.record_id.as_str(), r)).collect();
+    let mut grouped: Grouped = BTreeMap::new();
+    unlinked_findings(records, links, &mut grouped);
+    variance_findings(records, variances, &mut grouped);
+    let mut out: Vec<Exception> = grouped.into_values().map(|(e, _)| e).collect();
+    for e in out
+        .iter_mut()
+        .filter(|e| e.exception_type == "budget_without_idp_basis")
+    {
+        // Severity on the Rand at stake over all the years the line has no IDP basis.
+        if e.amount_at_stake >= 10_000_000.0 {
+            e.severity = FindingSeverity::High;
+        }
+    }
+    out.extend(sa36_a5_findings(records, sa36));
+    sort_exceptions(&mut out);
+    out
+}
+
+/// Findings by id, each with its amounts by year (one finding per project across years).
+type Grouped = BTreeMap<String, (Exception, BTreeMap<i32, f64>)>;
+
+fn name_of(r: &Record) -> String {
+    r.match_name().unwrap_or("(no name)").to_string()
+}
+
+/// Budget lines without an IDP project, BEPP projects missing from the IDP or the budget,
+/// departmental projects missing from the IDP.
+fn unlinked_findings(records: &[Record], links: &[&Link], grouped: &mut Grouped) {
     let linked = Linked::new(links);
     let (budget_linked, bepp_linked, dept_linked, bepp_budgeted) = (
         &linked.budget_idp,
@@ -339,7 +362,6 @@ pub fn exceptions(records: &[Record], links: &[&Link], variances: &[Variance], s
         &linked.departmental_idp,
         &linked.bepp_budget,
     );
-    let mut grouped: BTreeMap<String, (Exception, BTreeMap<i32, f64>)> = BTreeMap::new();
     let mut add =
         |kind: &'static str, severity, r: &Record, year: Option<FinancialYear>, amount: f64, detail: String| {
             let e = Exception::new(
@@ -352,9 +374,9 @@ pub fn exceptions(records: &[Record], links: &[&Link], variances: &[Variance], s
                 r.record_id.clone(),
                 detail,
             );
-            merge_into(&mut grouped, exception_id(kind, &[project_key(r)], None), e);
+            merge_into(grouped, exception_id(kind, &[project_key(r)], None), e);
         };
-    let name = |r: &Record| r.match_name().unwrap_or("(no name)").to_string();
+    let name = name_of;
     for r in records.iter().filter(|r| r.demarcation_code.is_some()) {
         let id = r.record_id.as_str();
         let amount = r.amount_rand.unwrap_or(0.0);
@@ -363,7 +385,11 @@ pub fn exceptions(records: &[Record], links: &[&Link], variances: &[Variance], s
                 if !budget_linked.contains(id) && amount > 0.0 {
                     add(
                         "budget_without_idp_basis",
-                        if amount >= 10_000_000.0 { "high" } else { "medium" },
+                        if amount >= 10_000_000.0 {
+                            FindingSeverity::High
+                        } else {
+                            FindingSeverity::Medium
+                        },
                         r,
                         r.financial_year,
                         amount,
@@ -375,7 +401,7 @@ pub fn exceptions(records: &[Record], links: &[&Link], variances: &[Variance], s
                 if !bepp_linked.contains(id) {
                     add(
                         "bepp_project_missing_from_idp",
-                        "high",
+                        FindingSeverity::High,
                         r,
                         r.financial_year,
                         amount,
@@ -385,7 +411,7 @@ pub fn exceptions(records: &[Record], links: &[&Link], variances: &[Variance], s
                 if !bepp_budgeted.contains(id) {
                     add(
                         "bepp_project_missing_from_budget",
-                        "high",
+                        FindingSeverity::High,
                         r,
                         r.financial_year,
                         amount,
@@ -397,7 +423,7 @@ pub fn exceptions(records: &[Record], links: &[&Link], variances: &[Variance], s
                 if !dept_linked.contains(id) {
                     add(
                         "sector_project_missing_from_idp",
-                        "medium",
+                        FindingSeverity::Medium,
                         r,
                         r.financial_year.map(|y| y.dominant_in(Calendar::Municipal)),
                         amount,
@@ -408,6 +434,12 @@ pub fn exceptions(records: &[Record], links: &[&Link], variances: &[Variance], s
             Dataset::Idp | Dataset::Reference => {}
         }
     }
+}
+
+/// Linked amounts that differ beyond the tolerance in a year.
+fn variance_findings(records: &[Record], variances: &[Variance], grouped: &mut Grouped) {
+    let by_id: BTreeMap<&str, &Record> = records.iter().map(|r| (r.record_id.as_str(), r)).collect();
+    let name = name_of;
     for v in variances.iter().filter(|v| v.over_tolerance) {
         let (Some(a), Some(b)) = (
             by_id.get(v.left_record_id.as_str()),
@@ -417,7 +449,7 @@ pub fn exceptions(records: &[Record], links: &[&Link], variances: &[Variance], s
         };
         let e = Exception::new(
             "variance_over_tolerance",
-            "medium",
+            FindingSeverity::Medium,
             v.demarcation_code.clone(),
             Some(v.financial_year),
             owner_of(a),
@@ -433,22 +465,16 @@ pub fn exceptions(records: &[Record], links: &[&Link], variances: &[Variance], s
             ),
         );
         merge_into(
-            &mut grouped,
+            grouped,
             exception_id("variance_over_tolerance", &[project_key(a), project_key(b)], None),
             e,
         );
     }
-    let mut out: Vec<Exception> = grouped.into_values().map(|(e, _)| e).collect();
-    for e in out
-        .iter_mut()
-        .filter(|e| e.exception_type == "budget_without_idp_basis")
-    {
-        // Severity on the Rand at stake over all the years the line has no IDP basis.
-        if e.amount_at_stake >= 10_000_000.0 {
-            e.severity = "high";
-        }
-    }
-    // Treasury's own rule: SA36 project lines must reconcile with the A5 capital total.
+}
+
+/// Treasury's own rule: SA36 project lines must reconcile with the A5 capital total.
+fn sa36_a5_findings(records: &[Record], sa36: &Totals) -> Vec<Exception> {
+    let mut out = Vec::new();
     let mut a5: BTreeMap<(String, String), BTreeMap<String, f64>> = BTreeMap::new();
     for r in records.iter().filter(|r| r.dataset == Dataset::Reference) {
         let Some(m) = &r.demarcation_code else { continue };
@@ -475,7 +501,7 @@ pub fn exceptions(records: &[Record], links: &[&Link], variances: &[Variance], s
             let year = FinancialYear::parse(label, Calendar::Municipal, crate::domain::fiscal::YearLabel::Start).ok();
             let mut e = Exception::new(
                 "sa36_a5_mismatch",
-                "high",
+                FindingSeverity::High,
                 muni.clone(),
                 year,
                 ("municipal".into(), muni.clone()),
@@ -492,7 +518,6 @@ pub fn exceptions(records: &[Record], links: &[&Link], variances: &[Variance], s
             out.push(e);
         }
     }
-    sort_exceptions(&mut out);
     out
 }
 
@@ -518,9 +543,9 @@ pub fn assess(out: &mut [Exception], budgets: &Totals, settings: &ExceptionSetti
                 && e.share_of_capital_budget
                     .is_none_or(|s| s >= settings.min_share_of_capital_budget));
         let weight = match e.severity {
-            "high" => 3.0,
-            "medium" => 2.0,
-            _ => 1.0,
+            FindingSeverity::High => 3.0,
+            FindingSeverity::Medium => 2.0,
+            FindingSeverity::Low => 1.0,
         };
         e.priority = (weight * (1.0 + 100.0 * share.clamp(0.0, 1.0)) * 100.0).round() / 100.0;
     }
@@ -529,10 +554,10 @@ pub fn assess(out: &mut [Exception], budgets: &Totals, settings: &ExceptionSetti
 /// Doubtful links awaiting an analyst's decision, and overrides that no longer match a record.
 pub fn review_exceptions(links: &[Link], stale: &[crate::reconcile::overrides::Stale]) -> Vec<Exception> {
     let mut out = Vec::new();
-    for l in links.iter().filter(|l| l.band == "review") {
+    for l in links.iter().filter(|l| l.band == crate::domain::Band::Review) {
         let mut e = Exception::new(
             "link_review",
-            "low",
+            FindingSeverity::Low,
             l.demarcation_code.clone(),
             None,
             ("analyst".into(), "link reviewer".into()),
@@ -557,7 +582,7 @@ pub fn review_exceptions(links: &[Link], stale: &[crate::reconcile::overrides::S
         let o = &s.over;
         let mut e = Exception::new(
             "stale_override",
-            "medium",
+            FindingSeverity::Medium,
             o.municipality.clone().unwrap_or_default(),
             None,
             ("analyst".into(), o.decided_by.clone()),
@@ -642,7 +667,7 @@ pub fn magnitude_exceptions(
     let mut push = |muni: &str, year: Option<FinancialYear>, key: String, amount: f64, detail: String| {
         let mut e = Exception::new(
             "unit_mixup_suspected",
-            "high",
+            FindingSeverity::High,
             muni.to_string(),
             year,
             ("municipal".into(), muni.to_string()),
@@ -838,7 +863,11 @@ mod finding_tests {
         assert_eq!(budget.len(), 1, "{found:#?}");
         assert_eq!(budget[0].financial_years, [fy(2024), fy(2025)]);
         assert_eq!(budget[0].amount_at_stake, 11_000_000.0);
-        assert_eq!(budget[0].severity, "high", "the highest severity of its years");
+        assert_eq!(
+            budget[0].severity,
+            FindingSeverity::High,
+            "the highest severity of its years"
+        );
         assert_eq!(
             (budget[0].owner_sphere.as_str(), budget[0].owner.as_str()),
             ("municipal", "BUF")

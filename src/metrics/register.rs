@@ -308,7 +308,7 @@ mod tests {
         Exception {
             exception_id: id.into(),
             exception_type: "budget_without_idp_basis",
-            severity: "high",
+            severity: crate::domain::FindingSeverity::High,
             demarcation_code: "BUF".into(),
             financial_year: Some(y),
             financial_years: vec![y],

@@ -237,7 +237,10 @@ pub fn links(links: &[Link]) -> PolarsResult<DataFrame> {
             "link_type".into(),
             links.iter().map(|l| l.link_type.as_str()).collect::<Vec<_>>(),
         ),
-        Column::new("method".into(), links.iter().map(|l| l.method).collect::<Vec<_>>()),
+        Column::new(
+            "method".into(),
+            links.iter().map(|l| l.method.as_str()).collect::<Vec<_>>(),
+        ),
         Column::new("score".into(), links.iter().map(|l| l.score).collect::<Vec<_>>()),
         Column::new(
             "demarcation_code".into(),
@@ -263,7 +266,7 @@ pub fn links(links: &[Link]) -> PolarsResult<DataFrame> {
             "right_name".into(),
             links.iter().map(|l| l.right_name.text()).collect::<Vec<_>>(),
         ),
-        Column::new("band".into(), links.iter().map(|l| l.band).collect::<Vec<_>>()),
+        Column::new("band".into(), links.iter().map(|l| l.band.as_str()).collect::<Vec<_>>()),
         Column::new(
             "match_weight".into(),
             links.iter().map(|l| l.match_weight).collect::<Vec<_>>(),
@@ -461,7 +464,10 @@ pub fn exceptions(e: &[Exception]) -> PolarsResult<DataFrame> {
             "exception_type".into(),
             e.iter().map(|x| x.exception_type).collect::<Vec<_>>(),
         ),
-        Column::new("severity".into(), e.iter().map(|x| x.severity).collect::<Vec<_>>()),
+        Column::new(
+            "severity".into(),
+            e.iter().map(|x| x.severity.as_str()).collect::<Vec<_>>(),
+        ),
         Column::new(
             "demarcation_code".into(),
             e.iter().map(|x| x.demarcation_code.text()).collect::<Vec<_>>(),

@@ -22,6 +22,7 @@ pub use variance::{variances, Variance};
 mod tests;
 
 use crate::contracts::Dataset;
+use crate::domain::{Band, Method};
 use crate::records::Record;
 use rustc_hash::FxHashMap;
 use std::collections::BTreeMap;
@@ -125,7 +126,7 @@ pub struct Link {
     /// Which datasets are joined.
     pub link_type: LinkType,
     /// `exact_identifier`, `probabilistic` or `override`.
-    pub method: &'static str,
+    pub method: Method,
     /// Term-weighted name similarity (0–1) of the two records.
     pub score: f64,
     /// The municipality both records are in.
@@ -141,7 +142,7 @@ pub struct Link {
     /// The names compared.
     pub right_name: Option<String>,
     /// `accept` or `review` (doubtful: left out of metrics, listed as an exception).
-    pub band: &'static str,
+    pub band: Band,
     /// Fellegi–Sunter match weight (sum of the comparisons' log2(m/u)).
     pub match_weight: f64,
     /// Every comparison with its level and weight, as JSON.
@@ -157,7 +158,7 @@ impl Link {
             left_record_id: left.into(),
             right_record_id: right.into(),
             link_type,
-            method: "exact_identifier",
+            method: Method::ExactIdentifier,
             score: 1.0,
             demarcation_code: muni.into(),
             matched_on: None,
@@ -165,7 +166,7 @@ impl Link {
             name_similarity: None,
             left_name: None,
             right_name: None,
-            band: "accept",
+            band: Band::Accept,
             match_weight: 10.0,
             evidence: "[]".into(),
         }
@@ -207,6 +208,9 @@ pub trait LinkObserver: Sync {
     fn cancelled(&self) -> bool {
         false
     }
+    /// Pairs compared, comparison by comparison, once linking has ended (for the benchmark's
+    /// pairs per second).
+    fn pairs_compared(&self, _pairs: u64) {}
 }
 
 /// Watches nothing and never cancels.
@@ -253,6 +257,7 @@ pub fn link_observed(
         prepared: &prepared,
         settings,
         observer,
+        pairs: std::sync::atomic::AtomicU64::new(0),
     };
     let passes = if settings.estimate_model { 2 } else { 1 };
     observer.blocks((jobs.len() * passes) as u64);
@@ -319,6 +324,7 @@ pub fn link_observed(
             out
         })
         .collect();
+    observer.pairs_compared(block.pairs.load(std::sync::atomic::Ordering::Relaxed));
     if observer.cancelled() {
         return None;
     }
@@ -348,6 +354,8 @@ struct Block<'a> {
     prepared: &'a [score::Prepared],
     settings: &'a ReconcileSettings,
     observer: &'a dyn LinkObserver,
+    /// Pairs compared so far (all threads).
+    pairs: std::sync::atomic::AtomicU64,
 }
 
 /// The right-hand side of one block, indexed for finding candidates.
@@ -356,6 +364,8 @@ struct RightIndex<'a> {
     by_id: BTreeMap<&'a str, Vec<usize>>,
     /// Projects (a long-form source has one record per year), each its records.
     projects: Vec<Vec<usize>>,
+    /// Record → its project (index into `projects`).
+    project_of: FxHashMap<usize, usize>,
     /// Each project's name: its first record's that has one.
     names: Vec<Option<&'a score::NameProfile>>,
     /// Term weights over the projects' names.
@@ -376,6 +386,9 @@ struct RightIndex<'a> {
     /// A word's letters, sorted → projects whose name has such a word (for a left word with
     /// two letters swapped: `Gelnwood`).
     by_letters: FxHashMap<Vec<u8>, Vec<usize>>,
+    /// A word's consonant outline → projects whose name has such a word (for a left word
+    /// written without its vowels: `Tngt Vllg`, `Strmwtr`).
+    by_outline: FxHashMap<[u8; 4], Vec<usize>>,
 }
 
 /// A word's letters, sorted, for words of five letters or more.
@@ -385,6 +398,30 @@ fn letters(t: &str) -> Option<Vec<u8>> {
         b.sort_unstable();
         b
     })
+}
+
+/// A word's first letter and the next three consonants after it, doubled letters once
+/// (`tongaat` and `tngt` → `tngt`, `village` and `vllg` → `vlg`): how a word written without
+/// its vowels is found. At least three letters of outline, from ASCII letters only.
+fn outline(t: &str) -> Option<[u8; 4]> {
+    let b = t.as_bytes();
+    if b.len() < 3 || !b.iter().all(u8::is_ascii_lowercase) {
+        return None;
+    }
+    let mut out = [0u8; 4];
+    out[0] = b[0];
+    let mut n = 1;
+    for &c in &b[1..] {
+        if n == 4 {
+            break;
+        }
+        if matches!(c, b'a' | b'e' | b'i' | b'o' | b'u') || out[n - 1] == c {
+            continue;
+        }
+        out[n] = c;
+        n += 1;
+    }
+    (n >= 3).then_some(out)
 }
 
 /// The first four letters of a word, when it has more than four (ASCII) letters.
@@ -406,6 +443,11 @@ impl<'a> Block<'a> {
             by_project.entry(project_identity(&records[r])).or_default().push(r);
         }
         let projects: Vec<Vec<usize>> = by_project.into_values().collect();
+        let project_of: FxHashMap<usize, usize> = projects
+            .iter()
+            .enumerate()
+            .flat_map(|(k, rs)| rs.iter().map(move |&r| (r, k)))
+            .collect();
         let names: Vec<Option<&score::NameProfile>> = projects
             .iter()
             .map(|rs| rs.iter().find_map(|&r| prepared[r].name.as_ref()))
@@ -418,6 +460,7 @@ impl<'a> Block<'a> {
         let mut index: FxHashMap<&str, Vec<usize>> = FxHashMap::default();
         let mut by_prefix: FxHashMap<&str, Vec<usize>> = FxHashMap::default();
         let mut by_letters: FxHashMap<Vec<u8>, Vec<usize>> = FxHashMap::default();
+        let mut by_outline: FxHashMap<[u8; 4], Vec<usize>> = FxHashMap::default();
         let mut weight: Vec<f64> = vec![0.0; projects.len()];
         for (k, name) in names.iter().enumerate() {
             if let Some(p) = name {
@@ -432,6 +475,12 @@ impl<'a> Block<'a> {
                     }
                     if let Some(l) = letters(t) {
                         let ks = by_letters.entry(l).or_default();
+                        if ks.last() != Some(&k) {
+                            ks.push(k);
+                        }
+                    }
+                    if let Some(o) = outline(t).filter(|_| t.len() >= 5) {
+                        let ks = by_outline.entry(o).or_default();
                         if ks.last() != Some(&k) {
                             ks.push(k);
                         }
@@ -461,6 +510,7 @@ impl<'a> Block<'a> {
         RightIndex {
             by_id,
             projects,
+            project_of,
             names,
             tw,
             index,
@@ -470,6 +520,7 @@ impl<'a> Block<'a> {
             by_number,
             by_prefix,
             by_letters,
+            by_outline,
         }
     }
 
@@ -521,7 +572,18 @@ impl<'a> Block<'a> {
                     .then(|| &t[..4])
                     .and_then(|p| ri.by_prefix.get(p));
                 let swapped = letters(t).and_then(|l| ri.by_letters.get(&l));
-                for ks in [alike, swapped].into_iter().flatten() {
+                // Written without vowels: only when nothing begins alike, so a word is not
+                // counted twice.
+                let unvowelled = match alike {
+                    None => outline(t).and_then(|o| ri.by_outline.get(&o)),
+                    Some(_) => None,
+                };
+                // Two words written as one whose first part is shortened (`RHBBLOEMFONTEIN`):
+                // the longest ending that is a word of the block.
+                let joined = (t.len() >= 8 && t.is_ascii())
+                    .then(|| (3..=t.len() - 4).find_map(|k| ri.index.get(&t[k..])))
+                    .flatten();
+                for ks in [alike, swapped, unvowelled, joined].into_iter().flatten() {
                     blocked |= ks.len() <= ri.common_limit;
                     let wp = 0.8 * number_weight(ks);
                     for &k in ks {
@@ -572,6 +634,57 @@ impl<'a> Block<'a> {
             .unwrap_or(rs[0])
     }
 
+    /// Budget lines of the same name and kind of work as the identified lines `rs`, in other
+    /// projects of the block (one project's lines split over funds), for link types whose right
+    /// side is the budget.
+    fn fund_split_lines(&self, ri: &RightIndex<'_>, lt: LinkType, rs: &[usize]) -> Vec<usize> {
+        if lt.datasets().1 != Dataset::Budget {
+            return Vec::new();
+        }
+        let mut own: Vec<usize> = rs.iter().filter_map(|r| ri.project_of.get(r).copied()).collect();
+        own.sort_unstable();
+        own.dedup();
+        let mut out = Vec::new();
+        for &k in &own {
+            let Some(name) = ri.names[k] else { continue };
+            let kind = self.prepared[ri.projects[k][0]].kind;
+            // The name's rarest word lists every project that could have the same name.
+            let Some(ks) = name
+                .tokens
+                .iter()
+                .filter_map(|t| ri.index.get(t.as_str()))
+                .min_by_key(|ks| ks.len())
+            else {
+                continue;
+            };
+            for &j in ks {
+                if own.binary_search(&j).is_err()
+                    && same_profile(ri.names[j], Some(name))
+                    && self.prepared[ri.projects[j][0]].kind == kind
+                {
+                    out.extend(ri.projects[j].iter().copied());
+                }
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// Compares records `l` and `r` (`name`: their names' comparison when already known),
+    /// counting the pair.
+    fn compare(&self, l: usize, r: usize, tw: &score::TermWeights, name: Option<score::NameMatch>) -> score::Outcomes {
+        self.pairs.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        score::outcomes_given(
+            &self.records[l],
+            &self.records[r],
+            &self.prepared[l],
+            &self.prepared[r],
+            tw,
+            name,
+        )
+    }
+
     /// The comparison patterns of a sample of the block's candidate pairs, for EM.
     fn patterns(&self, lt: LinkType, lefts: &[usize], rights: &[usize]) -> FxHashMap<em::Pattern, u64> {
         let ri = self.right_index(lt, rights);
@@ -586,7 +699,7 @@ impl<'a> Block<'a> {
             let Some(lname) = lp.name.as_ref() else { continue };
             for k in self.candidates(&ri, lname, &lp.ignore, &mut shared) {
                 let rep = self.representative(&ri, k, &lp.years);
-                let o = score::outcomes(&self.records[l], &self.records[rep], lp, &self.prepared[rep], &ri.tw);
+                let o = self.compare(l, rep, &ri.tw, None);
                 let p: em::Pattern = std::array::from_fn(|c| o[c].level.unwrap_or(em::MISSING));
                 *out.entry(p).or_default() += 1;
             }
@@ -609,13 +722,12 @@ impl<'a> Block<'a> {
         // `scored` is the comparison already made for this pair, if any, so it is not made twice.
         let make = |l: usize,
                     r: usize,
-                    method: &'static str,
-                    band: &'static str,
+                    method: Method,
+                    band: Band,
                     matched: Option<&str>,
                     scored: Option<(Vec<score::Comparison>, f64)>| {
             let (lr, rr) = (&records[l], &records[r]);
-            let (comparisons, weight) =
-                scored.unwrap_or_else(|| model.evidence(&score::outcomes(lr, rr, &prepared[l], &prepared[r], tw)));
+            let (comparisons, weight) = scored.unwrap_or_else(|| model.evidence(&self.compare(l, r, tw, None)));
             Link {
                 left_record_id: lr.record_id.clone(),
                 right_record_id: rr.record_id.clone(),
@@ -645,7 +757,28 @@ impl<'a> Block<'a> {
             if let Some(id) = lt.identifier(lr, true) {
                 if let Some(rs) = ri.by_id.get(id) {
                     for &r in rs {
-                        out.push(make(l, r, "exact_identifier", "accept", Some(id), None));
+                        out.push(make(l, r, Method::ExactIdentifier, Band::Accept, Some(id), None));
+                    }
+                    // The identified line's namesakes: the same project's other budget lines,
+                    // split over funds (`X (USDG)` carries the number, `X (CRR)` does not).
+                    for r in self.fund_split_lines(&ri, lt, rs) {
+                        let (mut comparisons, weight) = model.evidence(&self.compare(l, r, tw, None));
+                        if weight >= settings.accept_weight {
+                            comparisons.push(score::Comparison {
+                                name: "fund_split_of",
+                                level: "identified_line",
+                                weight: 0.0,
+                                value: None,
+                            });
+                            out.push(make(
+                                l,
+                                r,
+                                Method::Probabilistic,
+                                Band::Accept,
+                                None,
+                                Some((comparisons, weight)),
+                            ));
+                        }
                     }
                     continue;
                 }
@@ -682,7 +815,7 @@ impl<'a> Block<'a> {
                 let mut scored = Some((comparisons, weight));
                 for &r in &ri.projects[k] {
                     let reuse = if r == rep { scored.take() } else { None };
-                    out.push(make(l, r, "probabilistic", band, None, reuse));
+                    out.push(make(l, r, Method::Probabilistic, band, None, reuse));
                 }
             }
         }
@@ -698,32 +831,25 @@ impl<'a> Block<'a> {
         lname: &score::NameProfile,
         shared: &mut [f64],
     ) -> Vec<Scored> {
-        let (records, prepared) = (self.records, self.prepared);
+        let prepared = self.prepared;
         let lp = &prepared[l];
         let lname_ignoring = lname.without(&lp.ignore);
         let mut out = Vec::new();
         for k in self.candidates(ri, lname, &lp.ignore, shared) {
             let Some(rname) = ri.names[k] else { continue };
-            let similarity = if lp.ignore.is_empty() {
-                score::profile_similarity(lname, rname, &ri.tw)
+            let name = if lp.ignore.is_empty() {
+                score::compare_names(lname, rname, &ri.tw)
             } else {
-                score::profile_similarity(&lname_ignoring, &rname.without(&lp.ignore), &ri.tw)
+                score::compare_names(&lname_ignoring, &rname.without(&lp.ignore), &ri.tw)
             };
-            if similarity < self.settings.name_match_threshold {
+            if name.similarity < self.settings.name_match_threshold {
                 continue;
             }
             let rep = self.representative(ri, k, &lp.years);
             // The similarity just measured holds for the representative when it has the
             // project's name (long-form rows may spell it differently from year to year).
-            let known = same_name(prepared[rep].name.as_ref(), rname).then_some(similarity);
-            let (comparisons, weight) = model.evidence(&score::outcomes_given(
-                &records[l],
-                &records[rep],
-                lp,
-                &prepared[rep],
-                &ri.tw,
-                known,
-            ));
+            let known = same_name(prepared[rep].name.as_ref(), rname).then_some(name);
+            let (comparisons, weight) = model.evidence(&self.compare(l, rep, &ri.tw, known));
             out.push(Scored {
                 k,
                 rep,
@@ -737,7 +863,7 @@ impl<'a> Block<'a> {
     /// Scores a left record without a name (an SA36 line with an empty description) against the
     /// block's projects in the same wards, on the rest of its evidence.
     fn score_nameless(&self, ri: &RightIndex<'_>, model: &score::Model, l: usize) -> Vec<Scored> {
-        let (records, prepared) = (self.records, self.prepared);
+        let prepared = self.prepared;
         let lp = &prepared[l];
         let Some(wards) = lp.wards.as_ref() else {
             return Vec::new();
@@ -756,8 +882,7 @@ impl<'a> Block<'a> {
         ks.into_iter()
             .map(|k| {
                 let rep = self.representative(ri, k, &lp.years);
-                let (comparisons, weight) =
-                    model.evidence(&score::outcomes(&records[l], &records[rep], lp, &prepared[rep], &ri.tw));
+                let (comparisons, weight) = model.evidence(&self.compare(l, rep, &ri.tw, None));
                 Scored {
                     k,
                     rep,
@@ -788,7 +913,7 @@ struct Scored {
 /// The candidates chosen for a left record (one, or every line of a split project), with their
 /// band.
 struct Decision {
-    band: &'static str,
+    band: Band,
     chosen: Vec<Scored>,
 }
 
@@ -843,9 +968,9 @@ fn decide(
         1.0 - (1.0 - settings.accept_probability).powi(2)
     };
     let band = if p >= accept_p && weight >= settings.accept_weight {
-        "accept"
+        Band::Accept
     } else if p >= settings.review_probability && weight >= settings.review_weight {
-        "review"
+        Band::Review
     } else {
         return None;
     };
@@ -856,7 +981,7 @@ fn decide(
         .map(|(mut c, _)| {
             c.comparisons.push(score::Comparison {
                 name: "match_probability",
-                level: band,
+                level: band.as_str(),
                 weight: 0.0,
                 value: Some(p),
             });

@@ -292,70 +292,79 @@ pub fn apply(links: &mut Vec<Link>, records: &[Record], overrides: &[Override]) 
             });
             continue;
         }
-        let same = |x: &Link, l: &Record, r: &Record| {
-            x.link_type == o.link_type && x.left_record_id == l.record_id && x.right_record_id == r.record_id
-        };
         for &(l, r) in &pairs {
             match o.decision {
                 Decision::CannotLink => {
-                    links.retain(|x| !same(x, l, r));
+                    links.retain(|x| !same_pair(x, o, l, r));
                     apart.push((l.record_id.clone(), r.record_id.clone()));
                 }
-                Decision::MustLink => {
-                    let why = format!(
-                        "override row {} by {} on {}: {}",
-                        o.row, o.decided_by, o.decided_on, o.reason
-                    );
-                    if let Some(x) = links.iter_mut().find(|x| same(x, l, r)) {
-                        x.band = Band::Accept.as_str();
-                        x.method = Method::Override.as_str();
-                        x.matched_on = Some("override".into());
-                        x.matched_value = Some(why);
-                        let mut evidence: Vec<serde_json::Value> =
-                            serde_json::from_str(&x.evidence).unwrap_or_default();
-                        evidence.push(o.evidence());
-                        x.evidence = serde_json::Value::Array(evidence).to_string();
-                    } else {
-                        links.push(Link {
-                            left_record_id: l.record_id.clone(),
-                            right_record_id: r.record_id.clone(),
-                            link_type: o.link_type,
-                            method: Method::Override.as_str(),
-                            score: 0.0,
-                            demarcation_code: l.demarcation_code.clone().unwrap_or_default(),
-                            matched_on: Some("override".into()),
-                            matched_value: Some(why),
-                            name_similarity: None,
-                            left_name: l.match_name().map(str::to_string),
-                            right_name: r.match_name().map(str::to_string),
-                            band: Band::Accept.as_str(),
-                            match_weight: 0.0,
-                            evidence: serde_json::Value::Array(vec![o.evidence()]).to_string(),
-                        });
-                    }
-                }
+                Decision::MustLink => must_link(links, o, l, r),
             }
         }
         if o.decision == Decision::MustLink {
-            // The analyst said which record the left one is: its other guesses of this link
-            // type are dropped (exact identifier links and other overrides stay).
-            let chosen: BTreeSet<(&str, &str)> = pairs
-                .iter()
-                .map(|(l, r)| (l.record_id.as_str(), r.record_id.as_str()))
-                .collect();
-            let lefts: BTreeSet<&str> = pairs.iter().map(|(l, _)| l.record_id.as_str()).collect();
-            links.retain(|x| {
-                !(x.link_type == o.link_type
-                    && x.method == Method::Probabilistic.as_str()
-                    && lefts.contains(x.left_record_id.as_str())
-                    && !chosen.contains(&(x.left_record_id.as_str(), x.right_record_id.as_str())))
-            });
+            drop_competitors(links, o, &pairs);
         }
     }
     links.sort_by(|a, b| {
         (a.link_type, &a.left_record_id, &a.right_record_id).cmp(&(b.link_type, &b.left_record_id, &b.right_record_id))
     });
     Applied { stale, apart }
+}
+
+/// Whether `x` joins `l` to `r` with the override's link type.
+fn same_pair(x: &Link, o: &Override, l: &Record, r: &Record) -> bool {
+    x.link_type == o.link_type && x.left_record_id == l.record_id && x.right_record_id == r.record_id
+}
+
+/// A must-link: the existing link of the pair accepted, with the decision added to its
+/// evidence, or a new accepted link.
+fn must_link(links: &mut Vec<Link>, o: &Override, l: &Record, r: &Record) {
+    let why = format!(
+        "override row {} by {} on {}: {}",
+        o.row, o.decided_by, o.decided_on, o.reason
+    );
+    if let Some(x) = links.iter_mut().find(|x| same_pair(x, o, l, r)) {
+        x.band = Band::Accept;
+        x.method = Method::Override;
+        x.matched_on = Some("override".into());
+        x.matched_value = Some(why);
+        let mut evidence: Vec<serde_json::Value> = serde_json::from_str(&x.evidence).unwrap_or_default();
+        evidence.push(o.evidence());
+        x.evidence = serde_json::Value::Array(evidence).to_string();
+        return;
+    }
+    links.push(Link {
+        left_record_id: l.record_id.clone(),
+        right_record_id: r.record_id.clone(),
+        link_type: o.link_type,
+        method: Method::Override,
+        score: 0.0,
+        demarcation_code: l.demarcation_code.clone().unwrap_or_default(),
+        matched_on: Some("override".into()),
+        matched_value: Some(why),
+        name_similarity: None,
+        left_name: l.match_name().map(str::to_string),
+        right_name: r.match_name().map(str::to_string),
+        band: Band::Accept,
+        match_weight: 0.0,
+        evidence: serde_json::Value::Array(vec![o.evidence()]).to_string(),
+    });
+}
+
+/// The analyst said which record the left one is: its other guesses of this link type are
+/// dropped (exact identifier links and other overrides stay).
+fn drop_competitors(links: &mut Vec<Link>, o: &Override, pairs: &[(&Record, &Record)]) {
+    let chosen: BTreeSet<(&str, &str)> = pairs
+        .iter()
+        .map(|(l, r)| (l.record_id.as_str(), r.record_id.as_str()))
+        .collect();
+    let lefts: BTreeSet<&str> = pairs.iter().map(|(l, _)| l.record_id.as_str()).collect();
+    links.retain(|x| {
+        !(x.link_type == o.link_type
+            && x.method == Method::Probabilistic
+            && lefts.contains(x.left_record_id.as_str())
+            && !chosen.contains(&(x.left_record_id.as_str(), x.right_record_id.as_str())))
+    });
 }
 
 #[cfg(test)]
@@ -369,9 +378,9 @@ mod tests {
         }
     }
 
-    fn link(l: &str, r: &str, muni: &str, method: &'static str) -> Link {
+    fn link(l: &str, r: &str, muni: &str, method: &str) -> Link {
         Link {
-            method,
+            method: Method::parse(method).expect("a method name"),
             score: 0.9,
             match_weight: 7.0,
             ..Link::bare(l, r, LinkType::BudgetIdp, muni)
@@ -381,7 +390,7 @@ mod tests {
     fn pairs(links: &[Link]) -> Vec<(&str, &str, &str)> {
         links
             .iter()
-            .map(|l| (l.left_record_id.as_str(), l.right_record_id.as_str(), l.method))
+            .map(|l| (l.left_record_id.as_str(), l.right_record_id.as_str(), l.method.as_str()))
             .collect()
     }
 

@@ -108,10 +108,10 @@ impl Clusters {
 /// shared identifiers, then probabilistic ones by match weight. Without cannot-links the order
 /// changes nothing; with them, the weaker link is the one refused.
 fn by_strength<'a>(accepted: &[&'a Link]) -> Vec<&'a Link> {
-    let rank = |l: &Link| match Method::parse(l.method) {
-        Some(Method::Override) => 0,
-        Some(Method::Probabilistic) => 2,
-        _ => 1,
+    let rank = |l: &Link| match l.method {
+        Method::Override => 0,
+        Method::ExactIdentifier => 1,
+        Method::Probabilistic => 2,
     };
     let mut ordered = accepted.to_vec();
     ordered.sort_by(|a, b| {
@@ -290,7 +290,7 @@ mod tests {
             rec("idp:1", "idp", Dataset::Idp, "BUF", "IDP-1"),
         ];
         let probabilistic = |l: &str, r: &str, t: LinkType, weight: f64| Link {
-            method: "probabilistic",
+            method: crate::domain::Method::Probabilistic,
             match_weight: weight,
             ..Link::bare(l, r, t, "BUF")
         };

@@ -29,6 +29,9 @@ pub struct Comparison {
 pub struct TermWeights {
     idf: FxHashMap<String, f64>,
     max: f64,
+    /// The weight of a word in one name in fifty (one at least): a rarer word is a rare one
+    /// (a place name, as a rule).
+    rare: f64,
 }
 
 impl TermWeights {
@@ -56,11 +59,10 @@ impl TermWeights {
             df.insert(x.as_str(), *d);
         }
         let max = ((n as f64 + 1.0) / 1.0).ln() + 1.0;
-        let idf = df
-            .into_iter()
-            .map(|(t, d)| (t.to_string(), ((n as f64 + 1.0) / (d as f64 + 0.5)).ln().max(0.1) + 0.1))
-            .collect();
-        Self { idf, max }
+        let idf_of = |d: usize| ((n as f64 + 1.0) / (d as f64 + 0.5)).ln().max(0.1) + 0.1;
+        let rare = idf_of((n / 50).max(1));
+        let idf = df.into_iter().map(|(t, d)| (t.to_string(), idf_of(d))).collect();
+        Self { idf, max, rare }
     }
 
     /// The weight of a token (unseen tokens weigh as the rarest).
@@ -124,17 +126,33 @@ pub fn word_match(a: &str, b: &str) -> Option<f64> {
 }
 
 /// Where `joined` is two of `words` written as one (`accessroad` = `access` + `road`): their
-/// indices, first part first.
+/// indices, first part first. Failing two whole words, one part may be shortened (`rhb` +
+/// `bloemfontein`) when the other is whole, and in a longer join (eight letters or more) both
+/// parts may be shortened or misspelt (`instal` + `bathrust` for `Installation`, `Bathurst`);
+/// each part has three letters at least.
 fn split_as_two(joined: &str, words: &[&str]) -> Option<(usize, usize)> {
     if joined.len() < 6 || !joined.is_ascii() {
         return None;
     }
-    (3..=joined.len() - 3).find_map(|k| {
-        let (head, tail) = joined.split_at(k);
-        let i = words.iter().position(|w| *w == head)?;
-        let j = words.iter().position(|w| *w == tail)?;
-        (i != j).then_some((i, j))
-    })
+    let exact = |part: &str| words.iter().position(|w| *w == part);
+    let shortened = |part: &str| words.iter().position(|w| abbreviates(part, w));
+    let loose = |part: &str| exact(part).or_else(|| words.iter().position(|w| word_match(part, w).is_some()));
+    let splits = || (3..=joined.len() - 3).map(|k| joined.split_at(k));
+    let distinct = |(i, j): (usize, usize)| (i != j).then_some((i, j));
+    let whole = splits().find_map(|(head, tail)| distinct((exact(head)?, exact(tail)?)));
+    let one_shortened = || {
+        splits().find_map(|(head, tail)| match (exact(head), exact(tail)) {
+            (Some(i), None) => distinct((i, shortened(tail)?)),
+            (None, Some(j)) => distinct((shortened(head)?, j)),
+            _ => None,
+        })
+    };
+    let both_loose = || {
+        (joined.len() >= 8)
+            .then(|| splits().find_map(|(head, tail)| distinct((loose(head)?, loose(tail)?))))
+            .flatten()
+    };
+    whole.or_else(one_shortened).or_else(both_loose)
 }
 
 /// Where `short` is the initials of some of `words` (`ecd` = early childhood development,
@@ -162,139 +180,179 @@ fn initials_of(short: &str, words: &[&str]) -> Option<Vec<usize>> {
     Some(used)
 }
 
-/// [`weighted_similarity`] of two prepared names (no allocation but the small word lists).
+/// The words of two names that are not the same word, and what matching them as typos,
+/// abbreviations, joins and initialisms has credited so far.
+struct Unshared<'a> {
+    /// Words of the left name not matched yet.
+    a: Vec<&'a str>,
+    /// Words of the right name not matched yet.
+    b: Vec<&'a str>,
+    /// Weight the names share (shared words, and matched words by their credit).
+    common: f64,
+    /// Left weight that counts for nothing (a matched word the block does not know weighs what
+    /// its counterpart weighs; a dropped tag).
+    unused: f64,
+}
+
+impl<'a> Unshared<'a> {
+    /// Merges the two sorted word lists: shared words count in full, the rest is left to match.
+    fn merge(ta: &'a [String], tb: &'a [String], tw: &TermWeights) -> Self {
+        let (mut i, mut j) = (0, 0);
+        let mut out = Unshared {
+            a: Vec::new(),
+            b: Vec::new(),
+            common: 0.0,
+            unused: 0.0,
+        };
+        while i < ta.len() || j < tb.len() {
+            match (ta.get(i), tb.get(j)) {
+                (Some(x), Some(y)) if x == y => {
+                    out.common += tw.weight(x);
+                    i += 1;
+                    j += 1;
+                }
+                (Some(x), Some(y)) if x < y => {
+                    out.a.push(x);
+                    i += 1;
+                }
+                (Some(x), None) => {
+                    out.a.push(x);
+                    i += 1;
+                }
+                (_, Some(y)) => {
+                    out.b.push(y);
+                    j += 1;
+                }
+                (None, None) => break,
+            }
+        }
+        out
+    }
+
+    /// A left word that stands for several right words (`credit` of their weight), or a right
+    /// word for several left words, as `parts_of` finds them: joins (`AccessRoad`, at 0.9) or
+    /// initialisms (`ECD`, at 0.85).
+    fn compounds(&mut self, tw: &TermWeights, credit: f64, parts_of: fn(&str, &[&str]) -> Option<Vec<usize>>) {
+        let mut k = 0;
+        while k < self.a.len() {
+            let t = self.a[k];
+            let Some(parts) = parts_of(t, &self.b) else {
+                k += 1;
+                continue;
+            };
+            let words: Vec<&str> = parts.iter().map(|&i| self.b[i]).collect();
+            let wp: f64 = words.iter().map(|w| tw.weight(w)).sum();
+            let wt = if tw.knows(t) { tw.weight(t) } else { wp };
+            self.unused += tw.weight(t) - wt;
+            self.common += credit * (wt + wp) / 2.0;
+            self.b.retain(|u| !words.contains(u));
+            self.a.remove(k);
+        }
+        let mut k = 0;
+        while k < self.b.len() {
+            let u = self.b[k];
+            let Some(parts) = parts_of(u, &self.a) else {
+                k += 1;
+                continue;
+            };
+            let words: Vec<&str> = parts.iter().map(|&i| self.a[i]).collect();
+            self.common += credit * (words.iter().map(|w| tw.weight(w)).sum::<f64>() + tw.weight(u)) / 2.0;
+            self.a.retain(|t| !words.contains(t));
+            self.b.remove(k);
+        }
+    }
+
+    /// Typos and abbreviations: the best counterpart for each left word.
+    fn typos(&mut self, tw: &TermWeights) {
+        let b = &mut self.b;
+        let (common, unused) = (&mut self.common, &mut self.unused);
+        self.a.retain(|t| {
+            let best = b
+                .iter()
+                .enumerate()
+                .filter_map(|(i, u)| word_match(t, u).map(|c| (c, i)))
+                .max_by(|x, y| x.0.total_cmp(&y.0).then(y.1.cmp(&x.1)));
+            let Some((credit, i)) = best else { return true };
+            let wu = tw.weight(b[i]);
+            let wt = if tw.knows(t) { tw.weight(t) } else { wu };
+            *unused += tw.weight(t) - wt;
+            *common += credit * (wt + wu) / 2.0;
+            b.remove(i);
+            false
+        });
+    }
+
+    /// Words left over that are no evidence the names differ, counted as unused: a word the block
+    /// does not know short enough to be a tag (`IZ`, `CRR`, `USDG`; a place name no right-hand
+    /// project uses, `Fordsburg`, is evidence), and a verb on one side only (`Construction of
+    /// Qonce Primary School` against `Qonce Primary School` says what kind of work it is, which
+    /// the `kind` comparison weighs).
+    fn drop_non_evidence(&mut self, ta: &[String], tb: &[String], tw: &TermWeights) -> Vec<&'a str> {
+        let has_work_word = |ts: &[String]| ts.iter().any(|t| WorkKind::is_work_word(t));
+        let (a_work, b_work) = (has_work_word(ta), has_work_word(tb));
+        let mut dropped: Vec<&str> = Vec::new();
+        for &t in &self.a {
+            if (!tw.knows(t) && t.len() <= 4) || (!b_work && WorkKind::is_work_word(t)) {
+                self.unused += tw.weight(t);
+                dropped.push(t);
+            }
+        }
+        for &u in &self.b {
+            if !a_work && WorkKind::is_work_word(u) {
+                self.unused += tw.weight(u);
+                dropped.push(u);
+            }
+        }
+        dropped
+    }
+}
+
+/// [`split_as_two`] as a list of parts.
+fn join_parts(joined: &str, words: &[&str]) -> Option<Vec<usize>> {
+    split_as_two(joined, words).map(|(i, j)| vec![i, j])
+}
+
+/// Two names compared: their similarity, and whether each names something rare the other does
+/// not (a place).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct NameMatch {
+    /// [`profile_similarity`].
+    pub similarity: f64,
+    /// Each name has a rare word (in one name in fifty of the block or fewer, or unknown to it)
+    /// that matches nothing in the other and is neither a tag nor a verb:
+    /// `REFURB HUMEWOOD SWR PUMP STN` and `Refurbishment of KwaDwesi Sewer Pump Station` name
+    /// different places, however many other words they share.
+    pub conflict: bool,
+}
+
+/// [`weighted_similarity`] of two prepared names (no allocation but the small word lists):
+/// 0.75 × term-weighted Dice over the words that count + 0.25 × Jaro-Winkler of their spelling.
 pub fn profile_similarity(a: &NameProfile, b: &NameProfile, tw: &TermWeights) -> f64 {
+    compare_names(a, b, tw).similarity
+}
+
+/// [`profile_similarity`] with whether the names conflict.
+pub fn compare_names(a: &NameProfile, b: &NameProfile, tw: &TermWeights) -> NameMatch {
     let (ta, tb) = (&a.tokens, &b.tokens);
     if ta.is_empty() || tb.is_empty() {
-        return 0.0;
-    }
-    // Merge the two sorted lists: shared tokens, and the words found on one side only.
-    let (mut i, mut j) = (0, 0);
-    let mut common = 0.0;
-    let mut only_a: Vec<&str> = Vec::new();
-    let mut only_b: Vec<&str> = Vec::new();
-    while i < ta.len() || j < tb.len() {
-        match (ta.get(i), tb.get(j)) {
-            (Some(x), Some(y)) if x == y => {
-                common += tw.weight(x);
-                i += 1;
-                j += 1;
-            }
-            (Some(x), Some(y)) if x < y => {
-                only_a.push(x);
-                i += 1;
-            }
-            (Some(x), None) => {
-                only_a.push(x);
-                i += 1;
-            }
-            (_, Some(y)) => {
-                only_b.push(y);
-                j += 1;
-            }
-            (None, None) => break,
-        }
-    }
-    // Words of one side that are typos, abbreviations or joins of the other side's words.
-    // A left word that no right-hand name uses (a funding tag like `(USDG)`, an integration
-    // zone, a department's suffix) and that matches nothing cannot tell the candidates apart:
-    // it is left out of the comparison rather than counted as the rarest word. A matched word
-    // the block does not know weighs what its counterpart weighs.
-    let mut unused = 0.0;
-    let mut rest_a: Vec<&str> = only_a;
-    // Joins first (`ACCESSROAD` would otherwise pass for an abbreviation of `access`).
-    // `AccessRoad` on the left, `Access Road` on the right.
-    let mut k = 0;
-    while k < rest_a.len() {
-        let t = rest_a[k];
-        let Some((i, m)) = split_as_two(t, &only_b) else {
-            k += 1;
-            continue;
+        return NameMatch {
+            similarity: 0.0,
+            conflict: false,
         };
-        let (x, y) = (only_b[i], only_b[m]);
-        let parts = tw.weight(x) + tw.weight(y);
-        let wt = if tw.knows(t) { tw.weight(t) } else { parts };
-        unused += tw.weight(t) - wt;
-        common += 0.9 * (wt + parts) / 2.0;
-        only_b.retain(|u| *u != x && *u != y);
-        rest_a.remove(k);
     }
-    // `Access Road` on the left, `AccessRoad` on the right.
-    only_b.retain(|u| match split_as_two(u, &rest_a) {
-        Some((i, k)) => {
-            let parts = tw.weight(rest_a[i]) + tw.weight(rest_a[k]);
-            common += 0.9 * (parts + tw.weight(u)) / 2.0;
-            let (x, y) = (rest_a[i], rest_a[k]);
-            rest_a.retain(|t| *t != x && *t != y);
-            false
-        }
-        None => true,
-    });
-    // Initialisms: `ECD Centre` on one side, `Early Childhood Development Centre` on the other.
-    let mut k = 0;
-    while k < rest_a.len() {
-        let t = rest_a[k];
-        let Some(parts) = initials_of(t, &only_b) else {
-            k += 1;
-            continue;
-        };
-        let words: Vec<&str> = parts.iter().map(|&i| only_b[i]).collect();
-        let wp: f64 = words.iter().map(|w| tw.weight(w)).sum();
-        let wt = if tw.knows(t) { tw.weight(t) } else { wp };
-        unused += tw.weight(t) - wt;
-        common += 0.85 * (wt + wp) / 2.0;
-        only_b.retain(|u| !words.contains(u));
-        rest_a.remove(k);
-    }
-    only_b.retain(|u| match initials_of(u, &rest_a) {
-        Some(parts) => {
-            let words: Vec<&str> = parts.iter().map(|&i| rest_a[i]).collect();
-            common += 0.85 * (words.iter().map(|w| tw.weight(w)).sum::<f64>() + tw.weight(u)) / 2.0;
-            rest_a.retain(|t| !words.contains(t));
-            false
-        }
-        None => true,
-    });
-    // Then typos and abbreviations, the best counterpart for each left word.
-    rest_a.retain(|t| {
-        let best = only_b
-            .iter()
-            .enumerate()
-            .filter_map(|(i, u)| word_match(t, u).map(|c| (c, i)))
-            .max_by(|x, y| x.0.total_cmp(&y.0).then(y.1.cmp(&x.1)));
-        match best {
-            Some((credit, i)) => {
-                let wu = tw.weight(only_b[i]);
-                let wt = if tw.knows(t) { tw.weight(t) } else { wu };
-                unused += tw.weight(t) - wt;
-                common += credit * (wt + wu) / 2.0;
-                only_b.remove(i);
-                false
-            }
-            None => true,
-        }
-    });
-    // A verb on one side only (`Construction of Qonce Primary School` against `Qonce Primary
-    // School`) says what kind of work it is, which the `kind` comparison weighs; it is no
-    // evidence that the names differ.
-    let has_work_word = |ts: &[String]| ts.iter().any(|t| WorkKind::is_work_word(t));
-    let (a_work, b_work) = (has_work_word(ta), has_work_word(tb));
-    // A word the block does not know counts for nothing only when it is short enough to be a
-    // tag (`IZ`, `CRR`, `USDG`); a place name no right-hand project uses (`Fordsburg` against
-    // `Garsfontein Township Access Road`) is evidence that the names differ.
-    let mut dropped: Vec<&str> = Vec::new();
-    for t in rest_a {
-        if (!tw.knows(t) && t.len() <= 4) || (!b_work && WorkKind::is_work_word(t)) {
-            unused += tw.weight(t);
-            dropped.push(t);
-        }
-    }
-    for u in only_b {
-        if !a_work && WorkKind::is_work_word(u) {
-            unused += tw.weight(u);
-            dropped.push(u);
-        }
-    }
+    // Words of one side that are joins, initialisms, typos or abbreviations of the other
+    // side's words. Joins first (`ACCESSROAD` would otherwise pass for an abbreviation of
+    // `access`), then initialisms (`ECD Centre`, `Early Childhood Development Centre`).
+    let mut rest = Unshared::merge(ta, tb, tw);
+    rest.compounds(tw, 0.9, join_parts);
+    rest.compounds(tw, 0.85, initials_of);
+    rest.typos(tw);
+    let dropped = rest.drop_non_evidence(ta, tb, tw);
+    let rare = |ws: &[&str]| {
+        ws.iter()
+            .any(|w| !dropped.contains(w) && !WorkKind::is_work_word(w) && tw.weight(w) >= tw.rare)
+    };
+    let conflict = rare(&rest.a) && rare(&rest.b);
     // A number both names carry (`Ext 12`) counts like a shared word; numbers on one side only
     // are the `numbers` comparison's business, not the name's.
     let shared_numbers: f64 = a
@@ -304,7 +362,8 @@ pub fn profile_similarity(a: &NameProfile, b: &NameProfile, tw: &TermWeights) ->
         .map(|x| tw.weight(&x.to_string()))
         .sum();
     let w = |s: &[String]| s.iter().map(|t| tw.weight(t)).sum::<f64>();
-    let dice = (2.0 * (common + shared_numbers) / (w(ta) - unused + w(tb) + 2.0 * shared_numbers).max(1e-9)).min(1.0);
+    let dice = (2.0 * (rest.common + shared_numbers) / (w(ta) - rest.unused + w(tb) + 2.0 * shared_numbers).max(1e-9))
+        .min(1.0);
     // The spelling is compared over the words that count: a verb or tag on one side only is
     // left out of it as it is of the words.
     let jw = if dropped.is_empty() {
@@ -319,7 +378,10 @@ pub fn profile_similarity(a: &NameProfile, b: &NameProfile, tw: &TermWeights) ->
         };
         strsim::jaro_winkler(&keep(ta), &keep(tb))
     };
-    0.75 * dice + 0.25 * jw
+    NameMatch {
+        similarity: 0.75 * dice + 0.25 * jw,
+        conflict,
+    }
 }
 
 /// What a record brings to a comparison, prepared once per record rather than once per pair.
@@ -432,9 +494,6 @@ fn haversine_km(a: (f64, f64), b: (f64, f64)) -> f64 {
     let h = ((la2 - la1) / 2.0).sin().powi(2) + la1.cos() * la2.cos() * ((lo2 - lo1) / 2.0).sin().powi(2);
     2.0 * 6371.0 * h.sqrt().asin()
 }
-
-/// Pairs compared since the process started (for the benchmark's pairs per second).
-pub static PAIRS_COMPARED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// Tokens that are no evidence when `l` is compared: a departmental record's own department
 /// and sector names (an IDP lists it as "Xapho Clinic (Dept of Health)").
@@ -664,27 +723,29 @@ pub fn outcomes(l: &Record, r: &Record, lp: &Prepared, rp: &Prepared, tw: &TermW
     outcomes_given(l, r, lp, rp, tw, None)
 }
 
-/// [`outcomes`], with the pair's name similarity when it is already known.
+/// [`outcomes`], with the pair's name comparison when it is already known.
 pub fn outcomes_given(
     l: &Record,
     r: &Record,
     lp: &Prepared,
     rp: &Prepared,
     tw: &TermWeights,
-    name_similarity: Option<f64>,
+    name: Option<NameMatch>,
 ) -> Outcomes {
-    PAIRS_COMPARED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let mut out = Outcomes::default();
     if let (Some(a), Some(b)) = (&lp.name, &rp.name) {
-        let s = name_similarity.unwrap_or_else(|| {
+        let m = name.unwrap_or_else(|| {
             if lp.ignore.is_empty() {
-                profile_similarity(a, b, tw)
+                compare_names(a, b, tw)
             } else {
-                profile_similarity(&a.without(&lp.ignore), &b.without(&lp.ignore), tw)
+                compare_names(&a.without(&lp.ignore), &b.without(&lp.ignore), tw)
             }
         });
-        let l = NAME_THRESHOLDS.iter().position(|t| s >= *t).unwrap_or(3);
-        out[0] = level(l, Some(s));
+        let l = NAME_THRESHOLDS.iter().position(|t| m.similarity >= *t).unwrap_or(3);
+        // Names of different places name different things, however alike the rest of their
+        // words (as names whose numbers differ do): `low`.
+        let l = if m.conflict { 3 } else { l };
+        out[0] = level(l, Some(m.similarity));
     }
     if let (Some(a), Some(b)) = (&lp.wards, &rp.wards) {
         out[1] = level(if sorted_overlap(a, b) { 0 } else { 1 }, None);
@@ -866,6 +927,19 @@ mod tests {
         assert_eq!(word_match("hall", "clinic"), None);
         assert_eq!(word_match("2", "3"), None);
         assert_eq!(split_as_two("accessroad", &["road", "access", "x"]), Some((1, 0)));
+        // One part shortened, the other whole; both shortened only in a longer join.
+        assert_eq!(split_as_two("accssroad", &["road", "access"]), Some((1, 0)));
+        assert_eq!(split_as_two("accessrds", &["roads", "access"]), Some((1, 0)));
+        assert_eq!(split_as_two("accsrds", &["roads", "access"]), None);
+        // A longer join may have both parts shortened or misspelt.
+        assert_eq!(
+            split_as_two("instalbathrust", &["bathurst", "installation"]),
+            Some((1, 0))
+        );
+        assert_eq!(
+            split_as_two("rhbbloemfontein", &["bloemfontein", "rehabilitation"]),
+            Some((1, 0))
+        );
         let tw = TermWeights::new(["Access Road Kimberley", "Hall Kimberley"].into_iter());
         let joined = weighted_similarity("ACCESSROAD KIMBERL", "Access Road Kimberley", &tw);
         assert!(joined > NAME_THRESHOLDS[1], "{joined}");

@@ -82,7 +82,7 @@ fn accepted(records: &[Record]) -> Vec<(String, String)> {
     let (links, _) = link(records, &ReconcileSettings::default());
     links
         .into_iter()
-        .filter(|l| l.band == "accept")
+        .filter(|l| l.band == Band::Accept)
         .map(|l| (l.left_record_id, l.right_record_id))
         .collect()
 }
@@ -191,7 +191,10 @@ fn a_record_without_a_name_is_scored_on_the_rest_of_its_evidence() {
     });
     let found = |records: &[Record]| -> Vec<(String, &'static str)> {
         let (links, _) = link(records, &ReconcileSettings::default());
-        links.into_iter().map(|l| (l.right_record_id, l.band)).collect()
+        links
+            .into_iter()
+            .map(|l| (l.right_record_id, l.band.as_str()))
+            .collect()
     };
     // The only project of that class in that ward, new work, of the same amount: overwhelming.
     assert_eq!(found(&records), [("IDP-CLINIC".to_string(), "accept")]);
@@ -288,7 +291,7 @@ fn a_school_is_not_a_library_however_alike_the_places() {
     let found: Vec<(&str, &str, &str)> = links
         .iter()
         .filter(|l| l.link_type == LinkType::DepartmentalBudget)
-        .map(|l| (l.left_record_id.as_str(), l.right_record_id.as_str(), l.band))
+        .map(|l| (l.left_record_id.as_str(), l.right_record_id.as_str(), l.band.as_str()))
         .collect();
     assert_eq!(found, [("IRM-LIB", "BUD-LIB", "accept")]);
 }
@@ -316,4 +319,143 @@ fn an_initialism_matches_the_words_it_stands_for() {
         )
     });
     assert_eq!(accepted(&records), [("BUD-ECD".to_string(), "IDP-ECD".to_string())]);
+}
+
+#[test]
+fn words_written_without_vowels_link_inside_a_big_block() {
+    assert_eq!(outline("tongaat"), outline("tngt"));
+    assert_eq!(outline("village"), outline("vllg"));
+    assert_eq!(outline("community"), outline("cmmnty"));
+    assert_ne!(outline("tongaat"), outline("village"));
+    assert_eq!(outline("ab"), None);
+    let mut records = big_idp_block(1200);
+    records.push(rec(
+        "IDP-TRUE",
+        Dataset::Idp,
+        "Tongaat Village Community Hall",
+        "52802033",
+        "Community Assets",
+        2_500_000.0,
+    ));
+    records.push(rec(
+        "BUD-1",
+        Dataset::Budget,
+        "TNGT VLLG CMMNTY HALL",
+        "52802033",
+        "Community Assets",
+        2_600_000.0,
+    ));
+    assert_eq!(accepted(&records), [("BUD-1".to_string(), "IDP-TRUE".to_string())]);
+}
+
+#[test]
+fn a_bepp_project_identified_by_one_fund_line_links_to_its_other_fund_lines() {
+    let mut records = vec![
+        Record {
+            mscoa_project_number: Some("PC001_01343".into()),
+            ..rec(
+                "BEPP-1",
+                Dataset::Bepp,
+                "Glenwood Electrification",
+                "52802012",
+                "Electrical Infrastructure",
+                1_363_000.0,
+            )
+        },
+        Record {
+            mscoa_project_number: Some("PC001_01343".into()),
+            ..rec(
+                "BUD-USDG",
+                Dataset::Budget,
+                "UPGR GLENWOOD ELECTRIFICATION (USDG)",
+                "52802012",
+                "Electrical Infrastructure",
+                600_000.0,
+            )
+        },
+        Record {
+            mscoa_project_number: Some("PC001_91344".into()),
+            ..rec(
+                "BUD-CRR",
+                Dataset::Budget,
+                "UPGR GLENWOOD ELECTRIFICATION (CRR)",
+                "52802012",
+                "Electrical Infrastructure",
+                656_250.0,
+            )
+        },
+        // Same words, another ward and another kind of work: another project.
+        Record {
+            mscoa_project_number: Some("PC001_77777".into()),
+            ..rec(
+                "BUD-OTHER",
+                Dataset::Budget,
+                "Glenwood Community Hall",
+                "52802040",
+                "Community Assets",
+                900_000.0,
+            )
+        },
+    ];
+    records.extend(big_idp_block(60));
+    let (links, _) = link(&records, &ReconcileSettings::default());
+    let bepp_budget: Vec<(&str, Method)> = links
+        .iter()
+        .filter(|l| l.link_type == LinkType::BeppBudget && l.band == Band::Accept)
+        .map(|l| (l.right_record_id.as_str(), l.method))
+        .collect();
+    assert_eq!(
+        bepp_budget,
+        [
+            ("BUD-CRR", Method::Probabilistic),
+            ("BUD-USDG", Method::ExactIdentifier)
+        ]
+    );
+    let crr = links.iter().find(|l| l.right_record_id == "BUD-CRR").unwrap();
+    assert!(crr.evidence.contains("fund_split_of"), "{}", crr.evidence);
+}
+
+#[test]
+fn names_of_different_places_are_not_the_same_name() {
+    let tw = score::TermWeights::new(
+        [
+            "Refurbishment of KwaDwesi Sewer Pump Station",
+            "Refurbishment of Motherwell Sewer Pump Station",
+            "Motherwell Community Hall",
+        ]
+        .into_iter(),
+    );
+    let other_place = score::compare_names(
+        &names::NameProfile::new("REFURB HUMEWOOD SWR PUMP STN"),
+        &names::NameProfile::new("Refurbishment of KwaDwesi Sewer Pump Station"),
+        &tw,
+    );
+    assert!(other_place.conflict, "{other_place:?}");
+    let same_place = score::compare_names(
+        &names::NameProfile::new("REFURB KWADWESI SWR PUMP STN"),
+        &names::NameProfile::new("Refurbishment of KwaDwesi Sewer Pump Station"),
+        &tw,
+    );
+    assert!(!same_place.conflict && same_place.similarity > 0.9, "{same_place:?}");
+    // In a big block: a budget line for a pump station in a place the IDP does not have stays
+    // unlinked, though its words, asset class and amount are those of another place's station.
+    let mut records = big_idp_block(600);
+    records.push(rec(
+        "IDP-KWADWESI",
+        Dataset::Idp,
+        "Refurbishment of KwaDwesi Sewer Pump Station",
+        "52802022",
+        "Sanitation Infrastructure",
+        3_000_000.0,
+    ));
+    records.push(rec(
+        "BUD-HUMEWOOD",
+        Dataset::Budget,
+        "REFURB HUMEWOOD SWR PUMP STN",
+        "52802048",
+        "Sanitation Infrastructure",
+        3_100_000.0,
+    ));
+    let links = accepted(&records);
+    assert!(links.is_empty(), "{links:?}");
 }

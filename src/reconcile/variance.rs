@@ -250,7 +250,7 @@ mod tests {
 
     fn link(l: &str, r: &str, t: LinkType) -> Link {
         Link {
-            method: "probabilistic",
+            method: crate::domain::Method::Probabilistic,
             match_weight: 20.0,
             ..Link::bare(l, r, t, "BUF")
         }

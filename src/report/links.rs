@@ -5,6 +5,7 @@
 
 use super::charts::{self, Stack, Step};
 use super::format::{count, municipality_label, ratio};
+use crate::domain::{Band, Method};
 use crate::reconcile::register::Member;
 use crate::reconcile::Link;
 use maud::{html, Markup};
@@ -39,7 +40,7 @@ pub(super) fn summary(links: &[Link]) -> Markup {
     let mut counts: BTreeMap<(&str, &str, &str), (usize, f64)> = BTreeMap::new();
     for l in links {
         let e = counts
-            .entry((l.link_type.as_str(), l.band, l.method))
+            .entry((l.link_type.as_str(), l.band.as_str(), l.method.as_str()))
             .or_insert((0, 0.0));
         e.0 += 1;
         e.1 += l.match_weight;
@@ -66,10 +67,10 @@ pub(super) fn weight_histogram(links: &[Link]) -> Markup {
     let width = ((hi - lo) / 30.0).ceil().max(1.0);
     let bins = ((hi - lo) / width).ceil().max(1.0) as usize;
     let edges: Vec<f64> = (0..=bins).map(|i| lo + width * i as f64).collect();
-    let kinds: [(&str, &str, &'static str); 3] = [
-        ("accepted (exact identifier)", "accept", "#1f77b4"),
-        ("accepted (probabilistic)", "accept", "#2ca02c"),
-        ("review", "review", "#ff7f0e"),
+    let kinds: [(&str, Band, &'static str); 3] = [
+        ("accepted (exact identifier)", Band::Accept, "#1f77b4"),
+        ("accepted (probabilistic)", Band::Accept, "#2ca02c"),
+        ("review", Band::Review, "#ff7f0e"),
     ];
     let stacks: Vec<Stack> = kinds
         .iter()
@@ -77,8 +78,8 @@ pub(super) fn weight_histogram(links: &[Link]) -> Markup {
         .map(|(k, (label, band, colour))| {
             let mut counts = vec![0; bins];
             for l in links.iter().filter(|l| l.band == *band && l.match_weight.is_finite()) {
-                let exact = l.method == "exact_identifier";
-                if (k == 0) != exact && *band == "accept" {
+                let exact = l.method == Method::ExactIdentifier;
+                if (k == 0) != exact && *band == Band::Accept {
                     continue;
                 }
                 let b = (((l.match_weight - lo) / width) as usize).min(bins - 1);
@@ -97,10 +98,10 @@ pub(super) fn weight_histogram(links: &[Link]) -> Markup {
 /// Links worth explaining: the weakest accepted probabilistic link, a typical one (median
 /// weight), and the most likely link left for review.
 fn examples(links: &[Link]) -> Vec<(&'static str, &Link)> {
-    let by_weight = |band: &str| {
+    let by_weight = |band: Band| {
         let mut v: Vec<&Link> = links
             .iter()
-            .filter(|l| l.band == band && l.method == "probabilistic")
+            .filter(|l| l.band == band && l.method == Method::Probabilistic)
             .collect();
         v.sort_by(|a, b| {
             a.match_weight
@@ -110,8 +111,8 @@ fn examples(links: &[Link]) -> Vec<(&'static str, &Link)> {
         });
         v
     };
-    let accepted = by_weight("accept");
-    let review = by_weight("review");
+    let accepted = by_weight(Band::Accept);
+    let review = by_weight(Band::Review);
     let mut out = Vec::new();
     if let Some(l) = accepted.get(accepted.len() / 2) {
         out.push(("a typical accepted link (median weight)", *l));
@@ -175,7 +176,7 @@ fn name_or_record(name: Option<&str>, record_id: &str) -> String {
 /// for every record of the chosen project, though only the representative's evidence carries it.
 fn probabilities(links: &[Link]) -> BTreeMap<(&str, &str), f64> {
     let mut out = BTreeMap::new();
-    for l in links.iter().filter(|l| l.band == "review") {
+    for l in links.iter().filter(|l| l.band == Band::Review) {
         if let Some(p) = probability(l) {
             out.entry((l.link_type.as_str(), l.left_record_id.as_str()))
                 .or_insert(p);
@@ -195,7 +196,7 @@ pub(super) fn review_band(links: &[Link], projects: &[Member]) -> Markup {
     let project = |id: &str| key_of.get(id).copied().unwrap_or(id).to_string();
     let p_of = probabilities(links);
     let mut pairs: BTreeMap<(&str, String, String), (&Link, f64, usize)> = BTreeMap::new();
-    for l in links.iter().filter(|l| l.band == "review") {
+    for l in links.iter().filter(|l| l.band == Band::Review) {
         let p = p_of
             .get(&(l.link_type.as_str(), l.left_record_id.as_str()))
             .copied()
@@ -208,7 +209,7 @@ pub(super) fn review_band(links: &[Link], projects: &[Member]) -> Markup {
         let e = pairs.entry(key).or_insert((l, p, 0));
         e.2 += 1;
     }
-    let total = links.iter().filter(|l| l.band == "review").count();
+    let total = links.iter().filter(|l| l.band == Band::Review).count();
     let mut review: Vec<(&Link, f64, usize)> = pairs.into_values().collect();
     let known = |p: f64| if p.is_finite() { p } else { -1.0 };
     review.sort_by(|a, b| {

@@ -155,7 +155,11 @@ fn key_figures(input: &ReportInput<'_>) -> Markup {
         .iter()
         .filter(|r| r.material && r.status == "open")
         .count();
-    let review = input.links.iter().filter(|l| l.band == "review").count();
+    let review = input
+        .links
+        .iter()
+        .filter(|l| l.band == crate::domain::Band::Review)
+        .count();
     html! {
         div.kpi {
             div { b { (count(input.budget_totals.len())) } "municipalities with a capital budget" }

@@ -22,21 +22,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::watch;
 
-/// Where time comes from.
-pub trait Clock: Send + Sync {
-    /// The current time.
-    fn now(&self) -> DateTime<Utc>;
-}
-
-/// The system clock.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> DateTime<Utc> {
-        Utc::now()
-    }
-}
+use crate::domain::Clock;
 
 /// Why a run that was stopped by SIGTERM/SIGINT ended, in the history.
 pub const INTERRUPTED: &str = "the process was asked to stop (SIGTERM/SIGINT) before the run finished; nothing was published and the previous outputs are unchanged";
@@ -291,6 +277,7 @@ impl Service {
         }
         let now = self.clock.now();
         let mut request = RunRequest::new(now);
+        request.clock = self.clock.clone();
         request.municipalities = municipalities;
         request.financial_years = financial_years;
         request.as_of = params.as_of.clone();

@@ -159,11 +159,11 @@ pub(crate) fn glob_regex(pattern: &str) -> regex::Regex {
 }
 
 /// Expands a pattern location into the files it names, sorted; a plain location is itself.
-pub async fn expand(spec: &SourceSpec) -> Result<Vec<Location>, SourceError> {
-    if !is_pattern(&spec.location) {
-        return Ok(vec![spec.location.clone()]);
+pub async fn expand(name: &str, location: &Location) -> Result<Vec<Location>, SourceError> {
+    if !is_pattern(location) {
+        return Ok(vec![location.clone()]);
     }
-    let (folder, pattern) = match &spec.location {
+    let (folder, pattern) = match location {
         Location::Local(p) => {
             let text = p.to_string_lossy().into_owned();
             let (dir, pat) = text.rsplit_once('/').unwrap_or((".", &text));
@@ -192,7 +192,7 @@ pub async fn expand(spec: &SourceSpec) -> Result<Vec<Location>, SourceError> {
         }
     };
     let store = Store::open_folder(&folder).map_err(|error| SourceError::Storage {
-        source_name: spec.name.clone(),
+        source_name: name.to_string(),
         error,
     })?;
     let listed: Vec<object_store::ObjectMeta> =
@@ -202,8 +202,8 @@ pub async fn expand(spec: &SourceSpec) -> Result<Vec<Location>, SourceError> {
             .try_collect()
             .await
             .map_err(|error| SourceError::Read {
-                source_name: spec.name.clone(),
-                location: spec.location.to_string(),
+                source_name: name.to_string(),
+                location: location.to_string(),
                 error,
             })?;
     let re = glob_regex(&pattern);
@@ -220,8 +220,8 @@ pub async fn expand(spec: &SourceSpec) -> Result<Vec<Location>, SourceError> {
     names.sort();
     if names.is_empty() {
         return Err(SourceError::NoMatch {
-            source_name: spec.name.clone(),
-            location: spec.location.to_string(),
+            source_name: name.to_string(),
+            location: location.to_string(),
         });
     }
     Ok(names
@@ -241,19 +241,22 @@ pub async fn expand(spec: &SourceSpec) -> Result<Vec<Location>, SourceError> {
 /// Fetches every file of a source. `raw` (the publish location's raw zone) supplies the copy an
 /// HTTP server says is unchanged (304) and the validators to ask with, from `previous`.
 pub async fn fetch(
-    spec: &SourceSpec,
+    name: &str,
+    location: &Location,
+    settings: &HttpSettings,
     raw: Option<&RawZone>,
     previous: Option<&FetchLog>,
 ) -> Result<Vec<Fetched>, SourceError> {
     let mut out = Vec::new();
-    for location in expand(spec).await? {
-        out.push(fetch_one(spec, &location, raw, previous).await?);
+    for file in expand(name, location).await? {
+        out.push(fetch_one(name, settings, &file, raw, previous).await?);
     }
     Ok(out)
 }
 
 async fn fetch_one(
-    spec: &SourceSpec,
+    name: &str,
+    settings: &HttpSettings,
     location: &Location,
     raw: Option<&RawZone>,
     previous: Option<&FetchLog>,
@@ -263,11 +266,7 @@ async fn fetch_one(
     match location {
         Location::Url(url) if matches!(url.scheme(), "http" | "https") => {
             let shown = http::redact(url);
-            let prior = previous.and_then(|log| {
-                log.inputs
-                    .iter()
-                    .find(|r| r.source == spec.name && r.location == display)
-            });
+            let prior = previous.and_then(|log| log.inputs.iter().find(|r| r.source == name && r.location == display));
             let validators = prior
                 .map(|r| http::Validators {
                     etag: r.etag.clone(),
@@ -275,12 +274,12 @@ async fn fetch_one(
                 })
                 .unwrap_or_default();
             let http_err = |error| SourceError::Http {
-                source_name: spec.name.clone(),
+                source_name: name.to_string(),
                 location: shown.clone(),
                 error,
             };
-            tracing::info!(source = %spec.name, url = %shown, "downloading");
-            match http::get(url, &spec.http, &validators, true).await.map_err(http_err)? {
+            tracing::info!(source = %name, url = %shown, "downloading");
+            match http::get(url, settings, &validators, true).await.map_err(http_err)? {
                 http::Response::Body { bytes, validators } => {
                     let mut f = Fetched::new(display, file_name, bytes);
                     f.etag = validators.etag;
@@ -294,18 +293,18 @@ async fn fetch_one(
                         (Some(prior), Some(raw)) => match raw.get_blob(&prior.sha256).await {
                             Ok(Some(bytes)) => Some((prior, bytes)),
                             Ok(None) => {
-                                tracing::warn!(source = %spec.name, url = %shown, sha256 = %prior.sha256, "not modified, but the stored copy is missing from the raw zone; downloading again");
+                                tracing::warn!(source = %name, url = %shown, sha256 = %prior.sha256, "not modified, but the stored copy is missing from the raw zone; downloading again");
                                 None
                             }
                             Err(e) => {
-                                tracing::warn!(source = %spec.name, url = %shown, error = %e, "not modified, but the stored copy cannot be used; downloading again");
+                                tracing::warn!(source = %name, url = %shown, error = %e, "not modified, but the stored copy cannot be used; downloading again");
                                 None
                             }
                         },
                         _ => None,
                     };
                     let Some((prior, bytes)) = stored else {
-                        return match http::get(url, &spec.http, &http::Validators::default(), true)
+                        return match http::get(url, settings, &http::Validators::default(), true)
                             .await
                             .map_err(http_err)?
                         {
@@ -321,7 +320,7 @@ async fn fetch_one(
                             })),
                         };
                     };
-                    tracing::info!(source = %spec.name, url = %shown, "not modified; using the stored copy");
+                    tracing::info!(source = %name, url = %shown, "not modified; using the stored copy");
                     let mut f = Fetched::new(display, file_name, bytes);
                     f.etag = prior.etag.clone();
                     f.last_modified = prior.last_modified.clone();
@@ -332,11 +331,11 @@ async fn fetch_one(
         }
         loc => {
             let (store, path) = open_object(loc).map_err(|error| SourceError::Storage {
-                source_name: spec.name.clone(),
+                source_name: name.to_string(),
                 error,
             })?;
             let read_err = |error| SourceError::Read {
-                source_name: spec.name.clone(),
+                source_name: name.to_string(),
                 location: display.clone(),
                 error,
             };
@@ -351,13 +350,13 @@ async fn fetch_one(
 }
 
 /// The files a source read in an earlier run, from the raw zone, without touching the network.
-pub async fn from_raw(spec: &SourceSpec, log: &FetchLog, raw: &RawZone) -> Result<Vec<Fetched>, SourceError> {
-    let records: Vec<&FetchRecord> = log.inputs.iter().filter(|r| r.source == spec.name).collect();
+pub async fn from_raw(name: &str, log: &FetchLog, raw: &RawZone) -> Result<Vec<Fetched>, SourceError> {
+    let records: Vec<&FetchRecord> = log.inputs.iter().filter(|r| r.source == name).collect();
     if records.is_empty() {
         let mut found: Vec<&str> = log.inputs.iter().map(|r| r.source.as_str()).collect();
         found.dedup();
         return Err(SourceError::NotInRun {
-            source_name: spec.name.clone(),
+            source_name: name.to_string(),
             run_id: log.run_id.clone(),
             found: found.join(", "),
         });
@@ -365,7 +364,7 @@ pub async fn from_raw(spec: &SourceSpec, log: &FetchLog, raw: &RawZone) -> Resul
     let mut out = Vec::new();
     for r in records {
         let bytes = stored_copy(
-            spec,
+            name,
             raw,
             &r.sha256,
             &format!("{} (stored copy {} is missing)", log.run_id, r.sha256),
@@ -380,9 +379,9 @@ pub async fn from_raw(spec: &SourceSpec, log: &FetchLog, raw: &RawZone) -> Resul
 }
 
 /// A file kept in the raw zone; `missing` describes it when it is not there.
-async fn stored_copy(spec: &SourceSpec, raw: &RawZone, sha: &str, missing: &str) -> Result<Bytes, SourceError> {
+async fn stored_copy(name: &str, raw: &RawZone, sha: &str, missing: &str) -> Result<Bytes, SourceError> {
     let err = |error| SourceError::Raw {
-        source_name: spec.name.clone(),
+        source_name: name.to_string(),
         error,
     };
     raw.get_blob(sha)

@@ -42,6 +42,26 @@ pub struct SourceSpec {
     pub read_limits: ReadLimits,
 }
 
+impl SourceSpec {
+    /// A source with every other setting at its default (`harvester check`, tests).
+    pub fn new(name: &str, location: Location, contract: &str, unit: Unit) -> Self {
+        Self {
+            name: name.to_string(),
+            location,
+            format: None,
+            contract: contract.to_string(),
+            unit,
+            sheets: None,
+            financial_year: None,
+            max_reject_ratio: DEFAULT_MAX_REJECT_RATIO,
+            min_rows: DEFAULT_MIN_ROWS,
+            max_row_drop: None,
+            http: HttpSettings::default(),
+            read_limits: ReadLimits::default(),
+        }
+    }
+}
+
 /// Fetch settings of HTTP sources.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpSettings {

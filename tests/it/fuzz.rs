@@ -7,9 +7,11 @@
 
 use crate::common::*;
 use harvester::contracts::Catalog;
-use harvester::run::process_with_contract;
+use harvester::domain::Location;
+use harvester::run::ingest::validate_fetched;
 use harvester::sources::readers::Format;
 use harvester::sources::Fetched;
+use harvester::sources::SourceSpec;
 
 struct Rng(u64);
 impl Rng {
@@ -36,17 +38,12 @@ fn feed(bytes: Vec<u8>, name: &str, format: Format) {
     let fetched = Fetched::new(name.into(), name.into(), bytes.into());
     for c in catalog.names() {
         let contract = catalog.get(c).unwrap();
-        let out = process_with_contract(
-            "fuzz",
-            contract,
-            Some(format),
-            None,
-            contract.unit,
-            None,
-            0.5,
-            &Default::default(),
-            &fetched,
-        );
+        let spec = SourceSpec {
+            format: Some(format),
+            max_reject_ratio: 0.5,
+            ..SourceSpec::new("fuzz", Location::Local(name.into()), c, contract.unit)
+        };
+        let out = validate_fetched(&spec, contract, &fetched);
         assert_eq!(
             out.quality.rows_read,
             out.quality.rows_accepted + out.quality.rows_rejected

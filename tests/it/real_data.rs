@@ -3,10 +3,12 @@
 use crate::common::*;
 use harvester::contracts::Catalog;
 use harvester::domain::fiscal::{Calendar, FinancialYear};
+use harvester::domain::Location;
 use harvester::domain::Unit;
-use harvester::run::{process_with_contract, SourceOutput};
+use harvester::run::ingest::{validate_fetched, SourceOutput};
 use harvester::sources::readers::{self, Cell, Format};
 use harvester::sources::Fetched;
+use harvester::sources::SourceSpec;
 
 fn check(rel: &str, contract: &str, fy: Option<FinancialYear>) -> SourceOutput {
     let path = real(rel);
@@ -18,7 +20,12 @@ fn check(rel: &str, contract: &str, fy: Option<FinancialYear>) -> SourceOutput {
     );
     let catalog = Catalog::load(None).unwrap();
     let c = catalog.get(contract).unwrap();
-    process_with_contract("real", c, None, None, c.unit, fy, 1.0, &Default::default(), &fetched)
+    let spec = SourceSpec {
+        financial_year: fy,
+        max_reject_ratio: 1.0,
+        ..SourceSpec::new("real", Location::Local(path.clone()), contract, c.unit)
+    };
+    validate_fetched(&spec, c, &fetched)
 }
 
 #[test]
@@ -361,7 +368,11 @@ fn parquet_round_trips_through_the_reader() {
     let fetched = Fetched::new("x.parquet".into(), "x.parquet".into(), bytes.into());
     let catalog = Catalog::load(None).unwrap();
     let c = catalog.get("idp_register").unwrap();
-    let out = process_with_contract("pq", c, None, None, c.unit, None, 0.0, &Default::default(), &fetched);
+    let spec = SourceSpec {
+        max_reject_ratio: 0.0,
+        ..SourceSpec::new("pq", Location::Local("x.parquet".into()), "idp_register", c.unit)
+    };
+    let out = validate_fetched(&spec, c, &fetched);
     assert_eq!((out.quality.rows_read, out.quality.rows_accepted), (2, 2));
     assert_eq!(out.records[1].amount_rand, Some(2.0e6));
     assert_eq!(out.records[1].source_row, 2);

@@ -490,7 +490,7 @@ fn health_answers_promptly_while_two_heavy_runs_link() {
         pipelines,
         history.clone(),
         None,
-        std::sync::Arc::new(harvester::service::SystemClock),
+        std::sync::Arc::new(harvester::domain::SystemClock),
     )
     .unwrap();
     let (run_ids, latencies) = rt.block_on(async {
