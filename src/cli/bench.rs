@@ -1,5 +1,7 @@
 //! `harvester bench` and `harvester eval`: the national-scale benchmark (generate, run, score
-//! against the truth per noise profile) and scoring a published run's links.
+//! against the truth per noise profile; with `--baseline`, an earlier harvester binary run on
+//! the same world in the same bench, for the ratios of time and memory) and scoring a published
+//! run's links.
 
 use super::runtime;
 use crate::config::Pipeline;
@@ -41,7 +43,16 @@ pub(super) fn cmd_bench(
     seed: u64,
     keep: Option<PathBuf>,
     profiles: Vec<String>,
+    baseline: Option<PathBuf>,
 ) -> Result<ExitCode, Error> {
+    if let Some(b) = &baseline {
+        if !b.is_file() {
+            return Err(Error::usage(format!(
+                "--baseline {}: expected a harvester binary, found no such file",
+                b.display()
+            )));
+        }
+    }
     let mut chosen = Vec::new();
     for name in &profiles {
         match crate::synth::national::Noise::named(name) {
@@ -59,6 +70,7 @@ pub(super) fn cmd_bench(
         chosen = crate::synth::national::Noise::PROFILES.to_vec();
     }
     let mut all: Vec<(&'static str, Vec<crate::bench::Score>)> = Vec::new();
+    let mut base: Vec<(&'static str, Vec<crate::bench::Score>)> = Vec::new();
     for noise in chosen {
         let scale = crate::synth::national::Scale {
             municipalities,
@@ -67,16 +79,21 @@ pub(super) fn cmd_bench(
             noise,
         };
         let dir = keep.as_ref().map(|k| k.join(noise.name));
-        all.push((noise.name, bench_profile(scale, dir)?));
+        let (scores, baseline_scores) = bench_profile(scale, dir, baseline.as_deref())?;
+        all.push((noise.name, scores));
+        base.extend(baseline_scores.map(|s| (noise.name, s)));
     }
     if all.len() > 1 {
-        print!("{}", render_profiles(&all));
+        print!("{}", render_profiles(&all, "this build"));
+    }
+    if base.len() > 1 {
+        print!("{}", render_profiles(&base, "baseline"));
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// F1 per profile and link type, and the worst profile's F1 per link type.
-fn render_profiles(all: &[(&'static str, Vec<crate::bench::Score>)]) -> String {
+/// F1 per profile and link type, and the worst profile's F1 per link type, of `which` build.
+fn render_profiles(all: &[(&'static str, Vec<crate::bench::Score>)], which: &str) -> String {
     let types: Vec<String> = all[0].1.iter().map(|s| s.link_type.clone()).collect();
     let f1 = |scores: &[crate::bench::Score], t: &str| scores.iter().find(|s| s.link_type == t).map_or(0.0, |s| s.f1());
     let mut rows: Vec<Vec<String>> = all
@@ -95,17 +112,20 @@ fn render_profiles(all: &[(&'static str, Vec<crate::bench::Score>)]) -> String {
             }))
             .collect(),
     );
-    let header: Vec<&str> = std::iter::once("F1 by profile")
+    let title = format!("F1 by profile ({which})");
+    let header: Vec<&str> = std::iter::once(title.as_str())
         .chain(types.iter().map(String::as_str))
         .collect();
     format!("\n{}", crate::summary::table(&header, &rows))
 }
 
-/// Generates one profile's world, runs it and prints its figures; its scores.
+/// Generates one profile's world, runs it and prints its figures, then the baseline binary's on
+/// the same world; the scores of both.
 fn bench_profile(
     scale: crate::synth::national::Scale,
     keep: Option<PathBuf>,
-) -> Result<Vec<crate::bench::Score>, Error> {
+    baseline: Option<&Path>,
+) -> Result<(Vec<crate::bench::Score>, Option<Vec<crate::bench::Score>>), Error> {
     let crate::synth::national::Scale {
         municipalities,
         years,
@@ -127,6 +147,12 @@ fn bench_profile(
     let result = runtime().block_on(crate::run::run_with(&pipeline, &request));
     let run_secs = t1.elapsed().as_secs_f64();
     let pairs = request.progress.pairs_compared();
+    let link_secs = request
+        .progress
+        .stages()
+        .iter()
+        .find(|s| s.stage == crate::progress::Stage::Link)
+        .map(|s| s.secs);
     result.map_err(Error::failed)?;
     let peak = crate::bench::peak_memory_bytes().unwrap_or(0);
     println!(
@@ -150,12 +176,164 @@ fn bench_profile(
         pairs as f64 / run_secs.max(1e-9)
     );
     let scores = crate::bench::evaluate(&dir.join("out"), &dir.join("truth.csv"));
+    let this = Measured {
+        run_secs,
+        link_secs,
+        peak,
+    };
+    let base = baseline.map(|bin| run_baseline(bin, &dir));
     if dir == tmp {
         let _ = std::fs::remove_dir_all(&tmp);
     }
     let scores = scores.map_err(|e| Error::failed(format!("evaluation failed: {e}")))?;
     print!("{}", render_scores(&scores));
-    Ok(scores)
+    let Some(base) = base else {
+        return Ok((scores, None));
+    };
+    let (measured, base_scores) = base?;
+    print!(
+        "{}",
+        render_against(
+            baseline.unwrap_or(Path::new("")),
+            &this,
+            &measured,
+            &scores,
+            &base_scores
+        )
+    );
+    Ok((scores, Some(base_scores)))
+}
+
+/// Time and memory of one run.
+struct Measured {
+    run_secs: f64,
+    link_secs: Option<f64>,
+    peak: u64,
+}
+
+/// How often the baseline's peak memory is read while it runs (its `VmHWM`, a high-water mark:
+/// only a peak in its last interval could be missed).
+const PEAK_POLL: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// Runs the `baseline` harvester binary on the world in `dir` (outputs and run history under
+/// `dir/baseline/`): its wall time, link stage, peak memory and scores.
+fn run_baseline(bin: &Path, dir: &Path) -> Result<(Measured, Vec<crate::bench::Score>), Error> {
+    let place = dir.join("baseline");
+    let history = place.join("history.sqlite");
+    let t = std::time::Instant::now();
+    let mut child = std::process::Command::new(bin)
+        .arg("run")
+        .arg(dir.join("national.toml"))
+        .arg("--out")
+        .arg(place.join("out"))
+        .arg("--history")
+        .arg(&history)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| Error::failed(format!("--baseline {}: cannot start it: {e}", bin.display())))?;
+    let status_file = PathBuf::from(format!("/proc/{}/status", child.id()));
+    let mut peak = 0u64;
+    let status = loop {
+        if let Some(status) = child.try_wait().map_err(Error::failed)? {
+            break status;
+        }
+        peak = peak.max(vm_hwm(&status_file).unwrap_or(0));
+        std::thread::sleep(PEAK_POLL);
+    };
+    let run_secs = t.elapsed().as_secs_f64();
+    if !status.success() {
+        return Err(Error::failed(format!(
+            "--baseline {}: its run of {} failed ({status}); its history is {}",
+            bin.display(),
+            dir.join("national.toml").display(),
+            history.display()
+        )));
+    }
+    let link_secs = baseline_link_secs(&history);
+    let scores = crate::bench::evaluate(&place.join("out"), &dir.join("truth.csv"))
+        .map_err(|e| Error::failed(format!("evaluation of the baseline failed: {e}")))?;
+    Ok((
+        Measured {
+            run_secs,
+            link_secs,
+            peak,
+        },
+        scores,
+    ))
+}
+
+/// A process's resident high-water mark from its `/proc/<pid>/status`, in bytes.
+fn vm_hwm(status: &Path) -> Option<u64> {
+    let text = std::fs::read_to_string(status).ok()?;
+    let line = text.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// The link stage's seconds of the latest run in a run history (`stages` column).
+fn baseline_link_secs(history: &Path) -> Option<f64> {
+    let db = rusqlite::Connection::open_with_flags(history, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).ok()?;
+    let stages: String = db
+        .query_row("SELECT stages FROM runs ORDER BY started_at DESC LIMIT 1", [], |r| {
+            r.get(0)
+        })
+        .ok()?;
+    let stages: Vec<serde_json::Value> = serde_json::from_str(&stages).ok()?;
+    stages
+        .iter()
+        .find(|s| s["stage"] == crate::progress::Stage::Link.as_str())
+        .and_then(|s| s["secs"].as_f64())
+}
+
+/// This build against the baseline on the same world: time, memory and F1, with ratios.
+fn render_against(
+    bin: &Path,
+    this: &Measured,
+    base: &Measured,
+    scores: &[crate::bench::Score],
+    base_scores: &[crate::bench::Score],
+) -> String {
+    let gib = |b: u64| format!("{:.2} GiB", b as f64 / (1u64 << 30) as f64);
+    let secs = |s: Option<f64>| s.map_or("-".to_string(), |s| format!("{s:.1} s"));
+    let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
+        (Some(a), Some(b)) if b > 0.0 => format!("{:.2}", a / b),
+        _ => "-".to_string(),
+    };
+    let mut rows = vec![
+        vec![
+            "run wall time".to_string(),
+            secs(Some(this.run_secs)),
+            secs(Some(base.run_secs)),
+            ratio(Some(this.run_secs), Some(base.run_secs)),
+        ],
+        vec![
+            "link stage".to_string(),
+            secs(this.link_secs),
+            secs(base.link_secs),
+            ratio(this.link_secs, base.link_secs),
+        ],
+        vec![
+            "peak memory".to_string(),
+            gib(this.peak),
+            gib(base.peak),
+            ratio(Some(this.peak as f64), Some(base.peak as f64)),
+        ],
+    ];
+    for s in scores {
+        let b = base_scores.iter().find(|b| b.link_type == s.link_type);
+        rows.push(vec![
+            format!("F1 {}", s.link_type),
+            format!("{:.3}", s.f1()),
+            b.map_or("-".to_string(), |b| format!("{:.3}", b.f1())),
+            String::new(),
+        ]);
+    }
+    format!(
+        "  against the baseline {} (same world, run after this build, in a child process):\n{}",
+        bin.display(),
+        crate::summary::table(&["", "this build", "baseline", "ratio"], &rows)
+    )
 }
 
 fn tempfile_dir() -> PathBuf {

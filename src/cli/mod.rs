@@ -180,6 +180,11 @@ pub enum Command {
         /// of them, then each link type's F1 per profile and the worst.
         #[arg(long)]
         profile: Vec<String>,
+        /// An earlier harvester binary (the commit before a change) to run on each same world
+        /// after this build: its wall time, link stage, peak memory and F1 are printed beside
+        /// this build's, with the ratios.
+        #[arg(long)]
+        baseline: Option<PathBuf>,
     },
 }
 
@@ -302,7 +307,8 @@ fn dispatch(cli: Cli, cwd: &Path) -> Result<ExitCode, Failure> {
             seed,
             keep,
             profile,
-        } => Ok(bench::cmd_bench(municipalities, years, seed, keep, profile)?),
+            baseline,
+        } => Ok(bench::cmd_bench(municipalities, years, seed, keep, profile, baseline)?),
         Command::Synth {
             out,
             seed,
