@@ -132,6 +132,30 @@ pub fn tokens(name: &str) -> Vec<String> {
         .collect()
 }
 
+/// A word's first letter and the next three consonants after it, doubled letters once
+/// (`tongaat` and `tngt` → `tngt`, `village` and `vllg` → `vlg`): how a word written without
+/// its vowels is found. At least three letters of outline, from ASCII letters only.
+pub fn outline(t: &str) -> Option<[u8; 4]> {
+    let b = t.as_bytes();
+    if b.len() < 3 || !b.iter().all(u8::is_ascii_lowercase) {
+        return None;
+    }
+    let mut out = [0u8; 4];
+    out[0] = b[0];
+    let mut n = 1;
+    for &c in &b[1..] {
+        if n == 4 {
+            break;
+        }
+        if matches!(c, b'a' | b'e' | b'i' | b'o' | b'u') || out[n - 1] == c {
+            continue;
+        }
+        out[n] = c;
+        n += 1;
+    }
+    (n >= 3).then_some(out)
+}
+
 /// The numbers a name carries (phase, sequence, extension, ward numbers), as values without
 /// leading zeros, sorted and distinct: `Ext 04 Phase 2` → `[2, 4]`.
 pub fn numbers(tokens: &[String]) -> Vec<u64> {

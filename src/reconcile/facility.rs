@@ -132,11 +132,45 @@ fn typo_of(word: &str, full: &str) -> bool {
     (0..long.len()).any(|i| long[..i] == short[..i] && long[i + 1..] == short[i..])
 }
 
-/// The kinds a word names, allowing a typo in a word written in full.
+/// The kinds a word written without its vowels names (`LBRRY`, `CLNC`, `BRHLS`): its consonant
+/// outline begins with a stem's (of five letters or more).
+fn word_kinds_unvowelled(word: &str) -> Facilities {
+    let Some(o) = crate::names::outline(word) else {
+        return 0;
+    };
+    let mut out = 0;
+    for (i, (_, stems)) in KINDS.iter().enumerate() {
+        let fits = |s: &&&str| {
+            s.len() >= 5
+                && !s.starts_with('=')
+                && crate::names::outline(s).is_some_and(|so| {
+                    let n = so.iter().take_while(|c| **c != 0).count();
+                    o[..n] == so[..n]
+                })
+        };
+        if stems.iter().any(|s| fits(&s)) {
+            out |= 1 << i;
+        }
+    }
+    out
+}
+
+/// The kinds a word names, allowing a typo in a word written in full, or a word written
+/// without its vowels.
 fn word_kinds_typo(word: &str) -> Facilities {
     let exact = word_kinds(word);
-    if exact != 0 || word.len() < 5 || !word.is_ascii() {
+    if exact != 0 || word.len() < 4 || !word.is_ascii() {
         return exact;
+    }
+    let vowelless = !word
+        .bytes()
+        .skip(1)
+        .any(|c| matches!(c, b'a' | b'e' | b'i' | b'o' | b'u'));
+    if vowelless {
+        return word_kinds_unvowelled(word);
+    }
+    if word.len() < 5 {
+        return 0;
     }
     let mut out = 0;
     for (i, (_, stems)) in KINDS.iter().enumerate() {
@@ -221,6 +255,16 @@ pub fn facilities(r: &Record) -> Option<Facilities> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn words_without_vowels_say_what_is_built() {
+        assert_eq!(text_kinds("CNSTR KMPTN PARK LBRRY"), bit("library"));
+        assert_eq!(text_kinds("RHB WSTBRY CLNC"), bit("health"));
+        assert_eq!(text_kinds("Rhblttn of Mmr Vllg Brhls"), bit("water"));
+        assert_eq!(text_kinds("Rfrbsmhnt of Nrdgsg Swmmng Pool"), bit("sport"));
+        // A vowelless word that is no stem's says nothing.
+        assert_eq!(text_kinds("RHB BDFRDVW"), 0);
+    }
 
     #[test]
     fn names_say_what_is_built() {

@@ -400,33 +400,10 @@ fn letters(t: &str) -> Option<Vec<u8>> {
     })
 }
 
-/// A word's first letter and the next three consonants after it, doubled letters once
-/// (`tongaat` and `tngt` → `tngt`, `village` and `vllg` → `vlg`): how a word written without
-/// its vowels is found. At least three letters of outline, from ASCII letters only.
-fn outline(t: &str) -> Option<[u8; 4]> {
-    let b = t.as_bytes();
-    if b.len() < 3 || !b.iter().all(u8::is_ascii_lowercase) {
-        return None;
-    }
-    let mut out = [0u8; 4];
-    out[0] = b[0];
-    let mut n = 1;
-    for &c in &b[1..] {
-        if n == 4 {
-            break;
-        }
-        if matches!(c, b'a' | b'e' | b'i' | b'o' | b'u') || out[n - 1] == c {
-            continue;
-        }
-        out[n] = c;
-        n += 1;
-    }
-    (n >= 3).then_some(out)
-}
-
-/// The first four letters of a word, when it has more than four (ASCII) letters.
+/// The first four letters of a word of four (ASCII) letters or more: a word cut to four letters
+/// (`JOHA`, `CENT`) is its own prefix, found from the word it was cut from.
 fn prefix4(t: &str) -> Option<&str> {
-    (t.len() > 4 && t.is_ascii()).then(|| &t[..4])
+    (t.len() >= 4 && t.is_ascii()).then(|| &t[..4])
 }
 
 impl<'a> Block<'a> {
@@ -479,7 +456,7 @@ impl<'a> Block<'a> {
                             ks.push(k);
                         }
                     }
-                    if let Some(o) = outline(t).filter(|_| t.len() >= 5) {
+                    if let Some(o) = names::outline(t).filter(|_| t.len() >= 5) {
                         let ks = by_outline.entry(o).or_default();
                         if ks.last() != Some(&k) {
                             ks.push(k);
@@ -564,6 +541,30 @@ impl<'a> Block<'a> {
                 for &k in ks {
                     touch(k, wt, shared);
                 }
+                // The block has the word, and may also have it shortened or without its vowels
+                // in other names (`ALBER`, `MSPHMLL` beside `Alberton`, `Masiphumelele`): those
+                // projects are touched too, once, as rare as the word.
+                if t.len() >= 5 {
+                    let mut short: Vec<usize> = [
+                        prefix4(t).and_then(|p| ri.by_prefix.get(p)),
+                        names::outline(t).and_then(|o| ri.by_outline.get(&o)),
+                    ]
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                    .copied()
+                    .filter(|k| ks.binary_search(k).is_err())
+                    .collect();
+                    short.sort_unstable();
+                    short.dedup();
+                    if !short.is_empty() {
+                        blocked |= short.len() <= ri.common_limit;
+                        let wp = 0.8 * wt.min(number_weight(&short));
+                        for k in short {
+                            touch(k, wp, shared);
+                        }
+                    }
+                }
             } else {
                 // A word the block does not have: the block's words that begin alike (a word
                 // cut short or misspelt late) or have the same letters (two swapped), weighed
@@ -575,7 +576,7 @@ impl<'a> Block<'a> {
                 // Written without vowels: only when nothing begins alike, so a word is not
                 // counted twice.
                 let unvowelled = match alike {
-                    None => outline(t).and_then(|o| ri.by_outline.get(&o)),
+                    None => names::outline(t).and_then(|o| ri.by_outline.get(&o)),
                     Some(_) => None,
                 };
                 // Two words written as one whose first part is shortened (`RHBBLOEMFONTEIN`):
