@@ -258,6 +258,7 @@ pub fn link_observed(
         settings,
         observer,
         pairs: std::sync::atomic::AtomicU64::new(0),
+        spread: score::Spread::of(records, &prepared).map(std::sync::Arc::new),
     };
     let passes = if settings.estimate_model { 2 } else { 1 };
     observer.blocks((jobs.len() * passes) as u64);
@@ -356,6 +357,8 @@ struct Block<'a> {
     observer: &'a dyn LinkObserver,
     /// Pairs compared so far (all threads).
     pairs: std::sync::atomic::AtomicU64,
+    /// How widely each name word is used across the run's municipalities.
+    spread: Option<std::sync::Arc<score::Spread>>,
 }
 
 /// The right-hand side of one block, indexed for finding candidates.
@@ -429,7 +432,7 @@ impl<'a> Block<'a> {
             .iter()
             .map(|rs| rs.iter().find_map(|&r| prepared[r].name.as_ref()))
             .collect();
-        let tw = score::TermWeights::from_profiles(names.iter().flatten().copied());
+        let tw = score::TermWeights::from_profiles(names.iter().flatten().copied()).with_spread(self.spread.clone());
         // Blocking within the municipality through an inverted index of name tokens: a candidate
         // shares at least one token that is not common (in more than a fifth of the block's
         // projects, once the block is large). Shared token weights accumulate per candidate,

@@ -29,6 +29,9 @@ pub struct Comparison {
 pub struct TermWeights {
     idf: FxHashMap<String, f64>,
     max: f64,
+    /// In how many municipalities' names each word is, when the run has enough of them to tell
+    /// a local word (a place) from a national one (an asset, a verb).
+    spread: Option<std::sync::Arc<Spread>>,
     /// The weight of a word in one name in fifty (one at least): a rarer word is a rare one
     /// (a place name, as a rule).
     rare: f64,
@@ -62,7 +65,12 @@ impl TermWeights {
         let idf_of = |d: usize| ((n as f64 + 1.0) / (d as f64 + 0.5)).ln().max(0.1) + 0.1;
         let rare = idf_of((n / 50).max(1));
         let idf = df.into_iter().map(|(t, d)| (t.to_string(), idf_of(d))).collect();
-        Self { idf, max, rare }
+        Self {
+            idf,
+            max,
+            rare,
+            spread: None,
+        }
     }
 
     /// The weight of a token (unseen tokens weigh as the rarest).
@@ -70,9 +78,58 @@ impl TermWeights {
         self.idf.get(token).copied().unwrap_or(self.max)
     }
 
+    /// The same weights, telling local words by `spread`.
+    pub fn with_spread(mut self, spread: Option<std::sync::Arc<Spread>>) -> Self {
+        self.spread = spread;
+        self
+    }
+
+    /// Whether a word names something particular: local to few municipalities (a place: a word
+    /// of a tenth of the municipalities or fewer) when the run has ten or more, else rare in
+    /// the block.
+    fn particular(&self, token: &str) -> bool {
+        match &self.spread {
+            Some(s) => s.munis.get(token).is_none_or(|n| *n <= s.local_max),
+            None => self.weight(token) >= self.rare,
+        }
+    }
+
     /// Whether any of the block's names has the token.
     pub fn knows(&self, token: &str) -> bool {
         self.idf.contains_key(token)
+    }
+}
+
+/// In how many municipalities' names each word appears, over every record of a run.
+#[derive(Debug, Default)]
+pub struct Spread {
+    munis: FxHashMap<String, u32>,
+    /// The most municipalities a local word is in.
+    local_max: u32,
+}
+
+impl Spread {
+    /// Counts, from each record's municipality and name words; `None` below ten municipalities,
+    /// too few to tell a place from a national word.
+    pub fn of(records: &[Record], prepared: &[Prepared]) -> Option<Self> {
+        let mut seen: FxHashMap<&str, BTreeSet<&str>> = FxHashMap::default();
+        let mut all: BTreeSet<&str> = BTreeSet::new();
+        for (r, p) in records.iter().zip(prepared) {
+            let (Some(m), Some(name)) = (r.demarcation_code.as_deref(), p.name.as_ref()) else {
+                continue;
+            };
+            all.insert(m);
+            for t in &name.tokens {
+                seen.entry(t.as_str()).or_default().insert(m);
+            }
+        }
+        (all.len() >= 10).then(|| Spread {
+            munis: seen
+                .into_iter()
+                .map(|(t, ms)| (t.to_string(), ms.len() as u32))
+                .collect(),
+            local_max: (all.len() / 10) as u32,
+        })
     }
 }
 
@@ -362,9 +419,10 @@ fn join_parts(joined: &str, words: &[&str]) -> Option<Vec<usize>> {
 pub struct NameMatch {
     /// [`profile_similarity`].
     pub similarity: f64,
-    /// Each name has a rare word (in one name in fifty of the block or fewer, or unknown to it)
-    /// that matches nothing in the other and is neither a tag nor a verb, and no two of those
-    /// words look alike (same first three letters, or Jaro-Winkler ≥ 0.8):
+    /// Each name has a particular word (a place: a word of a tenth of the run's municipalities
+    /// or fewer; in a run of fewer than ten, a word in one name in fifty of the block or fewer,
+    /// or unknown to it) that matches nothing in the other and is neither a tag nor a verb, and
+    /// no two of those words look alike (same first three letters, or Jaro-Winkler ≥ 0.8):
     /// `REFURB HUMEWOOD SWR PUMP STN` and `Refurbishment of KwaDwesi Sewer Pump Station` name
     /// different places, however many other words they share.
     pub conflict: bool,
@@ -397,7 +455,7 @@ pub fn compare_names<'a>(a: &'a NameProfile, b: &'a NameProfile, tw: &TermWeight
     let rare = |ws: &[&'a str]| -> Vec<&'a str> {
         ws.iter()
             .copied()
-            .filter(|w| !dropped.contains(w) && !WorkKind::is_work_word(w) && tw.weight(w) >= tw.rare)
+            .filter(|w| !dropped.contains(w) && !WorkKind::is_work_word(w) && tw.particular(w))
             .collect()
     };
     // Two rare words that look alike are one word garbled twice (`Doornfontein` cut short and

@@ -466,3 +466,41 @@ fn names_of_different_places_are_not_the_same_name() {
     let links = accepted(&records);
     assert!(links.is_empty(), "{links:?}");
 }
+
+#[test]
+fn a_place_is_a_word_of_few_municipalities_and_an_asset_one_of_many() {
+    let codes = [
+        "BUF", "NMA", "MAN", "CPT", "ETH", "EKU", "JHB", "TSH", "EC122", "EC121", "KZN282", "WC011",
+    ];
+    let mut records = Vec::new();
+    for (i, code) in codes.iter().enumerate() {
+        let place = match i {
+            0 => "Ginsberg",
+            1 => "Phakamisa",
+            _ => "Central",
+        };
+        for (j, asset) in ["Boreholes", "Reservoir", "Indoor Sports Centre"].iter().enumerate() {
+            records.push(Record {
+                project_name: Some(format!("{place} {asset}")),
+                ..Record::bare(&format!("{code}-{j}"), "s", Dataset::Idp, code)
+            });
+        }
+    }
+    let prepared: Vec<score::Prepared> = records.iter().map(score::Prepared::new).collect();
+    let spread = score::Spread::of(&records, &prepared).map(std::sync::Arc::new);
+    assert!(spread.is_some(), "twelve municipalities are enough to tell");
+    let tw = score::TermWeights::new(["Phakamisa Indoor Sports Centre", "Central Reservoir"].into_iter())
+        .with_spread(spread);
+    let places = score::compare_names(
+        &names::NameProfile::new("REFURB GINSBERG INDOOR SPORTS CENTRE"),
+        &names::NameProfile::new("Refurbishment of Phakamisa Indoor Sports Centre"),
+        &tw,
+    );
+    assert!(places.conflict, "{places:?}");
+    let assets = score::compare_names(
+        &names::NameProfile::new("Central Boreholes"),
+        &names::NameProfile::new("Central Reservoir"),
+        &tw,
+    );
+    assert!(!assets.conflict, "{assets:?}");
+}
