@@ -4,8 +4,12 @@
 //! unknown value is an error rather than a silent default.
 //!
 //! `Band` and `Method` are the types of `reconcile::Link`'s fields, `FindingSeverity` of
-//! `metrics::Exception`'s; tables write their `as_str`. A sphere of government stays text: `owner_sphere` carries what the source wrote (`metro`, `municipal`, a lead
-//! sphere in the BEPP), not a closed set.
+//! `metrics::Exception`'s; tables write their `as_str`. Two values stay text because their sets
+//! are open: a sphere of government (`owner_sphere` carries what the source wrote: `metro`,
+//! `municipal`, a lead sphere in the BEPP), and an amount's phase (named by each contract's
+//! amount columns, `budget`, `audited`, `adjusted_appropriation`, …, and read from the data in
+//! long-form sources: the mSCOA cube's `orgb`/`tabb`/`adjb`, a national register's
+//! `budget_phase`).
 
 /// Defines `as_str`, `parse`, `ALL` and `Display` for a closed enum from its variant names.
 macro_rules! names {
