@@ -142,8 +142,13 @@ pub fn evaluate(out: &Path, truth: &Path) -> Result<Vec<Score>, String> {
 
 /// The process's peak resident memory in bytes (Linux `VmHWM`), if known.
 pub fn peak_memory_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    peak_memory_of(Path::new("/proc/self/status"))
+}
+
+/// A process's resident high-water mark (`VmHWM`) from its `/proc/<pid>/status`, in bytes.
+pub fn peak_memory_of(status: &Path) -> Option<u64> {
+    let text = std::fs::read_to_string(status).ok()?;
+    let line = text.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb * 1024)
 }

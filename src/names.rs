@@ -147,13 +147,18 @@ pub fn outline(t: &str) -> Option<[u8; 4]> {
         if n == 4 {
             break;
         }
-        if matches!(c, b'a' | b'e' | b'i' | b'o' | b'u') || out[n - 1] == c {
+        if is_vowel(c) || out[n - 1] == c {
             continue;
         }
         out[n] = c;
         n += 1;
     }
     (n >= 3).then_some(out)
+}
+
+/// Whether a lower-case ASCII letter is a vowel (`y` is not).
+pub fn is_vowel(c: u8) -> bool {
+    matches!(c, b'a' | b'e' | b'i' | b'o' | b'u')
 }
 
 /// The numbers a name carries (phase, sequence, extension, ward numbers), as values without

@@ -238,7 +238,7 @@ fn run_baseline(bin: &Path, dir: &Path) -> Result<(Measured, Vec<crate::bench::S
         if let Some(status) = child.try_wait().map_err(Error::failed)? {
             break status;
         }
-        peak = peak.max(vm_hwm(&status_file).unwrap_or(0));
+        peak = peak.max(crate::bench::peak_memory_of(&status_file).unwrap_or(0));
         std::thread::sleep(PEAK_POLL);
     };
     let run_secs = t.elapsed().as_secs_f64();
@@ -261,14 +261,6 @@ fn run_baseline(bin: &Path, dir: &Path) -> Result<(Measured, Vec<crate::bench::S
         },
         scores,
     ))
-}
-
-/// A process's resident high-water mark from its `/proc/<pid>/status`, in bytes.
-fn vm_hwm(status: &Path) -> Option<u64> {
-    let text = std::fs::read_to_string(status).ok()?;
-    let line = text.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024)
 }
 
 /// The link stage's seconds of the latest run in a run history (`stages` column).

@@ -162,10 +162,7 @@ fn word_kinds_typo(word: &str) -> Facilities {
     if exact != 0 || word.len() < 4 || !word.is_ascii() {
         return exact;
     }
-    let vowelless = !word
-        .bytes()
-        .skip(1)
-        .any(|c| matches!(c, b'a' | b'e' | b'i' | b'o' | b'u'));
+    let vowelless = !word.bytes().skip(1).any(crate::names::is_vowel);
     if vowelless {
         return word_kinds_unvowelled(word);
     }

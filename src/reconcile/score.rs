@@ -287,8 +287,8 @@ impl<'a> Unshared<'a> {
     }
 
     /// A left word that stands for several right words (`credit` of their weight), or a right
-    /// word for several left words, as `parts_of` finds them: joins (`AccessRoad`, at 0.9) or
-    /// initialisms (`ECD`, at 0.85).
+    /// word for several left words, as `parts_of` finds them: joins (`AccessRoad`, at 0.9),
+    /// initialisms (`ECD`, at 0.85) or a word joined to its verb (`REFURBHILLCREST`, at 0.9).
     fn compounds(&mut self, tw: &TermWeights, credit: f64, parts_of: fn(&str, &[&str]) -> Option<Vec<usize>>) {
         let mut k = 0;
         while k < self.a.len() {
@@ -339,36 +339,6 @@ impl<'a> Unshared<'a> {
         });
     }
 
-    /// A word written joined to the verb before it (`REFURBHILLCREST`, `UPGRBOTSHABELO`), on
-    /// either side: matched at 0.9 to the other name's word it ends with.
-    fn work_joins(&mut self, tw: &TermWeights) {
-        let mut k = 0;
-        while k < self.a.len() {
-            let t = self.a[k];
-            let Some(i) = verb_joined(t, &self.b) else {
-                k += 1;
-                continue;
-            };
-            let wu = tw.weight(self.b[i]);
-            let wt = if tw.knows(t) { tw.weight(t) } else { wu };
-            self.unused += tw.weight(t) - wt;
-            self.common += 0.9 * (wt + wu) / 2.0;
-            self.b.remove(i);
-            self.a.remove(k);
-        }
-        let mut k = 0;
-        while k < self.b.len() {
-            let u = self.b[k];
-            let Some(i) = verb_joined(u, &self.a) else {
-                k += 1;
-                continue;
-            };
-            self.common += 0.9 * (tw.weight(self.a[i]) + tw.weight(u)) / 2.0;
-            self.a.remove(i);
-            self.b.remove(k);
-        }
-    }
-
     /// Words left over that are no evidence the names differ, counted as unused: a word the block
     /// does not know short enough to be a tag (`IZ`, `CRR`, `USDG`; a place name no right-hand
     /// project uses, `Fordsburg`, is evidence), and a verb on one side only (`Construction of
@@ -406,6 +376,11 @@ fn verb_joined(joined: &str, words: &[&str]) -> Option<usize> {
             && joined.ends_with(w)
             && WorkKind::is_work_word(&joined[..joined.len() - w.len()])
     })
+}
+
+/// [`verb_joined`] as a list of parts (one).
+fn verb_join_parts(joined: &str, words: &[&str]) -> Option<Vec<usize>> {
+    verb_joined(joined, words).map(|i| vec![i])
 }
 
 /// [`split_as_two`] as a list of parts.
@@ -450,7 +425,9 @@ pub fn compare_names<'a>(a: &'a NameProfile, b: &'a NameProfile, tw: &TermWeight
     rest.compounds(tw, 0.9, join_parts);
     rest.compounds(tw, 0.85, initials_of);
     rest.typos(tw);
-    rest.work_joins(tw);
+    // A word written joined to the verb before it (`REFURBHILLCREST`, `UPGRBOTSHABELO`), on
+    // either side: matched at 0.9 to the other name's word it ends with.
+    rest.compounds(tw, 0.9, verb_join_parts);
     let dropped = rest.drop_non_evidence(ta, tb, tw);
     let rare = |ws: &[&'a str]| -> Vec<&'a str> {
         ws.iter()

@@ -28,6 +28,26 @@ pub(super) fn unreadable(what: &str, files: &[String], error: &str, notes: &mut 
     ));
 }
 
+/// Reads a previous run's table from `files` and parses it; a table that cannot be read or
+/// parsed is noted ([`unreadable`], as `what`) and the run goes on with `T::default()`.
+async fn read_state<T: Default, E: std::fmt::Display>(
+    store: &Store,
+    files: &[String],
+    what: &str,
+    parse: impl FnOnce(&DataFrame) -> Result<T, E>,
+    notes: &mut Vec<String>,
+) -> T {
+    let read = match publish::read_table(store, files).await {
+        Ok(Some(df)) => parse(&df).map_err(|e| e.to_string()),
+        Ok(None) => Ok(T::default()),
+        Err(e) => Err(e.to_string()),
+    };
+    read.unwrap_or_else(|e| {
+        unreadable(what, files, &e, notes);
+        T::default()
+    })
+}
+
 /// The latest fetch log (validators for conditional requests); none when replaying.
 pub(super) async fn previous_fetch_log(raw: &RawZone, replaying: bool, notes: &mut Vec<String>) -> Option<FetchLog> {
     if replaying {
@@ -72,16 +92,8 @@ pub(super) async fn quarantine_seen(
     let Some((manifest, last)) = previous.and_then(|m| Some((m, m.tables.get("quarantine")?.files.last()?))) else {
         return Default::default();
     };
-    let files = std::slice::from_ref(last);
-    let read = match publish::read_table(store, files).await {
-        Ok(Some(df)) => tables::quarantine_first_seen(&df, &manifest.run_id).map_err(|e| e.to_string()),
-        Ok(None) => Ok(Default::default()),
-        Err(e) => Err(e.to_string()),
-    };
-    read.unwrap_or_else(|e| {
-        unreadable("quarantine", files, &e, notes);
-        Default::default()
-    })
+    let parse = |df: &DataFrame| tables::quarantine_first_seen(df, &manifest.run_id);
+    read_state(store, std::slice::from_ref(last), "quarantine", parse, notes).await
 }
 
 /// The previous run's exception register (empty on a first run or when it cannot be read).
@@ -93,15 +105,14 @@ pub(super) async fn exception_register(
     let Some(t) = previous.and_then(|m| m.tables.get("exception_register")) else {
         return Vec::new();
     };
-    let read = match publish::read_table(store, &t.files).await {
-        Ok(Some(df)) => publish::register::from_frame(&df).map_err(|e| e.to_string()),
-        Ok(None) => Ok(Vec::new()),
-        Err(e) => Err(e.to_string()),
-    };
-    read.unwrap_or_else(|e| {
-        unreadable("exception register", &t.files, &e, notes);
-        Vec::new()
-    })
+    read_state(
+        store,
+        &t.files,
+        "exception register",
+        publish::register::from_frame,
+        notes,
+    )
+    .await
 }
 
 /// The project keys this run's projects keep. They come from the live register (read, never
@@ -137,15 +148,7 @@ pub(super) async fn project_keys(
     let Some(t) = live_manifest.as_ref().and_then(|m| m.tables.get("project_register")) else {
         return BTreeMap::new();
     };
-    let read = match publish::read_table(&place.live, &t.files).await {
-        Ok(Some(df)) => tables::project_keys(&df).map_err(|e| e.to_string()),
-        Ok(None) => Ok(BTreeMap::new()),
-        Err(e) => Err(e.to_string()),
-    };
-    read.unwrap_or_else(|e| {
-        unreadable("project register", &t.files, &e, notes);
-        BTreeMap::new()
-    })
+    read_state(&place.live, &t.files, "project register", tables::project_keys, notes).await
 }
 
 /// Every earlier run's metrics history rows (none on a first run or when unreadable).
