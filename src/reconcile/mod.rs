@@ -7,6 +7,7 @@
 //! to every record of the matched project. Each link carries its evidence: the identifier that
 //! matched or the name similarity. Variances compare the two sides of each link year by year.
 
+mod claims;
 pub mod em;
 pub mod facility;
 pub use crate::names;
@@ -753,6 +754,9 @@ impl<'a> Block<'a> {
             }
         };
         let mut shared: Vec<f64> = vec![0.0; ri.projects.len()];
+        let mut claims = claims::Claims::default();
+        let mut pending: Vec<(usize, Decision)> = Vec::new();
+        let mut nameless: Vec<usize> = Vec::new();
         for (i, &l) in lefts.iter().enumerate() {
             if i % CANCEL_EVERY == 0 && self.observer.cancelled() {
                 return;
@@ -760,14 +764,29 @@ impl<'a> Block<'a> {
             let lr = &records[l];
             if let Some(id) = lt.identifier(lr, true) {
                 if let Some(rs) = ri.by_id.get(id) {
+                    let who = project_identity(lr);
                     for &r in rs {
-                        out.push(make(l, r, Method::ExactIdentifier, Band::Accept, Some(id), None));
+                        let scored = model.evidence(&self.compare(l, r, tw, None));
+                        if let Some(&k) = ri.project_of.get(&r) {
+                            claims.add(k, &who, claims::name_rank(&scored.0));
+                        }
+                        out.push(make(
+                            l,
+                            r,
+                            Method::ExactIdentifier,
+                            Band::Accept,
+                            Some(id),
+                            Some(scored),
+                        ));
                     }
                     // The identified line's namesakes: the same project's other budget lines,
                     // split over funds (`X (USDG)` carries the number, `X (CRR)` does not).
                     for r in self.fund_split_lines(&ri, lt, rs) {
                         let (mut comparisons, weight) = model.evidence(&self.compare(l, r, tw, None));
                         if weight >= settings.accept_weight {
+                            if let Some(&k) = ri.project_of.get(&r) {
+                                claims.add(k, &who, claims::name_rank(&comparisons));
+                            }
                             comparisons.push(score::Comparison {
                                 name: "fund_split_of",
                                 level: "identified_line",
@@ -787,28 +806,25 @@ impl<'a> Block<'a> {
                     continue;
                 }
             }
-            let lp = &prepared[l];
-            let scored = match lp.name.as_ref() {
-                Some(lname) => self.score_named(&ri, model, l, lname, &mut shared),
-                None => self.score_nameless(&ri, model, l),
-            };
-            // Candidates of the same name (one project's fund-split lines: `X (USDG)`, `X (CRR)`)
-            // are one alternative: the record links to all of them or none.
-            let groups: Vec<usize> = scored
-                .iter()
-                .map(|c| {
-                    scored
-                        .iter()
-                        .position(|d| {
-                            same_profile(ri.names[d.k], ri.names[c.k])
-                                && prepared[ri.projects[d.k][0]].kind == prepared[ri.projects[c.k][0]].kind
-                        })
-                        .unwrap_or(0)
-                })
-                .collect();
-            let Some(Decision { band, chosen }) = decide(scored, &groups, lp.name.is_some(), lt, settings) else {
+            let Some(lname) = prepared[l].name.as_ref() else {
+                // Settled once the named records have made their claims.
+                nameless.push(l);
                 continue;
             };
+            let scored = self.score_named(&ri, model, l, lname, &mut shared);
+            let groups = self.groups(&ri, &scored);
+            let Some(decision) = decide(scored, &groups, true, lt, settings) else {
+                continue;
+            };
+            if decision.band == Band::Accept {
+                let who = project_identity(lr);
+                for c in &decision.chosen {
+                    claims.add(c.k, &who, claims::name_rank(&c.comparisons));
+                }
+            }
+            pending.push((l, decision));
+        }
+        let mut emit = |l: usize, Decision { band, chosen }: Decision| {
             for Scored {
                 k,
                 rep,
@@ -822,7 +838,50 @@ impl<'a> Block<'a> {
                     out.push(make(l, r, Method::Probabilistic, band, None, reuse));
                 }
             }
+        };
+        // A project another left project's name matches better is that one's: a name that only
+        // resembles it is kept for review.
+        for (l, mut decision) in pending {
+            let who = project_identity(&records[l]);
+            if decision.band == Band::Accept
+                && decision
+                    .chosen
+                    .iter()
+                    .any(|c| claims.outranked(c.k, &who, claims::name_rank(&c.comparisons)))
+            {
+                decision.demote("better_name_elsewhere");
+            }
+            emit(l, decision);
         }
+        // A record without a name may only take a project no other left project has.
+        for l in nameless {
+            let who = project_identity(&records[l]);
+            let mut scored = self.score_nameless(&ri, model, l);
+            scored.retain(|c| !claims.held_by_other(c.k, &who));
+            let groups = self.groups(&ri, &scored);
+            if let Some(decision) = decide(scored, &groups, false, lt, settings) {
+                emit(l, decision);
+            }
+        }
+    }
+
+    /// Candidates of the same name and kind of work (one project's fund-split lines: `X
+    /// (USDG)`, `X (CRR)`) are one alternative: the record links to all of them or none. Each
+    /// candidate's group is the first candidate of its group.
+    fn groups(&self, ri: &RightIndex<'_>, scored: &[Scored]) -> Vec<usize> {
+        let prepared = self.prepared;
+        scored
+            .iter()
+            .map(|c| {
+                scored
+                    .iter()
+                    .position(|d| {
+                        same_profile(ri.names[d.k], ri.names[c.k])
+                            && prepared[ri.projects[d.k][0]].kind == prepared[ri.projects[c.k][0]].kind
+                    })
+                    .unwrap_or(0)
+            })
+            .collect()
     }
 
     /// Scores a named left record against its candidates by name (the blocking's best, above
@@ -921,6 +980,25 @@ struct Decision {
     chosen: Vec<Scored>,
 }
 
+impl Decision {
+    /// Keeps an accepted decision for review instead, saying why in each candidate's evidence
+    /// (`{"name": "claimed", "level": why}`), its `match_probability` entry's level now `review`.
+    fn demote(&mut self, why: &'static str) {
+        self.band = Band::Review;
+        for c in &mut self.chosen {
+            for e in c.comparisons.iter_mut().filter(|e| e.name == "match_probability") {
+                e.level = Band::Review.as_str();
+            }
+            c.comparisons.push(score::Comparison {
+                name: "claimed",
+                level: why,
+                weight: 0.0,
+                value: None,
+            });
+        }
+    }
+}
+
 /// Whether two projects have the same name (words and numbers), so that, with the same kind of
 /// work, they are one alternative: a project split over several lines.
 fn same_profile(a: Option<&score::NameProfile>, b: Option<&score::NameProfile>) -> bool {
@@ -945,8 +1023,8 @@ pub fn match_probabilities(weights: &[f64], no_match_weight: f64) -> Vec<f64> {
 
 /// Picks the best candidate and its band, or none: accepted when its probability and weight
 /// reach the accept thresholds, kept for review when they reach the review ones. A record
-/// without a name needs more to be accepted: its doubt (1 − probability) must be at most the
-/// square of the accept doubt (0.2 → 0.04).
+/// without a name needs more to be accepted: its doubt (1 − probability) must be at most half
+/// the accept doubt (0.2 → 0.1).
 fn decide(
     scored: Vec<Scored>,
     groups: &[usize],
@@ -969,7 +1047,7 @@ fn decide(
     let accept_p = if named {
         settings.accept_probability
     } else {
-        1.0 - (1.0 - settings.accept_probability).powi(2)
+        1.0 - (1.0 - settings.accept_probability) / 2.0
     };
     let band = if p >= accept_p && weight >= settings.accept_weight {
         Band::Accept

@@ -504,3 +504,116 @@ fn a_place_is_a_word_of_few_municipalities_and_an_asset_one_of_many() {
     );
     assert!(!assets.conflict, "{assets:?}");
 }
+
+#[test]
+fn a_project_another_budget_line_names_exactly_is_not_taken_by_one_that_only_resembles_it() {
+    let mut records = big_idp_block(60);
+    records.push(rec(
+        "IDP-KIRKWOOD-S",
+        Dataset::Idp,
+        "Kirkwood South Public Toilets",
+        "52802061",
+        "Sanitation Infrastructure",
+        2_000_000.0,
+    ));
+    // The project's own budget line, and a budget-only project of the same kind in the next
+    // place along, in another ward.
+    records.push(rec(
+        "BUD-KIRKWOOD-S",
+        Dataset::Budget,
+        "Kirkwood South Public Toilets",
+        "52802061",
+        "Sanitation Infrastructure",
+        2_000_000.0,
+    ));
+    let alone = {
+        let mut r = records.clone();
+        r.push(rec(
+            "BUD-KIRKWOOD",
+            Dataset::Budget,
+            "CONSTR KIRKWOOD PUBLIC TOILETS",
+            "52802062",
+            "Sanitation Infrastructure",
+            1_900_000.0,
+        ));
+        r
+    };
+    let (links, _) = link(&alone, &ReconcileSettings::default());
+    let band_of = |left: &str| -> Vec<(String, &'static str, bool)> {
+        links
+            .iter()
+            .filter(|l| l.left_record_id == left)
+            .map(|l| {
+                (
+                    l.right_record_id.clone(),
+                    l.band.as_str(),
+                    l.evidence.contains("better_name_elsewhere"),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        band_of("BUD-KIRKWOOD-S"),
+        [("IDP-KIRKWOOD-S".to_string(), "accept", false)]
+    );
+    // Without the exact namesake it would be accepted (checked below); with it, review, saying why.
+    assert_eq!(
+        band_of("BUD-KIRKWOOD"),
+        [("IDP-KIRKWOOD-S".to_string(), "review", true)]
+    );
+    let without: Vec<Record> = alone.into_iter().filter(|r| r.record_id != "BUD-KIRKWOOD-S").collect();
+    let (links, _) = link(&without, &ReconcileSettings::default());
+    let bands: Vec<(&str, &str)> = links
+        .iter()
+        .map(|l| (l.left_record_id.as_str(), l.band.as_str()))
+        .collect();
+    assert_eq!(bands, [("BUD-KIRKWOOD", "accept")]);
+}
+
+#[test]
+fn a_record_without_a_name_does_not_take_a_project_a_named_line_of_another_project_has() {
+    let mut records = big_idp_block(120);
+    for (id, name, rand) in [
+        ("IDP-CLINIC", "Construction of Nseleni Clinic", 6_500_000.0),
+        ("IDP-CLINIC-2", "Construction of Nseleni Satellite Clinic", 6_400_000.0),
+    ] {
+        records.push(rec(id, Dataset::Idp, name, "52802077", "Health Facilities", rand));
+    }
+    let empty = Record {
+        project_type: Some("New".into()),
+        ..rec(
+            "BUD-EMPTY",
+            Dataset::Budget,
+            "",
+            "52802077",
+            "Health Facilities",
+            6_450_000.0,
+        )
+    };
+    records.push(empty);
+    let found = |records: &[Record]| -> Vec<(String, String, &'static str)> {
+        let (links, _) = link(records, &ReconcileSettings::default());
+        links
+            .into_iter()
+            .map(|l| (l.left_record_id, l.right_record_id, l.band.as_str()))
+            .collect()
+    };
+    // Two clinics in its ward, alike in every way it can be compared: for review.
+    assert_eq!(found(&records), [("BUD-EMPTY".into(), "IDP-CLINIC".into(), "review")]);
+    // Once the first clinic has its own budget line, the line without a name is the second's.
+    records.push(rec(
+        "BUD-CLINIC",
+        Dataset::Budget,
+        "CONSTR NSELENI CLINIC",
+        "52802077",
+        "Health Facilities",
+        6_500_000.0,
+    ));
+    assert_eq!(
+        found(&records),
+        [
+            ("BUD-CLINIC".into(), "IDP-CLINIC".into(), "accept"),
+            ("BUD-EMPTY".into(), "IDP-CLINIC-2".into(), "accept"),
+        ]
+    );
+}
