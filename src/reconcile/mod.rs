@@ -382,6 +382,9 @@ struct RightIndex<'a> {
     common_limit: usize,
     /// Ward code → projects in that ward (for records without a name).
     by_ward: FxHashMap<&'a str, Vec<usize>>,
+    /// Ward code → projects without a name in that ward (for a named record no named project
+    /// was found for).
+    nameless_by_ward: FxHashMap<&'a str, Vec<usize>>,
     /// Number in the name → projects whose name has it.
     by_number: FxHashMap<u64, Vec<usize>>,
     /// First four letters of a word → projects whose name has such a word (for a left word
@@ -460,7 +463,10 @@ impl<'a> Block<'a> {
                             ks.push(k);
                         }
                     }
-                    if let Some(o) = names::outline(t).filter(|_| t.len() >= 5) {
+                    // Words of five letters or more, and four-letter words without a vowel
+                    // (`DMBZ` for Dimbaza).
+                    let vowelless = t.len() == 4 && !t.bytes().any(names::is_vowel);
+                    if let Some(o) = names::outline(t).filter(|_| t.len() >= 5 || vowelless) {
                         let ks = by_outline.entry(o).or_default();
                         if ks.last() != Some(&k) {
                             ks.push(k);
@@ -476,10 +482,14 @@ impl<'a> Block<'a> {
             }
         }
         let mut by_ward: FxHashMap<&str, Vec<usize>> = FxHashMap::default();
+        let mut nameless_by_ward: FxHashMap<&str, Vec<usize>> = FxHashMap::default();
         for (k, rs) in projects.iter().enumerate() {
             if let Some(wards) = rs.iter().find_map(|&r| prepared[r].wards.as_ref()) {
                 for w in wards {
                     by_ward.entry(w.as_str()).or_default().push(k);
+                    if names[k].is_none() {
+                        nameless_by_ward.entry(w.as_str()).or_default().push(k);
+                    }
                 }
             }
         }
@@ -498,6 +508,7 @@ impl<'a> Block<'a> {
             weight,
             common_limit,
             by_ward,
+            nameless_by_ward,
             by_number,
             by_prefix,
             by_letters,
@@ -757,6 +768,7 @@ impl<'a> Block<'a> {
         let mut claims = claims::Claims::default();
         let mut pending: Vec<(usize, Decision)> = Vec::new();
         let mut nameless: Vec<usize> = Vec::new();
+        let mut retry: Vec<(usize, Vec<Scored>)> = Vec::new();
         for (i, &l) in lefts.iter().enumerate() {
             if i % CANCEL_EVERY == 0 && self.observer.cancelled() {
                 return;
@@ -812,17 +824,22 @@ impl<'a> Block<'a> {
                 continue;
             };
             let scored = self.score_named(&ri, model, l, lname, &mut shared);
+            // Kept in case no named project is accepted and the block has projects without a
+            // name in the record's wards.
+            let kept = (!ri.nameless_by_ward.is_empty() && prepared[l].wards.is_some()).then(|| scored.clone());
             let groups = self.groups(&ri, &scored);
-            let Some(decision) = decide(scored, &groups, true, lt, settings) else {
-                continue;
-            };
-            if decision.band == Band::Accept {
-                let who = project_identity(lr);
-                for c in &decision.chosen {
-                    claims.add(c.k, &who, claims::name_rank(&c.comparisons));
+            match (decide(scored, &groups, lt, settings), kept) {
+                (Some(decision), _) if decision.band == Band::Accept => {
+                    let who = project_identity(lr);
+                    for c in &decision.chosen {
+                        claims.add(c.k, &who, claims::name_rank(&c.comparisons));
+                    }
+                    pending.push((l, decision));
                 }
+                (_, Some(scored)) => retry.push((l, scored)),
+                (Some(decision), None) => pending.push((l, decision)),
+                (None, None) => {}
             }
-            pending.push((l, decision));
         }
         let mut emit = |l: usize, Decision { band, chosen }: Decision| {
             for Scored {
@@ -853,13 +870,16 @@ impl<'a> Block<'a> {
             }
             emit(l, decision);
         }
-        // A record without a name may only take a project no other left project has.
-        for l in nameless {
+        // A named record no named project was accepted for, against the projects without a
+        // name in its wards besides its named candidates; and a record without a name against
+        // the projects in its wards. Either may only take a project no other left project has.
+        let retries = retry.into_iter().map(|(l, scored)| (l, scored, &ri.nameless_by_ward));
+        let nameless = nameless.into_iter().map(|l| (l, Vec::new(), &ri.by_ward));
+        for (l, mut scored, by_ward) in retries.chain(nameless) {
             let who = project_identity(&records[l]);
-            let mut scored = self.score_nameless(&ri, model, l);
-            scored.retain(|c| !claims.held_by_other(c.k, &who));
+            scored.extend(self.score_in_wards(&ri, model, l, by_ward, |k| !claims.held_by_other(k, &who)));
             let groups = self.groups(&ri, &scored);
-            if let Some(decision) = decide(scored, &groups, false, lt, settings) {
+            if let Some(decision) = decide(scored, &groups, lt, settings) {
                 emit(l, decision);
             }
         }
@@ -870,16 +890,18 @@ impl<'a> Block<'a> {
     /// candidate's group is the first candidate of its group.
     fn groups(&self, ri: &RightIndex<'_>, scored: &[Scored]) -> Vec<usize> {
         let prepared = self.prepared;
+        // A project without a name is an alternative of its own.
         scored
             .iter()
-            .map(|c| {
+            .enumerate()
+            .map(|(i, c)| {
                 scored
                     .iter()
                     .position(|d| {
                         same_profile(ri.names[d.k], ri.names[c.k])
                             && prepared[ri.projects[d.k][0]].kind == prepared[ri.projects[c.k][0]].kind
                     })
-                    .unwrap_or(0)
+                    .unwrap_or(i)
             })
             .collect()
     }
@@ -923,9 +945,17 @@ impl<'a> Block<'a> {
         out
     }
 
-    /// Scores a left record without a name (an SA36 line with an empty description) against the
-    /// block's projects in the same wards, on the rest of its evidence.
-    fn score_nameless(&self, ri: &RightIndex<'_>, model: &score::Model, l: usize) -> Vec<Scored> {
+    /// Scores a left record against the projects of `by_ward` in its wards that `keep` keeps,
+    /// on the evidence besides the name one of the two lacks (an SA36 line with an empty
+    /// description).
+    fn score_in_wards(
+        &self,
+        ri: &RightIndex<'_>,
+        model: &score::Model,
+        l: usize,
+        by_ward: &FxHashMap<&str, Vec<usize>>,
+        keep: impl Fn(usize) -> bool,
+    ) -> Vec<Scored> {
         let prepared = self.prepared;
         let lp = &prepared[l];
         let Some(wards) = lp.wards.as_ref() else {
@@ -933,9 +963,10 @@ impl<'a> Block<'a> {
         };
         let mut ks: Vec<usize> = wards
             .iter()
-            .filter_map(|w| ri.by_ward.get(w.as_str()))
+            .filter_map(|w| by_ward.get(w.as_str()))
             .flatten()
             .copied()
+            .filter(|&k| keep(k))
             .collect();
         ks.sort_unstable();
         ks.dedup();
@@ -962,6 +993,7 @@ impl<'a> Block<'a> {
 const MAX_NAMELESS_CANDIDATES: usize = 400;
 
 /// A candidate project scored against one left record.
+#[derive(Clone)]
 struct Scored {
     /// The project (index into the right index's projects).
     k: usize,
@@ -1022,16 +1054,10 @@ pub fn match_probabilities(weights: &[f64], no_match_weight: f64) -> Vec<f64> {
 }
 
 /// Picks the best candidate and its band, or none: accepted when its probability and weight
-/// reach the accept thresholds, kept for review when they reach the review ones. A record
-/// without a name needs more to be accepted: its doubt (1 − probability) must be at most half
-/// the accept doubt (0.2 → 0.1).
-fn decide(
-    scored: Vec<Scored>,
-    groups: &[usize],
-    named: bool,
-    lt: LinkType,
-    settings: &ReconcileSettings,
-) -> Option<Decision> {
+/// reach the accept thresholds, kept for review when they reach the review ones. A pair without
+/// names to compare (a record or its candidate without a name) needs more to be accepted: its
+/// doubt (1 − probability) must be at most half the accept doubt (0.2 → 0.1).
+fn decide(scored: Vec<Scored>, groups: &[usize], lt: LinkType, settings: &ReconcileSettings) -> Option<Decision> {
     let weights: Vec<f64> = scored.iter().map(|s| s.weight).collect();
     let probabilities = match_probabilities(&weights, lt.no_match_weight(settings.no_match_weight));
     // A group's probability is its members' together; its weight its best member's.
@@ -1044,6 +1070,11 @@ fn decide(
     let (&group, &(p, weight)) = by_group
         .iter()
         .max_by(|a, b| a.1 .0.total_cmp(&b.1 .0).then(b.0.cmp(a.0)))?;
+    // The chosen group's first member: whether its pair has names to compare.
+    let named = groups
+        .iter()
+        .position(|g| *g == group)
+        .is_some_and(|i| claims::name_rank(&scored[i].comparisons) < 4);
     let accept_p = if named {
         settings.accept_probability
     } else {
@@ -1072,3 +1103,5 @@ fn decide(
         .collect();
     Some(Decision { band, chosen })
 }
+#[cfg(test)]
+mod scratch_probe;

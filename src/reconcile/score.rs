@@ -172,14 +172,40 @@ pub fn word_match(a: &str, b: &str) -> Option<f64> {
             return Some(0.9 * sim);
         }
     }
-    if abbreviates(a, b) || abbreviates(b, a) {
-        return Some(if a.starts_with(b) || b.starts_with(a) {
+    let (short, long) = if a.len() < b.len() { (a, b) } else { (b, a) };
+    // A plural written short (`OFFCS` for Offices, whose name reads `office`).
+    let singular = short
+        .strip_suffix('s')
+        .filter(|s| s.len() >= 3 && !long.ends_with('s'))
+        .unwrap_or(short);
+    if abbreviates(short, long) || abbreviates(singular, long) {
+        return Some(if long.starts_with(short) {
             0.85
+        } else if consonants_of(singular, long) {
+            // The word without its vowels (`ZWLTSH`, `MNCPL`): as sure as a typo.
+            0.9
         } else {
             0.8
         });
     }
     None
+}
+
+/// Whether `short` is `long` with its vowels dropped (doubled letters written once): every
+/// consonant of `long`, in order, and nothing else.
+fn consonants_of(short: &str, long: &str) -> bool {
+    // The first letter is kept, vowel or not (`OFFC`, Office).
+    let outline = |w: &str, drop_vowels: bool| -> Vec<u8> {
+        let mut out: Vec<u8> = w
+            .bytes()
+            .enumerate()
+            .filter(|(i, c)| *i == 0 || !drop_vowels || !crate::names::is_vowel(*c))
+            .map(|(_, c)| c)
+            .collect();
+        out.dedup();
+        out
+    };
+    short.len() >= 4 && outline(short, false) == outline(long, true)
 }
 
 /// Where `joined` is two of `words` written as one (`accessroad` = `access` + `road`): their
@@ -1010,7 +1036,12 @@ mod tests {
     fn shortened_joined_and_doubled_words_match_and_numbers_do_not() {
         assert_eq!(word_match("retic", "reticulation"), Some(0.85));
         assert!(word_match("kimberley", "kimberl").is_some_and(|c| c >= 0.85));
-        assert_eq!(word_match("strmwtr", "stormwater"), Some(0.8));
+        // Without its vowels a word is as sure as a typo; some consonants dropped too, less so.
+        assert_eq!(word_match("strmwtr", "stormwater"), Some(0.9));
+        assert_eq!(word_match("zwelitsha", "zwltsh"), Some(0.9));
+        assert_eq!(word_match("ctr", "centre"), Some(0.8));
+        // A plural written short against the name's singular (`OFFCS`, `office`).
+        assert_eq!(word_match("offcs", "office"), Some(0.9));
         assert!(word_match("eempangeni", "empangeni").is_some_and(|c| c > 0.85));
         assert_eq!(word_match("hall", "clinic"), None);
         assert_eq!(word_match("2", "3"), None);
