@@ -1103,5 +1103,3 @@ fn decide(scored: Vec<Scored>, groups: &[usize], lt: LinkType, settings: &Reconc
         .collect();
     Some(Decision { band, chosen })
 }
-#[cfg(test)]
-mod scratch_probe;
