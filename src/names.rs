@@ -53,6 +53,8 @@ const CANONICAL: &[(&str, &str)] = &[
     ("buildings", "building"),
     ("stn", "station"),
     ("ext", "extension"),
+    // `Soshanguve X2`: the number is split off, leaving `x`.
+    ("x", "extension"),
     ("sch", "school"),
     ("schools", "school"),
     ("clin", "clinic"),
@@ -103,7 +105,7 @@ const FILLER: &[&str] = &[
 
 /// The canonical tokens of a name.
 pub fn tokens(name: &str) -> Vec<String> {
-    let lower = name.to_lowercase();
+    let lower = split_camel_case(name).to_lowercase();
     let mut out = Vec::new();
     for word in lower.split(|c: char| !c.is_alphanumeric()) {
         // Split letters from digits: `ph2` → `ph`, `2`.
@@ -129,7 +131,80 @@ pub fn tokens(name: &str) -> Vec<String> {
                 .map_or(t, |(_, v)| (*v).to_string())
         })
         .filter(|t| !FILLER.contains(&t.as_str()))
+        .map(|t| shortened_verb(&t).map_or(t, str::to_string))
         .collect()
+}
+
+/// The verbs of capital work as they are written in full, with their canonical word, and
+/// whether a shortening may drop letters inside (`UPGRDNG`, `CNSTR`, `RHBLTTN`) or only cut
+/// the end (`PROV` is a funding tag, `EST` an estate).
+const WORK_VERBS: &[(&str, &str, bool)] = &[
+    ("upgrading", "upgrade", true),
+    ("construction", "construction", true),
+    ("rehabilitation", "rehabilitation", true),
+    ("refurbishment", "refurbishment", true),
+    ("replacement", "replacement", true),
+    ("installation", "installation", true),
+    ("reconstruction", "reconstruction", true),
+    ("resurfacing", "resurfacing", false),
+    ("provision", "provision", false),
+    ("establishment", "establishment", false),
+];
+
+/// The canonical verb a word shortens, however it is shortened: cut (`CONS`, four letters at
+/// least) or written with letters left out (`UPGRDNG`, `RHB`: its first letter and consonants
+/// begin the verb's, three at least).
+fn shortened_verb(t: &str) -> Option<&'static str> {
+    if t.len() < 3 || !t.bytes().all(|b| b.is_ascii_lowercase()) {
+        return None;
+    }
+    let skeleton = |w: &str| -> Vec<u8> {
+        let mut out: Vec<u8> = w
+            .bytes()
+            .enumerate()
+            .filter(|(i, c)| *i == 0 || !is_vowel(*c))
+            .map(|(_, c)| c)
+            .collect();
+        out.dedup();
+        out
+    };
+    let short = skeleton(t);
+    WORK_VERBS
+        .iter()
+        .find(|(full, _, inside)| {
+            (t.len() >= 4 && full.starts_with(t))
+                || (*inside && short.len() >= 3 && t.len() <= full.len() && skeleton(full).starts_with(&short))
+        })
+        .map(|(_, canonical, _)| *canonical)
+}
+
+/// Words written together with a capital where the second begins (`CentralDepot`, `FrSttn`,
+/// `YvClnc`) written apart. A capital after one letter (`eThekwini`, `uMhlathuze`) or after a
+/// place-name prefix (`KwaZakhele`, `KaNyamazane`, `GaRankuwa`, `McCarthy`) is part of the word.
+fn split_camel_case(name: &str) -> std::borrow::Cow<'_, str> {
+    const PREFIXES: [&str; 5] = ["kwa", "ka", "ga", "mc", "mac"];
+    let chars: Vec<char> = name.chars().collect();
+    let mut out = String::with_capacity(name.len() + 4);
+    let mut start = 0;
+    let mut split = false;
+    for (i, &c) in chars.iter().enumerate() {
+        if !c.is_alphabetic() {
+            start = i + 1;
+        } else if i > start && c.is_uppercase() && chars[i - 1].is_lowercase() {
+            let part: String = chars[start..i].iter().collect::<String>().to_lowercase();
+            if part.chars().count() >= 2 && !PREFIXES.contains(&part.as_str()) {
+                out.push(' ');
+                start = i;
+                split = true;
+            }
+        }
+        out.push(c);
+    }
+    if split {
+        std::borrow::Cow::Owned(out)
+    } else {
+        std::borrow::Cow::Borrowed(name)
+    }
 }
 
 /// A word's first letter and the next three consonants after it, doubled letters once
@@ -321,6 +396,37 @@ mod tests {
             tokens("Upgrading of Mdantsane Access Road Phase 2"),
             ["upgrade", "mdantsane", "access", "road", "phase", "2"]
         );
+    }
+
+    #[test]
+    fn words_written_together_are_split_at_their_capitals_but_place_names_are_not() {
+        assert_eq!(
+            tokens("Refu of Lenasia CentralDepot"),
+            ["refurbishment", "lenasia", "central", "depot"]
+        );
+        assert_eq!(tokens("Upgrdng of YvClnc"), ["upgrade", "yv", "clnc"]);
+        assert_eq!(
+            tokens("KwaZakhele eThekwini McCarthy"),
+            ["kwazakhele", "ethekwini", "mccarthy"]
+        );
+        assert_eq!(tokens("REPL DVYTN X2"), ["replacement", "dvytn", "extension", "2"]);
+    }
+
+    #[test]
+    fn verbs_written_short_are_the_verbs() {
+        assert_eq!(
+            tokens("Upgrdng CNSTR Rhblttn RFRBSHMNT Cons RHB"),
+            [
+                "upgrade",
+                "construction",
+                "rehabilitation",
+                "refurbishment",
+                "construction",
+                "rehabilitation"
+            ]
+        );
+        // Not a verb: a place that begins like one, an estate, a funding tag, a reservoir.
+        assert_eq!(tokens("Constantia Est PROV RESR"), ["constantia", "est", "resr"]);
     }
 
     #[test]

@@ -89,7 +89,7 @@ impl TermWeights {
     /// the block.
     fn particular(&self, token: &str) -> bool {
         match &self.spread {
-            Some(s) => s.munis.get(token).is_none_or(|n| *n <= s.local_max),
+            Some(s) => s.munis.get(token).is_none_or(|w| s.local(w)),
             None => self.weight(token) >= self.rare,
         }
     }
@@ -100,12 +100,24 @@ impl TermWeights {
     }
 }
 
-/// In how many municipalities' names each word appears, over every record of a run.
+/// In how many municipalities' names, and in how many provinces, each word appears, over every
+/// record of a run.
 #[derive(Debug, Default)]
 pub struct Spread {
-    munis: FxHashMap<String, u32>,
+    munis: FxHashMap<String, WordSpread>,
     /// The most municipalities a local word is in.
     local_max: u32,
+    /// Provinces the run's municipalities are in.
+    provinces: u32,
+}
+
+/// Where one word is used.
+#[derive(Debug, Default, Clone, Copy)]
+struct WordSpread {
+    /// Municipalities whose names have it.
+    munis: u32,
+    /// Their provinces, one bit each.
+    provinces: u16,
 }
 
 impl Spread {
@@ -123,14 +135,43 @@ impl Spread {
                 seen.entry(t.as_str()).or_default().insert(m);
             }
         }
+        let province_bit: FxHashMap<&str, u16> = all.iter().map(|m| (*m, province_bit(m))).collect();
         (all.len() >= 10).then(|| Spread {
             munis: seen
                 .into_iter()
-                .map(|(t, ms)| (t.to_string(), ms.len() as u32))
+                .map(|(t, ms)| {
+                    let provinces = ms
+                        .iter()
+                        .fold(0u16, |b, m| b | province_bit.get(m).copied().unwrap_or(0));
+                    (
+                        t.to_string(),
+                        WordSpread {
+                            munis: ms.len() as u32,
+                            provinces,
+                        },
+                    )
+                })
                 .collect(),
             local_max: (all.len() / 10) as u32,
+            provinces: province_bit.values().fold(0u16, |b, p| b | p).count_ones(),
         })
     }
+
+    /// Whether a word is local: in a tenth of the run's municipalities or fewer, or, in a run
+    /// over three provinces or more, in one province's municipalities only (a place name recurs
+    /// across its province's projects; an asset or a verb is used in every province).
+    fn local(&self, w: &WordSpread) -> bool {
+        w.munis <= self.local_max || (self.provinces >= 3 && w.provinces.count_ones() <= 1)
+    }
+}
+
+/// A municipality's province as one bit (0 when the code is not in the bundled reference).
+fn province_bit(code: &str) -> u16 {
+    const ORDER: [&str; 9] = ["EC", "FS", "GT", "KZN", "LIM", "MP", "NC", "NW", "WC"];
+    crate::contracts::reference::Reference::bundled()
+        .get(code)
+        .and_then(|m| ORDER.iter().position(|p| *p == m.province))
+        .map_or(0, |i| 1 << i)
 }
 
 /// Term-weighted name similarity in 0–1: weighted Dice over canonical tokens (a token that
