@@ -158,24 +158,35 @@ fn shortened_verb(t: &str) -> Option<&'static str> {
     if t.len() < 3 || !t.bytes().all(|b| b.is_ascii_lowercase()) {
         return None;
     }
-    let skeleton = |w: &str| -> Vec<u8> {
-        let mut out: Vec<u8> = w
-            .bytes()
-            .enumerate()
-            .filter(|(i, c)| *i == 0 || !is_vowel(*c))
-            .map(|(_, c)| c)
-            .collect();
-        out.dedup();
-        out
-    };
-    let short = skeleton(t);
-    WORK_VERBS
+    let first = t.as_bytes()[0];
+    let mut verbs = WORK_VERBS
         .iter()
+        .filter(|(full, ..)| full.as_bytes()[0] == first)
+        .peekable();
+    verbs.peek()?;
+    let short = skeleton(t, true).count();
+    // The verb's skeleton begins with the word's.
+    let begins = |full: &str| skeleton(full, true).take(short).eq(skeleton(t, true));
+    verbs
         .find(|(full, _, inside)| {
-            (t.len() >= 4 && full.starts_with(t))
-                || (*inside && short.len() >= 3 && t.len() <= full.len() && skeleton(full).starts_with(&short))
+            (t.len() >= 4 && full.starts_with(t)) || (*inside && short >= 3 && t.len() <= full.len() && begins(full))
         })
         .map(|(_, canonical, _)| *canonical)
+}
+
+/// A word's first letter and, with `drop_vowels`, only the consonants after it (else every
+/// letter), doubled letters once: `zwelitsha` → `zwltsh`, `office` → `ofc`.
+pub fn skeleton(w: &str, drop_vowels: bool) -> impl Iterator<Item = u8> + '_ {
+    let mut last = None;
+    w.bytes()
+        .enumerate()
+        .filter(move |(i, c)| *i == 0 || !drop_vowels || !is_vowel(*c))
+        .map(|(_, c)| c)
+        .filter(move |c| {
+            let new = last != Some(*c);
+            last = Some(*c);
+            new
+        })
 }
 
 /// Words written together with a capital where the second begins (`CentralDepot`, `FrSttn`,
@@ -183,6 +194,14 @@ fn shortened_verb(t: &str) -> Option<&'static str> {
 /// place-name prefix (`KwaZakhele`, `KaNyamazane`, `GaRankuwa`, `McCarthy`) is part of the word.
 fn split_camel_case(name: &str) -> std::borrow::Cow<'_, str> {
     const PREFIXES: [&str; 5] = ["kwa", "ka", "ga", "mc", "mac"];
+    let b = name.as_bytes();
+    if !b
+        .windows(2)
+        .any(|w| w[0].is_ascii_lowercase() && w[1].is_ascii_uppercase())
+        && b.is_ascii()
+    {
+        return std::borrow::Cow::Borrowed(name);
+    }
     let chars: Vec<char> = name.chars().collect();
     let mut out = String::with_capacity(name.len() + 4);
     let mut start = 0;
