@@ -27,6 +27,14 @@ fn rec(id: &str, dataset: Dataset, name: &str, ward: &str, class: &str, rand: f6
     }
 }
 
+/// A budget line without a description: new work on a health facility in ward 52802077.
+fn empty_budget_line(rand: f64) -> Record {
+    Record {
+        project_type: Some("New".into()),
+        ..rec("BUD-EMPTY", Dataset::Budget, "", "52802077", "Health Facilities", rand)
+    }
+}
+
 /// A block of `n` IDP projects of many kinds and places, as a big metro's register looks.
 fn big_idp_block(n: usize) -> Vec<Record> {
     let places = [
@@ -178,17 +186,7 @@ fn a_record_without_a_name_is_scored_on_the_rest_of_its_evidence() {
         "Health Facilities",
         6_500_000.0,
     ));
-    records.push(Record {
-        project_type: Some("New".into()),
-        ..rec(
-            "BUD-EMPTY",
-            Dataset::Budget,
-            "",
-            "52802077",
-            "Health Facilities",
-            6_500_000.0,
-        )
-    });
+    records.push(empty_budget_line(6_500_000.0));
     let found = |records: &[Record]| -> Vec<(String, &'static str)> {
         let (links, _) = link(records, &ReconcileSettings::default());
         links
@@ -579,18 +577,7 @@ fn a_record_without_a_name_does_not_take_a_project_a_named_line_of_another_proje
     ] {
         records.push(rec(id, Dataset::Idp, name, "52802077", "Health Facilities", rand));
     }
-    let empty = Record {
-        project_type: Some("New".into()),
-        ..rec(
-            "BUD-EMPTY",
-            Dataset::Budget,
-            "",
-            "52802077",
-            "Health Facilities",
-            6_450_000.0,
-        )
-    };
-    records.push(empty);
+    records.push(empty_budget_line(6_450_000.0));
     let found = |records: &[Record]| -> Vec<(String, String, &'static str)> {
         let (links, _) = link(records, &ReconcileSettings::default());
         links

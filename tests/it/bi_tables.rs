@@ -259,9 +259,13 @@ fn python() -> String {
     std::env::var("HARVESTER_PYTHON").unwrap_or_else(|_| "python3".into())
 }
 
-/// Modules a Python snippet imports (top-level names).
+/// Modules a Python snippet imports (top-level names), and the ones it needs without naming
+/// them: polars reads Delta tables through the `deltalake` package.
 fn imports(code: &str) -> Vec<String> {
     let mut out = Vec::new();
+    if code.contains("read_delta(") || code.contains("scan_delta(") {
+        out.push("deltalake".to_string());
+    }
     for line in code.lines().map(str::trim) {
         let names = if let Some(rest) = line.strip_prefix("import ") {
             rest.split(',')
