@@ -36,13 +36,31 @@ def module_of(path):
     return first[:-3] if first.endswith(".rs") else first
 
 
+def end_of_item(lines, i):
+    """The last line of the item starting at line `i`: its closing brace, or its `;`."""
+    depth, started, j = 0, False, i
+    while j < len(lines):
+        s = strip(lines[j])
+        if not started and ";" in s and "{" not in s:
+            return j
+        depth += s.count("{") - s.count("}")
+        started = started or "{" in s
+        if started and depth <= 0:
+            return j
+        j += 1
+    return j
+
+
 def long_functions(path, lines):
     out = []
     in_test = path.endswith("tests.rs")
     i = 0
     while i < len(lines):
-        if re.match(r"^#\[cfg\(test\)\]", lines[i]):
-            in_test = True
+        # The item under `#[cfg(test)]` (a test module, a test-only impl) is skipped to its
+        # end; `#[cfg(test)] mod tests;` only names a file.
+        if re.match(r"^\s*#\[cfg\(test\)\]", lines[i]):
+            i = end_of_item(lines, i + 1) + 1
+            continue
         m = FN.match(lines[i])
         if m and not in_test:
             depth, started, j = 0, False, i

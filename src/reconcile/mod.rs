@@ -732,37 +732,12 @@ impl<'a> Block<'a> {
         rights: &[usize],
         out: &mut Vec<Link>,
     ) {
-        let (records, prepared, settings) = (self.records, self.prepared, self.settings);
         let ri = self.right_index(lt, rights);
-        let tw = &ri.tw;
-        // `scored` is the comparison already made for this pair, if any, so it is not made twice.
-        let make = |l: usize,
-                    r: usize,
-                    method: Method,
-                    band: Band,
-                    matched: Option<&str>,
-                    scored: Option<(Vec<score::Comparison>, f64)>| {
-            let (lr, rr) = (&records[l], &records[r]);
-            let (comparisons, weight) = scored.unwrap_or_else(|| model.evidence(&self.compare(l, r, tw, None)));
-            Link {
-                left_record_id: lr.record_id.clone(),
-                right_record_id: rr.record_id.clone(),
-                link_type: lt,
-                method,
-                score: comparisons.first().and_then(|c| c.value).unwrap_or(0.0),
-                demarcation_code: muni.to_string(),
-                matched_on: matched.map(|_| lt.identifier_name().to_string()),
-                matched_value: matched.map(str::to_string),
-                name_similarity: match (&prepared[l].name, &prepared[r].name) {
-                    (Some(a), Some(b)) => Some(names::profile_similarity(a, b)),
-                    _ => None,
-                },
-                left_name: lr.match_name().map(str::to_string),
-                right_name: rr.match_name().map(str::to_string),
-                band,
-                match_weight: weight,
-                evidence: serde_json::to_string(&comparisons).unwrap_or_default(),
-            }
+        let site = Site {
+            lt,
+            model,
+            muni,
+            ri: &ri,
         };
         let mut shared: Vec<f64> = vec![0.0; ri.projects.len()];
         let mut claims = claims::Claims::default();
@@ -773,52 +748,14 @@ impl<'a> Block<'a> {
             if i % CANCEL_EVERY == 0 && self.observer.cancelled() {
                 return;
             }
-            let lr = &records[l];
-            if let Some(id) = lt.identifier(lr, true) {
-                if let Some(rs) = ri.by_id.get(id) {
-                    let who = project_identity(lr);
-                    for &r in rs {
-                        let scored = model.evidence(&self.compare(l, r, tw, None));
-                        if let Some(&k) = ri.project_of.get(&r) {
-                            claims.add(k, &who, claims::name_rank(&scored.0));
-                        }
-                        out.push(make(
-                            l,
-                            r,
-                            Method::ExactIdentifier,
-                            Band::Accept,
-                            Some(id),
-                            Some(scored),
-                        ));
-                    }
-                    // The identified line's namesakes: the same project's other budget lines,
-                    // split over funds (`X (USDG)` carries the number, `X (CRR)` does not).
-                    for r in self.fund_split_lines(&ri, lt, rs) {
-                        let (mut comparisons, weight) = model.evidence(&self.compare(l, r, tw, None));
-                        if weight >= settings.accept_weight {
-                            if let Some(&k) = ri.project_of.get(&r) {
-                                claims.add(k, &who, claims::name_rank(&comparisons));
-                            }
-                            comparisons.push(score::Comparison {
-                                name: "fund_split_of",
-                                level: "identified_line",
-                                weight: 0.0,
-                                value: None,
-                            });
-                            out.push(make(
-                                l,
-                                r,
-                                Method::Probabilistic,
-                                Band::Accept,
-                                None,
-                                Some((comparisons, weight)),
-                            ));
-                        }
-                    }
-                    continue;
-                }
+            if let Some((id, rs)) = lt
+                .identifier(&self.records[l], true)
+                .and_then(|id| Some((id, ri.by_id.get(id)?)))
+            {
+                self.link_identified(&site, l, id, rs, &mut claims, out);
+                continue;
             }
-            let Some(lname) = prepared[l].name.as_ref() else {
+            let Some(lname) = self.prepared[l].name.as_ref() else {
                 // Settled once the named records have made their claims.
                 nameless.push(l);
                 continue;
@@ -826,11 +763,11 @@ impl<'a> Block<'a> {
             let scored = self.score_named(&ri, model, l, lname, &mut shared);
             // Kept in case no named project is accepted and the block has projects without a
             // name in the record's wards.
-            let kept = (!ri.nameless_by_ward.is_empty() && prepared[l].wards.is_some()).then(|| scored.clone());
+            let kept = (!ri.nameless_by_ward.is_empty() && self.prepared[l].wards.is_some()).then(|| scored.clone());
             let groups = self.groups(&ri, &scored);
-            match (decide(scored, &groups, lt, settings), kept) {
+            match (decide(scored, &groups, lt, self.settings), kept) {
                 (Some(decision), _) if decision.band == Band::Accept => {
-                    let who = project_identity(lr);
+                    let who = project_identity(&self.records[l]);
                     for c in &decision.chosen {
                         claims.add(c.k, &who, claims::name_rank(&c.comparisons));
                     }
@@ -841,25 +778,73 @@ impl<'a> Block<'a> {
                 (None, None) => {}
             }
         }
-        let mut emit = |l: usize, Decision { band, chosen }: Decision| {
-            for Scored {
-                k,
-                rep,
-                comparisons,
-                weight,
-            } in chosen
-            {
-                let mut scored = Some((comparisons, weight));
-                for &r in &ri.projects[k] {
-                    let reuse = if r == rep { scored.take() } else { None };
-                    out.push(make(l, r, Method::Probabilistic, band, None, reuse));
-                }
+        self.settle(&site, pending, retry, nameless, &claims, out);
+    }
+
+    /// Links a record to the right-hand records `rs` that share its identifier `id`, and to
+    /// their namesakes: the same project's other budget lines, split over funds (`X (USDG)`
+    /// carries the number, `X (CRR)` does not). Each is a claim.
+    fn link_identified(
+        &self,
+        site: &Site<'_, '_>,
+        l: usize,
+        id: &str,
+        rs: &[usize],
+        claims: &mut claims::Claims,
+        out: &mut Vec<Link>,
+    ) {
+        let who = project_identity(&self.records[l]);
+        let evidence = |r: usize| site.model.evidence(&self.compare(l, r, &site.ri.tw, None));
+        for &r in rs {
+            let scored = evidence(r);
+            if let Some(&k) = site.ri.project_of.get(&r) {
+                claims.add(k, &who, claims::name_rank(&scored.0));
             }
-        };
-        // A project another left project's name matches better is that one's: a name that only
-        // resembles it is kept for review.
+            out.push(self.row(
+                site,
+                l,
+                r,
+                (Method::ExactIdentifier, Band::Accept, Some(id)),
+                Some(scored),
+            ));
+        }
+        for r in self.fund_split_lines(site.ri, site.lt, rs) {
+            let (mut comparisons, weight) = evidence(r);
+            if weight < self.settings.accept_weight {
+                continue;
+            }
+            if let Some(&k) = site.ri.project_of.get(&r) {
+                claims.add(k, &who, claims::name_rank(&comparisons));
+            }
+            comparisons.push(score::Comparison {
+                name: "fund_split_of",
+                level: "identified_line",
+                weight: 0.0,
+                value: None,
+            });
+            let how = (Method::Probabilistic, Band::Accept, None);
+            out.push(self.row(site, l, r, how, Some((comparisons, weight))));
+        }
+    }
+
+    /// Settles a block's decisions against its claims and publishes them. A project another left
+    /// project's name matches better is that one's: a name that only resembles it is kept for
+    /// review. A named record no named project was accepted for is scored against the projects
+    /// without a name in its wards besides its named candidates, and a record without a name
+    /// against the projects in its wards; either may only take a project no other left project
+    /// has.
+    fn settle(
+        &self,
+        site: &Site<'_, '_>,
+        pending: Vec<(usize, Decision)>,
+        retry: Vec<(usize, Vec<Scored>)>,
+        nameless: Vec<usize>,
+        claims: &claims::Claims,
+        out: &mut Vec<Link>,
+    ) {
+        let ri = site.ri;
         for (l, mut decision) in pending {
-            let who = project_identity(&records[l]);
+            let who = project_identity(&self.records[l]);
             if decision.band == Band::Accept
                 && decision
                     .chosen
@@ -868,20 +853,68 @@ impl<'a> Block<'a> {
             {
                 decision.demote("better_name_elsewhere");
             }
-            emit(l, decision);
+            self.emit(site, l, decision, out);
         }
-        // A named record no named project was accepted for, against the projects without a
-        // name in its wards besides its named candidates; and a record without a name against
-        // the projects in its wards. Either may only take a project no other left project has.
         let retries = retry.into_iter().map(|(l, scored)| (l, scored, &ri.nameless_by_ward));
         let nameless = nameless.into_iter().map(|l| (l, Vec::new(), &ri.by_ward));
         for (l, mut scored, by_ward) in retries.chain(nameless) {
-            let who = project_identity(&records[l]);
-            scored.extend(self.score_in_wards(&ri, model, l, by_ward, |k| !claims.held_by_other(k, &who)));
-            let groups = self.groups(&ri, &scored);
-            if let Some(decision) = decide(scored, &groups, lt, settings) {
-                emit(l, decision);
+            let who = project_identity(&self.records[l]);
+            scored.extend(self.score_in_wards(ri, site.model, l, by_ward, |k| !claims.held_by_other(k, &who)));
+            let groups = self.groups(ri, &scored);
+            if let Some(decision) = decide(scored, &groups, site.lt, self.settings) {
+                self.emit(site, l, decision, out);
             }
+        }
+    }
+
+    /// Publishes a decision: a link from the left record to every record of each chosen project.
+    fn emit(&self, site: &Site<'_, '_>, l: usize, Decision { band, chosen }: Decision, out: &mut Vec<Link>) {
+        for Scored {
+            k,
+            rep,
+            comparisons,
+            weight,
+        } in chosen
+        {
+            let mut scored = Some((comparisons, weight));
+            for &r in &site.ri.projects[k] {
+                let reuse = if r == rep { scored.take() } else { None };
+                out.push(self.row(site, l, r, (Method::Probabilistic, band, None), reuse));
+            }
+        }
+    }
+
+    /// One link row. `scored` is the comparison already made for this pair, if any, so it is
+    /// not made twice.
+    fn row(
+        &self,
+        site: &Site<'_, '_>,
+        l: usize,
+        r: usize,
+        (method, band, matched): (Method, Band, Option<&str>),
+        scored: Option<(Vec<score::Comparison>, f64)>,
+    ) -> Link {
+        let (lr, rr) = (&self.records[l], &self.records[r]);
+        let (comparisons, weight) =
+            scored.unwrap_or_else(|| site.model.evidence(&self.compare(l, r, &site.ri.tw, None)));
+        Link {
+            left_record_id: lr.record_id.clone(),
+            right_record_id: rr.record_id.clone(),
+            link_type: site.lt,
+            method,
+            score: comparisons.first().and_then(|c| c.value).unwrap_or(0.0),
+            demarcation_code: site.muni.to_string(),
+            matched_on: matched.map(|_| site.lt.identifier_name().to_string()),
+            matched_value: matched.map(str::to_string),
+            name_similarity: match (&self.prepared[l].name, &self.prepared[r].name) {
+                (Some(a), Some(b)) => Some(names::profile_similarity(a, b)),
+                _ => None,
+            },
+            left_name: lr.match_name().map(str::to_string),
+            right_name: rr.match_name().map(str::to_string),
+            band,
+            match_weight: weight,
+            evidence: serde_json::to_string(&comparisons).unwrap_or_default(),
         }
     }
 
@@ -991,6 +1024,14 @@ impl<'a> Block<'a> {
 /// Right-hand projects sharing a ward with a nameless left record beyond which its evidence
 /// cannot single one out (no candidates are scored).
 const MAX_NAMELESS_CANDIDATES: usize = 400;
+
+/// The block a link is made in: its link type, model, municipality and right-hand index.
+struct Site<'s, 'a> {
+    lt: LinkType,
+    model: &'s score::Model,
+    muni: &'s str,
+    ri: &'s RightIndex<'a>,
+}
 
 /// A candidate project scored against one left record.
 #[derive(Clone)]
