@@ -40,6 +40,11 @@ const PROVINCES: &[(&str, &str, &str)] = &[
     ("WC", "Western Cape", "W Cape"),
 ];
 
+/// A province's place (0–8) among the nine, from its code (`EC` → 0, `WC` → 8).
+pub fn province_index(code: &str) -> Option<usize> {
+    PROVINCES.iter().position(|(c, ..)| *c == code)
+}
+
 /// One municipality or district of the reference data.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Municipality {

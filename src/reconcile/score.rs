@@ -167,10 +167,10 @@ impl Spread {
 
 /// A municipality's province as one bit (0 when the code is not in the bundled reference).
 fn province_bit(code: &str) -> u16 {
-    const ORDER: [&str; 9] = ["EC", "FS", "GT", "KZN", "LIM", "MP", "NC", "NW", "WC"];
-    crate::contracts::reference::Reference::bundled()
+    use crate::contracts::reference::{province_index, Reference};
+    Reference::bundled()
         .get(code)
-        .and_then(|m| ORDER.iter().position(|p| *p == m.province))
+        .and_then(|m| province_index(&m.province))
         .map_or(0, |i| 1 << i)
 }
 
