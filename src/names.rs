@@ -283,6 +283,11 @@ pub enum WorkKind {
 impl WorkKind {
     /// Whether a canonical token is a word for a kind of work (`upgrade`, `construction`, …).
     pub fn is_work_word(token: &str) -> bool {
+        // One lower-case word (a token) is read without [`Self::from_name`]'s allocations: it
+        // is first and has no number after it.
+        if !token.is_empty() && token.bytes().all(|b| b.is_ascii_lowercase()) {
+            return Self::of_word(token, true, false).is_some();
+        }
         Self::from_name(token).is_some()
     }
 
@@ -309,19 +314,25 @@ impl WorkKind {
             .filter(|w| !w.is_empty())
             .collect();
         words.iter().enumerate().find_map(|(i, w)| {
-            let w = CANONICAL.iter().find(|(k, _)| k == w).map_or(*w, |(_, v)| v);
             let numbered = words.get(i + 1).is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()));
-            match w {
-                "extension" if numbered => None,
-                "upgrade" | "extension" | "expansion" | "widening" => Some(WorkKind::Upgrading),
-                // `Development of …` is a verb; `Early Childhood Development Centre` is not.
-                "development" | "new" if i == 0 => Some(WorkKind::New),
-                "construction" | "installation" | "provision" | "establishment" | "erection" => Some(WorkKind::New),
-                "rehabilitation" | "refurbishment" | "replacement" | "resurfacing" | "renewal" | "repair"
-                | "repairs" | "reconstruction" | "reseal" | "resealing" => Some(WorkKind::Renewal),
-                _ => None,
-            }
+            Self::of_word(w, i == 0, numbered)
         })
+    }
+
+    /// The kind one lower-case word names, `first` in its name and `numbered` when a number
+    /// follows it (`Extension 4` is a place).
+    fn of_word(w: &str, first: bool, numbered: bool) -> Option<WorkKind> {
+        let w = CANONICAL.iter().find(|(k, _)| *k == w).map_or(w, |(_, v)| v);
+        match w {
+            "extension" if numbered => None,
+            "upgrade" | "extension" | "expansion" | "widening" => Some(WorkKind::Upgrading),
+            // `Development of …` is a verb; `Early Childhood Development Centre` is not.
+            "development" | "new" if first => Some(WorkKind::New),
+            "construction" | "installation" | "provision" | "establishment" | "erection" => Some(WorkKind::New),
+            "rehabilitation" | "refurbishment" | "replacement" | "resurfacing" | "renewal" | "repair" | "repairs"
+            | "reconstruction" | "reseal" | "resealing" => Some(WorkKind::Renewal),
+            _ => None,
+        }
     }
 }
 

@@ -133,7 +133,11 @@ fn bench_profile(
         noise,
     } = scale;
     let tmp = tempfile_dir();
-    let dir = keep.unwrap_or_else(|| tmp.clone());
+    // Absolute, so that the generated pipeline's relative sources resolve once (a relative
+    // `--keep kept` had resolved them to `kept/default/kept/default/…`).
+    let dir = keep
+        .map_or_else(|| Ok(tmp.clone()), |k| std::path::absolute(&k))
+        .map_err(|e| Error::failed(format!("--keep: cannot make the folder absolute: {e}")))?;
     let t0 = std::time::Instant::now();
     let w = crate::synth::national::write(&dir, scale).map_err(Error::failed)?;
     let synth_secs = t0.elapsed().as_secs_f64();

@@ -27,17 +27,17 @@ pub fn name_rank(comparisons: &[Comparison]) -> u8 {
 /// The accepted links of one block, by right-hand project: each left project (its identity)
 /// with the best name rank it has there.
 #[derive(Debug, Default)]
-pub struct Claims {
-    by_project: FxHashMap<usize, Vec<(String, u8)>>,
+pub struct Claims<'a> {
+    by_project: FxHashMap<usize, Vec<(&'a str, u8)>>,
 }
 
-impl Claims {
+impl<'a> Claims<'a> {
     /// Records that left project `left` is linked to right project `k` with names of `rank`.
-    pub fn add(&mut self, k: usize, left: &str, rank: u8) {
+    pub fn add(&mut self, k: usize, left: &'a str, rank: u8) {
         let held = self.by_project.entry(k).or_default();
-        match held.iter_mut().find(|(l, _)| l == left) {
+        match held.iter_mut().find(|(l, _)| *l == left) {
             Some((_, r)) => *r = (*r).min(rank),
-            None => held.push((left.to_string(), rank)),
+            None => held.push((left, rank)),
         }
     }
 
@@ -46,7 +46,7 @@ impl Claims {
         self.by_project
             .get(&k)?
             .iter()
-            .filter(|(l, _)| l != left)
+            .filter(|(l, _)| *l != left)
             .map(|(_, r)| *r)
             .min()
     }

@@ -155,6 +155,28 @@ fn word_kinds_unvowelled(word: &str) -> Facilities {
     out
 }
 
+thread_local! {
+    /// [`word_kinds_typo`] of the words read so far on this thread: a run reads a few thousand
+    /// distinct words in hundreds of thousands of names.
+    static KNOWN: std::cell::RefCell<rustc_hash::FxHashMap<String, Facilities>> = std::cell::RefCell::default();
+}
+
+/// [`word_kinds_typo`], remembered per word (at most 65,536 words a thread, then forgotten).
+fn word_kinds_known(word: &str) -> Facilities {
+    KNOWN.with(|known| {
+        if let Some(k) = known.borrow().get(word) {
+            return *k;
+        }
+        let k = word_kinds_typo(word);
+        let mut known = known.borrow_mut();
+        if known.len() >= 1 << 16 {
+            known.clear();
+        }
+        known.insert(word.to_string(), k);
+        k
+    })
+}
+
 /// The kinds a word names, allowing a typo in a word written in full, or a word written
 /// without its vowels.
 fn word_kinds_typo(word: &str) -> Facilities {
@@ -212,7 +234,7 @@ pub fn text_kinds(text: &str) -> Facilities {
             i += if w == "waste" { 2 } else { 1 };
             continue;
         }
-        let k = word_kinds_typo(w);
+        let k = word_kinds_known(w);
         if k != 0 {
             last = k;
         }

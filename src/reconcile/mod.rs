@@ -237,6 +237,7 @@ pub fn link_observed(
     use rayon::prelude::*;
     // Names, wards and years are prepared once per record, not once per pair.
     let prepared: Vec<score::Prepared> = records.par_iter().map(score::Prepared::new).collect();
+    let identities: Vec<String> = records.par_iter().map(project_identity).collect();
     let mut blocks: BTreeMap<(&str, Dataset), Vec<usize>> = BTreeMap::new();
     for (i, r) in records.iter().enumerate() {
         if let Some(code) = r.demarcation_code.as_deref() {
@@ -256,6 +257,7 @@ pub fn link_observed(
     let block = Block {
         records,
         prepared: &prepared,
+        identities: &identities,
         settings,
         observer,
         pairs: std::sync::atomic::AtomicU64::new(0),
@@ -354,6 +356,8 @@ fn project_identity(r: &Record) -> String {
 struct Block<'a> {
     records: &'a [Record],
     prepared: &'a [score::Prepared],
+    /// Each record's [`project_identity`] (indexed alike).
+    identities: &'a [String],
     settings: &'a ReconcileSettings,
     observer: &'a dyn LinkObserver,
     /// Pairs compared so far (all threads).
@@ -422,9 +426,9 @@ impl<'a> Block<'a> {
                 by_id.entry(id).or_default().push(r);
             }
         }
-        let mut by_project: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        let mut by_project: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
         for &r in rights {
-            by_project.entry(project_identity(&records[r])).or_default().push(r);
+            by_project.entry(&self.identities[r]).or_default().push(r);
         }
         let projects: Vec<Vec<usize>> = by_project.into_values().collect();
         let project_of: FxHashMap<usize, usize> = projects
@@ -623,10 +627,12 @@ impl<'a> Block<'a> {
             .into_iter()
             .map(|k| {
                 let w = std::mem::take(&mut shared[k]);
-                let ignored: f64 = ri.names[k].map_or(0.0, |n| {
-                    ignore
+                // Both sorted: the shared words come in the same order either way, and a name
+                // has fewer words than a department has ignored ones.
+                let ignored: f64 = ri.names[k].filter(|_| !ignore.is_empty()).map_or(0.0, |n| {
+                    n.tokens
                         .iter()
-                        .filter(|t| n.tokens.binary_search(t).is_ok())
+                        .filter(|t| ignore.contains(*t))
                         .map(|t| ri.tw.weight(t))
                         .sum()
                 });
@@ -767,9 +773,9 @@ impl<'a> Block<'a> {
             let groups = self.groups(&ri, &scored);
             match (decide(scored, &groups, lt, self.settings), kept) {
                 (Some(decision), _) if decision.band == Band::Accept => {
-                    let who = project_identity(&self.records[l]);
+                    let who = self.identities[l].as_str();
                     for c in &decision.chosen {
-                        claims.add(c.k, &who, claims::name_rank(&c.comparisons));
+                        claims.add(c.k, who, claims::name_rank(&c.comparisons));
                     }
                     pending.push((l, decision));
                 }
@@ -790,15 +796,15 @@ impl<'a> Block<'a> {
         l: usize,
         id: &str,
         rs: &[usize],
-        claims: &mut claims::Claims,
+        claims: &mut claims::Claims<'a>,
         out: &mut Vec<Link>,
     ) {
-        let who = project_identity(&self.records[l]);
+        let who = self.identities[l].as_str();
         let evidence = |r: usize| site.model.evidence(&self.compare(l, r, &site.ri.tw, None));
         for &r in rs {
             let scored = evidence(r);
             if let Some(&k) = site.ri.project_of.get(&r) {
-                claims.add(k, &who, claims::name_rank(&scored.0));
+                claims.add(k, who, claims::name_rank(&scored.0));
             }
             out.push(self.row(
                 site,
@@ -814,7 +820,7 @@ impl<'a> Block<'a> {
                 continue;
             }
             if let Some(&k) = site.ri.project_of.get(&r) {
-                claims.add(k, &who, claims::name_rank(&comparisons));
+                claims.add(k, who, claims::name_rank(&comparisons));
             }
             comparisons.push(score::Comparison {
                 name: "fund_split_of",
@@ -839,17 +845,17 @@ impl<'a> Block<'a> {
         pending: Vec<(usize, Decision)>,
         retry: Vec<(usize, Vec<Scored>)>,
         nameless: Vec<usize>,
-        claims: &claims::Claims,
+        claims: &claims::Claims<'_>,
         out: &mut Vec<Link>,
     ) {
         let ri = site.ri;
         for (l, mut decision) in pending {
-            let who = project_identity(&self.records[l]);
+            let who = self.identities[l].as_str();
             if decision.band == Band::Accept
                 && decision
                     .chosen
                     .iter()
-                    .any(|c| claims.outranked(c.k, &who, claims::name_rank(&c.comparisons)))
+                    .any(|c| claims.outranked(c.k, who, claims::name_rank(&c.comparisons)))
             {
                 decision.demote("better_name_elsewhere");
             }
@@ -858,8 +864,8 @@ impl<'a> Block<'a> {
         let retries = retry.into_iter().map(|(l, scored)| (l, scored, &ri.nameless_by_ward));
         let nameless = nameless.into_iter().map(|l| (l, Vec::new(), &ri.by_ward));
         for (l, mut scored, by_ward) in retries.chain(nameless) {
-            let who = project_identity(&self.records[l]);
-            scored.extend(self.score_in_wards(ri, site.model, l, by_ward, |k| !claims.held_by_other(k, &who)));
+            let who = self.identities[l].as_str();
+            scored.extend(self.score_in_wards(ri, site.model, l, by_ward, |k| !claims.held_by_other(k, who)));
             let groups = self.groups(ri, &scored);
             if let Some(decision) = decide(scored, &groups, site.lt, self.settings) {
                 self.emit(site, l, decision, out);

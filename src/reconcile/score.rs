@@ -205,9 +205,7 @@ pub fn word_match(a: &str, b: &str) -> Option<f64> {
     }
     // A typo keeps the first letter, or swaps the first two (`Glenwood`, `Gelnwood`): names
     // that start differently are different places (`Molweni`, `Folweni`).
-    let (x, y) = (a.as_bytes(), b.as_bytes());
-    let same_start = x[0] == y[0] || (x[0] == y[1] && x[1] == y[0]);
-    if same_start && a.len() > 3 && b.len() > 3 && a.len().abs_diff(b.len()) <= 2 {
+    if begins_alike(a, b) && a.len() > 3 && b.len() > 3 && a.len().abs_diff(b.len()) <= 2 {
         let sim = strsim::jaro_winkler(a, b);
         if sim >= 0.9 {
             return Some(0.9 * sim);
@@ -250,23 +248,60 @@ fn split_as_two(joined: &str, words: &[&str]) -> Option<(usize, usize)> {
     }
     let exact = |part: &str| words.iter().position(|w| *w == part);
     let shortened = |part: &str| words.iter().position(|w| abbreviates(part, w));
-    let loose = |part: &str| exact(part).or_else(|| words.iter().position(|w| word_match(part, w).is_some()));
-    let splits = || (3..=joined.len() - 3).map(|k| joined.split_at(k));
+    // A word a part may match loosely begins as the part does ([`word_match`]'s own condition,
+    // checked first because it is cheap).
+    let loose = |part: &str| {
+        exact(part).or_else(|| {
+            words
+                .iter()
+                .position(|w| begins_alike(part, w) && word_match(part, w).is_some())
+        })
+    };
     let distinct = |(i, j): (usize, usize)| (i != j).then_some((i, j));
-    let whole = splits().find_map(|(head, tail)| distinct((exact(head)?, exact(tail)?)));
+    // Where one part is a whole word: the only splits a whole or one-shortened reading can use.
+    let mut at_words: Vec<usize> = words
+        .iter()
+        .flat_map(|w| {
+            let head = joined.starts_with(w).then_some(w.len());
+            let tail = joined.ends_with(w).then(|| joined.len() - w.len());
+            [head, tail]
+        })
+        .flatten()
+        .filter(|k| (3..=joined.len() - 3).contains(k))
+        .collect();
+    at_words.sort_unstable();
+    at_words.dedup();
+    let whole = at_words.iter().find_map(|&k| {
+        let (head, tail) = joined.split_at(k);
+        distinct((exact(head)?, exact(tail)?))
+    });
     let one_shortened = || {
-        splits().find_map(|(head, tail)| match (exact(head), exact(tail)) {
-            (Some(i), None) => distinct((i, shortened(tail)?)),
-            (None, Some(j)) => distinct((shortened(head)?, j)),
-            _ => None,
+        at_words.iter().find_map(|&k| {
+            let (head, tail) = joined.split_at(k);
+            match (exact(head), exact(tail)) {
+                (Some(i), None) => distinct((i, shortened(tail)?)),
+                (None, Some(j)) => distinct((shortened(head)?, j)),
+                _ => None,
+            }
         })
     };
     let both_loose = || {
-        (joined.len() >= 8)
-            .then(|| splits().find_map(|(head, tail)| distinct((loose(head)?, loose(tail)?))))
+        (joined.len() >= 8 && words.iter().any(|w| begins_alike(joined, w)))
+            .then(|| {
+                (3..=joined.len() - 3)
+                    .map(|k| joined.split_at(k))
+                    .find_map(|(head, tail)| distinct((loose(head)?, loose(tail)?)))
+            })
             .flatten()
     };
     whole.or_else(one_shortened).or_else(both_loose)
+}
+
+/// Whether two words begin alike as a typo or an abbreviation of one another must: the same
+/// first letter, or the first two swapped (`Gelnwood`).
+fn begins_alike(a: &str, b: &str) -> bool {
+    let (x, y) = (a.as_bytes(), b.as_bytes());
+    x.len() >= 2 && y.len() >= 2 && (x[0] == y[0] || (x[0] == y[1] && x[1] == y[0]))
 }
 
 /// Where `short` is the initials of some of `words` (`ecd` = early childhood development,
