@@ -235,16 +235,9 @@ pub fn outline(t: &str) -> Option<[u8; 4]> {
         return None;
     }
     let mut out = [0u8; 4];
-    out[0] = b[0];
-    let mut n = 1;
-    for &c in &b[1..] {
-        if n == 4 {
-            break;
-        }
-        if is_vowel(c) || out[n - 1] == c {
-            continue;
-        }
-        out[n] = c;
+    let mut n = 0;
+    for (slot, c) in out.iter_mut().zip(skeleton(t, true)) {
+        *slot = c;
         n += 1;
     }
     (n >= 3).then_some(out)

@@ -135,8 +135,11 @@ impl Spread {
                 seen.entry(t.as_str()).or_default().insert(m);
             }
         }
+        if all.len() < 10 {
+            return None;
+        }
         let province_bit: FxHashMap<&str, u16> = all.iter().map(|m| (*m, province_bit(m))).collect();
-        (all.len() >= 10).then(|| Spread {
+        Some(Spread {
             munis: seen
                 .into_iter()
                 .map(|(t, ms)| {

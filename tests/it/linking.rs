@@ -595,3 +595,47 @@ fn renaming_every_source_keeps_every_project_key() {
     assert!(before.len() > 100, "{}", before.len());
     assert_eq!(before, after);
 }
+
+/// `harvester bench --keep kept`, a folder relative to where it is run, keeps the generated
+/// world and the run's outputs there and scores the links (the generated pipeline's sources had
+/// resolved to `kept/default/kept/default/…` and nothing ran).
+#[test]
+fn bench_keeps_its_world_in_a_relative_folder() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_harvester"))
+        .args([
+            "bench",
+            "--municipalities",
+            "1",
+            "--years",
+            "1",
+            "--profile",
+            "default",
+            "--keep",
+            "kept",
+        ])
+        .current_dir(tmp.path())
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let kept = tmp.path().join("kept/default");
+    for f in [
+        "budget_2024.csv",
+        "idp.csv",
+        "truth.csv",
+        "national.toml",
+        "out/manifest.json",
+    ] {
+        assert!(kept.join(f).is_file(), "{f} missing under {}", kept.display());
+    }
+    let budget_idp = stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("budget_idp"))
+        .unwrap_or_else(|| panic!("no budget_idp row in:\n{stdout}"));
+    let f1: f64 = budget_idp.split_whitespace().last().unwrap().parse().unwrap();
+    assert!(f1 >= 0.9, "{budget_idp}");
+}
