@@ -8,6 +8,13 @@
 //! the match status. Patterns are few (a few hundred distinct ones among millions of pairs), so
 //! each iteration is over pattern counts, not pairs.
 //!
+//! The candidate pairs were chosen by their names, so they say nothing about how often names
+//! agree among pairs in general: the name comparison keeps the pipeline's (or the default) m and
+//! u, and EM estimates the others and λ given it — as Splink leaves a blocking rule's
+//! comparisons out of an EM session. (Estimated from the candidates, the name's u of an exact
+//! or high level fell to 1e-6, a name weight of +19, and a departmental project was linked to
+//! every budget line of the same name: departmental↔budget precision 0.66 on the national world.)
+//!
 //! The estimate starts from the pipeline's (or the default) model, which also fixes which side
 //! is "match". A comparison whose levels never occur keeps its starting values; a result that
 //! collapses (λ near 0 or 1, or not converging) is reported and the starting model is kept.
@@ -38,6 +45,9 @@ pub struct Estimate {
 
 /// Smallest probability kept, so that no level gets an infinite weight.
 const FLOOR: f64 = 1e-6;
+
+/// The comparison the candidate pairs were chosen by, which keeps its starting m and u.
+const CHOSEN_BY: &str = "name";
 
 /// Fewest candidate pairs worth estimating from.
 pub const MIN_PAIRS: u64 = 200;
@@ -91,7 +101,7 @@ pub fn estimate(patterns: &FxHashMap<Pattern, u64>, start: &Model, max_iteration
         // M step.
         let new_lambda = matches / pairs as f64;
         let mut next = model.clone();
-        for c in 0..COMPARISONS.len() {
+        for c in (0..COMPARISONS.len()).filter(|&c| COMPARISONS[c].0 != CHOSEN_BY) {
             let (tm, tu): (f64, f64) = (m_sum[c].iter().sum(), u_sum[c].iter().sum());
             if tm <= 0.0 || tu <= 0.0 {
                 continue; // never observed: keep the starting values
@@ -185,25 +195,34 @@ mod tests {
     #[test]
     fn recovers_known_parameters_from_simulated_pairs() {
         let t = truth();
-        let est = estimate(&simulate(&t, 0.2, 200_000), &Model::default(), 200);
+        // The pipeline's name model is the true one; EM finds the rest.
+        let mut start = Model::default();
+        start.m[0] = t.m[0].clone();
+        start.u[0] = t.u[0].clone();
+        let est = estimate(&simulate(&t, 0.2, 200_000), &start, 200);
         assert!(est.rejected.is_none(), "{:?}", est.rejected);
         assert!((est.lambda - 0.2).abs() < 0.02, "lambda {}", est.lambda);
-        assert!(
-            (est.model.m[0][0] - 0.7).abs() < 0.03,
-            "m name.exact {}",
-            est.model.m[0][0]
-        );
-        assert!(
-            (est.model.u[0][3] - 0.8).abs() < 0.03,
-            "u name.low {}",
-            est.model.u[0][3]
-        );
         assert!(
             (est.model.m[1][0] - 0.9).abs() < 0.03,
             "m wards.overlap {}",
             est.model.m[1][0]
         );
+        assert!(
+            (est.model.u[4][1] - 0.7).abs() < 0.03,
+            "u asset_class.disagree {}",
+            est.model.u[4][1]
+        );
         assert_eq!(est.model.source, ModelSource::Estimated);
+    }
+
+    #[test]
+    fn the_name_the_pairs_were_chosen_by_keeps_its_starting_values() {
+        let t = truth();
+        let start = Model::default();
+        let est = estimate(&simulate(&t, 0.2, 200_000), &start, 200);
+        assert!(est.rejected.is_none(), "{:?}", est.rejected);
+        assert_eq!((&est.model.m[0], &est.model.u[0]), (&start.m[0], &start.u[0]));
+        assert_ne!(est.model.m[1], start.m[1], "wards are estimated");
     }
 
     #[test]
