@@ -320,7 +320,9 @@ pub fn link_model(models: &[crate::reconcile::ModelUsed]) -> PolarsResult<DataFr
         ),
         Column::new(
             "source".into(),
-            rows.iter().map(|(mu, ..)| mu.model.source.as_str()).collect::<Vec<_>>(),
+            rows.iter()
+                .map(|(mu, c, _)| mu.model.sources[*c].as_str())
+                .collect::<Vec<_>>(),
         ),
         Column::new(
             "em_pairs".into(),

@@ -69,6 +69,7 @@ pub fn estimate(patterns: &FxHashMap<Pattern, u64>, start: &Model, max_iteration
     let mut counted: Vec<(Pattern, f64)> = patterns.iter().map(|(p, n)| (*p, *n as f64)).collect();
     counted.sort_by_key(|a| a.0);
     let mut model = start.clone();
+    let mut estimated = [false; super::score::N_COMPARISONS];
     let mut lambda = 0.1;
     let mut iterations = 0;
     let mut converged = false;
@@ -106,6 +107,7 @@ pub fn estimate(patterns: &FxHashMap<Pattern, u64>, start: &Model, max_iteration
             if tm <= 0.0 || tu <= 0.0 {
                 continue; // never observed: keep the starting values
             }
+            estimated[c] = true;
             for l in 0..m_sum[c].len() {
                 next.m[c][l] = (m_sum[c][l] / tm).clamp(FLOOR, 1.0 - FLOOR);
                 next.u[c][l] = (u_sum[c][l] / tu).clamp(FLOOR, 1.0 - FLOOR);
@@ -136,7 +138,9 @@ pub fn estimate(patterns: &FxHashMap<Pattern, u64>, start: &Model, max_iteration
             iterations,
         );
     }
-    model.source = ModelSource::Estimated;
+    for (source, _) in model.sources.iter_mut().zip(estimated).filter(|(_, e)| *e) {
+        *source = ModelSource::Estimated;
+    }
     Estimate {
         model,
         lambda,
@@ -212,7 +216,8 @@ mod tests {
             "u asset_class.disagree {}",
             est.model.u[4][1]
         );
-        assert_eq!(est.model.source, ModelSource::Estimated);
+        assert_eq!(est.model.sources[1], ModelSource::Estimated);
+        assert_eq!(est.model.sources[0], ModelSource::Default, "the name is not estimated");
     }
 
     #[test]

@@ -782,7 +782,7 @@ const DEFAULT_M_U: [&[(f64, f64)]; N_COMPARISONS] = [
 pub enum ModelSource {
     /// Built-in defaults.
     Default,
-    /// Set in the pipeline (`reconcile.model.levels`), defaults elsewhere.
+    /// Set in the pipeline (`reconcile.model.levels`).
     Pipeline,
     /// Estimated by EM from this run's candidate pairs.
     Estimated,
@@ -807,8 +807,8 @@ pub struct Model {
     pub m: Vec<Vec<f64>>,
     /// u per comparison, per level.
     pub u: Vec<Vec<f64>>,
-    /// Where the values came from.
-    pub source: ModelSource,
+    /// Where each comparison's values came from (indexed like [`COMPARISONS`]).
+    pub sources: Vec<ModelSource>,
 }
 
 impl Default for Model {
@@ -816,7 +816,7 @@ impl Default for Model {
         Self {
             m: DEFAULT_M_U.iter().map(|ls| ls.iter().map(|x| x.0).collect()).collect(),
             u: DEFAULT_M_U.iter().map(|ls| ls.iter().map(|x| x.1).collect()).collect(),
-            source: ModelSource::Default,
+            sources: vec![ModelSource::Default; N_COMPARISONS],
         }
     }
 }
@@ -846,7 +846,7 @@ impl Model {
             if let Some((c, l)) = level_index(key) {
                 model.m[c][l] = *m;
                 model.u[c][l] = *u;
-                model.source = ModelSource::Pipeline;
+                model.sources[c] = ModelSource::Pipeline;
             }
         }
         model
@@ -1145,7 +1145,8 @@ mod tests {
         let mut levels = std::collections::BTreeMap::new();
         levels.insert("wards.overlap".to_string(), (0.9, 0.1));
         let m = Model::with_levels(&levels);
-        assert_eq!(m.source, ModelSource::Pipeline);
+        assert_eq!(m.sources[1], ModelSource::Pipeline);
+        assert_eq!(m.sources[0], ModelSource::Default, "names keep the defaults");
         assert!((m.weight(1, 0) - 9f64.log2()).abs() < 1e-12);
         assert_eq!(m.weight(0, 0), Model::default().weight(0, 0));
         assert_eq!(level_index("gps.far"), Some((5, 2)));

@@ -317,12 +317,17 @@ fn em_estimates_the_model_on_a_synthetic_metro() {
     let out = tmp.path().join("out");
     let model = read_table(&out, &manifest(&out), "link_model");
     let (types, sources) = (strings(&model, "link_type"), strings(&model, "source"));
+    let comparisons = strings(&model, "comparison");
     let pairs = model.column("em_pairs").unwrap().i64().unwrap().clone();
-    let i = (0..model.height())
-        .find(|&i| types[i].as_deref() == Some("budget_idp"))
-        .unwrap();
-    assert_eq!(sources[i].as_deref(), Some("em"), "{model}");
-    assert!(pairs.get(i).unwrap() >= 200);
+    let row = |c: &str| {
+        (0..model.height())
+            .find(|&i| types[i].as_deref() == Some("budget_idp") && comparisons[i].as_deref() == Some(c))
+            .unwrap()
+    };
+    let (name, wards) = (row("name"), row("wards"));
+    assert_eq!(sources[wards].as_deref(), Some("em"), "{model}");
+    assert_eq!(sources[name].as_deref(), Some("default"), "{model}");
+    assert!(pairs.get(wards).unwrap() >= 200);
     let scores = harvester::bench::evaluate(&out, &tmp.path().join("truth.csv")).unwrap();
     let f1 = scores.iter().find(|s| s.link_type == "budget_idp").unwrap().f1();
     // 0.984 measured (precision 0.990, recall 0.977), as good as the defaults: the name the pairs
