@@ -15,8 +15,8 @@
 //! or high level fell to 1e-6, a name weight of +19, and a departmental project was linked to
 //! every budget line of the same name: departmental↔budget precision 0.66 on the national world.)
 //!
-//! The estimate starts from the pipeline's (or the default) model, which also fixes which side
-//! is "match". A comparison whose levels never occur keeps its starting values; a result that
+//! The estimate starts from the pipeline's (or the default) model, and the name, held at its
+//! starting values, keeps "match" on the side of agreeing names. A comparison whose levels never occur keeps its starting values; a result that
 //! collapses (λ near 0 or 1, or not converging) is reported and the starting model is kept.
 
 use super::score::{Model, ModelSource, COMPARISONS};
@@ -129,14 +129,6 @@ pub fn estimate(patterns: &FxHashMap<Pattern, u64>, start: &Model, max_iteration
     }
     if !converged {
         return keep(format!("no convergence in {iterations} iterations"), lambda, iterations);
-    }
-    // The best name level must still mean "match"; otherwise EM found some other split.
-    if model.weight(0, 0) <= 0.0 {
-        return keep(
-            "the estimate no longer favours exact names; kept the starting model".into(),
-            lambda,
-            iterations,
-        );
     }
     for (source, _) in model.sources.iter_mut().zip(estimated).filter(|(_, e)| *e) {
         *source = ModelSource::Estimated;

@@ -287,7 +287,15 @@ fn model_levels_set_in_the_pipeline_change_the_weights_and_are_published() {
         })
         .unwrap();
     assert!((weights.get(row).unwrap() - 9f64.log2()).abs() < 1e-9);
-    assert!(sources.iter().all(|s| s.as_deref() == Some("pipeline")));
+    // The comparison the pipeline set says so; the others keep the defaults.
+    for i in 0..model.height() {
+        let expected = if comparisons[i].as_deref() == Some("wards") {
+            "pipeline"
+        } else {
+            "default"
+        };
+        assert_eq!(sources[i].as_deref(), Some(expected), "row {i}: {model}");
+    }
     // Every probabilistic link whose wards overlap carries that weight in its evidence.
     let links = read_table(tmp.path(), &m, "links");
     let evidence = strings(&links, "evidence");
