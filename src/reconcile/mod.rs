@@ -669,7 +669,6 @@ impl<'a> Block<'a> {
         let mut out = Vec::new();
         for &k in &own {
             let Some(name) = ri.names[k] else { continue };
-            let kind = self.prepared[ri.projects[k][0]].kind;
             // The name's rarest word lists every project that could have the same name.
             let Some(ks) = name
                 .tokens
@@ -680,10 +679,7 @@ impl<'a> Block<'a> {
                 continue;
             };
             for &j in ks {
-                if own.binary_search(&j).is_err()
-                    && same_profile(ri.names[j], Some(name))
-                    && self.prepared[ri.projects[j][0]].kind == kind
-                {
+                if own.binary_search(&j).is_err() && self.namesakes(ri, j, k) {
                     out.extend(ri.projects[j].iter().copied());
                 }
             }
@@ -928,21 +924,21 @@ impl<'a> Block<'a> {
     /// (USDG)`, `X (CRR)`) are one alternative: the record links to all of them or none. Each
     /// candidate's group is the first candidate of its group.
     fn groups(&self, ri: &RightIndex<'_>, scored: &[Scored]) -> Vec<usize> {
-        let prepared = self.prepared;
         // A project without a name is an alternative of its own.
         scored
             .iter()
             .enumerate()
-            .map(|(i, c)| {
-                scored
-                    .iter()
-                    .position(|d| {
-                        same_profile(ri.names[d.k], ri.names[c.k])
-                            && prepared[ri.projects[d.k][0]].kind == prepared[ri.projects[c.k][0]].kind
-                    })
-                    .unwrap_or(i)
-            })
+            .map(|(i, c)| scored.iter().position(|d| self.namesakes(ri, d.k, c.k)).unwrap_or(i))
             .collect()
+    }
+
+    /// Whether right projects `a` and `b` are one project's lines: the same name (both named)
+    /// and the same kind of work. Decisions take such projects together ([`Self::groups`]), and
+    /// an identified line brings its namesakes split over other funds
+    /// ([`Self::fund_split_lines`]).
+    fn namesakes(&self, ri: &RightIndex<'_>, a: usize, b: usize) -> bool {
+        let kind = |k: usize| self.prepared[ri.projects[k][0]].kind;
+        same_profile(ri.names[a], ri.names[b]) && kind(a) == kind(b)
     }
 
     /// Scores a named left record against its candidates by name (the blocking's best, above
