@@ -402,6 +402,21 @@ struct RightIndex<'a> {
     by_outline: FxHashMap<[u8; 4], Vec<usize>>,
 }
 
+impl RightIndex<'_> {
+    /// The weight of project `k`'s name words that are in `ignore` (a department's own words).
+    fn ignored_weight(&self, k: usize, ignore: &std::collections::BTreeSet<String>) -> f64 {
+        // Both sorted: the shared words come in the same order either way, and a name has
+        // fewer words than a department has ignored ones.
+        self.names[k].filter(|_| !ignore.is_empty()).map_or(0.0, |n| {
+            n.tokens
+                .iter()
+                .filter(|t| ignore.contains(*t))
+                .map(|t| self.tw.weight(t))
+                .sum()
+        })
+    }
+}
+
 /// A word's letters, sorted, for words of five letters or more.
 fn letters(t: &str) -> Option<Vec<u8>> {
     (t.len() >= 5).then(|| {
@@ -627,16 +642,10 @@ impl<'a> Block<'a> {
             .into_iter()
             .map(|k| {
                 let w = std::mem::take(&mut shared[k]);
-                // Both sorted: the shared words come in the same order either way, and a name
-                // has fewer words than a department has ignored ones.
-                let ignored: f64 = ri.names[k].filter(|_| !ignore.is_empty()).map_or(0.0, |n| {
-                    n.tokens
-                        .iter()
-                        .filter(|t| ignore.contains(*t))
-                        .map(|t| ri.tw.weight(t))
-                        .sum()
-                });
-                (2.0 * w / (lweight + ri.weight[k] - ignored).max(1e-9), k)
+                (
+                    2.0 * w / (lweight + ri.weight[k] - ri.ignored_weight(k, ignore)).max(1e-9),
+                    k,
+                )
             })
             .collect();
         if !blocked {
