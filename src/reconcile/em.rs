@@ -16,8 +16,9 @@
 //! every budget line of the same name: departmental↔budget precision 0.66 on the national world.)
 //!
 //! The estimate starts from the pipeline's (or the default) model, and the name, held at its
-//! starting values, keeps "match" on the side of agreeing names. A comparison whose levels never occur keeps its starting values; a result that
-//! collapses (λ near 0 or 1, or not converging) is reported and the starting model is kept.
+//! starting values, keeps "match" on the side of agreeing names. A comparison whose levels never
+//! occur keeps its starting values; a result that collapses (λ near 0 or 1, or not converging)
+//! is reported and the starting model is kept.
 
 use super::score::{Model, ModelSource, COMPARISONS};
 use rustc_hash::FxHashMap;

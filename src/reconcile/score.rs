@@ -207,8 +207,12 @@ pub fn word_match(a: &str, b: &str) -> Option<f64> {
         return None;
     }
     // A typo keeps the first letter, or swaps the first two (`Glenwood`, `Gelnwood`): names
-    // that start differently are different places (`Molweni`, `Folweni`).
-    if begins_alike(a, b) && a.len() > 3 && b.len() > 3 && a.len().abs_diff(b.len()) <= 2 {
+    // that start differently are different places (`Molweni`, `Folweni`). An abbreviation keeps
+    // the first letter too.
+    if !begins_alike(a, b) {
+        return None;
+    }
+    if a.len() > 3 && b.len() > 3 && a.len().abs_diff(b.len()) <= 2 {
         let sim = strsim::jaro_winkler(a, b);
         if sim >= 0.9 {
             return Some(0.9 * sim);
@@ -251,15 +255,7 @@ fn split_as_two(joined: &str, words: &[&str]) -> Option<(usize, usize)> {
     }
     let exact = |part: &str| words.iter().position(|w| *w == part);
     let shortened = |part: &str| words.iter().position(|w| abbreviates(part, w));
-    // A word a part may match loosely begins as the part does ([`word_match`]'s own condition,
-    // checked first because it is cheap).
-    let loose = |part: &str| {
-        exact(part).or_else(|| {
-            words
-                .iter()
-                .position(|w| begins_alike(part, w) && word_match(part, w).is_some())
-        })
-    };
+    let loose = |part: &str| exact(part).or_else(|| words.iter().position(|w| word_match(part, w).is_some()));
     let distinct = |(i, j): (usize, usize)| (i != j).then_some((i, j));
     // Where one part is a whole word: the only splits a whole or one-shortened reading can use.
     let mut at_words: Vec<usize> = words
